@@ -1,0 +1,1 @@
+"""The ``fengkong`` command line: a thin layer over the library."""

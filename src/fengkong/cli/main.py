@@ -1,0 +1,20 @@
+"""Entry point of the ``fengkong`` command.
+
+Each concept's commands live in their own module of this package and are registered
+below with one line each.
+"""
+
+from __future__ import annotations
+
+import click
+
+from fengkong import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="fengkong")
+def main() -> None:
+    """fengkong (风控): real-time risk decisions for credit and payment apps."""
+
+
+# Command registration: one line per command module (keep sorted).

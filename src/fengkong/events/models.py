@@ -1,0 +1,238 @@
+"""Event types of the wire format v1 (see docs/events.md and ../shared/design/EVENTS.md).
+
+Events are validated and normalised on construction: timestamps become UTC, amounts
+become :class:`~decimal.Decimal` (with integer cents at hand), IP addresses are parsed
+and written canonically. Unknown top-level fields are rejected so that a typo such as
+``amout`` is reported instead of silently ignored; ``attributes`` is the place for
+any further field.
+
+>>> e = Event.model_validate({"event_id": "e1", "type": "login", "user_id": "u1",
+...                           "occurred_at": "2026-11-20T09:15:40+08:00"})
+>>> e.occurred_at.isoformat()
+'2026-11-20T01:15:40+00:00'
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+
+class EventType(StrEnum):
+    """The sensitive actions fengkong decides on."""
+
+    REGISTER = "register"
+    LOGIN = "login"
+    PAYMENT = "payment"
+    CREDIT_DRAW = "credit_draw"
+    TRANSFER = "transfer"
+    WITHDRAWAL = "withdrawal"
+    ACCOUNT_CHANGE = "account_change"
+    QR_SCAN = "qr_scan"
+    DOCUMENT_UPLOAD = "document_upload"
+    VOICE_CHECK = "voice_check"
+
+
+MONEY_EVENT_TYPES: frozenset[EventType] = frozenset(
+    {EventType.PAYMENT, EventType.CREDIT_DRAW, EventType.TRANSFER, EventType.WITHDRAWAL}
+)
+
+Operation = Literal[
+    "close_credit_line",
+    "change_phone",
+    "change_password",
+    "add_payee",
+    "raise_limit",
+    "unbind_card",
+    "bind_card",
+    "change_device",
+    "other",
+]
+Platform = Literal["android", "ios", "web", "mini_program"]
+Entry = Literal["qr", "link", "sms", "home"]
+DocumentKind = Literal["id_card", "business_license", "certificate", "seal", "other"]
+
+Id = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+ShortText = Annotated[str, StringConstraints(max_length=1024)]
+# 8 MiB of base64 is far above any sane upload; the API's body limit is lower anyway.
+Base64Text = Annotated[str, StringConstraints(max_length=8 * 1024 * 1024)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Open(BaseModel):
+    """Signals from the app: known fields typed, further ones kept as given."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class Fingerprint(_Open):
+    platform: Platform | None = None
+    os_version: ShortText | None = None
+    model: ShortText | None = None
+    user_agent: ShortText | None = None
+    screen: ShortText | None = None
+    timezone: ShortText | None = None
+    language: ShortText | None = None
+    canvas_hash: ShortText | None = None
+    webgl_hash: ShortText | None = None
+    fonts_hash: ShortText | None = None
+    is_emulator: bool | None = None
+    is_rooted: bool | None = None
+    build_props: dict[str, Any] | None = None
+
+
+class Device(_Strict):
+    device_id: ShortText | None = None
+    fingerprint: Fingerprint | None = None
+
+
+class Geo(_Strict):
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
+    lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
+    accuracy_m: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+
+
+class Counterparty(_Strict):
+    account_id: ShortText | None = None
+    bank_card: ShortText | None = None
+    name: ShortText | None = None
+
+
+class Context(_Open):
+    in_call: bool | None = None
+    caller_in_contacts: bool | None = None
+    screen_sharing: bool | None = None
+    remote_control_app: bool | None = None
+    entry: Entry | None = None
+
+
+class QRCode(_Strict):
+    payload: Annotated[str, StringConstraints(max_length=8192)] | None = None
+    image_b64: Base64Text | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> QRCode:
+        if self.payload is None and self.image_b64 is None:
+            raise ValueError("give `payload` (decoded text) or `image_b64`")
+        return self
+
+
+class Document(_Strict):
+    kind: DocumentKind
+    image_b64: Base64Text
+
+
+class Voice(_Strict):
+    audio_b64: Base64Text
+    claimed_user_id: Id | None = None
+
+
+class Event(_Strict):
+    """One sensitive action, as sent by a client (wire format v1)."""
+
+    event_id: Id
+    type: EventType
+    occurred_at: AwareDatetime
+    user_id: Id
+    session_id: ShortText | None = None
+    device: Device | None = None
+    ip: str | None = None
+    geo: Geo | None = None
+    phone: ShortText | None = None
+    id_number: ShortText | None = None
+    bank_card: ShortText | None = None
+    amount: Decimal | None = None
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "CNY"
+    merchant_id: ShortText | None = None
+    counterparty: Counterparty | None = None
+    operation: Operation | None = None
+    context: Context | None = None
+    qr: QRCode | None = None
+    document: Document | None = None
+    voice: Voice | None = None
+    attributes: dict[str, Any] | None = None
+
+    _ts: float = PrivateAttr(default=0.0)
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _to_utc(cls, value: datetime) -> datetime:
+        return value.astimezone(UTC)
+
+    @field_validator("ip")
+    @classmethod
+    def _parse_ip(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return str(ipaddress.ip_address(value.strip()))
+        except ValueError:
+            raise ValueError(f"not an IPv4 or IPv6 address: {value[:64]!r}") from None
+
+    @field_validator("amount", mode="before")
+    @classmethod
+    def _parse_amount(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+            raise ValueError("amount must be a number or a decimal string")
+        try:
+            amount = Decimal(str(value).strip())
+        except InvalidOperation:
+            raise ValueError(f"not a decimal number: {str(value)[:64]!r}") from None
+        if not amount.is_finite():
+            raise ValueError("amount must be finite")
+        if amount < 0:
+            raise ValueError("amount must be ≥ 0")
+        if amount >= Decimal("1e15"):
+            raise ValueError("amount must be below 10^15")
+        return amount
+
+    @model_validator(mode="after")
+    def _required_by_type(self) -> Event:
+        missing = {
+            "amount": self.type in MONEY_EVENT_TYPES and self.amount is None,
+            "operation": self.type is EventType.ACCOUNT_CHANGE and self.operation is None,
+            "qr": self.type is EventType.QR_SCAN and self.qr is None,
+            "document": self.type is EventType.DOCUMENT_UPLOAD and self.document is None,
+            "voice": self.type is EventType.VOICE_CHECK and self.voice is None,
+        }
+        for name, absent in missing.items():
+            if absent:
+                raise ValueError(f"`{name}` is required for `{self.type.value}` events")
+        self._ts = self.occurred_at.timestamp()
+        return self
+
+    @property
+    def ts(self) -> float:
+        """Seconds since the Unix epoch (UTC) of ``occurred_at``."""
+        return self._ts
+
+    @property
+    def amount_cents(self) -> int | None:
+        """The amount in minor units (cents), rounded half-even."""
+        if self.amount is None:
+            return None
+        return int((self.amount * 100).to_integral_value())
+
+    @property
+    def amount_float(self) -> float:
+        """The amount as a float for arithmetic features; 0.0 when absent."""
+        return 0.0 if self.amount is None else float(self.amount)
