@@ -9,6 +9,10 @@ from __future__ import annotations
 import click
 
 from fengkong import __version__
+from fengkong.cli.decide_cmd import decide
+from fengkong.cli.replay_cmd import replay
+from fengkong.cli.serve_cmd import serve
+from fengkong.cli.sim_cmd import sim
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,3 +22,7 @@ def main() -> None:
 
 
 # Command registration: one line per command module (keep sorted).
+main.add_command(decide)
+main.add_command(replay)
+main.add_command(serve)
+main.add_command(sim)

@@ -14,7 +14,6 @@ from pydantic import ValidationError
 from fengkong.events.models import Event
 from fengkong.events.tokens import Tokenizer
 
-
 # Cross-field checks name their field in backticks; lift it into the error's path.
 _REQUIRED_FIELD = re.compile(r"^`(\w+)` is required")
 
@@ -83,7 +82,9 @@ def decode_json(data: bytes | str) -> Any:
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        raise EventValidationError([FieldError((), f"invalid JSON: {exc}", "json_invalid")]) from None
+        raise EventValidationError(
+            [FieldError((), f"invalid JSON: {exc}", "json_invalid")]
+        ) from None
 
 
 def event_to_json(event: Event) -> bytes:

@@ -5,9 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, StringConstraints, ValidationError, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from fengkong.events.codec import EventValidationError, _from_pydantic
+from fengkong.events.codec import _from_pydantic
 from fengkong.events.models import Id, _Strict
 
 LabelValue = Literal["fraud", "legit"]

@@ -1,0 +1,265 @@
+"""The HTTP API: the public decision API and the labels feed.
+
+Errors a client can cause are 4xx with a JSON body naming the field, never a 500:
+422 for bad input, 409 for an ``event_id`` reused with another body, 413 for a body
+over the limit, 404 for an unknown decision.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from fengkong import __version__
+from fengkong.api.metrics import Metrics
+from fengkong.api.schemas import (
+    DecisionOut,
+    HealthOut,
+    LabelsStoredOut,
+    MessageOut,
+    ValidationErrorOut,
+)
+from fengkong.decisions import Engine, IdempotencyConflict
+from fengkong.events import (
+    Event,
+    EventValidationError,
+    FieldError,
+    Label,
+    decode_json,
+    parse_label,
+)
+from fengkong.runtime import Runtime, build_runtime
+from fengkong.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_JSON = "application/json"
+
+
+class BodyTooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"request body exceeds {limit} bytes")
+
+
+def _json(payload: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(payload), status_code=status, media_type=_JSON)
+
+
+def _errors(errors: list[FieldError]) -> Response:
+    return _json({"detail": [e.as_dict() for e in errors]}, 422)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _body_schema(name: str, array: bool = False) -> dict[str, Any]:
+    ref: dict[str, Any] = {"$ref": f"#/components/schemas/{name}"}
+    schema: dict[str, Any] = ref
+    if array:
+        schema = {"oneOf": [{"type": "array", "items": ref, "maxItems": 1000}, ref]}
+    return {"requestBody": {"required": True, "content": {_JSON: {"schema": schema}}}}
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    409: {"model": MessageOut, "description": "event_id reused with another body"},
+    413: {"model": MessageOut, "description": "body too large"},
+    422: {"model": ValidationErrorOut, "description": "invalid input, field by field"},
+}
+
+
+def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
+    """The FastAPI application over an embedded engine built from ``settings``."""
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        rt = runtime or build_runtime(settings, server=True)
+        app.state.runtime = rt
+        try:
+            yield
+        finally:
+            if runtime is None:
+                rt.close()
+
+    app = FastAPI(
+        title="fengkong",
+        version=__version__,
+        summary="Real-time risk decisions: allow, challenge, review or block.",
+        lifespan=lifespan,
+    )
+
+    def engine_of(request: Request) -> Engine:
+        rt: Runtime = request.app.state.runtime
+        return rt.engine
+
+    @app.exception_handler(BodyTooLarge)
+    async def _too_large(request: Request, exc: BodyTooLarge) -> Response:
+        metrics.rejected.labels("413").inc()
+        return _json({"detail": str(exc)}, 413)
+
+    @app.exception_handler(EventValidationError)
+    async def _invalid(request: Request, exc: EventValidationError) -> Response:
+        metrics.rejected.labels("422").inc()
+        return _errors(exc.errors)
+
+    @app.exception_handler(IdempotencyConflict)
+    async def _conflict(request: Request, exc: IdempotencyConflict) -> Response:
+        metrics.rejected.labels("409").inc()
+        return _json({"detail": str(exc), "field": exc.field}, 409)
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(request: Request, exc: RequestValidationError) -> Response:
+        metrics.rejected.labels("422").inc()
+        errors = [FieldError(tuple(e["loc"]), e["msg"], e["type"]) for e in exc.errors()]
+        return _errors(errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        return _json({"detail": exc.detail}, exc.status_code)
+
+    def _timed(outcomes: list[dict[str, Any]], started: float) -> None:
+        metrics.latency.observe(time.perf_counter() - started)
+        for out in outcomes:
+            metrics.decisions.labels(out["decision"]).inc()
+
+    @app.post(
+        "/v1/events",
+        response_model=DecisionOut,
+        responses=_ERRORS,
+        openapi_extra=_body_schema("Event"),
+        summary="Decide on one event",
+    )
+    async def post_event(request: Request) -> Response:
+        started = time.perf_counter()
+        engine = engine_of(request)
+        body = await _read_body(request, settings.max_body_bytes)
+        item = engine.accept(body)
+        (decision,) = await engine.decide_async([item])
+        _timed([decision], started)
+        return _json(decision)
+
+    @app.post(
+        "/v1/events/batch",
+        response_model=list[DecisionOut],
+        responses=_ERRORS,
+        openapi_extra=_body_schema("Event", array=True),
+        summary="Decide on up to max_batch events, in order",
+    )
+    async def post_batch(request: Request) -> Response:
+        started = time.perf_counter()
+        engine = engine_of(request)
+        body = await _read_body(request, settings.max_body_bytes * 16)
+        payload = decode_json(body)
+        events = payload.get("events") if isinstance(payload, dict) else payload
+        if not isinstance(events, list):
+            raise EventValidationError(
+                [FieldError(("events",), "give a JSON array of events", "list_type")]
+            )
+        if len(events) > settings.max_batch:
+            raise EventValidationError(
+                [
+                    FieldError(
+                        ("events",),
+                        f"a batch holds at most {settings.max_batch} events, got {len(events)}",
+                        "too_long",
+                    )
+                ]
+            )
+        items = engine.accept_many(events)
+        decisions = await engine.decide_async(items)
+        _timed(decisions, started)
+        return _json(decisions)
+
+    @app.get(
+        "/v1/decisions/{event_id}",
+        response_model=DecisionOut,
+        responses={404: {"model": MessageOut}},
+        summary="The decision stored for an event; explain=true adds features and rule hits",
+    )
+    async def get_decision(request: Request, event_id: str, explain: bool = False) -> Response:
+        found = engine_of(request).store.decision(event_id)
+        if found is None:
+            return _json({"detail": f"no decision for event_id {event_id!r}"}, 404)
+        decision = orjson.loads(found[0])
+        if explain:
+            decision["explain"] = orjson.loads(found[1])
+        return _json(decision)
+
+    @app.post(
+        "/v1/labels",
+        status_code=201,
+        response_model=LabelsStoredOut,
+        responses=_ERRORS,
+        openapi_extra=_body_schema("Label", array=True),
+        summary="Record fraud / legit labels on events or accounts",
+    )
+    async def post_labels(request: Request) -> Response:
+        body = await _read_body(request, settings.max_body_bytes * 16)
+        payload = decode_json(body)
+        raws = payload if isinstance(payload, list) else [payload]
+        labels: list[Label] = []
+        errors: list[FieldError] = []
+        for i, raw in enumerate(raws):
+            try:
+                if not isinstance(raw, dict):
+                    raise EventValidationError([FieldError((), "expected an object", "dict_type")])
+                labels.append(parse_label(raw))
+            except EventValidationError as exc:
+                errors.extend(exc.prefixed(i).errors if isinstance(payload, list) else exc.errors)
+        if errors:
+            raise EventValidationError(errors)
+        stored = engine_of(request).add_labels(labels)
+        return _json({"stored": stored}, 201)
+
+    @app.get("/healthz", response_model=HealthOut, summary="Liveness and readiness")
+    async def healthz(request: Request) -> Response:
+        rt: Runtime = request.app.state.runtime
+        return _json({"status": "ok", "version": __version__, "rebuilt_events": rt.rebuilt_events})
+
+    @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    async def prometheus() -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    app.openapi = _openapi_with_models(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi_with_models(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """Put the event and label JSON schemas into the OpenAPI components."""
+
+    def build() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title, version=app.version, summary=app.summary, routes=app.routes
+        )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for model in (Event, Label):
+            model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(model_schema.pop("$defs", {}))
+            components[model.__name__] = model_schema
+        app.openapi_schema = schema
+        return schema
+
+    return build

@@ -1,0 +1,44 @@
+"""Prometheus metrics of the decision API (one registry per app, so tests can run many)."""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+
+# The *_created series only add noise to scrapes of counters that never reset.
+disable_created_metrics()  # type: ignore[no-untyped-call]
+
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+
+
+class Metrics:
+    """Decision counts by outcome, rejected requests by reason, decision latency."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.decisions = Counter(
+            "fengkong_decisions",
+            "Decisions returned, by outcome (retries of a stored event included).",
+            ["decision"],
+            registry=self.registry,
+        )
+        self.rejected = Counter(
+            "fengkong_rejected_requests",
+            "Requests refused, by HTTP status.",
+            ["status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "fengkong_decision_latency_seconds",
+            "Time from a received request to its answer, durable write included.",
+            registry=self.registry,
+            buckets=_LATENCY_BUCKETS,
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

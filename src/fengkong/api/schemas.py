@@ -1,0 +1,58 @@
+"""Response shapes of the public API, for the OpenAPI document."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+
+class WarningOut(BaseModel):
+    code: str
+    message: str
+
+
+class ReasonOut(BaseModel):
+    source: Literal["rule", "model", "list", "graph", "policy"]
+    name: str
+    detail: str
+
+
+class DecisionOut(BaseModel):
+    """A decision (EVENTS.md): most severe of allow < challenge < review < block."""
+
+    event_id: str
+    decision: Literal["allow", "challenge", "review", "block"]
+    challenge: Literal["otp", "biometric", "voice"] | None
+    score: float
+    warnings: list[WarningOut]
+    reasons: list[ReasonOut]
+    versions: dict[str, str]
+    latency_ms: float
+    durable: bool | None = None
+    explain: dict[str, Any] | None = None
+
+
+class FieldErrorOut(BaseModel):
+    loc: list[str | int]
+    field: str
+    msg: str
+    type: str
+
+
+class ValidationErrorOut(BaseModel):
+    detail: list[FieldErrorOut]
+
+
+class MessageOut(BaseModel):
+    detail: str
+
+
+class LabelsStoredOut(BaseModel):
+    stored: int
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+    version: str
+    rebuilt_events: int

@@ -1,0 +1,44 @@
+"""Options and helpers shared by the commands."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from fengkong.settings import Settings, SettingsError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def settings_options(func: F) -> F:
+    """``--config`` and ``--db``, the options every stateful command takes."""
+    func = click.option(
+        "--db",
+        "db_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="SQLite database of the embedded store [default: fengkong.db].",
+    )(func)
+    func = click.option(
+        "--config",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=None,
+        help="TOML settings file (or FENGKONG_CONFIG).",
+    )(func)
+    return func
+
+
+def load_settings(config: Path | None, **overrides: Any) -> Settings:
+    """Settings from file, environment and flags; a bad one is a usage error."""
+    try:
+        settings = Settings.load(config, **overrides)
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from None
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return settings

@@ -1,0 +1,40 @@
+"""Decisions: the pipeline of stages, the policy and the engine that makes it durable."""
+
+from fengkong.decisions.engine import Accepted, DecisionDict, Engine, IdempotencyConflict
+from fengkong.decisions.pipeline import Pipeline
+from fengkong.decisions.policy import Outcome, Policy, PolicyConfig
+from fengkong.decisions.types import (
+    CHALLENGE_KINDS,
+    Action,
+    ChallengeKind,
+    Decision,
+    DecisionContext,
+    FeatureValue,
+    Proposal,
+    Reason,
+    Stage,
+    StatefulStage,
+    UserWarning,
+)
+
+__all__ = [
+    "CHALLENGE_KINDS",
+    "Accepted",
+    "Action",
+    "ChallengeKind",
+    "Decision",
+    "DecisionContext",
+    "DecisionDict",
+    "Engine",
+    "FeatureValue",
+    "IdempotencyConflict",
+    "Outcome",
+    "Pipeline",
+    "Policy",
+    "PolicyConfig",
+    "Proposal",
+    "Reason",
+    "Stage",
+    "StatefulStage",
+    "UserWarning",
+]

@@ -1,0 +1,149 @@
+"""What a decision is made of: actions, reasons, warnings and the working context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any, Literal, Protocol
+
+from fengkong.events import Event
+
+ChallengeKind = Literal["otp", "biometric", "voice"]
+CHALLENGE_KINDS: tuple[ChallengeKind, ...] = ("otp", "biometric", "voice")
+ReasonSource = Literal["rule", "model", "list", "graph", "policy"]
+FeatureValue = float | int | str | bool | None
+
+
+class Action(IntEnum):
+    """Decision outcomes in severity order: the most severe proposal wins."""
+
+    ALLOW = 0
+    CHALLENGE = 1
+    REVIEW = 2
+    BLOCK = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Action:
+        return cls[text.upper()]
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why a decision came out as it did: a rule hit, a model reason code, a list match."""
+
+    source: ReasonSource
+    name: str
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {"source": self.source, "name": self.name, "detail": self.detail}
+
+
+@dataclass(frozen=True, slots=True)
+class UserWarning:
+    """A message to show the user (e.g. a scam warning); it can stand on an ``allow``."""
+
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """One stage's wish for the outcome, with the reason behind it."""
+
+    action: Action
+    reason: Reason
+    challenge: ChallengeKind | None = None
+
+
+@dataclass(slots=True)
+class DecisionContext:
+    """Everything the stages learn about one event, filled in stage by stage.
+
+    ``features`` holds point-in-time values (state *before* this event) keyed by
+    dotted names such as ``user.amount_zscore_30d``; ``facts`` holds enrichment
+    (device key, IP facts, ...) keyed the same way (``ip.is_datacenter``).
+    """
+
+    event: Event
+    facts: dict[str, FeatureValue] = field(default_factory=dict)
+    features: dict[str, FeatureValue] = field(default_factory=dict)
+    proposals: list[Proposal] = field(default_factory=list)
+    warnings: list[UserWarning] = field(default_factory=list)
+    reasons: list[Reason] = field(default_factory=list)
+    rule_points: float = 0.0
+    model_score: float | None = None
+    versions: dict[str, str] = field(default_factory=dict)
+    explain: dict[str, Any] = field(default_factory=dict)
+
+    def propose(
+        self, action: Action, reason: Reason, challenge: ChallengeKind | None = None
+    ) -> None:
+        self.proposals.append(Proposal(action, reason, challenge))
+
+    def warn(self, code: str, message: str) -> None:
+        if all(w.code != code for w in self.warnings):
+            self.warnings.append(UserWarning(code, message))
+
+    def value(self, name: str) -> FeatureValue:
+        """A feature or fact by its dotted name (features win), ``None`` when unknown."""
+        if name in self.features:
+            return self.features[name]
+        return self.facts.get(name)
+
+
+class Stage(Protocol):
+    """One step of the pipeline; it reads and extends the context."""
+
+    name: str
+
+    def run(self, ctx: DecisionContext) -> None: ...
+
+
+class StatefulStage(Stage, Protocol):
+    """A stage with state learnt from events (features, graph); rebuilt on restart."""
+
+    def observe(self, event: Event) -> None:
+        """Update state with ``event`` as :meth:`run` would, without deciding."""
+        ...
+
+    def horizon_seconds(self) -> float:
+        """How far back events matter for the state (the longest window)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The answer to one event, in the wire format of EVENTS.md."""
+
+    event_id: str
+    decision: Action
+    challenge: ChallengeKind | None
+    score: float
+    warnings: tuple[UserWarning, ...]
+    reasons: tuple[Reason, ...]
+    versions: dict[str, str]
+    latency_ms: float
+    durable: bool = True
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "event_id": self.event_id,
+            "decision": self.decision.label,
+            "challenge": self.challenge,
+            "score": round(self.score, 6),
+            "warnings": [w.as_dict() for w in self.warnings],
+            "reasons": [r.as_dict() for r in self.reasons],
+            "versions": self.versions,
+            "latency_ms": round(self.latency_ms, 3),
+        }
+        if not self.durable:
+            out["durable"] = False
+        return out

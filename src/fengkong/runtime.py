@@ -1,0 +1,80 @@
+"""Assembly: from :class:`~fengkong.settings.Settings` to a running engine.
+
+The CLI and the HTTP app both build their engine here, so a replay and a server with
+the same settings decide the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fengkong.decisions import Engine, Pipeline, Policy, Stage
+from fengkong.events import Tokenizer
+from fengkong.settings import Settings
+from fengkong.storage import GroupCommitter, SQLiteStore
+
+log = logging.getLogger(__name__)
+
+
+def token_secret(settings: Settings) -> bytes:
+    """The tokenisation key: from settings, else a random one kept beside the database."""
+    if settings.token_secret is not None:
+        return settings.token_secret.get_secret_value().encode()
+    if str(settings.db_path) == ":memory:":
+        return secrets.token_bytes(32)
+    key_file = Path(f"{settings.db_path}.key")
+    if key_file.exists():
+        return bytes.fromhex(key_file.read_text().strip())
+    key = secrets.token_bytes(32)
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    # Created private from the start: the key must never be readable by others.
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(key.hex())
+    log.warning("no token_secret set: generated one in %s (keep it with the database)", key_file)
+    return key
+
+
+def build_stages(settings: Settings) -> list[Stage]:
+    """The pipeline's stages, in order, as configured."""
+    return []
+
+
+@dataclass
+class Runtime:
+    """A store, an engine over it, and (for servers) the group committer."""
+
+    settings: Settings
+    store: SQLiteStore
+    engine: Engine
+    committer: GroupCommitter | None = None
+    rebuilt_events: int = field(default=0)
+
+    def close(self) -> None:
+        if self.committer is not None:
+            self.committer.close()
+        self.store.close()
+
+
+def build_runtime(settings: Settings, *, server: bool = False, rebuild: bool = True) -> Runtime:
+    """Open the store, build the pipeline and rebuild its state from stored events."""
+    if str(settings.db_path) != ":memory:":
+        Path(settings.db_path).parent.mkdir(parents=True, exist_ok=True)
+    store = SQLiteStore(settings.db_path, synchronous=settings.sqlite_synchronous)
+    pipeline = Pipeline(build_stages(settings), Policy(settings.policy.to_config()))
+    committer = GroupCommitter(store, settings.group_commit_max) if server else None
+    engine = Engine(
+        pipeline,
+        store,
+        Tokenizer(token_secret(settings)),
+        durable=settings.durable,
+        committer=committer,
+    )
+    runtime = Runtime(settings, store, engine, committer)
+    if rebuild:
+        runtime.rebuilt_events = engine.rebuild()
+    return runtime

@@ -1,0 +1,94 @@
+"""One typed settings object, built at the edge (CLI, app); library code takes arguments.
+
+Sources, strongest first: explicit overrides (CLI flags), environment variables
+``FENGKONG_*`` (nested with ``__``, e.g. ``FENGKONG_POLICY__BLOCK_AT=0.9``), a TOML
+file (``--config`` or ``FENGKONG_CONFIG``), then the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from fengkong.decisions import ChallengeKind, PolicyConfig
+
+
+class PolicySettings(BaseModel):
+    """Score thresholds of the policy (see :class:`fengkong.decisions.PolicyConfig`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    challenge_at: float | None = Field(0.5, ge=0, le=1)
+    review_at: float | None = Field(0.8, ge=0, le=1)
+    block_at: float | None = Field(0.95, ge=0, le=1)
+    score_challenge: ChallengeKind = "otp"
+    points_for_full_score: float = Field(100.0, gt=0)
+
+    def to_config(self) -> PolicyConfig:
+        return PolicyConfig(**self.model_dump())
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set; see docs/configuration.md."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FENGKONG_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    db_path: Path = Field(Path("fengkong.db"), description="SQLite file of the embedded store")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    token_secret: SecretStr | None = Field(
+        None,
+        description="key for tokenising phone / ID / card numbers (≥ 16 bytes); "
+        "default: a random key kept in <db_path>.key",
+    )
+    durable: bool = Field(True, description="answer only once the event is committed")
+    sqlite_synchronous: Literal["FULL", "NORMAL", "OFF"] = "FULL"
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+    max_batch: int = Field(1000, ge=1, le=100_000)
+    group_commit_max: int = Field(512, ge=1)
+    ip_ranges_path: Path | None = Field(None, description="CSV of data-centre IP ranges")
+    rules_path: Path | None = Field(None, description="rule set file to publish at start")
+    policy: PolicySettings = PolicySettings()
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @classmethod
+    def load(cls, config: Path | None = None, **overrides: Any) -> Settings:
+        """Build settings from a TOML file, the environment and explicit overrides.
+
+        ``None`` overrides are ignored, so CLI options can be passed straight in.
+        """
+        file_values: dict[str, Any] = {}
+        path = config or (Path(p) if (p := os.environ.get("FENGKONG_CONFIG")) else None)
+        if path is not None:
+            try:
+                file_values = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+            except FileNotFoundError:
+                raise SettingsError(f"config file not found: {path}") from None
+            except tomllib.TOMLDecodeError as exc:
+                raise SettingsError(f"config file {path}: {exc}") from None
+        given = {k: v for k, v in overrides.items() if v is not None}
+        try:
+            from_env = cls()
+            env_set = {k: getattr(from_env, k) for k in from_env.model_fields_set}
+            return cls(**{**file_values, **env_set, **given})
+        except ValidationError as exc:
+            raise SettingsError(_describe(exc)) from None
+
+
+class SettingsError(ValueError):
+    """Settings that cannot be used; the message names the setting."""
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors(include_url=False):
+        name = ".".join(str(p) for p in err["loc"])
+        parts.append(f"{name}: {err['msg']}")
+    return "invalid settings: " + "; ".join(parts)

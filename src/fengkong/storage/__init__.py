@@ -1,0 +1,14 @@
+"""Storage backends behind one small interface; the embedded SQLite store is the default."""
+
+from fengkong.storage.base import DecisionRecord, LabelRecord, Store, StoredDecision
+from fengkong.storage.group import GroupCommitter
+from fengkong.storage.sqlite import SQLiteStore
+
+__all__ = [
+    "DecisionRecord",
+    "GroupCommitter",
+    "LabelRecord",
+    "SQLiteStore",
+    "Store",
+    "StoredDecision",
+]

@@ -1,0 +1,87 @@
+"""The store interface: what the engine needs from any backend.
+
+The embedded SQLite store is the default and the test double; a PostgreSQL store can
+follow behind the same interface. Records are plain bytes and numbers so that the
+storage layer depends on nothing else of fengkong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRecord:
+    """One unit of work: an accepted event and the decision it got."""
+
+    event_id: str
+    event_type: str
+    user_id: str
+    ts: float
+    body_hash: str
+    event_json: bytes
+    outcome: str
+    score: float
+    decision_json: bytes
+    explain_json: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDecision:
+    """What an idempotent retry needs: the body fingerprint and the answer given."""
+
+    event_id: str
+    body_hash: str
+    decision_json: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class LabelRecord:
+    """A fraud / legit verdict on an event or a user, known from ``at`` on."""
+
+    event_id: str | None
+    user_id: str | None
+    label: str
+    source: str
+    at: float
+    scenario: str | None = None
+
+
+class Store(Protocol):
+    """Durable home of events, decisions and labels."""
+
+    def lookup(self, event_ids: Sequence[str]) -> dict[str, StoredDecision]:
+        """The stored decisions among ``event_ids``."""
+        ...
+
+    def write(self, records: Sequence[DecisionRecord]) -> None:
+        """Store records in one transaction; durable when this returns."""
+        ...
+
+    def decision(self, event_id: str) -> tuple[bytes, bytes] | None:
+        """The decision JSON and its explanation JSON, or ``None``."""
+        ...
+
+    def add_labels(self, labels: Sequence[LabelRecord]) -> None: ...
+
+    def labels(self, since: float | None = None) -> Iterator[LabelRecord]:
+        """Labels in ``at`` order, from ``since`` on."""
+        ...
+
+    def events(self, since: float | None = None) -> Iterator[bytes]:
+        """Stored event bodies in acceptance order, with ``ts`` ≥ ``since``."""
+        ...
+
+    def count_events(self) -> int: ...
+
+    def newest_ts(self) -> float | None:
+        """The latest ``occurred_at`` (epoch seconds) among stored events."""
+        ...
+
+    def get_meta(self, key: str) -> str | None: ...
+
+    def set_meta(self, key: str, value: str) -> None: ...
+
+    def close(self) -> None: ...
