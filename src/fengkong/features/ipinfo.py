@@ -1,0 +1,117 @@
+"""IP facts: version, private / reserved, and membership in user-supplied range lists.
+
+Range lists (data-centre / hosting providers, IP → country) are CSV files of
+``start,end,name[,...]`` rows, IPv4 or IPv6, inclusive bounds; the public
+client9/ipcat list (``../shared/data/ip-ranges/datacenters.csv``) has this form.
+
+>>> ranges = IpRanges([("3.0.0.0", "3.1.255.255", "Amazon AWS")])
+>>> ranges.lookup("3.1.2.3"), ranges.lookup("4.0.0.1")
+('Amazon AWS', None)
+"""
+
+from __future__ import annotations
+
+import csv
+import ipaddress
+from bisect import bisect_right
+from collections.abc import Iterable
+from pathlib import Path
+
+from fengkong.features.engine import FeatureValue, ip_prefix
+
+
+class IpRanges:
+    """Sorted integer ranges with names; lookup by bisection, overlaps allowed."""
+
+    def __init__(self, rows: Iterable[tuple[str, str, str]]) -> None:
+        per_version: dict[int, list[tuple[int, int, str]]] = {4: [], 6: []}
+        for start, end, name in rows:
+            lo = ipaddress.ip_address(start.strip())
+            hi = ipaddress.ip_address(end.strip())
+            if lo.version != hi.version or int(hi) < int(lo):
+                raise ValueError(f"bad range {start}-{end}")
+            per_version[lo.version].append((int(lo), int(hi), name.strip()))
+        self._starts: dict[int, list[int]] = {}
+        self._ends: dict[int, list[int]] = {}
+        self._reach: dict[int, list[int]] = {}
+        self._names: dict[int, list[str]] = {}
+        for version, ranges in per_version.items():
+            ranges.sort()
+            self._starts[version] = [r[0] for r in ranges]
+            self._ends[version] = [r[1] for r in ranges]
+            self._names[version] = [r[2] for r in ranges]
+            # reach[i]: the furthest end among ranges 0..i, so that a range nested in
+            # or overlapping an earlier, longer one does not hide it.
+            reach: list[int] = []
+            top = -1
+            for r in ranges:
+                top = max(top, r[1])
+                reach.append(top)
+            self._reach[version] = reach
+        self.size = sum(len(v) for v in per_version.values())
+
+    def __len__(self) -> int:
+        return self.size
+
+    def lookup(self, ip: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+        """The name of a range holding ``ip`` (the one starting last), else ``None``."""
+        addr = ipaddress.ip_address(ip) if isinstance(ip, str) else ip
+        x = int(addr)
+        starts = self._starts[addr.version]
+        i = bisect_right(starts, x) - 1
+        ends = self._ends[addr.version]
+        reach = self._reach[addr.version]
+        while i >= 0 and reach[i] >= x:
+            if ends[i] >= x:
+                return self._names[addr.version][i]
+            i -= 1
+        return None
+
+
+def load_ip_ranges(path: str | Path) -> IpRanges:
+    """Load ``start,end,name[,...]`` rows from a CSV file (blank and ``#`` lines skipped).
+
+    Raises ``ValueError`` naming the line of a malformed row.
+    """
+    rows: list[tuple[str, str, str]] = []
+    with Path(path).open(newline="", encoding="utf-8") as fh:
+        for lineno, row in enumerate(csv.reader(fh), start=1):
+            if not row or not row[0].strip() or row[0].lstrip().startswith("#"):
+                continue
+            if len(row) < 2:
+                raise ValueError(f"{path}:{lineno}: expected start,end,name")
+            try:
+                ipaddress.ip_address(row[0].strip())
+                ipaddress.ip_address(row[1].strip())
+            except ValueError:
+                if lineno == 1:  # a header line
+                    continue
+                raise ValueError(f"{path}:{lineno}: not an IP range: {row[:2]}") from None
+            rows.append((row[0], row[1], row[2] if len(row) > 2 else ""))
+    try:
+        return IpRanges(rows)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+
+
+def ip_facts(
+    ip: str,
+    datacenters: IpRanges | None = None,
+    countries: IpRanges | None = None,
+) -> dict[str, FeatureValue]:
+    """Facts about one (canonical) IP address, named as in docs/features.md."""
+    addr = ipaddress.ip_address(ip)
+    reserved = addr.is_reserved or addr.is_multicast or addr.is_unspecified
+    facts: dict[str, FeatureValue] = {
+        "ip.version": addr.version,
+        "ip.is_private": addr.is_private and not reserved,  # RFC 1918, loopback, link-local
+        "ip.is_reserved": reserved,
+        "ip.prefix": ip_prefix(ip),
+    }
+    if datacenters is not None:
+        name = datacenters.lookup(addr)
+        facts["ip.is_datacenter"] = name is not None
+        facts["ip.datacenter"] = name
+    if countries is not None:
+        facts["ip.country"] = countries.lookup(addr)
+    return facts

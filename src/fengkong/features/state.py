@@ -1,0 +1,63 @@
+"""Where feature state lives: a table of entity states per entity kind.
+
+The interface is deliberately small: ``table(kind)`` gives a mutable mapping from an
+entity key (``"u-1"``, a device key, ``"223.104.3.0/24"``) to that entity's state, a
+plain list ``[last_ts, slot, slot, ...]`` with one slot per accumulator. A Redis
+implementation keeps one hash per entity (fields = slots, buckets as mergeable counters,
+sums and sums of squares, distinct sets as a HyperLogLog per bucket) and fetches the
+states of one event's entities in one pipelined round trip before computing, writing
+them back after; the accumulators do not change.
+
+Snapshots are pickles of plain data. Load only snapshots this process family wrote
+(a pickle from an untrusted source can run code): they are a local restart aid, not an
+exchange format.
+"""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any, Protocol
+
+EntityState = list[Any]
+_MAGIC = b"fengkong-features-v1\n"
+
+
+class FeatureState(Protocol):
+    """The state store the feature engine runs on."""
+
+    def table(self, kind: str) -> dict[str, EntityState]: ...
+
+    def dumps(self, fingerprint: str) -> bytes: ...
+
+    def loads(self, data: bytes, fingerprint: str) -> None: ...
+
+
+class SnapshotMismatch(ValueError):
+    """A snapshot taken with other feature definitions (or not a snapshot at all)."""
+
+
+class InMemoryState:
+    """State in process memory: one dict per entity kind."""
+
+    def __init__(self) -> None:
+        self._tables: dict[str, dict[str, EntityState]] = {}
+
+    def table(self, kind: str) -> dict[str, EntityState]:
+        return self._tables.setdefault(kind, {})
+
+    def kinds(self) -> list[str]:
+        return sorted(self._tables)
+
+    def dumps(self, fingerprint: str) -> bytes:
+        """Bytes of the state, tagged with the definitions it was computed for."""
+        body = pickle.dumps((fingerprint, self._tables), protocol=pickle.HIGHEST_PROTOCOL)
+        return _MAGIC + body
+
+    def loads(self, data: bytes, fingerprint: str) -> None:
+        if not data.startswith(_MAGIC):
+            raise SnapshotMismatch("not a fengkong feature snapshot")
+        saved, tables = pickle.loads(data[len(_MAGIC) :])
+        if saved != fingerprint:
+            raise SnapshotMismatch("the snapshot was taken with other feature definitions")
+        self._tables.clear()
+        self._tables.update(tables)

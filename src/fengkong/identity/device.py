@@ -1,0 +1,215 @@
+"""Device identity: a stable device key from the fingerprint, and risk signals.
+
+The key is built from the components that describe the *hardware* and change rarely:
+platform, model, screen, canvas and WebGL hashes, hardware build properties. Components
+that change with updates or settings — OS version, user agent, language, timezone, fonts —
+are left out, so a browser update or a language change keeps the key, while two phones
+of one model still differ by their canvas hash. When no hardware component is present
+the app's own ``device_id`` is used, and failing that a weak key of model, screen,
+timezone and language (many devices may share it: ``device.key_strength`` says which).
+
+>>> from fengkong.events import Device
+>>> a = Device.model_validate({"fingerprint": {"platform": "android", "model": "Xiaomi 14",
+...     "screen": "1200x2670", "canvas_hash": "c1", "os_version": "14", "language": "zh-CN"}})
+>>> b = Device.model_validate({"fingerprint": {"platform": "android", "model": "Xiaomi 14",
+...     "screen": "1200x2670", "canvas_hash": "c1", "os_version": "15", "language": "en-US"}})
+>>> device_key(a) == device_key(b), device_key(a)[1]
+(True, 'hardware')
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fengkong.events import Device, Fingerprint
+
+FeatureValue = float | int | str | bool | None
+
+# Android build properties that name the hardware, not the software build.
+_HARDWARE_PROPS = (
+    "ro.serialno",
+    "ro.boot.serialno",
+    "ro.hardware",
+    "ro.product.board",
+    "ro.product.device",
+    "ro.product.manufacturer",
+)
+_EMULATOR_HARDWARE = frozenset({"goldfish", "ranchu", "vbox86", "nox", "ttvm_x86", "android_x86"})
+_EMULATOR_MODEL = re.compile(
+    r"(sdk_gphone|google_sdk|android sdk built for|emulator|genymotion|\bmumu\b|bluestacks"
+    r"|nox|ldplayer|memu|virtualbox|vbox)",
+    re.IGNORECASE,
+)
+_SOFTWARE_GPU = re.compile(r"(swiftshader|llvmpipe|virgl|software|mesa offscreen)", re.IGNORECASE)
+_AUTOMATION_UA = re.compile(
+    r"(headlesschrome|phantomjs|selenium|webdriver|puppeteer|playwright|electron|python-requests"
+    r"|okhttp/|curl/|go-http-client)",
+    re.IGNORECASE,
+)
+_UA_PLATFORM = {
+    "android": re.compile(r"android|okhttp|dalvik", re.IGNORECASE),
+    "ios": re.compile(r"iphone|ipad|ipod|ios|cfnetwork|darwin", re.IGNORECASE),
+}
+_UA_OTHER_MOBILE = {
+    "android": re.compile(r"iphone|ipad|cfnetwork", re.IGNORECASE),
+    "ios": re.compile(r"android|dalvik", re.IGNORECASE),
+}
+
+
+def _digest(kind: str, parts: list[str]) -> str:
+    data = "\x1f".join([kind, *parts]).encode()
+    return "dk_" + hashlib.blake2b(data, digest_size=10).hexdigest()
+
+
+def device_key(device: Device | None) -> tuple[str | None, str | None]:
+    """``(key, strength)`` of a device: strength ``hardware``, ``client_id`` or ``weak``."""
+    if device is None:
+        return None, None
+    fp = device.fingerprint
+    if fp is not None:
+        props = fp.build_props or {}
+        hardware = [fp.canvas_hash, fp.webgl_hash, *(props.get(p) for p in _HARDWARE_PROPS)]
+        if any(h for h in hardware):
+            parts = [str(x or "") for x in (fp.platform, fp.model, fp.screen, *hardware)]
+            return _digest("hw", parts), "hardware"
+    if device.device_id:
+        return _digest("id", [device.device_id]), "client_id"
+    if fp is not None:
+        weak = [fp.platform, fp.model, fp.screen, fp.timezone, fp.language]
+        if sum(1 for w in weak if w) >= 3:
+            return _digest("weak", [str(w or "") for w in weak]), "weak"
+    return None, None
+
+
+def _prop(props: dict[str, Any], name: str) -> str:
+    return str(props.get(name, "")).strip().lower()
+
+
+def is_emulator(fp: Fingerprint) -> bool:
+    """The app says so, or the build, model or GPU is an emulator's."""
+    if fp.is_emulator:
+        return True
+    props = fp.build_props or {}
+    if _prop(props, "ro.kernel.qemu") == "1" or _prop(props, "ro.hardware") in _EMULATOR_HARDWARE:
+        return True
+    texts = [fp.model or "", _prop(props, "ro.product.model"), _prop(props, "ro.product.brand")]
+    if any(_EMULATOR_MODEL.search(t) for t in texts if t):
+        return True
+    renderer = str(getattr(fp, "webgl_renderer", "") or _prop(props, "ro.hardware.egl"))
+    return bool(renderer and _SOFTWARE_GPU.search(renderer))
+
+
+def is_rooted(fp: Fingerprint) -> bool:
+    """The app says so, or the build is debuggable / insecure / signed with test keys."""
+    if fp.is_rooted:
+        return True
+    props = fp.build_props or {}
+    return (
+        _prop(props, "ro.debuggable") == "1"
+        or _prop(props, "ro.secure") == "0"
+        or "test-keys" in _prop(props, "ro.build.tags")
+    )
+
+
+def is_automation(fp: Fingerprint) -> bool:
+    """A headless browser or automation driver (user agent or ``webdriver`` flag)."""
+    if getattr(fp, "webdriver", None) is True:
+        return True
+    return bool(fp.user_agent and _AUTOMATION_UA.search(fp.user_agent))
+
+
+def platform_ua_mismatch(fp: Fingerprint) -> bool | None:
+    """The declared mobile platform contradicts the user agent; ``None`` if unknowable."""
+    if fp.user_agent is None or fp.platform not in _UA_PLATFORM:
+        return None
+    ua = fp.user_agent
+    if _UA_OTHER_MOBILE[fp.platform].search(ua):
+        return True
+    # A desktop browser UA (Windows NT / Macintosh / X11) claiming to be a phone app.
+    return not _UA_PLATFORM[fp.platform].search(ua) and bool(
+        re.search(r"windows nt|macintosh|x11", ua, re.IGNORECASE)
+    )
+
+
+@lru_cache(maxsize=1024)
+def _zone(name: str) -> ZoneInfo | None:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def utc_offset_hours(tz_name: str, at: datetime) -> float | None:
+    """The UTC offset of an IANA timezone at a moment, in hours; ``None`` if unknown."""
+    zone = _zone(tz_name)
+    if zone is None:
+        return None
+    offset = at.astimezone(zone).utcoffset()
+    return None if offset is None else offset.total_seconds() / 3600
+
+
+def tz_geo_mismatch(tz_name: str | None, lon: float | None, at: datetime) -> bool | None:
+    """Timezone more than 3 h from the longitude's solar time (lon / 15)."""
+    if tz_name is None or lon is None:
+        return None
+    offset = utc_offset_hours(tz_name, at)
+    if offset is None:
+        return None
+    diff = abs(offset - lon / 15.0)
+    diff = min(diff, 24 - diff)  # across the date line
+    return diff > 3.0
+
+
+@lru_cache(maxsize=1)
+def _zone_countries() -> dict[str, str]:
+    """IANA zone -> ISO country, from the system's ``zone.tab`` when present."""
+    out: dict[str, str] = {}
+    for path in ("/usr/share/zoneinfo/zone.tab", "/usr/lib/zoneinfo/zone.tab"):
+        try:
+            with open(path, encoding="utf-8") as fh:
+                for line in fh:
+                    if line.startswith("#"):
+                        continue
+                    parts = line.split("\t")
+                    if len(parts) >= 3:
+                        out[parts[2].strip()] = parts[0].strip()
+        except OSError:
+            continue
+        break
+    return out
+
+
+def zone_country(tz_name: str) -> str | None:
+    """ISO country of an IANA zone (``Asia/Shanghai`` -> ``CN``), if known."""
+    return _zone_countries().get(tz_name)
+
+
+def device_facts(
+    device: Device | None,
+    *,
+    at: datetime,
+    lon: float | None = None,
+    ip_country: str | None = None,
+) -> dict[str, FeatureValue]:
+    """The ``device.*`` facts of docs/features.md for one event's device."""
+    key, strength = device_key(device)
+    facts: dict[str, FeatureValue] = {"device.key": key, "device.key_strength": strength}
+    fp = device.fingerprint if device is not None else None
+    if fp is None:
+        return facts
+    facts["device.is_emulator"] = is_emulator(fp)
+    facts["device.is_rooted"] = is_rooted(fp)
+    facts["device.is_automation"] = is_automation(fp)
+    facts["device.platform_ua_mismatch"] = platform_ua_mismatch(fp)
+    facts["device.tz_geo_mismatch"] = tz_geo_mismatch(fp.timezone, lon, at)
+    if ip_country is not None and fp.timezone is not None:
+        tz_country = zone_country(fp.timezone)
+        facts["device.tz_ip_mismatch"] = (
+            None if tz_country is None else tz_country != ip_country.upper()
+        )
+    return facts
