@@ -1,0 +1,56 @@
+"""The graph stage: point-in-time ring features from the online entity-link graph."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fengkong.decisions.types import DecisionContext
+from fengkong.events import Event, Label
+from fengkong.graph import OnlineGraph, account_key, identifier_keys
+
+
+class GraphStage:
+    """Adds ``graph.*`` ring features to the context, then links the event into the graph.
+
+    Features come from the state *before* the event (plus the event's own identifiers,
+    which are known at decision time): ``graph.cluster_size``, ``graph.cluster_growth_24h``,
+    ``graph.cluster_age_hours``, ``graph.accounts_per_device`` ... ``graph.fraud_share_2hop``
+    (see :data:`fengkong.graph.FEATURE_NAMES`). Known-fraud accounts come from
+    :meth:`mark` / :meth:`apply_label`, each effective from its own time on.
+    """
+
+    name = "graph"
+
+    def __init__(self, graph: OnlineGraph | None = None) -> None:
+        self.graph = graph if graph is not None else OnlineGraph()
+
+    def run(self, ctx: DecisionContext) -> None:
+        event = ctx.event
+        dk = ctx.facts.get("device.key")
+        keys = identifier_keys(event, dk if isinstance(dk, str) and dk else None)
+        acc = account_key(event.user_id)
+        for name, value in self.graph.features(event.ts, acc, keys).items():
+            ctx.features["graph." + name] = value
+        self._update(event, acc, keys)
+
+    def observe(self, event: Event, device_key: str | None = None) -> None:
+        """Update only (rebuild after restart); pass the enriched device key if known."""
+        self._update(event, account_key(event.user_id), identifier_keys(event, device_key))
+
+    def horizon_seconds(self) -> float:
+        return self.graph.horizon
+
+    def mark(self, user_id: str, fraud: bool = True, at: datetime | float | None = None) -> None:
+        """Mark an account known-fraud/blocked (or clear it) from ``at`` on (default: now)."""
+        when = (
+            self.graph.clock if at is None else (at.timestamp() if isinstance(at, datetime) else at)
+        )
+        self.graph.add_label(account_key(user_id), fraud, when)
+
+    def apply_label(self, label: Label) -> None:
+        """Feed an account label (``user_id`` labels; event labels are ignored here)."""
+        if label.user_id is not None:
+            self.mark(label.user_id, label.label == "fraud", label.at)
+
+    def _update(self, event: Event, acc: str, keys: list[str]) -> None:
+        self.graph.observe_links(event.ts, acc, keys)

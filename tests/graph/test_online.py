@@ -1,0 +1,128 @@
+"""The incremental cluster state equals a batch recomputation on random streams."""
+
+from __future__ import annotations
+
+import igraph as ig
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fengkong.graph import OnlineGraph
+from fengkong.graph.entities import STRONG_KINDS, kind_of
+from fengkong.graph.online import HOUR, Generation
+
+CAPS = {"d": 3, "p": 2, "c": 2, "k": 3, "x": 2, "q": 3}
+KEYS = ["d:1", "d:2", "p:1", "p:2", "c:1", "i:1", "n:1", "m:1", "q:9"]
+ACCOUNTS = [f"a:{i}" for i in range(8)]
+HORIZON = 2 * 86400.0
+
+Stream = list[tuple[float, str, list[str]]]
+
+
+def _batch(
+    events: Stream, now: float
+) -> tuple[dict[str, frozenset[str]], dict[str, int], dict[str, float], dict[str, int]]:
+    """Components, 24 h growth, formation time and per-identifier counts, from scratch."""
+    glued: list[tuple[str, str]] = []
+    seen: dict[str, list[str]] = {}
+    first: dict[str, float] = {}
+    formed: dict[str, float] = {}
+    for j, (ts, acc, keys) in enumerate(events):
+        first.setdefault(acc, ts)
+        for key in keys:
+            accs = seen.setdefault(key, [])
+            if acc in accs:
+                continue
+            if kind_of(key) in STRONG_KINDS and len(accs) < CAPS[kind_of(key)]:
+                glued.append((acc, key))
+            accs.append(acc)
+        # Formation: the first prefix in which a component holds two accounts or more.
+        for comp in _components(list(first), glued).values():
+            if len(comp) >= 2:
+                for a in comp:
+                    formed.setdefault(a, events[j][0])
+    comps = _components(list(first), glued)
+    hour = int(now // HOUR) - 23
+    growth = {a: sum(1 for b in comps[a] if int(first[b] // HOUR) >= hour) for a in first}
+    counts = {k: len(v) for k, v in seen.items()}
+    return comps, growth, formed, counts
+
+
+def _components(accounts: list[str], edges: list[tuple[str, str]]) -> dict[str, frozenset[str]]:
+    names = sorted(set(accounts) | {k for _, k in edges})
+    index = {n: i for i, n in enumerate(names)}
+    g = ig.Graph(n=len(names), edges=[(index[a], index[k]) for a, k in edges])
+    out: dict[str, frozenset[str]] = {}
+    for comp in g.connected_components():
+        accs = frozenset(names[i] for i in comp if names[i].startswith("a:"))
+        for a in accs:
+            out[a] = accs
+    return out
+
+
+def _check_generation(gen: Generation, events: Stream, now: float, fraud: set[str]) -> None:
+    comps, growth, formed, counts = _batch(events, now)
+    assert set(comps) == {x for x in gen.parent if x.startswith("a:")}
+    hour = int(now // HOUR) - 23
+    for acc, comp in comps.items():
+        root = gen.find(acc)
+        assert {a for a in comp if gen.find(a) == root} == comp
+        assert gen.size[root] == len(comp)
+        assert sum(n for h, n in gen.joins[root].items() if h >= hour) == growth[acc]
+        # A cluster formed when the first of its parts held two accounts.
+        when = [formed[a] for a in comp if a in formed]
+        assert gen.formed.get(root) == (min(when) if when else None)
+        assert gen.fraud[root] == len(comp & fraud)
+    for key, n in counts.items():
+        assert len(gen.members[key]) == n
+
+
+event_st = st.tuples(
+    st.integers(min_value=0, max_value=30_000),
+    st.sampled_from(ACCOUNTS),
+    st.lists(st.sampled_from(KEYS), max_size=4, unique=True),
+)
+label_st = st.tuples(
+    st.integers(min_value=0, max_value=400_000), st.sampled_from(ACCOUNTS), st.booleans()
+)
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.lists(event_st, min_size=1, max_size=40), st.lists(label_st, max_size=6))
+def test_incremental_equals_batch(
+    raw: list[tuple[int, str, list[str]]], labels: list[tuple[int, str, bool]]
+) -> None:
+    graph = OnlineGraph(horizon=HORIZON, caps=CAPS)
+    t0 = 1_700_000_000.0
+    for at, acc, fraud in labels:
+        graph.add_label(acc, fraud, t0 + at)
+    stream: Stream = []
+    ts = t0
+    for dt, acc, keys in raw:
+        ts += dt
+        graph.observe_links(ts, acc, keys)
+        stream.append((ts, acc, keys))
+    now = graph.clock
+    # The labels in force now: the last one (by time, then order given) at or before now.
+    state: dict[str, bool] = {}
+    for _, (at, acc, fraud) in sorted(enumerate(labels), key=lambda p: (p[1][0], p[0])):
+        if t0 + at <= now:
+            state[acc] = fraud
+    fraud_now = {a for a, f in state.items() if f}
+    assert graph.fraud == fraud_now
+    period = graph.period
+    k_now = int(now // period)
+    k_first = int(stream[0][0] // period)
+    assert set(graph.gens) == {k_now - 1, k_now}
+    for k, gen in graph.gens.items():
+        # A generation holds the events of its two periods (or all, when opened at start).
+        lo = k if k > k_first - 1 else k_first
+        sub = [e for e in stream if lo <= int(e[0] // period) <= k + 1]
+        _check_generation(gen, sub, now, fraud_now)
+    # Features of a known account with no new links read the oldest generation's cluster.
+    acc = stream[-1][1]
+    old = graph.gens[k_now - 1]
+    feats = graph.features(now, acc, [])
+    if acc in old.parent:
+        assert feats["cluster_size"] == old.size[old.find(acc)]
+    else:
+        assert feats["cluster_size"] == 1
