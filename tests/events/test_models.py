@@ -112,3 +112,22 @@ def test_label_needs_exactly_one_target() -> None:
             {"user_id": "u", "label": "maybe", "source": "analyst", "at": "2026-01-01T00:00:00Z"}
         )
     assert [e.path for e in exc.value.errors] == ["label"]
+
+
+@pytest.mark.parametrize(
+    ("given", "canonical"),
+    [
+        ("1.2.3.4", "1.2.3.4"),
+        (" 10.0.0.1 ", "10.0.0.1"),
+        ("1.2.3.4\n", "1.2.3.4"),
+        ("::ffff:1.2.3.4", "::ffff:102:304"),
+    ],
+)
+def test_ip_spellings_are_made_canonical(given: str, canonical: str) -> None:
+    assert parse_event(_base(ip=given)).ip == canonical
+
+
+@pytest.mark.parametrize("bad", ["01.2.3.4", "256.1.1.1", "1.2.3", "1.2.3.4.5", ""])
+def test_malformed_ips_are_rejected(bad: str) -> None:
+    with pytest.raises(EventValidationError):
+        parse_event(_base(ip=bad))

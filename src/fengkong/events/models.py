@@ -15,6 +15,7 @@ any further field.
 from __future__ import annotations
 
 import ipaddress
+import re
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -51,6 +52,14 @@ MONEY_EVENT_TYPES: frozenset[EventType] = frozenset(
     {EventType.PAYMENT, EventType.CREDIT_DRAW, EventType.TRANSFER, EventType.WITHDRAWAL}
 )
 
+_REQUIRED_BY_TYPE: dict[EventType, str] = {
+    **{t: "amount" for t in MONEY_EVENT_TYPES},
+    EventType.ACCOUNT_CHANGE: "operation",
+    EventType.QR_SCAN: "qr",
+    EventType.DOCUMENT_UPLOAD: "document",
+    EventType.VOICE_CHECK: "voice",
+}
+
 Operation = Literal[
     "close_credit_line",
     "change_phone",
@@ -65,6 +74,9 @@ Operation = Literal[
 Platform = Literal["android", "ios", "web", "mini_program"]
 Entry = Literal["qr", "link", "sms", "home"]
 DocumentKind = Literal["id_card", "business_license", "certificate", "seal", "other"]
+
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_CANONICAL_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 ShortText = Annotated[str, StringConstraints(max_length=1024)]
@@ -181,6 +193,8 @@ class Event(_Strict):
     def _parse_ip(cls, value: str | None) -> str | None:
         if value is None:
             return None
+        if _CANONICAL_IPV4.fullmatch(value):
+            return value  # already canonical: skip the slower general parser
         try:
             return str(ipaddress.ip_address(value.strip()))
         except ValueError:
@@ -207,16 +221,9 @@ class Event(_Strict):
 
     @model_validator(mode="after")
     def _required_by_type(self) -> Event:
-        missing = {
-            "amount": self.type in MONEY_EVENT_TYPES and self.amount is None,
-            "operation": self.type is EventType.ACCOUNT_CHANGE and self.operation is None,
-            "qr": self.type is EventType.QR_SCAN and self.qr is None,
-            "document": self.type is EventType.DOCUMENT_UPLOAD and self.document is None,
-            "voice": self.type is EventType.VOICE_CHECK and self.voice is None,
-        }
-        for name, absent in missing.items():
-            if absent:
-                raise ValueError(f"`{name}` is required for `{self.type.value}` events")
+        required = _REQUIRED_BY_TYPE.get(self.type)
+        if required is not None and getattr(self, required) is None:
+            raise ValueError(f"`{required}` is required for `{self.type.value}` events")
         self._ts = self.occurred_at.timestamp()
         return self
 

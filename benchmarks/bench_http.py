@@ -1,0 +1,159 @@
+"""HTTP benchmark: a real `fengkong serve` and a separate load-generator process on loopback.
+
+    python benchmarks/bench_http.py --concurrency 1 8 32 --seconds 10
+
+For each concurrency level the load generator (its own process, keep-alive HTTP/1.1
+connections on raw asyncio sockets, so it costs little CPU) sends distinct events for a
+bounded time and count, and prints decisions/s and p50/p95/p99 request latency, measured
+from the client side (durable write included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "tests" / "integration"))
+
+from server import free_port, start_server  # noqa: E402
+from synthetic import events  # noqa: E402
+
+
+def _request(body: bytes) -> bytes:
+    head = (
+        "POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+async def _read_response(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    await reader.readexactly(length)
+    return status
+
+
+async def _worker(port: int, bodies: list[bytes], deadline: float, lat: list[float]) -> int:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    errors = 0
+    for body in bodies:
+        if time.perf_counter() > deadline:
+            break
+        started = time.perf_counter()
+        writer.write(_request(body))
+        status = await _read_response(reader)
+        lat.append(time.perf_counter() - started)
+        errors += status != 200
+    writer.close()
+    return errors
+
+
+async def _load(
+    port: int, concurrency: int, seconds: float, total: int, tag: str
+) -> dict[str, float]:
+    bodies = [orjson.dumps(e) for e in events(total, prefix=tag)]
+    per = [bodies[i::concurrency] for i in range(concurrency)]
+    lat: list[float] = []
+    started = time.perf_counter()
+    deadline = started + seconds
+    errors = await asyncio.gather(*(_worker(port, b, deadline, lat) for b in per))
+    elapsed = time.perf_counter() - started
+    lat.sort()
+
+    def pct(q: float) -> float:
+        return lat[min(len(lat) - 1, int(q * len(lat)))] * 1000
+
+    return {
+        "concurrency": concurrency,
+        "requests": len(lat),
+        "errors": sum(errors),
+        "rps": len(lat) / elapsed,
+        "p50_ms": pct(0.5),
+        "p95_ms": pct(0.95),
+        "p99_ms": pct(0.99),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--max-requests", type=int, default=60_000)
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--synchronous", default="FULL", choices=["FULL", "NORMAL", "OFF"])
+    parser.add_argument("--loadgen", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--tag", default="h", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.loadgen:  # the separate load-generator process
+        out = asyncio.run(
+            _load(args.port, args.concurrency[0], args.seconds, args.max_requests, args.tag)
+        )
+        print(json.dumps(out))
+        return
+
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        env = {"FENGKONG_SQLITE_SYNCHRONOUS": args.synchronous, "FENGKONG_LOG_LEVEL": "WARNING"}
+        server = start_server(Path(tmp) / "http.db", port, env)
+        try:
+            print(f"server pid {server.pid}, synchronous={args.synchronous}")
+            for level, c in enumerate(args.concurrency):
+                if args.warmup:
+                    _run_loadgen(port, c, args.warmup, f"w{level}")
+                res = _run_loadgen(port, c, args.seconds, f"c{level}", args.max_requests)
+                print(
+                    f"concurrency {res['concurrency']:>3}: {res['rps']:,.0f} decisions/s, "
+                    f"p50 {res['p50_ms']:.2f} ms, p95 {res['p95_ms']:.2f} ms, "
+                    f"p99 {res['p99_ms']:.2f} ms ({res['requests']:,} requests, "
+                    f"{res['errors']} errors)"
+                )
+        finally:
+            server.terminate()
+            server.wait(10)
+
+
+def _run_loadgen(
+    port: int, concurrency: int, seconds: float, tag: str, total: int = 20_000
+) -> dict[str, float]:
+    cmd = [
+        sys.executable,
+        __file__,
+        "--loadgen",
+        "--port",
+        str(port),
+        "--tag",
+        tag,
+        "--concurrency",
+        str(concurrency),
+        "--seconds",
+        str(seconds),
+        "--max-requests",
+        str(total),
+        "--warmup",
+        "0",
+    ]
+    done = subprocess.run(cmd, capture_output=True, check=True, env=os.environ.copy())
+    result: dict[str, float] = json.loads(done.stdout)
+    return result
+
+
+if __name__ == "__main__":
+    main()
