@@ -92,6 +92,7 @@ class _C:
     strict: bool = False  # fn already returns a real bool
     const: bool = False
     value: Any = None
+    feature: str | None = None  # set for a bare feature/fact name: lets ops inline the lookup
 
 
 def _const(value: Any) -> _C:
@@ -165,7 +166,7 @@ class _Compiler:
         except UnknownName as exc:
             raise CompileError(str(exc), exc.suggestions) from None
         self.reads.setdefault(info.path, info.getter)
-        return _C(info.getter, info.type)
+        return _C(info.getter, info.type, feature=info.path if info.source == "feature" else None)
 
     def truth(self, node: Node) -> _C:
         """Compile ``node`` for use as a condition: a function returning a real bool."""
@@ -177,6 +178,8 @@ class _Compiler:
         if c.const:
             v = c.value is True
             return _C(lambda f: v, "bool", strict=True, const=True, value=v)
+        if c.feature is not None:
+            return _C(_feature_truth(c.feature), "bool", strict=True)
         g = c.fn
         return _C(lambda f: g(f) is True, "bool", strict=True)
 
@@ -251,6 +254,8 @@ class _Compiler:
         if op not in ("==", "!=") and "bool" in (ta, tb):
             raise CompileError(f"`{op}` does not apply to true/false")
         safe = ta != "any" and tb != "any"
+        if b.const and a.feature is not None:
+            return _C(_feature_compare(a.feature, op, b.value), "bool", True)
         if b.const:
             return self._fold(_compare_const(op, a.fn, b.value, safe), a, b)
         return self._fold(_compare(op, a.fn, b.fn, safe), a, b)
@@ -400,6 +405,46 @@ class _Compiler:
         if args and spec.name not in ("hour_of_day", "day_of_week"):
             return self._fold(out, *args)
         return out
+
+
+def _feature_truth(name: str) -> Getter:
+    def truth(f: Frame) -> Any:
+        v = f.feat.get(name)
+        if v is None:
+            v = f.facts.get(name)
+        return v is True
+
+    return truth
+
+
+def _feature_compare(name: str, op: str, c: Any) -> Getter:
+    """``feature OP constant`` in one closure (the most common shape in rule packs)."""
+    if op in ("==", "!="):
+        eq = op == "=="
+
+        def equal(f: Frame) -> Any:
+            v = f.feat.get(name)
+            if v is None:
+                v = f.facts.get(name)
+                if v is None:
+                    return False
+            return (v == c) is eq
+
+        return equal
+    fop = _ORDER[op]
+
+    def order(f: Frame) -> Any:
+        v = f.feat.get(name)
+        if v is None:
+            v = f.facts.get(name)
+            if v is None:
+                return False
+        try:
+            return fop(v, c) is True
+        except TypeError:  # a value of another type than the rule expects
+            return False
+
+    return order
 
 
 def _compare_const(op: str, g: Getter, c: Any, safe: bool) -> _C:

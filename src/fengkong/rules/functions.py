@@ -165,7 +165,7 @@ def _distance(args: tuple[Getter, ...], _c: tuple[Any, ...]) -> Getter:
 
 def _hour(_a: tuple[Getter, ...], _c: tuple[Any, ...]) -> Getter:
     def fn(f: Frame) -> Any:
-        return int(((f.ev.ts + f.offset_s) % 86400) // 3600)
+        return int(((f.ev.occurred_at.timestamp() + f.offset_s) % 86400) // 3600)
 
     return fn
 
@@ -173,7 +173,7 @@ def _hour(_a: tuple[Getter, ...], _c: tuple[Any, ...]) -> Getter:
 def _weekday(_a: tuple[Getter, ...], _c: tuple[Any, ...]) -> Getter:
     # 1970-01-01 was a Thursday (ISO day 4); result is ISO: 1 = Monday ... 7 = Sunday.
     def fn(f: Frame) -> Any:
-        return int(((f.ev.ts + f.offset_s) // 86400 + 3) % 7) + 1
+        return int(((f.ev.occurred_at.timestamp() + f.offset_s) // 86400 + 3) % 7) + 1
 
     return fn
 

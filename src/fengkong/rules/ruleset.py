@@ -23,7 +23,7 @@ import hashlib
 import json
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -164,6 +164,9 @@ class CompiledRuleSet:
     warnings: tuple[Problem, ...] = ()
     by_type: dict[str, tuple[CompiledRule, ...]] = field(default_factory=dict)
     offset_s: float = 0.0
+    _tests: dict[str, tuple[tuple[Callable[[Frame], Any], CompiledRule], ...]] = field(
+        default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         live = [r for r in self.rules if r.status != "disabled"]
@@ -171,6 +174,8 @@ class CompiledRuleSet:
             t: tuple(r for r in live if r.expr.types is None or t in r.expr.types)
             for t in sorted(EVENT_TYPES)
         }
+        # (test, rule) pairs: the evaluation loop then does no attribute lookups.
+        self._tests = {t: tuple((r.expr.test, r) for r in rs) for t, rs in self.by_type.items()}
         self.offset_s = self.source.utc_offset_hours * 3600.0
 
     def frame(
@@ -185,7 +190,7 @@ class CompiledRuleSet:
 
     def evaluate(self, frame: Frame) -> list[CompiledRule]:
         """The active and shadow rules that hit, in rule-set order."""
-        return [r for r in self.by_type.get(frame.ev.type, ()) if r.expr.test(frame)]
+        return [r for test, r in self._tests.get(frame.ev.type, ()) if test(frame)]
 
     def message(self, code: str) -> str:
         return self.source.messages.get(code, code)

@@ -55,7 +55,8 @@ class Frame:
         self.feat = features
         self.facts = facts
         self.lists = lists
-        self.now = ev.ts if now is None else now
+        # ``Event.ts`` is a pydantic private attribute (slow to read): avoid it here.
+        self.now = ev.occurred_at.timestamp() if now is None else now
         self.offset_s = offset_s
         amount = ev.amount
         self.amount = None if amount is None else float(amount)
@@ -196,11 +197,10 @@ def _event_getter(path: str) -> Getter:
 
 
 def _feature_getter(name: str) -> Getter:
-    missing = object()
-
+    # Features first, then facts; a name lives in one of the two in practice.
     def get(f: Frame) -> Any:
-        v = f.feat.get(name, missing)
-        return f.facts.get(name) if v is missing else v
+        v = f.feat.get(name)
+        return f.facts.get(name) if v is None else v
 
     return get
 
