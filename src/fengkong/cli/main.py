@@ -10,6 +10,7 @@ import click
 
 from fengkong import __version__
 from fengkong.cli.decide_cmd import decide
+from fengkong.cli.demo_cmd import demo
 from fengkong.cli.evaluate_cmd import evaluate
 from fengkong.cli.replay_cmd import replay
 from fengkong.cli.serve_cmd import serve
@@ -24,6 +25,7 @@ def main() -> None:
 
 # Command registration: one line per command module (keep sorted).
 main.add_command(decide)
+main.add_command(demo)
 main.add_command(evaluate)
 main.add_command(replay)
 main.add_command(serve)
