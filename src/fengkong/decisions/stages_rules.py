@@ -12,7 +12,7 @@ With the embedded store (versions, live pointer, lists, freezes)::
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from fengkong.decisions.types import Action, DecisionContext, Reason, Stage
@@ -28,6 +28,7 @@ from fengkong.rules import (
     Type,
     default_known_names,
 )
+from fengkong.rules.backtest import BacktestReport, LabelIndex, run_backtest
 from fengkong.rules.schema import Frame
 
 _ACTIONS = {
@@ -162,3 +163,25 @@ def default_replay_stages(ip_ranges_path: str | None = None) -> list[Stage]:
         return stages
     stages.append(GraphStage())
     return stages
+
+
+def backtest_events(
+    events: Iterable[Event],
+    rulesets: Mapping[str, CompiledRuleSet],
+    labels: LabelIndex | None = None,
+    *,
+    lists: ListLookup | None = None,
+    stages: Sequence[Stage] | None = None,
+) -> BacktestReport:
+    """Replay ``events`` through fresh enrich/features/graph stages and backtest rule sets.
+
+    The first rule set is the candidate, the second (if any) the baseline it is compared
+    with event by event.
+    """
+    replay = default_replay_stages() if stages is None else stages
+    return run_backtest(
+        replay_contexts(events, replay),
+        rulesets,
+        labels,
+        lists=lists if lists is not None else ListSnapshot(),
+    )
