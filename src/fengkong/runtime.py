@@ -40,8 +40,21 @@ def token_secret(settings: Settings) -> bytes:
 
 
 def build_stages(settings: Settings) -> list[Stage]:
-    """The pipeline's stages, in order, as configured."""
-    return []
+    """The pipeline's stages, in order: enrich → features → graph → rules."""
+    from fengkong.decisions.stages_features import EnrichStage, FeaturesStage
+    from fengkong.decisions.stages_graph import GraphStage
+    from fengkong.decisions.stages_rules import RulesStage, rule_known_names
+    from fengkong.features import default_engine, load_ip_ranges
+    from fengkong.rules import compile_ruleset, default_ruleset, load_ruleset
+
+    ranges = load_ip_ranges(settings.ip_ranges_path) if settings.ip_ranges_path else None
+    ruleset = load_ruleset(settings.rules_path) if settings.rules_path else default_ruleset()
+    return [
+        EnrichStage(ip_ranges=ranges),
+        FeaturesStage(default_engine()),
+        GraphStage(),
+        RulesStage(compile_ruleset(ruleset, rule_known_names())),
+    ]
 
 
 @dataclass

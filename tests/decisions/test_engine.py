@@ -163,3 +163,33 @@ def test_replay_answers_every_line_in_order(tmp_path: Path) -> None:
     assert [a.get("event_id") for a in answers] == ["e1", None, None, "e2"]
     assert answers[1]["line"] == 2
     assert answers[2]["errors"][0]["type"] == "conflict"
+
+
+class LabelStage:
+    name = "labels"
+
+    def __init__(self) -> None:
+        self.fraud: set[str] = set()
+
+    def run(self, ctx: DecisionContext) -> None:
+        if ctx.event.user_id in self.fraud:
+            ctx.propose(Action.REVIEW, Reason("list", "known_fraud_account"))
+
+    def apply_label(self, label: Any) -> None:
+        if label.user_id and label.label == "fraud":
+            self.fraud.add(label.user_id)
+
+
+def test_labels_reach_label_aware_stages_now_and_after_restart(tmp_path: Path) -> None:
+    from fengkong.events import parse_label
+
+    path = tmp_path / "e.db"
+    store = SQLiteStore(path)
+    engine = Engine(Pipeline([LabelStage()]), store, Tokenizer(b"k" * 32))
+    label = {"user_id": "u7", "label": "fraud", "source": "analyst", "at": "2026-11-20T00:00:00Z"}
+    engine.add_labels([parse_label(label)])
+    assert engine.decide(_event(1, user="u7"))["decision"] == "review"
+    store.close()
+    restarted = Engine(Pipeline([LabelStage()]), SQLiteStore(path), Tokenizer(b"k" * 32))
+    restarted.rebuild()
+    assert restarted.decide(_event(2, user="u7"))["decision"] == "review"

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -223,23 +224,45 @@ class Engine:
 
     # -- labels and state -------------------------------------------------------
     def add_labels(self, labels: Iterable[Label]) -> int:
+        """Store labels, then let the stages that learn from labels see them."""
+        labels = list(labels)
         records = [
             LabelRecord(x.event_id, x.user_id, x.label, x.source, x.at.timestamp(), x.scenario)
             for x in labels
         ]
         self.store.add_labels(records)
+        self.pipeline.apply_labels(labels)
         return len(records)
 
     def rebuild(self) -> int:
-        """Rebuild the stages' state from the stored events within the horizon."""
-        horizon = self.pipeline.horizon_seconds()
-        if horizon <= 0 or not self.pipeline.stateful:
-            return 0
+        """Rebuild the stages' state from the stored events (within the horizon) and labels."""
         started = time.perf_counter()
-        newest = self.store.newest_ts()
-        since = newest - horizon if newest is not None else None
-        count = self.pipeline.observe(
-            normalise(body, self.tokenizer) for body in self.store.events(since)
-        )
-        log.info("rebuilt state from %d events in %.1f s", count, time.perf_counter() - started)
+        count = 0
+        horizon = self.pipeline.horizon_seconds()
+        if horizon > 0 and self.pipeline.stateful:
+            newest = self.store.newest_ts()
+            since = newest - horizon if newest is not None else None
+            count = self.pipeline.observe(
+                normalise(body, self.tokenizer) for body in self.store.events(since)
+            )
+        labels = 0
+        if self.pipeline.label_aware:
+            labels = self.pipeline.apply_labels(
+                Label(
+                    event_id=x.event_id,
+                    user_id=x.user_id,
+                    label=x.label,
+                    source=x.source,
+                    at=datetime.fromtimestamp(x.at, UTC),
+                    scenario=x.scenario,
+                )
+                for x in self.store.labels()
+            )
+        if count or labels:
+            log.info(
+                "rebuilt state from %d events and %d labels in %.1f s",
+                count,
+                labels,
+                time.perf_counter() - started,
+            )
         return count

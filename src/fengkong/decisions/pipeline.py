@@ -8,8 +8,14 @@ from collections.abc import Iterable, Sequence
 from typing import cast
 
 from fengkong.decisions.policy import Policy
-from fengkong.decisions.types import Decision, DecisionContext, Stage, StatefulStage
-from fengkong.events import Event
+from fengkong.decisions.types import (
+    Decision,
+    DecisionContext,
+    LabelAware,
+    Stage,
+    StatefulStage,
+)
+from fengkong.events import Event, Label
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +32,7 @@ class Pipeline:
     Later concerns add a stage; none of the others changes.
 
     >>> from datetime import datetime, UTC
-    >>> from fengkong.events import Event
+    >>> from fengkong.events import Event, Label
     >>> p = Pipeline([])
     >>> e = Event(event_id="e1", type="login", user_id="u1", occurred_at=datetime.now(UTC))
     >>> p.evaluate(e)[0].decision.label
@@ -43,6 +49,22 @@ class Pipeline:
     @property
     def stateful(self) -> list[StatefulStage]:
         return [cast(StatefulStage, s) for s in self.stages if _is_stateful(s)]
+
+    @property
+    def label_aware(self) -> list[LabelAware]:
+        return [
+            cast(LabelAware, s) for s in self.stages if callable(getattr(s, "apply_label", None))
+        ]
+
+    def apply_labels(self, labels: Iterable[Label]) -> int:
+        """Give labels to the stages that learn from them."""
+        stages = self.label_aware
+        count = 0
+        for label in labels:
+            for stage in stages:
+                stage.apply_label(label)
+            count += 1
+        return count
 
     def horizon_seconds(self) -> float:
         """How far back stored events must be replayed to rebuild the state."""

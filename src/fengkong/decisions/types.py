@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Literal, Protocol
 
-from fengkong.events import Event
+from fengkong.events import Event, Label
 
 ChallengeKind = Literal["otp", "biometric", "voice"]
 CHALLENGE_KINDS: tuple[ChallengeKind, ...] = ("otp", "biometric", "voice")
@@ -116,6 +116,14 @@ class StatefulStage(Stage, Protocol):
 
     def horizon_seconds(self) -> float:
         """How far back events matter for the state (the longest window)."""
+        ...
+
+
+class LabelAware(Protocol):
+    """A stage that learns from labels (e.g. the graph's known-fraud accounts)."""
+
+    def apply_label(self, label: Label) -> None:
+        """Take ``label`` into account from its ``at`` time on."""
         ...
 
 
