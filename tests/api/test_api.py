@@ -139,3 +139,13 @@ def test_health_metrics_and_openapi(client: TestClient) -> None:
 def test_unknown_route_and_method_are_4xx(client: TestClient) -> None:
     assert client.get("/v1/nothing").status_code == 404
     assert client.get("/v1/events").status_code == 405
+
+
+def test_default_pipeline_warns_a_scam_victim(
+    client: TestClient, examples: list[dict[str, Any]]
+) -> None:
+    close_line = next(e for e in examples if e.get("operation") == "close_credit_line")
+    body = client.post("/v1/events", json=close_line).json()
+    assert body["decision"] != "allow"
+    assert "scam_close_credit_line" in {w["code"] for w in body["warnings"]}
+    assert body["versions"]["rules"]
