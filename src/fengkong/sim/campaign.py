@@ -141,8 +141,7 @@ class Campaign:
         """Record one attack event (and its fraud label) at ``ts``."""
         uid = self.pop.uid(user)
         ev = base_event(self.ids.next(), etype, ts, uid)
-        if sid is not None:
-            ev["session_id"] = sid
+        ev["session_id"] = sid if sid is not None else self.session_id()
         if sess is not None:
             if sess.device is not None:
                 ev["device"] = sess.device

@@ -37,7 +37,7 @@ class Session:
 
     device: dict[str, Any]
     ip: str
-    geo: dict[str, float]
+    geo: dict[str, float] | None
 
 
 Rec = tuple[int, int, dict[str, Any]]  # (UTC epoch second, tie-break, event)
@@ -164,7 +164,9 @@ class Population:
         else:
             ip = ident.mobile_ip(rnd.getrandbits(40))
         geo_key = self.key("home-geo", u) if at_home else rnd.getrandbits(48)
-        return Session(self.device(u, slot), ip, self.geo(city, geo_key))
+        # Some users deny the location permission.
+        geo = None if self.key("no-geo", u) % 8 == 0 else self.geo(city, geo_key)
+        return Session(self.device(u, slot), ip, geo)
 
     # --- behaviour ---------------------------------------------------------------------
     def sample_ts(self, day: int, u: int, rnd: random.Random) -> int:
@@ -235,7 +237,10 @@ class Population:
                 out.append((ts, ids.seq, ev))
                 ts += rnd.randrange(5, 60)
             if rnd.random() < 0.55 or (s == 0 and changes_device):
-                out.append((ts, ids.seq, self._ev(ids, "login", ts, uid, sess, sid)))
+                login = self._ev(ids, "login", ts, uid, sess, sid)
+                if rnd.random() < 0.15 or (s == 0 and changes_device):
+                    login["phone"] = self.phone(u)  # logged in by SMS code
+                out.append((ts, ids.seq, login))
                 ts += rnd.randrange(3, 90)
             if repay_today and s == 0:
                 ev = self._ev(ids, "payment", ts, uid, sess, sid)
@@ -269,7 +274,9 @@ class Population:
         self, ids: _EventIds, etype: str, ts: int, uid: str, sess: Session, sid: str
     ) -> dict[str, Any]:
         ev = base_event(ids.next(), etype, ts, uid)
-        ev.update(session_id=sid, device=sess.device, ip=sess.ip, geo=sess.geo)
+        ev.update(session_id=sid, device=sess.device, ip=sess.ip)
+        if sess.geo is not None:
+            ev["geo"] = sess.geo
         return ev
 
     def _registration(
