@@ -585,6 +585,7 @@ class TravelProfile(Accumulator):
         t = slot[0]
         if t is not None and t // self.width <= r.ts // self.width - self.n:
             slot[0] = t = None
+            slot[1] = slot[2] = 0.0
         lat, lon = r.lat, r.lon
         if t is None or lat is None or lon is None:
             out[self.o_last] = out[self.o_kmh] = out[self.o_travel] = None
@@ -603,4 +604,5 @@ class TravelProfile(Accumulator):
         t = slot[0]
         if t is not None and t // self.width <= now // self.width - self.n:
             slot[0] = None
+            slot[1] = slot[2] = 0.0
         return slot[0] is None

@@ -1,0 +1,84 @@
+"""IP facts and the range loader."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fengkong.features import IpRanges, ip_facts, ip_prefix, load_ip_ranges
+
+SHARED = Path(__file__).resolve().parents[2] / "../shared/data/ip-ranges/datacenters.csv"
+
+
+def test_loader_reads_csv_with_header_comments_and_ipv6(tmp_path: Path) -> None:
+    f = tmp_path / "r.csv"
+    f.write_text(
+        "start,end,name,url\n# comment\n\n"
+        "3.0.0.0,3.1.255.255,Amazon AWS,http://aws\n"
+        "3.0.5.0,3.0.5.255,Nested,\n"
+        "2001:db8::,2001:db8::ffff,Docs v6,\n"
+    )
+    r = load_ip_ranges(f)
+    assert len(r) == 3
+    assert r.lookup("3.0.5.7") == "Nested"
+    assert r.lookup("3.0.6.1") == "Amazon AWS"  # after the nested range, still inside AWS
+    assert r.lookup("3.2.0.0") is None
+    assert r.lookup("2001:db8::12") == "Docs v6"
+    assert r.lookup("2001:db9::") is None
+
+
+def test_loader_names_bad_line(tmp_path: Path) -> None:
+    f = tmp_path / "bad.csv"
+    f.write_text("1.0.0.0,1.0.0.255,A\nnot-an-ip,2.0.0.0,B\n")
+    with pytest.raises(ValueError, match=":2:"):
+        load_ip_ranges(f)
+    f.write_text("1.0.0.9,1.0.0.1,Backwards\n")
+    with pytest.raises(ValueError, match="bad range"):
+        load_ip_ranges(f)
+
+
+RANGES = st.lists(st.tuples(st.integers(0, 2**16), st.integers(0, 2**12)), min_size=0, max_size=30)
+
+
+@given(RANGES, st.lists(st.integers(0, 2**16 + 2**12), max_size=40))
+def test_lookup_equals_linear_scan(ranges: list[tuple[int, int]], probes: list[int]) -> None:
+    base = int(ipaddress.IPv4Address("10.0.0.0"))
+    rows = [
+        (str(ipaddress.IPv4Address(base + lo)), str(ipaddress.IPv4Address(base + lo + n)), f"r{i}")
+        for i, (lo, n) in enumerate(ranges)
+    ]
+    table = IpRanges(rows)
+    for p in probes:
+        hits = {f"r{i}" for i, (lo, n) in enumerate(ranges) if lo <= p <= lo + n}
+        got = table.lookup(str(ipaddress.IPv4Address(base + p)))
+        assert (got is None) == (not hits)
+        assert got is None or got in hits
+
+
+@pytest.mark.skipif(not SHARED.is_file(), reason="shared data not present")
+def test_public_datacenter_list() -> None:
+    r = load_ip_ranges(SHARED)
+    assert len(r) > 3000
+    assert r.lookup("3.0.0.1") == "Amazon AWS"
+    facts = ip_facts("3.0.0.1", r)
+    assert facts["ip.is_datacenter"] is True and facts["ip.datacenter"] == "Amazon AWS"
+    assert ip_facts("223.104.3.17", r)["ip.is_datacenter"] is False
+
+
+def test_ip_facts_without_lists() -> None:
+    f = ip_facts("192.168.1.20")
+    assert f == {
+        "ip.version": 4,
+        "ip.is_private": True,
+        "ip.is_reserved": False,
+        "ip.prefix": "192.168.1.0/24",
+    }
+    assert ip_facts("240.0.0.1")["ip.is_reserved"] is True
+    assert ip_facts("8.8.8.8")["ip.is_private"] is False
+    v6 = ip_facts("2408:8456:3a1:5e::7")
+    assert v6["ip.version"] == 6 and v6["ip.prefix"] == "2408:8456:3a1:5e::/64"
+    assert ip_prefix("1.2.3.4") == "1.2.3.0/24"
