@@ -27,6 +27,7 @@ def main() -> None:
 main.add_command(decide)
 main.add_command(demo)
 main.add_command(evaluate)
+main.add_command(__import__("fengkong.cli.features_cmd", fromlist=["features"]).features)
 main.add_command(replay)
 main.add_command(__import__("fengkong.cli.rules_cmd", fromlist=["rules"]).rules)
 main.add_command(serve)
