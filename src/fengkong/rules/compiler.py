@@ -15,6 +15,7 @@ analysts:
 
 from __future__ import annotations
 
+import difflib
 import operator
 import re
 from collections.abc import Callable
@@ -22,7 +23,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from fengkong.rules.functions import FUNCTIONS, FunctionError
-from fengkong.rules.schema import EVENT_TYPES, Frame, Getter, Resolver, Type, UnknownName
+from fengkong.rules.schema import (
+    EVENT_TYPES,
+    Frame,
+    Getter,
+    Resolver,
+    Type,
+    UnknownName,
+    suggest_value,
+)
 from fengkong.rules.syntax import (
     Arith,
     BoolOp,
@@ -272,8 +281,6 @@ class _Compiler:
         values: list[Node] = list(other.items) if isinstance(other, ListLit) else [other]
         for v in values:
             if isinstance(v, Const) and isinstance(v.value, str) and v.value not in info.enum:
-                from fengkong.rules.schema import suggest_value
-
                 sugg = suggest_value(v.value, info.enum)
                 hint = f"; did you mean {' or '.join(repr(s) for s in sugg)}?" if sugg else ""
                 raise CompileError(
@@ -375,8 +382,6 @@ class _Compiler:
             raise CompileError('list("name") can only stand after `in` / `not in`')
         spec = FUNCTIONS.get(node.func)
         if spec is None:
-            import difflib
-
             sugg = difflib.get_close_matches(node.func, [*FUNCTIONS, "list"], n=2, cutoff=0.6)
             hint = f"; did you mean {' or '.join(sugg)}?" if sugg else ""
             raise CompileError(f"unknown function {node.func}(){hint}", sugg)

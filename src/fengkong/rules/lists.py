@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from fengkong.rules.schema import EVENT_TYPES
+
 FreezeKind = Literal["user", "device", "ip", "phone", "event_type"]
 FREEZE_KINDS: tuple[FreezeKind, ...] = ("user", "device", "ip", "phone", "event_type")
 FREEZE_ACTIONS: tuple[str, ...] = (
@@ -124,13 +126,8 @@ def check_freeze(kind: str, value: str, action: str) -> None:
             f"freeze action must be one of {', '.join(FREEZE_ACTIONS)}, got {action!r}"
         )
     check_list_value(value)
-    if kind == "event_type":
-        from fengkong.rules.schema import EVENT_TYPES
-
-        if value not in EVENT_TYPES:
-            raise ValueError(
-                f"unknown event type {value!r}: one of {', '.join(sorted(EVENT_TYPES))}"
-            )
+    if kind == "event_type" and value not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {value!r}: one of {', '.join(sorted(EVENT_TYPES))}")
 
 
 class FreezeTable:

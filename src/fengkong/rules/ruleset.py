@@ -19,6 +19,7 @@ that a rule set is either wholly usable or not published at all.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import re
@@ -270,8 +271,6 @@ def compile_ruleset(
         for c in compiled:
             for lname in c.expr.lists:
                 if lname not in known:
-                    import difflib
-
                     sugg = tuple(difflib.get_close_matches(lname, sorted(known), n=2))
                     problems.append(
                         Problem(

@@ -1,0 +1,265 @@
+"""Analyst API for rules: versions, publish, rollback, lists, freezes, backtest.
+
+The lead mounts it with ``app.include_router(rules_router(store), dependencies=[...])``,
+adding the analyst authentication dependency there.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from fengkong.decisions.stages_rules import backtest_events, rule_known_names
+from fengkong.decisions.types import Stage
+from fengkong.events import Event, EventValidationError, Tokenizer, normalise, parse_label
+from fengkong.rules import (
+    FREEZE_ACTIONS,
+    FREEZE_KINDS,
+    CompiledRuleSet,
+    RuleSetInvalid,
+    compile_ruleset,
+    parse_ruleset,
+)
+from fengkong.rules.backtest import LabelIndex
+from fengkong.storage.rules_sqlite import SQLiteRuleStore
+
+MAX_BACKTEST_EVENTS = 200_000
+
+
+class PublishBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ruleset: dict[str, Any]
+    author: str = Field(default="", max_length=128)
+    comment: str = Field(default="", max_length=2000)
+    activate: bool = True
+
+
+class RollbackBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    to: int | None = None
+    author: str = Field(default="", max_length=128)
+
+
+class ListAddBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    values: list[str] = Field(min_length=1, max_length=100_000)
+    ttl_seconds: float | None = Field(default=None, gt=0)
+    note: str = Field(default="", max_length=1000)
+    tokenise: str | None = Field(default=None, pattern="^(phone|id_number|bank_card)$")
+
+
+class ListRemoveBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    values: list[str] = Field(min_length=1, max_length=100_000)
+
+
+class FreezeBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: str = Field(description=f"one of {', '.join(FREEZE_KINDS)}")
+    value: str = Field(min_length=1, max_length=256)
+    action: str = Field(default="block", description=f"one of {', '.join(FREEZE_ACTIONS)}")
+    reason: str = Field(min_length=1, max_length=1000)
+    ttl_seconds: float | None = Field(default=None, gt=0)
+    created_by: str = Field(default="", max_length=128)
+
+
+class BacktestBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ruleset: dict[str, Any] | None = Field(
+        default=None, description="candidate rule set; default: the live one"
+    )
+    events: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BACKTEST_EVENTS)
+    labels: list[dict[str, Any]] = Field(default_factory=list)
+    compare_live: bool = True
+
+
+def _invalid(exc: RuleSetInvalid) -> JSONResponse:
+    return JSONResponse(
+        status_code=422,
+        content={"detail": str(exc), "problems": [p.as_dict() for p in exc.problems]},
+    )
+
+
+def rules_router(
+    store: SQLiteRuleStore,
+    *,
+    tokenizer: Tokenizer | None = None,
+    replay_stages: Callable[[], Sequence[Stage]] | None = None,
+    clock: Callable[[], float] = time.time,
+) -> APIRouter:
+    """Routes under ``/v1/rules``. ``tokenizer`` tokenises phones/cards given in clear;
+    ``replay_stages`` builds fresh enrich/features stages for a backtest."""
+    r = APIRouter(prefix="/v1/rules", tags=["rules"])
+
+    @r.get("/versions")
+    def versions() -> list[dict[str, Any]]:
+        return [v.as_dict() for v in store.versions()]
+
+    @r.get("/versions/{version}")
+    def get_version(version: int) -> dict[str, Any]:
+        try:
+            return store.get_version(version).model_dump(mode="json")
+        except KeyError:
+            raise HTTPException(404, f"no rule set version {version}") from None
+
+    @r.get("/live")
+    def live() -> dict[str, Any]:
+        info = store.live_version()
+        if info is None:
+            raise HTTPException(404, "nothing is live")
+        return info.as_dict()
+
+    @r.post("/validate", response_model=None)
+    def validate(body: dict[str, Any]) -> dict[str, Any] | JSONResponse:
+        try:
+            compiled = compile_ruleset(parse_ruleset(body), store.known_names)
+        except RuleSetInvalid as exc:
+            return _invalid(exc)
+        return {
+            "ok": True,
+            "rules": len(compiled.rules),
+            "warnings": [p.as_dict() for p in compiled.warnings],
+        }
+
+    @r.post("/versions", status_code=201, response_model=None)
+    def publish(body: PublishBody) -> dict[str, Any] | JSONResponse:
+        try:
+            info = store.publish(
+                parse_ruleset(body.ruleset),
+                author=body.author,
+                comment=body.comment,
+                activate=body.activate,
+            )
+        except RuleSetInvalid as exc:
+            return _invalid(exc)
+        return info.as_dict()
+
+    @r.post("/rollback")
+    def rollback(body: RollbackBody) -> dict[str, Any]:
+        try:
+            return store.rollback(body.to, author=body.author).as_dict()
+        except KeyError as exc:
+            raise HTTPException(404, str(exc.args[0])) from None
+        except (LookupError, RuleSetInvalid) as exc:
+            raise HTTPException(409, str(exc)) from None
+
+    @r.get("/history")
+    def history() -> list[dict[str, Any]]:
+        return store.history()
+
+    # -- lists --------------------------------------------------------------------------
+    @r.get("/lists")
+    def list_names() -> dict[str, int]:
+        return store.list_names()
+
+    @r.get("/lists/{name}")
+    def list_entries(name: str, include_expired: bool = False) -> list[dict[str, Any]]:
+        return [e.as_dict() for e in store.list_entries(name, include_expired=include_expired)]
+
+    @r.post("/lists/{name}", status_code=201)
+    def list_add(name: str, body: ListAddBody) -> dict[str, Any]:
+        values = body.values
+        if body.tokenise is not None:
+            if tokenizer is None:
+                raise HTTPException(400, "no tokenizer configured: send tokens")
+            values = [tokenizer.token(body.tokenise, v) for v in values]
+        expires = None if body.ttl_seconds is None else clock() + body.ttl_seconds
+        try:
+            n = store.add_to_list(name, values, expires_at=expires, note=body.note)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
+        return {"list": name, "added": n, "expires_at": expires}
+
+    @r.post("/lists/{name}/remove")
+    def list_remove(name: str, body: ListRemoveBody) -> dict[str, Any]:
+        return {"list": name, "removed": store.remove_from_list(name, body.values)}
+
+    # -- freezes ------------------------------------------------------------------------
+    @r.get("/freezes")
+    def freezes(include_expired: bool = False) -> list[dict[str, Any]]:
+        return [f.as_dict() for f in store.freezes(include_expired=include_expired)]
+
+    @r.post("/freezes", status_code=201)
+    def freeze(body: FreezeBody) -> dict[str, Any]:
+        value = body.value
+        if body.kind == "phone" and tokenizer is not None:
+            value = tokenizer.token("phone", value)
+        expires = None if body.ttl_seconds is None else clock() + body.ttl_seconds
+        try:
+            f = store.freeze(
+                body.kind,
+                value,
+                body.action,
+                body.reason,
+                expires_at=expires,
+                created_by=body.created_by,
+            )
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
+        return f.as_dict()
+
+    @r.delete("/freezes/{kind}/{value}")
+    def unfreeze(kind: str, value: str) -> dict[str, Any]:
+        if not store.unfreeze(kind, value):
+            raise HTTPException(404, f"no freeze on {kind}={value}")
+        return {"kind": kind, "value": value, "unfrozen": True}
+
+    # -- backtest -----------------------------------------------------------------------
+    @r.post("/backtest", response_model=None)
+    def backtest(body: BacktestBody) -> dict[str, Any] | JSONResponse:
+        snap = store.snapshot()
+        sets: dict[str, CompiledRuleSet] = {}
+        if body.ruleset is not None:
+            try:
+                sets["candidate"] = compile_ruleset(
+                    parse_ruleset(body.ruleset), store.known_names, version="candidate"
+                )
+            except RuleSetInvalid as exc:
+                return _invalid(exc)
+        if snap.ruleset is not None and (body.compare_live or not sets):
+            sets["live"] = snap.ruleset
+        if not sets:
+            raise HTTPException(409, "no candidate given and nothing is live")
+        try:
+            events = _events(body.events, tokenizer)
+            labels = LabelIndex.from_labels([parse_label(x) for x in body.labels])
+        except _BadInput as exc:
+            raise HTTPException(422, str(exc)) from None
+        except EventValidationError as exc:
+            raise HTTPException(422, f"labels: {exc}") from None
+        stages = replay_stages() if replay_stages is not None else None
+        report = backtest_events(events, sets, labels, lists=snap.lists, stages=stages)
+        return report.as_dict()
+
+    return r
+
+
+class _BadInput(ValueError):
+    pass
+
+
+def _events(raw: list[dict[str, Any]], tokenizer: Tokenizer | None) -> Iterator[Event]:
+    out: list[Event] = []
+    for i, item in enumerate(raw):
+        try:
+            out.append(normalise(item, tokenizer) if tokenizer else _parse(item))
+        except EventValidationError as exc:
+            raise _BadInput(f"events[{i}]: {exc}") from None
+    out.sort(key=lambda e: e.occurred_at)  # replay needs time order
+    return iter(out)
+
+
+def _parse(item: dict[str, Any]) -> Event:
+    from fengkong.events import parse_event
+
+    return parse_event(item)
+
+
+def default_rule_store(path: str, **kwargs: Any) -> SQLiteRuleStore:
+    """The store over the embedded database with the default known names."""
+    return SQLiteRuleStore(path, rule_known_names(), **kwargs)

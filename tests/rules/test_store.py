@@ -1,0 +1,174 @@
+"""The SQLite rule store: publish, immutability, rollback, lists with expiry, freezes."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from fengkong.cli.main import main
+from fengkong.decisions.stages_rules import RulesStage
+from fengkong.decisions.types import Action, DecisionContext
+from fengkong.rules import RuleSetInvalid, parse_ruleset
+from fengkong.storage.rules_sqlite import SQLiteRuleStore
+from tests.rules.helpers import KNOWN, make_event
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1_000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def _rs(threshold: int, name: str = "t") -> object:
+    return parse_ruleset(
+        {
+            "name": name,
+            "rules": [
+                {"name": "big", "when": f"amount > {threshold}", "action": "review", "score": 10},
+                {"name": "bad_ip", "when": 'ip in list("bad_ips")', "action": "block"},
+            ],
+        }
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SQLiteRuleStore:
+    return SQLiteRuleStore(tmp_path / "r.db", KNOWN, refresh_s=0.0, clock=Clock())
+
+
+def test_publish_rollback_and_stage_follow_the_live_pointer(store: SQLiteRuleStore) -> None:
+    stage = RulesStage(store)
+    v1 = store.publish(_rs(10_000), author="ana", comment="first")  # type: ignore[arg-type]
+    v2 = store.publish(_rs(1_000))  # type: ignore[arg-type]
+    assert (v1.label, v2.label) == ("r1", "r2") and store.live_version() == store._info(2)
+    ctx = DecisionContext(make_event(amount="5000"))
+    stage.run(ctx)
+    assert ctx.versions["rules"] == "r2" and ctx.proposals[0].action is Action.REVIEW
+    back = store.rollback()
+    assert back.label == "r1" and back.live
+    ctx = DecisionContext(make_event(amount="5000"))
+    stage.run(ctx)
+    assert ctx.versions["rules"] == "r1" and ctx.proposals == []
+    with pytest.raises(LookupError):
+        store.rollback()  # r1 is the first
+    assert store.rollback(to=2).label == "r2"
+    assert [h["action"] for h in store.history()] == ["rollback", "rollback", "publish", "publish"]
+
+
+def test_invalid_rule_set_is_not_stored(store: SQLiteRuleStore) -> None:
+    bad = parse_ruleset({"rules": [{"name": "x", "when": "amout > 1", "action": "block"}]})
+    with pytest.raises(RuleSetInvalid):
+        store.publish(bad)
+    assert store.versions() == [] and store.live_version() is None
+
+
+def test_versions_are_immutable(store: SQLiteRuleStore, tmp_path: Path) -> None:
+    store.publish(_rs(10))  # type: ignore[arg-type]
+    conn = sqlite3.connect(tmp_path / "r.db")
+    with pytest.raises(sqlite3.IntegrityError, match="immutable"):
+        conn.execute("UPDATE rules_versions SET body = '{}' WHERE version = 1")
+    with pytest.raises(sqlite3.IntegrityError, match="immutable"):
+        conn.execute("DELETE FROM rules_versions")
+
+
+def test_publish_without_activation(store: SQLiteRuleStore) -> None:
+    store.publish(_rs(10))  # type: ignore[arg-type]
+    v2 = store.publish(_rs(20), activate=False)  # type: ignore[arg-type]
+    assert not v2.live and store.live_version().version == 1  # type: ignore[union-attr]
+    assert store.activate(2).live
+
+
+def test_lists_expire_and_reach_the_stage(store: SQLiteRuleStore) -> None:
+    clock = store.clock
+    assert isinstance(clock, Clock)
+    store.publish(_rs(10**9))  # type: ignore[arg-type]
+    store.add_to_list("bad_ips", ["6.6.6.6"], expires_at=clock.t + 60, note="scanner")
+    stage = RulesStage(store, clock=clock)
+    ctx = DecisionContext(make_event(ip="6.6.6.6"))
+    stage.run(ctx)
+    assert ctx.proposals[0].action is Action.BLOCK
+    assert store.list_names() == {"bad_ips": 1}
+    clock.t += 61
+    ctx = DecisionContext(make_event(ip="6.6.6.6"))
+    stage.run(ctx)
+    assert ctx.proposals == []
+    assert store.list_entries("bad_ips") == []
+    assert len(store.list_entries("bad_ips", include_expired=True)) == 1
+    assert store.purge_expired() == 1
+    with pytest.raises(ValueError):
+        store.add_to_list("bad name", ["x"])
+
+
+def test_freeze_and_unfreeze(store: SQLiteRuleStore) -> None:
+    clock = store.clock
+    assert isinstance(clock, Clock)
+    stage = RulesStage(store, clock=clock)
+    store.freeze("event_type", "transfer", "challenge:otp", "incident 42", expires_at=clock.t + 10)
+    ctx = DecisionContext(make_event())
+    stage.run(ctx)  # freezes apply even with no live rule set
+    assert ctx.proposals[0].action is Action.CHALLENGE and ctx.proposals[0].challenge == "otp"
+    assert ctx.proposals[0].reason.name == "freeze:event_type"
+    assert store.unfreeze("event_type", "transfer") and not store.freezes()
+    with pytest.raises(ValueError):
+        store.freeze("planet", "x", "block", "why")
+    with pytest.raises(ValueError):
+        store.freeze("user", "u1", "allow", "why")
+
+
+def test_second_process_sees_changes(tmp_path: Path) -> None:
+    a = SQLiteRuleStore(tmp_path / "r.db", KNOWN, refresh_s=0.0)
+    b = SQLiteRuleStore(tmp_path / "r.db", KNOWN, refresh_s=0.0)
+    a.publish(_rs(10))  # type: ignore[arg-type]
+    a.freeze("user", "u9", "block", "stolen")
+    snap = b.snapshot()
+    assert snap.ruleset is not None and snap.ruleset.version == "r1"
+    assert snap.freezes.match(make_event(user_id="u9"), {}, 1e12)
+
+
+def test_cli_publish_freeze_list_rollback(tmp_path: Path) -> None:
+    db = str(tmp_path / "c.db")
+    env = {"FENGKONG_TOKEN_SECRET": "s" * 32}
+    r = CliRunner()
+    rs_file = tmp_path / "r.toml"
+    rs_file.write_text('[[rules]]\nname = "big"\nwhen = "amount > 100"\naction = "review"\n')
+    out = r.invoke(main, ["rules", "publish", "--default", "--db", db], env=env)
+    assert out.exit_code == 0, out.output
+    out = r.invoke(main, ["rules", "publish", str(rs_file), "--db", db, "--comment", "c"], env=env)
+    assert "published r2" in out.output
+    out = r.invoke(main, ["rules", "rollback", "--db", db], env=env)
+    assert "live: r1" in out.output
+    out = r.invoke(
+        main,
+        ["rules", "freeze", "--user", "u1", "--reason", "x", "--ttl", "2h", "--db", db],
+        env=env,
+    )
+    assert "frozen user=u1: block" in out.output, out.output
+    out = r.invoke(
+        main,
+        [
+            "rules",
+            "list",
+            "add",
+            "blocked_phones",
+            "13912345678",
+            "--tokenise",
+            "phone",
+            "--ttl",
+            "7d",
+            "--db",
+            db,
+        ],
+        env=env,
+    )
+    assert out.exit_code == 0, out.output
+    out = r.invoke(main, ["rules", "list", "show", "blocked_phones", "--db", db], env=env)
+    assert out.output.startswith("tk_phone_")
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[rules]]\nname = "x"\nwhen = "user.amount_zscore_3d > 1"\naction = "block"\n')
+    out = r.invoke(main, ["rules", "validate", str(bad)], env=env)
+    assert out.exit_code == 1 and "user.amount_zscore_30d" in out.output
