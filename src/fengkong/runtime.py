@@ -16,6 +16,7 @@ from fengkong.decisions import Engine, Pipeline, Policy, Stage
 from fengkong.events import Tokenizer
 from fengkong.settings import Settings
 from fengkong.storage import GroupCommitter, SQLiteStore
+from fengkong.storage.rules_sqlite import SQLiteRuleStore
 
 log = logging.getLogger(__name__)
 
@@ -39,21 +40,40 @@ def token_secret(settings: Settings) -> bytes:
     return key
 
 
-def build_stages(settings: Settings) -> list[Stage]:
+def open_rule_store(settings: Settings) -> SQLiteRuleStore:
+    """The rule store in the database file, with a live rule set.
+
+    At first start the default pack is published; a configured ``rules_path`` is
+    published when it differs from the live version (so restarts publish nothing).
+    """
+    from fengkong.decisions.stages_rules import rule_known_names
+    from fengkong.rules import default_ruleset, load_ruleset
+
+    store = SQLiteRuleStore(settings.db_path, rule_known_names())
+    live = store.live_version()
+    wanted = load_ruleset(settings.rules_path) if settings.rules_path else None
+    if wanted is not None and (live is None or live.digest != wanted.digest()):
+        info = store.publish(wanted, author="fengkong", comment=f"from {settings.rules_path}")
+        log.info("published rule set %s from %s", info.label, settings.rules_path)
+    elif live is None:
+        info = store.publish(default_ruleset(), author="fengkong", comment="default pack")
+        log.info("published the default rule pack as %s", info.label)
+    return store
+
+
+def build_stages(settings: Settings, rule_store: SQLiteRuleStore) -> list[Stage]:
     """The pipeline's stages, in order: enrich → features → graph → rules."""
     from fengkong.decisions.stages_features import EnrichStage, FeaturesStage
     from fengkong.decisions.stages_graph import GraphStage
-    from fengkong.decisions.stages_rules import RulesStage, rule_known_names
+    from fengkong.decisions.stages_rules import RulesStage
     from fengkong.features import default_engine, load_ip_ranges
-    from fengkong.rules import compile_ruleset, default_ruleset, load_ruleset
 
     ranges = load_ip_ranges(settings.ip_ranges_path) if settings.ip_ranges_path else None
-    ruleset = load_ruleset(settings.rules_path) if settings.rules_path else default_ruleset()
     return [
         EnrichStage(ip_ranges=ranges),
         FeaturesStage(default_engine()),
         GraphStage(),
-        RulesStage(compile_ruleset(ruleset, rule_known_names())),
+        RulesStage(rule_store),
     ]
 
 
@@ -63,6 +83,7 @@ class Runtime:
 
     settings: Settings
     store: SQLiteStore
+    rule_store: SQLiteRuleStore
     engine: Engine
     committer: GroupCommitter | None = None
     rebuilt_events: int = field(default=0)
@@ -70,6 +91,7 @@ class Runtime:
     def close(self) -> None:
         if self.committer is not None:
             self.committer.close()
+        self.rule_store.close()
         self.store.close()
 
 
@@ -78,7 +100,8 @@ def build_runtime(settings: Settings, *, server: bool = False, rebuild: bool = T
     if str(settings.db_path) != ":memory:":
         Path(settings.db_path).parent.mkdir(parents=True, exist_ok=True)
     store = SQLiteStore(settings.db_path, synchronous=settings.sqlite_synchronous)
-    pipeline = Pipeline(build_stages(settings), Policy(settings.policy.to_config()))
+    rule_store = open_rule_store(settings)
+    pipeline = Pipeline(build_stages(settings, rule_store), Policy(settings.policy.to_config()))
     committer = GroupCommitter(store, settings.group_commit_max) if server else None
     engine = Engine(
         pipeline,
@@ -87,7 +110,7 @@ def build_runtime(settings: Settings, *, server: bool = False, rebuild: bool = T
         durable=settings.durable,
         committer=committer,
     )
-    runtime = Runtime(settings, store, engine, committer)
+    runtime = Runtime(settings, store, rule_store, engine, committer)
     if rebuild:
         runtime.rebuilt_events = engine.rebuild()
     return runtime

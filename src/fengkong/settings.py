@@ -48,6 +48,9 @@ class Settings(BaseSettings):
         description="key for tokenising phone / ID / card numbers (≥ 16 bytes); "
         "default: a random key kept in <db_path>.key",
     )
+    analyst_token: SecretStr | None = Field(
+        None, description="bearer token the analyst API (/v1/rules) requires; none: open"
+    )
     durable: bool = Field(True, description="answer only once the event is committed")
     sqlite_synchronous: Literal["FULL", "NORMAL", "OFF"] = "FULL"
     max_body_bytes: int = Field(1_048_576, ge=1024)

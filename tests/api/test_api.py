@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -149,3 +150,15 @@ def test_default_pipeline_warns_a_scam_victim(
     assert body["decision"] != "allow"
     assert "scam_close_credit_line" in {w["code"] for w in body["warnings"]}
     assert body["versions"]["rules"]
+
+
+def test_analyst_api_needs_the_token_when_one_is_set(tmp_path: Path) -> None:
+    guarded = Settings(
+        db_path=tmp_path / "a.db", token_secret="t" * 32, analyst_token="analyst-secret"
+    )
+    with TestClient(create_app(guarded)) as c:
+        assert c.get("/v1/rules/versions").status_code == 401
+        ok = c.get("/v1/rules/versions", headers={"Authorization": "Bearer analyst-secret"})
+        assert ok.status_code == 200
+        assert ok.json()[0]["live"] is True
+        assert c.post("/v1/events", json=_event(1)).status_code == 200

@@ -7,6 +7,7 @@ over the limit, 404 for an unknown decision.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -14,7 +15,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
@@ -96,6 +97,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         rt = runtime or build_runtime(settings, server=True)
         app.state.runtime = rt
+        if runtime is None:
+            _mount_rules(app, rt)
         try:
             yield
         finally:
@@ -241,8 +244,37 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     async def prometheus() -> Response:
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
+    if runtime is not None:
+        _mount_rules(app, runtime)
     app.openapi = _openapi_with_models(app)  # type: ignore[method-assign]
     return app
+
+
+def _mount_rules(app: FastAPI, rt: Runtime) -> None:
+    """The analyst API for rule sets, lists, freezes and backtests, over the live store."""
+    from fengkong.api.rules_routes import rules_router
+    from fengkong.decisions.stages_rules import default_replay_stages
+
+    ip_ranges = rt.settings.ip_ranges_path
+    token = rt.settings.analyst_token
+
+    async def analyst_only(request: Request) -> None:
+        if token is None:
+            return
+        given = request.headers.get("authorization", "")
+        expected = f"Bearer {token.get_secret_value()}"
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            raise StarletteHTTPException(401, "analyst API: give Authorization: Bearer <token>")
+
+    app.include_router(
+        rules_router(
+            rt.rule_store,
+            tokenizer=rt.engine.tokenizer,
+            replay_stages=lambda: default_replay_stages(str(ip_ranges) if ip_ranges else None),
+        ),
+        dependencies=[Depends(analyst_only)],
+    )
+    app.openapi_schema = None
 
 
 def _openapi_with_models(app: FastAPI) -> Callable[[], dict[str, Any]]:

@@ -19,6 +19,7 @@ import re
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -26,7 +27,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PrivateAttr,
     StringConstraints,
     field_validator,
     model_validator,
@@ -181,8 +181,6 @@ class Event(_Strict):
     voice: Voice | None = None
     attributes: dict[str, Any] | None = None
 
-    _ts: float = PrivateAttr(default=0.0)
-
     @field_validator("occurred_at")
     @classmethod
     def _to_utc(cls, value: datetime) -> datetime:
@@ -224,13 +222,13 @@ class Event(_Strict):
         required = _REQUIRED_BY_TYPE.get(self.type)
         if required is not None and getattr(self, required) is None:
             raise ValueError(f"`{required}` is required for `{self.type.value}` events")
-        self._ts = self.occurred_at.timestamp()
         return self
 
-    @property
+    @cached_property
     def ts(self) -> float:
         """Seconds since the Unix epoch (UTC) of ``occurred_at``."""
-        return self._ts
+        # Cached in the instance dict: read on every feature update, it must be cheap.
+        return self.occurred_at.timestamp()
 
     @property
     def amount_cents(self) -> int | None:

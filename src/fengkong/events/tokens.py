@@ -76,6 +76,4 @@ class Tokenizer:
             )
         if not update:
             return event
-        copy = event.model_copy(update=update)
-        copy._ts = event.ts
-        return copy
+        return event.model_copy(update=update)
