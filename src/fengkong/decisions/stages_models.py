@@ -1,0 +1,223 @@
+"""Pipeline stage ``models``: the champion scores, the challenger shadows, drift is counted.
+
+Place it after ``features`` and before ``rules`` (rules can then read
+``model.anomaly_score``):
+
+>>> from fengkong.models.registry import Registry            # doctest: +SKIP
+>>> stage = ModelStage.from_registry(Registry(db), defined=serving_definitions(engine),
+...                                  labels=SQLiteStore(db).labels)
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import ChainMap
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol
+
+from fengkong.decisions.types import DecisionContext, FeatureValue, Reason
+from fengkong.events import Event
+from fengkong.features import FeatureEngine, feature_names
+from fengkong.models.dataset import PointInTime
+from fengkong.models.drift import ALERT_AT, LiveDrift
+from fengkong.models.model import Model, ModelLoadError
+from fengkong.models.registry import Registry
+
+log = logging.getLogger(__name__)
+ANOMALY_FEATURE = "model.anomaly_score"
+
+
+class _LabelLike(Protocol):
+    @property
+    def event_id(self) -> str | None: ...
+    @property
+    def label(self) -> str: ...
+    @property
+    def at(self) -> float: ...
+
+
+def serving_definitions(engine: FeatureEngine) -> dict[str, str]:
+    """Feature name -> definition text of the serving features engine."""
+    out: dict[str, str] = {}
+    for d in engine.definitions:
+        for name in feature_names([d]):
+            out[name] = d.text
+    return out
+
+
+class _Slot:
+    """A loaded model with its own point-in-time blocks and live drift counts."""
+
+    def __init__(self, model: Model, defined: Mapping[str, str]) -> None:
+        own = model.feature_set.definition_texts()
+        serving = dict(defined)
+        # The stage computes the models' own blocks itself: those are defined here.
+        for name, text in own.items():
+            if name not in serving and (
+                name.startswith("event.")
+                or "known_" in name
+                or name.startswith("user.amount_ratio_")
+            ):
+                serving[name] = text
+        model.check_features(serving)
+        self.model = model
+        self.pit = PointInTime(model.feature_set)
+        self.drift = LiveDrift(model.psi_refs)
+        self.version = model.version
+
+
+class ModelStage:
+    """Sets ``ctx.model_score`` and model reasons for the event types the champion knows.
+
+    ``defined``: the serving features engine's definitions (:func:`serving_definitions`);
+    a model whose inputs are not defined, or defined differently, refuses to load.
+    ``labels``: ``since -> label records`` (``SQLiteStore.labels``), polled at most every
+    ``label_poll_s`` so the known-fraud features see labels as they arrive.
+    """
+
+    name = "models"
+
+    def __init__(
+        self,
+        champion: Model | None,
+        challenger: Model | None = None,
+        *,
+        defined: Mapping[str, str],
+        labels: Callable[[float | None], Iterable[_LabelLike]] | None = None,
+        label_poll_s: float = 5.0,
+        reasons: int = 3,
+        drift_window: int = 10_000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.defined = dict(defined)
+        self.champion = None if champion is None else _Slot(champion, self.defined)
+        self.challenger = None if challenger is None else _Slot(challenger, self.defined)
+        self.labels = labels
+        self.label_poll_s = label_poll_s
+        self.reasons = reasons
+        self.drift_window = drift_window
+        self.clock = clock
+        self._label_since: float | None = None
+        self._label_checked = float("-inf")
+        self._pending: list[tuple[float, str | None, str]] = []
+        self.last_psi: dict[str, float] = {}
+        self._registry: Registry | None = None
+        self._roles: tuple[int | None, int | None] = (None, None)
+        self._roles_checked = 0.0
+        self.refresh_s = 5.0
+
+    @classmethod
+    def from_registry(
+        cls, registry: Registry, *, defined: Mapping[str, str], **options: Any
+    ) -> ModelStage:
+        """Champion and challenger from the registry; role changes are picked up live."""
+        stage = cls(None, None, defined=defined, **options)
+        stage._registry = registry
+        stage._reload(force=True)
+        return stage
+
+    def _reload(self, force: bool = False) -> None:
+        reg = self._registry
+        if reg is None:
+            return
+        now = self.clock()
+        if not force and now - self._roles_checked < self.refresh_s:
+            return
+        self._roles_checked = now
+        roles = (reg.role("champion"), reg.role("challenger"))
+        if roles == self._roles and not force:
+            return
+        slots = []
+        for v in roles:
+            try:
+                slots.append(None if v is None else _Slot(reg.load(v), self.defined))
+            except ModelLoadError as exc:
+                if force:
+                    raise
+                log.error("model v%s not loaded, keeping the previous one: %s", v, exc)
+                return
+        self.champion, self.challenger = slots
+        self._roles = roles
+
+    def _slots(self) -> list[_Slot]:
+        return [s for s in (self.champion, self.challenger) if s is not None]
+
+    def _poll_labels(self, now: float) -> None:
+        if self.labels is not None and self.clock() - self._label_checked >= self.label_poll_s:
+            self._label_checked = self.clock()
+            for rec in self.labels(self._label_since):
+                self._pending.append((float(rec.at), rec.event_id, rec.label))
+                self._label_since = float(rec.at)
+            self._pending.sort(key=lambda p: p[0])
+        # Only labels known by the event's time reach the features (point-in-time).
+        i = 0
+        while i < len(self._pending) and self._pending[i][0] <= now:
+            _, event_id, label = self._pending[i]
+            for slot in self._slots():
+                if slot.pit.block is not None:
+                    slot.pit.block.add_label(event_id, label)
+            i += 1
+        del self._pending[:i]
+
+    def add_label(self, event_id: str | None, label: str) -> None:
+        """Apply a label known from now on (for callers that push instead of polling)."""
+        for slot in self._slots():
+            if slot.pit.block is not None:
+                slot.pit.block.add_label(event_id, label)
+
+    def _vector(self, slot: _Slot, ctx: DecisionContext) -> tuple[list[float], bool]:
+        own: dict[str, FeatureValue] = {}
+        slot.pit.model_features(ctx.event, ctx.features, own)
+        values = ChainMap(own, ctx.features)
+        return slot.model.vector(values), ctx.event.type.value in slot.model.event_types
+
+    def run(self, ctx: DecisionContext) -> None:
+        self._reload()
+        self._poll_labels(ctx.event.ts)
+        champ, chall = self.champion, self.challenger
+        if champ is not None:
+            x, applies = self._vector(champ, ctx)
+            if applies:
+                s = champ.model.score_vector(x, self.reasons)
+                ctx.model_score = s.score
+                ctx.versions["model"] = champ.version
+                for code, detail, _feature, _c in s.reasons:
+                    ctx.reasons.append(Reason("model", code, detail))
+                if s.anomaly is not None:
+                    ctx.features[ANOMALY_FEATURE] = s.anomaly
+                self._count(champ, x, s.score)
+        if chall is not None:
+            x, applies = self._vector(chall, ctx)
+            if applies:
+                s = chall.model.score_vector(x, 0)
+                # Shadow only: logged with the decision, never acted upon.
+                ctx.explain["challenger"] = {"version": chall.version, "score": s.score}
+
+    def _count(self, slot: _Slot, x: list[float], score: float) -> None:
+        d = slot.drift
+        for name, v in zip(slot.model.features, x, strict=True):
+            d.add(name, v)
+        d.add("score", score)
+        d.n += 1
+        if d.n >= self.drift_window:
+            self.last_psi = d.psi()
+            d.reset()
+
+    def observe(self, event: Event) -> None:
+        for slot in self._slots():
+            if slot.pit.block is not None:
+                slot.pit.block.observe(event)
+
+    def horizon_seconds(self) -> float:
+        return max(
+            (s.pit.block.horizon_seconds() for s in self._slots() if s.pit.block is not None),
+            default=0.0,
+        )
+
+    def drift_gauges(self) -> dict[str, float]:
+        """PSI per variable (``score`` and each feature) of the last full live window."""
+        return dict(self.last_psi)
+
+    def drift_alert(self) -> bool:
+        return any(v > ALERT_AT for v in self.last_psi.values())

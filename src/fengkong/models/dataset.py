@@ -1,0 +1,280 @@
+"""Training sets: point-in-time feature vectors joined with labels known at a cut-off.
+
+Events are replayed in time order through the streaming features engine (the same
+``FeatureEngine`` the ``features`` stage serves with) and the models' own blocks; labels
+are applied to the label-aware block only once their ``at`` time has passed, so a row
+never sees a label from its future. Targets are the event labels known at ``as_of``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from fengkong.events import Event, Label, parse_event, parse_label
+from fengkong.features import DEFAULT_FEATURES, FeatureEngine, feature_names, parse_feature
+from fengkong.identity.device import device_key
+from fengkong.models.blocks import (
+    DERIVED_DEFINITIONS,
+    FeatureValue,
+    LabelRiskBlock,
+    LabelRiskSpec,
+    derived_features,
+    derived_names,
+)
+
+# General payment-fraud signals: the customer's spending habit and velocity over several
+# windows, the merchant's (terminal's) activity; rates of known fraud come from the block.
+PAYMENT_FEATURES: tuple[str, ...] = (
+    "count(event) by user over 1d",
+    "count(event) by user over 7d",
+    "count(event) by user over 30d",
+    "mean(amount) by user over 1d",
+    "mean(amount) by user over 7d",
+    "mean(amount) by user over 30d",
+    "zscore(amount) by user over 30d",
+    "percentile(amount) by user over 30d",
+    "count(event) by user over 1h",
+    "count(event) by merchant over 1d",
+    "count(event) by merchant over 7d",
+    "mean(amount) by merchant over 7d",
+)
+
+FEATURE_SETS: dict[str, tuple[str, ...]] = {
+    "payments": PAYMENT_FEATURES,
+    "default": DEFAULT_FEATURES,
+}
+
+
+@dataclass(frozen=True)
+class FeatureSet:
+    """What a model reads: streaming-feature definitions plus the models' own blocks."""
+
+    definitions: tuple[str, ...]
+    label_risk: LabelRiskSpec | None = field(default_factory=LabelRiskSpec)
+
+    def engine(self) -> FeatureEngine:
+        return FeatureEngine(list(self.definitions))
+
+    def definition_texts(self) -> dict[str, str]:
+        """Every output name with the text that defines it."""
+        out: dict[str, str] = {}
+        for text in self.definitions:
+            d = parse_feature(text)
+            for name in feature_names([d]):
+                out[name] = d.text
+        names = list(out)
+        for name in derived_names(names):
+            key = "event.amount" if name == "event.amount" else "user.amount_ratio_"
+            out[name] = DERIVED_DEFINITIONS[key]
+        if self.label_risk is not None:
+            out.update(self.label_risk.definitions())
+        return out
+
+    def names(self) -> list[str]:
+        return list(self.definition_texts())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "definitions": list(self.definitions),
+            "label_risk": None if self.label_risk is None else self.label_risk.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FeatureSet:
+        lr = data.get("label_risk")
+        return cls(tuple(data["definitions"]), None if lr is None else LabelRiskSpec.from_dict(lr))
+
+
+def definitions_hash(texts: Mapping[str, str], names: Sequence[str]) -> str:
+    """A digest of the definitions of ``names`` (what a model's inputs mean)."""
+    h = hashlib.sha256()
+    for n in names:
+        h.update(f"{n}\t{texts.get(n, '')}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def to_float(value: FeatureValue) -> float:
+    """A feature value as a model input: unknown (None) and text become NaN."""
+    if value is None or isinstance(value, str):
+        return float("nan")
+    return float(value)
+
+
+@dataclass
+class Rows:
+    """Feature rows of events in time order, with what identifies each event."""
+
+    names: list[str]
+    x: np.ndarray[Any, np.dtype[np.float64]]
+    ts: np.ndarray[Any, np.dtype[np.float64]]
+    event_ids: list[str]
+    user_ids: list[str]
+    types: list[str]
+    digest: str
+
+    def __len__(self) -> int:
+        return len(self.event_ids)
+
+    def take(self, mask: np.ndarray[Any, np.dtype[np.bool_]]) -> Rows:
+        idx = np.flatnonzero(mask)
+        return Rows(
+            self.names,
+            self.x[idx],
+            self.ts[idx],
+            [self.event_ids[i] for i in idx],
+            [self.user_ids[i] for i in idx],
+            [self.types[i] for i in idx],
+            self.digest,
+        )
+
+
+class PointInTime:
+    """Features of one event from state before it; the models' online and offline path."""
+
+    def __init__(self, fs: FeatureSet, engine: FeatureEngine | None = None) -> None:
+        self.fs = fs
+        self.engine = engine
+        self.block = None if fs.label_risk is None else LabelRiskBlock(fs.label_risk)
+
+    def add_label(self, label: Label) -> None:
+        if self.block is not None:
+            self.block.add_label(label.event_id, label.label)
+
+    def model_features(
+        self, event: Event, features: Mapping[str, FeatureValue], out: dict[str, FeatureValue]
+    ) -> None:
+        """The models' own features, given the streaming features already computed."""
+        derived_features(event, features, out)
+        if self.block is not None:
+            self.block.compute(event, out)
+            self.block.observe(event)
+
+    def row(self, event: Event) -> dict[str, FeatureValue]:
+        """Everything for ``event`` (offline: runs the features engine too)."""
+        assert self.engine is not None, "offline rows need a features engine"
+        out: dict[str, FeatureValue] = self.engine.compute(event, device_key(event.device)[0])
+        self.model_features(event, out, out)
+        return out
+
+
+def merge_in_time(
+    events: Iterable[Event], labels: Iterable[Label]
+) -> Iterator[tuple[Event | None, Label | None]]:
+    """Events with the labels known before each, in time order (labels first on ties)."""
+    pending = sorted(labels, key=lambda lb: lb.at)
+    i = 0
+    for event in events:
+        ts = event.ts
+        while i < len(pending) and pending[i].at.timestamp() <= ts:
+            yield None, pending[i]
+            i += 1
+        yield event, None
+
+
+def build_rows(
+    events: Iterable[Event],
+    labels: Iterable[Label],
+    fs: FeatureSet,
+    *,
+    start: float | None = None,
+    types: frozenset[str] | None = None,
+) -> Rows:
+    """Replay ``events`` (time order) and keep the rows of those at or after ``start``.
+
+    Events before ``start`` only warm the state up; ``types`` keeps only those event types.
+    """
+    pit = PointInTime(fs, fs.engine())
+    names = fs.names()
+    rows: list[list[float]] = []
+    ts: list[float] = []
+    ids: list[str] = []
+    users: list[str] = []
+    kinds: list[str] = []
+    h = hashlib.sha256()
+    for event, label in merge_in_time(events, labels):
+        if label is not None:
+            pit.add_label(label)
+            continue
+        assert event is not None
+        values = pit.row(event)
+        if (start is not None and event.ts < start) or (
+            types is not None and event.type.value not in types
+        ):
+            continue
+        rows.append([to_float(values.get(n)) for n in names])
+        ts.append(event.ts)
+        ids.append(event.event_id)
+        users.append(event.user_id)
+        kinds.append(event.type.value)
+        h.update(event.event_id.encode())
+    x = np.asarray(rows, dtype=np.float64).reshape(len(rows), len(names))
+    return Rows(names, x, np.asarray(ts), ids, users, kinds, h.hexdigest()[:16])
+
+
+def targets(
+    rows: Rows, labels: Iterable[Label], as_of: float | None
+) -> np.ndarray[Any, np.dtype[np.int8]]:
+    """1 for events with a fraud label known at ``as_of`` (None: every label), else 0."""
+    latest: dict[str, tuple[float, str]] = {}
+    for lb in labels:
+        at = lb.at.timestamp()
+        if lb.event_id is None or (as_of is not None and at > as_of):
+            continue
+        prev = latest.get(lb.event_id)
+        if prev is None or at >= prev[0]:
+            latest[lb.event_id] = (at, lb.label)
+    return np.fromiter(
+        (latest.get(e, (0.0, "legit"))[1] == "fraud" for e in rows.event_ids),
+        dtype=np.int8,
+        count=len(rows),
+    )
+
+
+def read_events(path: Path, end: float | None = None) -> Iterator[Event]:
+    """Events of a JSON Lines replay file (time order), stopping at ``end``."""
+    with path.open("rb") as fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            event = parse_event(orjson.loads(line))
+            if end is not None and event.ts >= end:
+                return
+            yield event
+
+
+def read_labels(path: Path) -> list[Label]:
+    with path.open("rb") as fh:
+        return [parse_label(orjson.loads(line)) for line in fh if line.strip()]
+
+
+def store_events(store: Any, end: float | None = None) -> Iterator[Event]:
+    """Events of the embedded store, in acceptance order (= time order for replays)."""
+    for body in store.events():
+        event = parse_event(orjson.loads(body))
+        if end is not None and event.ts >= end:
+            continue
+        yield event
+
+
+def store_labels(store: Any) -> list[Label]:
+    out = []
+    for r in store.labels():
+        data: dict[str, Any] = {"label": r.label, "source": r.source, "at": r.at}
+        data["event_id" if r.event_id is not None else "user_id"] = r.event_id or r.user_id
+        if r.scenario:
+            data["scenario"] = r.scenario
+        out.append(Label.model_validate(data))
+    return out
+
+
+def merge_sorted(*streams: Iterable[Event]) -> Iterator[Event]:
+    """Several time-ordered event streams as one."""
+    return heapq.merge(*streams, key=lambda e: e.ts)
