@@ -54,11 +54,12 @@ class LabelRiskSpec:
         for e in self.entities:
             for w in self.windows_days:
                 lo, hi, h = self.delay_days + w, self.delay_days, self.bucket_hours
+                span = f"events in [t-{lo}d, t-{hi}d) ({h} h buckets)"
                 out[f"{e}.known_fraud_rate_{w}d"] = (
-                    f"known_fraud_rate by {e}: frauds known at t / events in [t-{lo}d, t-{hi}d) ({h} h buckets)"
+                    f"known_fraud_rate by {e}: frauds known at t / {span}"
                 )
                 out[f"{e}.known_frauds_{w}d"] = (
-                    f"known_frauds by {e}: frauds known at t among events in [t-{lo}d, t-{hi}d) ({h} h buckets)"
+                    f"known_frauds by {e}: frauds known at t among {span}"
                 )
         return out
 

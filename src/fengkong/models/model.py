@@ -90,7 +90,7 @@ class Model:
         self.features: list[str] = list(meta["features"])
         self.feature_set = FeatureSet.from_dict(meta["feature_set"])
         self.event_types = frozenset(meta["event_types"])
-        self.platt: tuple[float, float] = tuple(meta["platt"])  # type: ignore[assignment]
+        self.platt: tuple[float, float] = (float(meta["platt"][0]), float(meta["platt"][1]))
         self.anomaly = anomaly
         self.trees = CompiledEnsemble(lightgbm_trees(booster.dump_model()), len(self.features))
         self.psi_refs = {n: Reference(**r) for n, r in meta.get("psi", {}).items()}

@@ -94,14 +94,14 @@ class SQLiteModelStore:
         ).fetchone()
         if row is None:
             raise KeyError(f"no model version {version}")
-        return ModelVersion(*row[:5], json.loads(row[5]))
+        return ModelVersion(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]))
 
     def versions(self) -> list[ModelVersion]:
         rows = self._conn.execute(
             "SELECT version, name, digest, path, created_at, meta FROM models_versions"
             " ORDER BY version"
         ).fetchall()
-        return [ModelVersion(*r[:5], json.loads(r[5])) for r in rows]
+        return [ModelVersion(r[0], r[1], r[2], r[3], r[4], json.loads(r[5])) for r in rows]
 
     def set_role(self, role: str, version: int | None, *, author: str, action: str) -> None:
         if role not in ROLES:

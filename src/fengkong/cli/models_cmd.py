@@ -1,0 +1,281 @@
+"""``fengkong models ...``: train, evaluate, list, promote, rollback, monitor."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from fengkong.cli.common import load_settings, settings_options
+from fengkong.events import Event, Label
+from fengkong.models import (
+    FEATURE_SETS,
+    FeatureSet,
+    LabelRiskSpec,
+    Model,
+    Rows,
+    TrainConfig,
+    build_rows,
+    targets,
+    train_model,
+)
+from fengkong.models.dataset import read_events, read_labels, store_events, store_labels
+from fengkong.models.drift import level, psi
+from fengkong.models.registry import Registry
+from fengkong.models.report import evaluate_scores, format_table, render_html, top_features
+
+_FILE = click.Path(dir_okay=False, exists=True, path_type=Path)
+_OUT = click.Path(dir_okay=False, path_type=Path)
+DAY = 86400.0
+
+
+def _ts(text: str) -> float:
+    dt = datetime.fromisoformat(text)
+    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
+
+
+def _source(
+    events: Path | None, labels: Path | None, db: Path, end: float | None
+) -> tuple[Iterator[Event], list[Label]]:
+    """Events and labels from replay files, else from the event store."""
+    if events is not None:
+        return read_events(events, end), (read_labels(labels) if labels else [])
+    from fengkong.storage import SQLiteStore
+
+    store = SQLiteStore(db)
+    return store_events(store, end), store_labels(store)
+
+
+def _registry(config: Path | None, db_path: Path | None) -> tuple[Registry, Path]:
+    settings = load_settings(config, db_path=db_path)
+    return Registry(settings.db_path), Path(settings.db_path)
+
+
+def _columns(rows: Rows, model: Model) -> np.ndarray[Any, Any]:
+    idx = [rows.names.index(n) if n in rows.names else -1 for n in model.features]
+    x = np.full((len(rows), len(idx)), np.nan)
+    for j, i in enumerate(idx):
+        if i >= 0:
+            x[:, j] = rows.x[:, i]
+    return x
+
+
+@click.group()
+def models() -> None:
+    """Fraud models: training, evaluation, registry roles and drift."""
+
+
+@models.command()
+@settings_options
+@click.option("--events", type=_FILE, help="Replay file (JSON Lines, time order); default: store.")
+@click.option("--labels", type=_FILE, help="Labels (JSON Lines) for --events.")
+@click.option("--train-start", required=True, help="Start of training (ISO date/time, UTC).")
+@click.option("--warmup-start", help="Replay from here to warm the features up.")
+@click.option("--train-days", type=float, default=7.0, show_default=True)
+@click.option("--valid-days", type=float, default=2.0, show_default=True)
+@click.option("--gap-days", type=float, default=7.0, show_default=True)
+@click.option("--test-days", type=float, default=7.0, show_default=True)
+@click.option("--label-delay-days", type=int, default=7, show_default=True)
+@click.option("--feature-set", type=click.Choice(sorted(FEATURE_SETS)), default="payments")
+@click.option("--imbalance", type=click.Choice(["none", "sqrt", "balanced"]), default="sqrt")
+@click.option("--threads", type=int, default=2, show_default=True)
+@click.option("--html", "html_path", type=_OUT, help="Write the evaluation report here.")
+@click.option("--challenger/--champion", default=True, help="Role of the new version.")
+def train(
+    config: Path | None,
+    db_path: Path | None,
+    events: Path | None,
+    labels: Path | None,
+    train_start: str,
+    warmup_start: str | None,
+    train_days: float,
+    valid_days: float,
+    gap_days: float,
+    test_days: float,
+    label_delay_days: int,
+    feature_set: str,
+    imbalance: str,
+    threads: int,
+    html_path: Path | None,
+    challenger: bool,
+) -> None:
+    """Train on point-in-time features, register the model and report its figures."""
+    reg, db = _registry(config, db_path)
+    cfg = TrainConfig(
+        start=_ts(train_start),
+        train_days=train_days,
+        valid_days=valid_days,
+        gap_days=gap_days,
+        test_days=test_days,
+        label_delay_days=label_delay_days,
+        imbalance=imbalance,
+        num_threads=threads,
+    )
+    fs = FeatureSet(FEATURE_SETS[feature_set], LabelRiskSpec(delay_days=label_delay_days))
+    stream, labs = _source(events, labels, db, cfg.test_end)
+    if warmup_start is not None:
+        first = _ts(warmup_start)
+        stream = (e for e in stream if e.ts >= first)
+    rows = build_rows(stream, labs, fs, start=cfg.start)
+    click.echo(f"{len(rows)} point-in-time rows from {train_start}", err=True)
+    res = train_model(rows, labs, fs, cfg)
+    info = reg.register(res.model)
+    if challenger:
+        reg.set_challenger(info.version, author="cli")
+    else:
+        reg.promote(info.version, author="cli")
+    click.echo(format_table(res.model.meta["metrics"]))
+    click.echo(f"registered version {info.version} ({'challenger' if challenger else 'champion'})")
+    if html_path is not None and res.test_rows is not None and res.test_y is not None:
+        x = _columns(res.test_rows, res.model)
+        feats = top_features(res.model.exact_contributions(x[:20000]), res.model.features)
+        assert res.test_scores is not None
+        html_path.write_text(
+            render_html(
+                f"fengkong model v{info.version}",
+                res.model.meta["metrics"],
+                {"test": (res.test_y, res.test_scores)},
+                feats,
+                {"windows": res.model.meta["windows"], "rows": res.model.meta["rows"]},
+            ),
+            encoding="utf-8",
+        )
+        click.echo(f"HTML report: {html_path}")
+
+
+def _period_rows(
+    fs: FeatureSet, events: Path | None, labels: Path | None, db: Path, start: float, end: float
+) -> tuple[Rows, list[Label]]:
+    stream, labs = _source(events, labels, db, end)
+    return build_rows(stream, labs, fs, start=start), labs
+
+
+@models.command()
+@settings_options
+@click.option("--events", type=_FILE, help="Replay file (JSON Lines); default: the store.")
+@click.option("--labels", type=_FILE)
+@click.option("--from", "start", required=True, help="Period start (ISO, UTC).")
+@click.option("--to", "end", required=True, help="Period end (ISO, UTC).")
+@click.option(
+    "--version", "versions", type=int, multiple=True, help="Default: champion, challenger."
+)
+@click.option("--html", "html_path", type=_OUT)
+def evaluate(
+    config: Path | None,
+    db_path: Path | None,
+    events: Path | None,
+    labels: Path | None,
+    start: str,
+    end: str,
+    versions: tuple[int, ...],
+    html_path: Path | None,
+) -> None:
+    """Score a period with stored models, side by side (champion vs challenger)."""
+    reg, db = _registry(config, db_path)
+    chosen = list(versions) or [
+        v for v in (reg.role("champion"), reg.role("challenger")) if v is not None
+    ]
+    if not chosen:
+        raise click.UsageError("no model versions given and no champion or challenger")
+    results: dict[str, Any] = {}
+    curves = {}
+    feats: list[tuple[str, float]] = []
+    for v in chosen:
+        model = reg.load(v)
+        rows, labs = _period_rows(model.feature_set, events, labels, db, _ts(start), _ts(end))
+        rows = rows.take(np.asarray([t in model.event_types for t in rows.types]))
+        y = targets(rows, labs, None)
+        x = _columns(rows, model)
+        s = model.predict(x)
+        results[f"v{v}"] = evaluate_scores(y, s, rows.ts, rows.user_ids)
+        curves[f"v{v}"] = (y, s)
+        if not feats:
+            feats = top_features(model.exact_contributions(x[:20000]), model.features)
+    click.echo(format_table(results))
+    if html_path is not None:
+        meta = {"period": f"{start} .. {end}", "versions": ", ".join(map(str, chosen))}
+        html_path.write_text(
+            render_html("fengkong models: comparison", results, curves, feats, meta),
+            encoding="utf-8",
+        )
+        click.echo(f"HTML report: {html_path}")
+
+
+@models.command(name="list")
+@settings_options
+def list_(config: Path | None, db_path: Path | None) -> None:
+    """Registered versions with their roles and test figures."""
+    reg, _ = _registry(config, db_path)
+    for row in reg.listing():
+        ap = row["test_ap"]
+        click.echo(
+            f"v{row['version']:<4} {row['role']:<11} {row['features']:>3} features  "
+            f"test AP {'-' if ap is None else f'{ap:.3f}'}  {row['digest']}"
+        )
+
+
+@models.command()
+@settings_options
+@click.argument("version", type=int, required=False)
+def promote(config: Path | None, db_path: Path | None, version: int | None) -> None:
+    """Make VERSION (default: the challenger) the champion."""
+    reg, _ = _registry(config, db_path)
+    try:
+        click.echo(f"champion: v{reg.promote(version, author='cli')}")
+    except (ValueError, KeyError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@models.command()
+@settings_options
+def rollback(config: Path | None, db_path: Path | None) -> None:
+    """Return to the previous champion."""
+    reg, _ = _registry(config, db_path)
+    try:
+        click.echo(f"champion: v{reg.rollback(author='cli')}")
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@models.command()
+@settings_options
+@click.option("--events", type=_FILE, help="Replay file; default: the store.")
+@click.option("--labels", type=_FILE)
+@click.option("--from", "start", required=True, help="Live window start (ISO, UTC).")
+@click.option("--to", "end", required=True, help="Live window end (ISO, UTC).")
+@click.option("--version", type=int, help="Default: the champion.")
+@click.option("--json", "as_json", is_flag=True)
+def monitor(
+    config: Path | None,
+    db_path: Path | None,
+    events: Path | None,
+    labels: Path | None,
+    start: str,
+    end: str,
+    version: int | None,
+    as_json: bool,
+) -> None:
+    """PSI of the score and each feature: live window vs training window."""
+    reg, db = _registry(config, db_path)
+    v = version if version is not None else reg.role("champion")
+    if v is None:
+        raise click.UsageError("no champion; give --version")
+    model = reg.load(v)
+    rows, _ = _period_rows(model.feature_set, events, labels, db, _ts(start), _ts(end))
+    rows = rows.take(np.asarray([t in model.event_types for t in rows.types]))
+    x = _columns(rows, model)
+    live = {n: x[:, j] for j, n in enumerate(model.features)}
+    live["score"] = model.predict(x)
+    out = {n: psi(ref, live[n]) for n, ref in model.psi_refs.items() if n in live}
+    if as_json:
+        click.echo(json.dumps(out, indent=1))
+    else:
+        for n, value in sorted(out.items(), key=lambda kv: -kv[1]):
+            click.echo(f"{n:40} PSI {value:7.3f}  {level(value)}")
+    if any(level(val) == "alert" for val in out.values()):
+        raise SystemExit(1)
