@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1_048_576, ge=1024)
     max_batch: int = Field(1000, ge=1, le=100_000)
     group_commit_max: int = Field(512, ge=1)
+    maintenance_interval_s: float = Field(
+        3600.0, gt=0, description="how often the server expires old feature state"
+    )
     ip_ranges_path: Path | None = Field(None, description="CSV of data-centre IP ranges")
     rules_path: Path | None = Field(None, description="rule set file to publish at start")
     policy: PolicySettings = PolicySettings()

@@ -83,3 +83,19 @@ def test_stage_names_must_be_unique() -> None:
     stage = _Fixed(_ctx())
     with pytest.raises(ValueError, match="unique"):
         Pipeline([stage, stage])
+
+
+def test_maintain_reaches_stages_that_keep_state() -> None:
+    calls: list[float] = []
+
+    class Keeper:
+        name = "keeper"
+
+        def run(self, ctx: DecisionContext) -> None:
+            return None
+
+        def maintain(self, now: float) -> None:
+            calls.append(now)
+
+    Pipeline([Keeper(), _Fixed(_ctx())]).maintain(123.0)
+    assert calls == [123.0]

@@ -7,6 +7,7 @@ over the limit, 404 for an unknown decision.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import time
@@ -99,9 +100,11 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         app.state.runtime = rt
         if runtime is None:
             _mount_rules(app, rt)
+        housekeeping = asyncio.create_task(_maintain(rt, settings.maintenance_interval_s))
         try:
             yield
         finally:
+            housekeeping.cancel()
             if runtime is None:
                 rt.close()
 
@@ -248,6 +251,15 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         _mount_rules(app, runtime)
     app.openapi = _openapi_with_models(app)  # type: ignore[method-assign]
     return app
+
+
+async def _maintain(rt: Runtime, every_s: float) -> None:
+    """Expire old feature state now and then, between requests (on the event loop)."""
+    while True:
+        await asyncio.sleep(every_s)
+        started = time.perf_counter()
+        rt.engine.pipeline.maintain(time.time())
+        log.info("state maintenance took %.2f s", time.perf_counter() - started)
 
 
 def _mount_rules(app: FastAPI, rt: Runtime) -> None:

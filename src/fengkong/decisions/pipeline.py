@@ -66,6 +66,13 @@ class Pipeline:
             count += 1
         return count
 
+    def maintain(self, now: float) -> None:
+        """Let stages with state housekeeping (expiry of old windows) do it."""
+        for stage in self.stages:
+            maintain = getattr(stage, "maintain", None)
+            if callable(maintain):
+                maintain(now)
+
     def horizon_seconds(self) -> float:
         """How far back stored events must be replayed to rebuild the state."""
         return max((s.horizon_seconds() for s in self.stateful), default=0.0)
