@@ -50,16 +50,11 @@ class _Slot:
     """A loaded model with its own point-in-time blocks and live drift counts."""
 
     def __init__(self, model: Model, defined: Mapping[str, str]) -> None:
-        own = model.feature_set.definition_texts()
+        texts = model.feature_set.definition_texts()
         serving = dict(defined)
         # The stage computes the models' own blocks itself: those are defined here.
-        for name, text in own.items():
-            if name not in serving and (
-                name.startswith("event.")
-                or "known_" in name
-                or name.startswith("user.amount_ratio_")
-            ):
-                serving[name] = text
+        for name in model.feature_set.own_names():
+            serving.setdefault(name, texts[name])
         model.check_features(serving)
         self.model = model
         self.pit = PointInTime(model.feature_set)

@@ -81,6 +81,14 @@ class FeatureSet:
     def names(self) -> list[str]:
         return list(self.definition_texts())
 
+    def own_names(self) -> list[str]:
+        """Outputs of the models' own blocks (computed by the stage, not the engine)."""
+        engine_names = feature_names([parse_feature(t) for t in self.definitions])
+        out = derived_names(engine_names)
+        if self.label_risk is not None:
+            out += self.label_risk.names()
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "definitions": list(self.definitions),
