@@ -63,15 +63,17 @@ def open_rule_store(settings: Settings) -> SQLiteRuleStore:
 
 
 def build_stages(settings: Settings, rule_store: SQLiteRuleStore) -> list[Stage]:
-    """The pipeline's stages, in order: enrich → features → graph → rules."""
+    """The pipeline's stages, in order: enrich → links → features → graph → rules."""
     from fengkong.decisions.stages_features import EnrichStage, FeaturesStage
     from fengkong.decisions.stages_graph import GraphStage
+    from fengkong.decisions.stages_links import LinksStage
     from fengkong.decisions.stages_rules import RulesStage
     from fengkong.features import default_engine, load_ip_ranges
 
     ranges = load_ip_ranges(settings.ip_ranges_path) if settings.ip_ranges_path else None
     return [
         EnrichStage(ip_ranges=ranges),
+        LinksStage(),
         FeaturesStage(default_engine()),
         GraphStage(),
         RulesStage(rule_store),

@@ -162,3 +162,12 @@ def test_analyst_api_needs_the_token_when_one_is_set(tmp_path: Path) -> None:
         assert ok.status_code == 200
         assert ok.json()[0]["live"] is True
         assert c.post("/v1/events", json=_event(1)).status_code == 200
+
+
+def test_default_pipeline_blocks_a_phishing_qr_and_warns(
+    client: TestClient, examples: list[dict[str, Any]]
+) -> None:
+    scan = next(e for e in examples if e["type"] == "qr_scan")
+    body = client.post("/v1/events", json=scan).json()
+    assert body["decision"] == "block"
+    assert "phishing_qr" in {w["code"] for w in body["warnings"]}

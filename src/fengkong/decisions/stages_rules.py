@@ -43,6 +43,11 @@ MAX_DETAIL_CHARS = 300
 def rule_known_names() -> dict[str, Type]:
     """Names rules may read besides event paths: features, enrichment facts, graph."""
     names = default_known_names()
+    from fengkong.decisions.stages_links import FEATURE_NAMES as LINK_FEATURES
+    from fengkong.links import FACT_NAMES as LINK_FACTS
+
+    for name, kind in {**LINK_FACTS, **LINK_FEATURES}.items():
+        names.setdefault(name, kind)  # type: ignore[arg-type]
     try:
         from fengkong.graph import FEATURE_NAMES
     except ImportError:  # pragma: no cover - the graph package ships with fengkong
@@ -153,10 +158,15 @@ def replay_contexts(events: Iterable[Event], stages: Sequence[Stage]) -> Iterato
 def default_replay_stages(ip_ranges_path: str | None = None) -> list[Stage]:
     """Fresh enrich → features → graph stages for a backtest replay."""
     from fengkong.decisions.stages_features import EnrichStage, FeaturesStage
+    from fengkong.decisions.stages_links import LinksStage
     from fengkong.features import default_engine, load_ip_ranges
 
     ranges = load_ip_ranges(ip_ranges_path) if ip_ranges_path else None
-    stages: list[Stage] = [EnrichStage(ip_ranges=ranges), FeaturesStage(default_engine())]
+    stages: list[Stage] = [
+        EnrichStage(ip_ranges=ranges),
+        LinksStage(),
+        FeaturesStage(default_engine()),
+    ]
     try:
         from fengkong.decisions.stages_graph import GraphStage
     except ImportError:  # pragma: no cover

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from fengkong.decisions import DecisionContext
+from fengkong.decisions.stages_links import LinksStage
+from fengkong.events import Event
+from fengkong.links import analyse_link
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://alipay-refund.example-help.com/pay?id=88",  # brand in a foreign domain
+        "http://a1ipay-kefu.top/refund",  # look-alike spelling, cheap TLD, lure words
+        "https://" + "ạlipay-help.com".encode("idna").decode() + "/x",  # punycode look-alike
+        "http://103.21.4.9/login/verify",  # raw IP host with lure words
+        "https://www.icbc.com.cn@evil.example.xyz/secure",  # user@host trick
+    ],
+)
+def test_phishing_addresses_are_high_risk(url: str) -> None:
+    assert analyse_link(url)["link.risk"] >= 0.6
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://qr.alipay.com/bax01234",
+        "https://shop123.taobao.com/item?id=5",
+        "https://www.meituan.com/",
+        "https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id=1",
+        "alipays://platformapi/startapp?appId=20000067",
+        "https://example.com/menu",
+    ],
+)
+def test_ordinary_codes_are_low_risk(url: str) -> None:
+    assert analyse_link(url)["link.risk"] < 0.2
+
+
+def test_brand_owned_domains_are_official_not_impersonation() -> None:
+    facts = analyse_link("https://render.alipay.com/p/f/refund")
+    assert facts["link.is_official"] is True
+    assert facts["link.impersonates_brand"] is False
+    assert facts["link.risk"] == 0.0
+
+
+def test_shortener_and_personal_collection_codes() -> None:
+    assert analyse_link("https://t.cn/A6xYz")["link.is_shortener"] is True
+    assert analyse_link("wxp://f2f0abcdef")["link.is_personal_collection"] is True
+    assert analyse_link("https://qr.alipay.com/fkx12345")["link.is_personal_collection"] is True
+
+
+def test_plain_text_is_not_a_url() -> None:
+    facts = analyse_link("你好，扫码领红包")
+    assert facts["link.is_url"] is False
+    assert facts["link.risk"] == 0.0
+
+
+def _event(i: int, minutes: float, **extra: Any) -> Event:
+    at = datetime(2026, 11, 20, 8, tzinfo=UTC) + timedelta(minutes=minutes)
+    return Event.model_validate(
+        {"event_id": f"e{i}", "user_id": "victim", "occurred_at": at.isoformat(), **extra}
+    )
+
+
+def test_stage_remembers_a_risky_scan_for_the_money_that_follows() -> None:
+    stage = LinksStage(memory_s=3600)
+    scan = DecisionContext(
+        _event(1, 0, type="qr_scan", qr={"payload": "https://alipay-refund.example-help.com/p"})
+    )
+    stage.run(scan)
+    assert scan.facts["link.impersonates_brand"] is True
+    assert scan.features["user.secs_since_risky_qr"] is None
+    pay = DecisionContext(_event(2, 5, type="transfer", amount=800))
+    stage.run(pay)
+    assert pay.features["user.secs_since_risky_qr"] == 300.0
+    late = DecisionContext(_event(3, 120, type="transfer", amount=800))
+    stage.run(late)
+    assert late.features["user.secs_since_risky_qr"] is None
+
+
+def test_stage_state_rebuilds_and_expires() -> None:
+    online, rebuilt = LinksStage(), LinksStage()
+    scan = _event(1, 0, type="qr_scan", qr={"payload": "http://1.2.3.4/refund"})
+    online.run(DecisionContext(scan))
+    rebuilt.observe(scan)
+    a, b = DecisionContext(_event(2, 1, type="login")), DecisionContext(_event(2, 1, type="login"))
+    online.run(a)
+    rebuilt.run(b)
+    assert a.features == b.features == {"user.secs_since_risky_qr": 60.0}
+    online.maintain(scan.ts + 10 * 86_400)
+    c = DecisionContext(_event(3, 2, type="login"))
+    online.run(c)
+    assert c.features["user.secs_since_risky_qr"] is None
