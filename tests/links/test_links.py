@@ -95,3 +95,10 @@ def test_stage_state_rebuilds_and_expires() -> None:
     c = DecisionContext(_event(3, 2, type="login"))
     online.run(c)
     assert c.features["user.secs_since_risky_qr"] is None
+
+
+def test_reserved_documentation_domains_stand_for_the_brand_itself() -> None:
+    # Simulations and docs write a brand's own site as ``brand.example`` (RFC 2606).
+    assert analyse_link("https://qr.alipay.example/c/m123")["link.is_official"] is True
+    assert analyse_link("https://qr.alipay.example/c/m123")["link.risk"] == 0.0
+    assert analyse_link("https://alipay-help.example/refund")["link.impersonates_brand"] is True

@@ -133,6 +133,11 @@ LURE_WORDS = (
 )
 # Look-alike characters folded before looking for brand names (a1ipay, taoba0, ...).
 _FOLD = str.maketrans({"1": "l", "0": "o", "3": "e", "5": "s", "@": "a"})
+# RFC 2606 / 6761 names: never registered, used by documentation and simulations.
+RESERVED_TLDS = frozenset({"example", "test", "invalid", "localhost"})
+_OFFICIAL_LABELS = frozenset(OFFICIAL_DOMAINS) | frozenset(
+    d.split(".", 1)[0] for owned in OFFICIAL_DOMAINS.values() for d in owned
+)
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]{0,15}://")
 _psl = PublicSuffixList()
 
@@ -185,6 +190,9 @@ def _host_facts(host: str) -> dict[str, LinkValue]:
     folded = _ascii_skeleton(host).translate(_FOLD).replace("rn", "m").replace("vv", "w")
     brand = next((b for b in OFFICIAL_DOMAINS if b in folded), None)
     official = any(domain in owned for owned in OFFICIAL_DOMAINS.values()) if domain else False
+    if domain is not None and domain.rsplit(".", 1)[-1] in RESERVED_TLDS:
+        # Documentation and test data name a brand's own site ``brand.example``.
+        official = official or domain.split(".", 1)[0] in _OFFICIAL_LABELS
     out["link.brand"] = brand
     out["link.is_official"] = official
     out["link.impersonates_brand"] = brand is not None and not official
