@@ -47,8 +47,11 @@ def test_champion_challenger_promote_rollback(
         stage.run(ctx)
         return ctx
 
+    reasons = []
     for e in events[:200]:
         ctx = decide(e)
+        reasons += [r for r in ctx.reasons if r.source == "model"]
+    assert reasons and all(r.name and r.detail for r in reasons)
     assert ctx.versions["model"] == f"fraud-v{v1}"
     assert ctx.model_score is not None and 0 <= ctx.model_score <= 1
     assert ctx.explain["challenger"]["version"] == f"fraud-v{v2}"

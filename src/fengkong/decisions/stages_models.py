@@ -67,6 +67,8 @@ class ModelStage:
 
     ``defined``: the serving features engine's definitions (:func:`serving_definitions`);
     a model whose inputs are not defined, or defined differently, refuses to load.
+    ``reasons_at``: reason codes only for scores at or above it (set it to the policy's
+    lowest score threshold, ``policy.challenge_at``; 0 explains every score).
     ``labels``: ``since -> label records`` (``SQLiteStore.labels``), polled at most every
     ``label_poll_s`` so the known-fraud features see labels as they arrive.
     """
@@ -82,6 +84,7 @@ class ModelStage:
         labels: Callable[[float | None], Iterable[_LabelLike]] | None = None,
         label_poll_s: float = 5.0,
         reasons: int = 3,
+        reasons_at: float = 0.5,
         drift_window: int = 10_000,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -91,6 +94,7 @@ class ModelStage:
         self.labels = labels
         self.label_poll_s = label_poll_s
         self.reasons = reasons
+        self.reasons_at = reasons_at
         self.drift_window = drift_window
         self.clock = clock
         self._label_since: float | None = None
@@ -174,11 +178,14 @@ class ModelStage:
         if champ is not None:
             x, applies = self._vector(champ, ctx)
             if applies:
-                s = champ.model.score_vector(x, self.reasons)
+                s = champ.model.score_vector(x, 0)
                 ctx.model_score = s.score
                 ctx.versions["model"] = champ.version
-                for code, detail, _feature, _c in s.reasons:
-                    ctx.reasons.append(Reason("model", code, detail))
+                # Explaining costs more than scoring: only scores that will not be a
+                # plain allow (at or above the policy's lowest threshold) need reasons.
+                if s.score >= self.reasons_at:
+                    for code, detail, _feature, _c in champ.model.reasons(x, self.reasons):
+                        ctx.reasons.append(Reason("model", code, detail))
                 if s.anomaly is not None:
                     ctx.features[ANOMALY_FEATURE] = s.anomaly
                 self._count(champ, x, s.score)

@@ -42,71 +42,77 @@ class FlatTree:
     value: list[float]
 
 
-def _cond(f: int, t: float, default_left: bool, missing: int) -> str:
-    x = f"x{f}"
-    thr = repr(float(t))
+def _var(f: int, default_left: bool, missing: int) -> tuple[str, str]:
+    """A local holding feature ``f`` as this kind of split sees it, and how to compute it.
+
+    Missing values are mapped once per row to a value that takes the right branch at
+    every split of the same kind: -inf goes left, +inf right (thresholds are finite).
+    """
+    x = f"x[{f}]"
+    side = "NEG" if default_left else "POS"
     if missing == MISSING_NAN:
-        return f"({x} <= {thr} if {x} == {x} else {default_left})"
+        name = f"{'l' if default_left else 'r'}{f}"
+        return name, f"{x} if {x} == {x} else {side}"
     if missing == MISSING_ZERO:
         # NaN counts as zero, and zero takes the default branch.
-        return (
-            f"({default_left} if ({x} != {x} or -{_ZERO!r} <= {x} <= {_ZERO!r}) else {x} <= {thr})"
-        )
-    return f"({x} <= {thr} if {x} == {x} else {float(t) >= 0.0})"
+        name = f"{'zl' if default_left else 'zr'}{f}"
+        return name, f"{side} if ({x} != {x} or -{_ZERO!r} <= {x} <= {_ZERO!r}) else {x}"
+    return f"n{f}", f"{x} if {x} == {x} else 0.0"
 
 
-def _expr(tree: FlatTree, node: int, leaf_ids: dict[int, int]) -> str:
+def _expr(tree: FlatTree, node: int, leaf: dict[int, str], variables: dict[str, str]) -> str:
     if tree.feature[node] < 0:
-        return str(int(leaf_ids[node]))
-    c = _cond(
-        int(tree.feature[node]),
-        tree.threshold[node],
-        bool(tree.default_left[node]),
-        tree.missing[node],
-    )
-    left = _expr(tree, tree.left[node], leaf_ids)
-    right = _expr(tree, tree.right[node], leaf_ids)
-    return f"({left} if {c} else {right})"
+        return leaf[node]
+    name, code = _var(int(tree.feature[node]), bool(tree.default_left[node]), tree.missing[node])
+    variables[name] = code
+    left = _expr(tree, tree.left[node], leaf, variables)
+    right = _expr(tree, tree.right[node], leaf, variables)
+    return f"({left} if {name} <= {float(tree.threshold[node])!r} else {right})"
+
+
+def _function(name: str, prologue: dict[str, str], body: list[str]) -> Any:
+    lines = [f"def {name}(x):"]
+    lines += [f"    {v} = {code}" for v, code in prologue.items()]
+    lines += [f"    {b}" for b in body]
+    scope: dict[str, Any] = {"NEG": float("-inf"), "POS": float("inf")}
+    exec(compile("\n".join(lines) + "\n", f"<fengkong-{name}>", "exec"), scope)
+    return scope[name]
 
 
 class CompiledEnsemble:
-    """Sum-of-leaves ensemble: leaves reached, raw score, per-feature contributions."""
+    """Sum-of-leaves ensemble: raw score, leaves reached, per-feature contributions."""
 
     def __init__(self, trees: Sequence[FlatTree], n_features: int) -> None:
         self.n_features = n_features
         self.n_trees = len(trees)
         values: list[float] = []
         contrib_rows: list[np.ndarray[Any, np.dtype[np.float64]]] = []
-        exprs = []
+        by_value: list[str] = []
+        by_leaf: list[str] = []
+        variables: dict[str, str] = {}
         self.bias = 0.0
         for tree in trees:
-            leaf_ids: dict[int, int] = {}
-            for node, paths in _leaf_paths(tree):
-                leaf_ids[node] = len(values)
+            ids: dict[int, str] = {}
+            vals: dict[int, str] = {}
+            for node, path in _leaf_paths(tree):
+                ids[node] = str(len(values))
+                vals[node] = repr(float(tree.value[node]))
                 values.append(float(tree.value[node]))
                 row = np.zeros(n_features)
-                for parent, child in paths:
+                for parent, child in path:
                     row[tree.feature[parent]] += tree.value[child] - tree.value[parent]
                 contrib_rows.append(row)
             self.bias += float(tree.value[0])
-            exprs.append(_expr(tree, 0, leaf_ids))
+            by_value.append(_expr(tree, 0, vals, variables))
+            by_leaf.append(_expr(tree, 0, ids, variables))
         self.leaf_values = values
         self.leaf_contrib = np.vstack(contrib_rows) if contrib_rows else np.zeros((0, n_features))
-        used = sorted({f for t in trees for f in t.feature if f >= 0})
-        unpack = "".join(f"    x{f} = x[{f}]\n" for f in used)
-        body = ",\n        ".join(exprs)
-        src = f"def _leaves(x):\n{unpack}    return (\n        {body},\n    )\n"
-        scope: dict[str, Any] = {}
-        exec(compile(src, "<fengkong-compiled-trees>", "exec"), scope)
-        self.leaves: LeafFn = scope["_leaves"]
-
-    def raw(self, x: Sequence[float]) -> float:
-        """The ensemble's raw output (sum of leaf values in tree order)."""
-        vals = self.leaf_values
-        s = 0.0
-        for i in self.leaves(x):
-            s += vals[i]
-        return s
+        # Summed one tree at a time, in tree order, from 0.0: LightGBM's own order, so
+        # the result is bit-identical.
+        body = ["s = 0.0", *(f"s += {e}" for e in by_value), "return s"]
+        self.raw: Callable[[Sequence[float]], float] = _function("_raw", variables, body)
+        leaves = "return (" + ", ".join(by_leaf) + ",)" if by_leaf else "return ()"
+        self.leaves: LeafFn = _function("_leaves", variables, [leaves])
 
     def contributions(self, x: Sequence[float]) -> np.ndarray[Any, np.dtype[np.float64]]:
         """Saabas path contributions per feature; they sum to ``raw(x) - bias``."""

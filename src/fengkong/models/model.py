@@ -113,17 +113,21 @@ class Model:
     def score_vector(self, x: Sequence[float], reasons: int = 3) -> Scored:
         """Score one row with the compiled trees; ``reasons`` top contributions."""
         raw = self.trees.raw(x)
-        top: list[tuple[str, str, str, float]] = []
-        if reasons > 0:
-            contrib = self.trees.contributions(x)
-            for i in np.argsort(-contrib)[:reasons]:
-                c = float(contrib[i])
-                if c <= 0:
-                    break
-                code, detail = describe(self.features[i], x[i])
-                top.append((code, detail, self.features[i], c))
+        top = self.reasons(x, reasons) if reasons > 0 else []
         anomaly = self.anomaly.score(x) if self.anomaly is not None else None
         return Scored(self.calibrate(raw), raw, anomaly, top)
+
+    def reasons(self, x: Sequence[float], n: int = 3) -> list[tuple[str, str, str, float]]:
+        """The ``n`` largest positive path contributions as (code, detail, feature, value)."""
+        contrib = self.trees.contributions(x)
+        top: list[tuple[str, str, str, float]] = []
+        for i in np.argsort(-contrib)[:n]:
+            c = float(contrib[i])
+            if c <= 0:
+                break
+            code, detail = describe(self.features[i], x[i])
+            top.append((code, detail, self.features[i], c))
+        return top
 
     def predict(self, x: np.ndarray[Any, Any]) -> np.ndarray[Any, np.dtype[np.float64]]:
         """Calibrated probabilities of many rows (LightGBM's batch path)."""

@@ -184,12 +184,13 @@ def train_model(
     s_tr = model.predict(xtr)
     meta["psi"] = {n: reference(xtr[:, j]).to_dict() for j, n in enumerate(names)}
     meta["psi"]["score"] = reference(s_tr).to_dict()
-    model.psi_refs = {}
     model = Model(booster, meta, anomaly)
+    # Validation figures of the early-stopped model (out of sample even after a refit).
+    s_va = 1.0 / (1.0 + np.exp(-(platt[0] * raw_va + platt[1])))
     metrics: dict[str, Any] = {
         "validation": evaluate_scores(
             yva.astype(float),
-            model.predict(xva),
+            s_va,
             ts[va],
             [rows.user_ids[i] for i in np.flatnonzero(va)],
         )
