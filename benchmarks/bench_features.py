@@ -102,6 +102,36 @@ def bench_latency(n_events: int) -> None:
     )
 
 
+def bench_enrich(n_events: int) -> None:
+    """``EnrichStage.facts`` per event: device key, device signals and IP facts."""
+    from fengkong.decisions.stages_features import EnrichStage
+    from fengkong.features import load_ip_ranges
+
+    ranges_file = (HANDBOOK / "../ip-ranges/datacenters.csv").resolve()
+    ranges = load_ip_ranges(ranges_file) if ranges_file.is_file() else None
+    events = list(synthetic(n_users=20_000, n_events=n_events, days=30, seed=5))
+    stage = EnrichStage(ip_ranges=ranges)
+    warm = n_events // 2
+    for e in events[:warm]:
+        stage.facts(e)
+    gc.collect()
+    gc.disable()
+    clock = time.perf_counter_ns
+    costs = []
+    for e in events[warm:]:
+        t = clock()
+        stage.facts(e)
+        costs.append(clock() - t)
+    gc.enable()
+    costs.sort()
+    print(
+        f"enrich: {len(costs):,} timed events (ranges: {ranges is not None}): "
+        f"p50 {costs[len(costs) // 2] / 1000:.1f} µs, "
+        f"p99 {costs[int(len(costs) * 0.99)] / 1000:.1f} µs, "
+        f"mean {statistics.fmean(costs) / 1000:.1f} µs"
+    )
+
+
 def bench_memory(n_users: int) -> None:
     # Build the events first so that only the engine's state is in the measurement.
     events = list(synthetic(n_users=n_users, n_events=n_users * 10, days=30, seed=11))
@@ -151,13 +181,15 @@ def bench_replay(rows: int | None) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", choices=("latency", "memory", "replay"))
+    ap.add_argument("--only", choices=("latency", "enrich", "memory", "replay"))
     ap.add_argument("--events", type=int, default=200_000, help="latency stream length")
     ap.add_argument("--users", type=int, default=50_000, help="memory test users")
     ap.add_argument("--replay-rows", type=int, default=None, help="stop replay early")
     args = ap.parse_args()
     if args.only in (None, "latency"):
         bench_latency(args.events)
+    if args.only in (None, "enrich"):
+        bench_enrich(args.events // 2)
     if args.only in (None, "memory"):
         bench_memory(args.users)
     if args.only in (None, "replay"):

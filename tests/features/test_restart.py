@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
+from collections import deque
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,16 +15,19 @@ from tests.features.test_properties import EXTRA, streams
 
 
 def canonical(engine: FeatureEngine) -> dict[str, Any]:
+    """Tables compared as mappings; inside an entity's state, order matters (last-seen)."""
+
     def plain(x: Any) -> Any:
-        if isinstance(x, OrderedDict):
-            return ("od", [(k, plain(v)) for k, v in x.items()])
+        if isinstance(x, dict):
+            return (type(x).__name__, [(k, plain(v)) for k, v in x.items()])
         if isinstance(x, deque | list | tuple):
             return [plain(v) for v in x]
-        if isinstance(x, dict):
-            return {k: plain(v) for k, v in x.items()}
         return x
 
-    return {k: plain(engine.state.table(k)) for k in engine.state.kinds()}
+    return {
+        kind: {key: plain(st) for key, st in engine.state.table(kind).items()}
+        for kind in engine.state.kinds()
+    }
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -99,3 +99,16 @@ def test_inconsistencies() -> None:
     )
     assert desktop["device.platform_ua_mismatch"] is True
     assert "device.tz_ip_mismatch" not in device_facts(dev(), at=at)
+
+
+@given(st.lists(st.tuples(SMALL_CHANGES, st.sampled_from([None, "a1", "b2"])), max_size=12))
+def test_cached_facts_equal_computed(devices: list[tuple[dict[str, Any], str | None]]) -> None:
+    from fengkong.identity import DeviceCache
+
+    cache = DeviceCache(size=3)  # small: evictions happen too
+    at = datetime(2026, 1, 15, 12, tzinfo=UTC)
+    for changes, device_id in devices * 2:
+        d = dev(device_id, **changes, build_props={"ro.build.tags": "test-keys"})
+        assert device_facts(d, at=at, lon=116.4, cache=cache) == device_facts(d, at=at, lon=116.4)
+        assert cache.key(d) == device_key(d)[0]
+    assert len(cache) <= 3

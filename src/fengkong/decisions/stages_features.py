@@ -11,7 +11,7 @@ from fengkong.decisions.types import DecisionContext, FeatureValue
 from fengkong.events import Event
 from fengkong.features.engine import FeatureEngine
 from fengkong.features.ipinfo import IpRanges, ip_facts
-from fengkong.identity.device import device_facts, device_key
+from fengkong.identity.device import DeviceCache, device_facts
 
 
 class EnrichStage:
@@ -20,25 +20,53 @@ class EnrichStage:
     ``ip_ranges``: data-centre / hosting ranges (``load_ip_ranges(path)``); without them
     there are no ``ip.is_datacenter`` facts. ``ip_countries``: optional IP -> ISO country
     ranges, which enable ``ip.country`` and ``device.tz_ip_mismatch``.
+
+    IP facts are memoised per address and device-only facts per fingerprint content,
+    each in a bounded memo of ``cache_size`` entries (oldest dropped first): clients
+    repeat their IP and fingerprint from event to event.
     """
 
     name = "enrich"
 
     def __init__(
-        self, ip_ranges: IpRanges | None = None, ip_countries: IpRanges | None = None
+        self,
+        ip_ranges: IpRanges | None = None,
+        ip_countries: IpRanges | None = None,
+        cache_size: int = 65_536,
     ) -> None:
         self.ip_ranges = ip_ranges
         self.ip_countries = ip_countries
+        self.cache_size = cache_size
+        self.devices = DeviceCache(cache_size)
+        self._ips: dict[str, dict[str, FeatureValue]] = {}
+
+    def _ip_facts(self, ip: str) -> dict[str, FeatureValue]:
+        facts = self._ips.get(ip)
+        if facts is None:
+            facts = ip_facts(ip, self.ip_ranges, self.ip_countries)
+            if len(self._ips) >= self.cache_size:
+                del self._ips[next(iter(self._ips))]
+            self._ips[ip] = facts
+        return facts
 
     def facts(self, event: Event) -> dict[str, FeatureValue]:
-        out: dict[str, FeatureValue] = {}
         country: str | None = None
         if event.ip is not None:
-            out.update(ip_facts(event.ip, self.ip_ranges, self.ip_countries))
+            out = dict(self._ip_facts(event.ip))
             c = out.get("ip.country")
             country = c if isinstance(c, str) else None
+        else:
+            out = {}
         lon = event.geo.lon if event.geo is not None else None
-        out.update(device_facts(event.device, at=event.occurred_at, lon=lon, ip_country=country))
+        out.update(
+            device_facts(
+                event.device,
+                at=event.occurred_at,
+                lon=lon,
+                ip_country=country,
+                cache=self.devices,
+            )
+        )
         return out
 
     def run(self, ctx: DecisionContext) -> None:
@@ -50,21 +78,36 @@ class FeaturesStage:
 
     The device entity is the ``device.key`` fact of the enrich stage when present, else
     derived here from the event (so :meth:`observe` needs no enrich stage).
+
+    ``expire_budget``: entities :meth:`maintain` visits per call; ``None`` (default)
+    sweeps the whole state in every call.
     """
 
     name = "features"
 
-    def __init__(self, engine: FeatureEngine) -> None:
+    def __init__(self, engine: FeatureEngine, expire_budget: int | None = None) -> None:
         self.engine = engine
+        self.expire_budget = expire_budget
+        self._devices = DeviceCache()
 
     def run(self, ctx: DecisionContext) -> None:
         key = ctx.facts.get("device.key")
         if not isinstance(key, str):
-            key = device_key(ctx.event.device)[0]
+            key = self._devices.key(ctx.event.device)
         self.engine.process(ctx.event, ctx.features, key)
 
     def observe(self, event: Event) -> None:
-        self.engine.observe(event, device_key(event.device)[0])
+        self.engine.observe(event, self._devices.key(event.device))
 
     def horizon_seconds(self) -> float:
         return self.engine.horizon_seconds()
+
+    def maintain(self, now: float) -> int:
+        """Drop state that has left every window at ``now``; returns entities dropped.
+
+        Called periodically by the server (hourly by default, see
+        ``maintenance_interval_s``). Without ``expire_budget`` one call sweeps every
+        entity (~0.5 s per million on one core); with it, each call visits at most that
+        many entities and the sweep continues at the next call, so call it more often.
+        """
+        return self.engine.expire(now, budget=self.expire_budget)

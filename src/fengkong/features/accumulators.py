@@ -1,86 +1,73 @@
 """Accumulators: the per-entity state behind each group of feature definitions.
 
-Each accumulator owns one *slot* (a plain list) in an entity's state and does two things
-per event in one call, :meth:`Accumulator.step`: write its features' values as they were
-*before* the event, then add the event. Slots hold only plain mergeable data (ints,
-floats, strings, deques and ordered dicts of them) so that they pickle cheaply and map
-onto Redis structures (hash per bucket, HyperLogLog, sorted set) later.
+An entity's state is a plain list ``[last_ts, slot, slot, ...]`` with one slot per
+accumulator. A slot is ``None`` until the accumulator first keeps something and goes back
+to ``None`` when everything in it has left the window, so an entity pays only for what it
+uses. Slots are flat lists (or tuples, or a bare timestamp) of ints, floats and strings:
+no deques, no per-bucket objects, which keeps an entity small and cheap to pickle, and the
+values stay mergeable (counts, integer-cent sums and sums of squares, last-seen sets) for a
+Redis implementation later.
 
-Windows are bucketed: a window of ``n`` buckets of width ``w`` seconds covers the
-buckets ``cur - n + 1 .. cur`` where ``cur = ts // w`` is the current event's bucket.
-Every accumulator expires on that same rule, so every windowed value is exactly
-reproducible from the raw events (see docs/features.md, "Windows").
+Accumulators do not run per event through method calls: each one *emits* the Python
+source of its step (write its features as they were before the event, then add the event),
+and the engine compiles the steps of all accumulators into one function (see
+``engine.py``). The rare paths (expiry of old buckets, the last-seen sets) are the
+plain functions of ``slots.py``, called from that code.
 
-The code is written for CPython speed: no per-event allocation beyond a new bucket,
-attribute lookups hoisted into locals, expiry checked against the oldest bucket only.
+Windows are bucketed: a window of ``n`` buckets of width ``w`` seconds covers the buckets
+``cur - n + 1 .. cur`` where ``cur = ts // w`` is the current event's bucket. Every
+accumulator expires on that same rule, so every windowed value is exactly reproducible
+from the raw events (see docs/features.md, "Windows").
 """
 
 from __future__ import annotations
 
-import math
-from bisect import bisect_left, bisect_right, insort
-from collections import OrderedDict, deque
-from typing import Any
-
+from fengkong.features.slots import (
+    SMALL_SEEN,
+    EntityState,
+    Out,
+    amount_expire,
+    cell_centre,
+    cell_of,
+    count_expire,
+    haversine_km,
+    hours_expire,
+    pairs_expire,
+    percentile_expire,
+    seen_expire,
+)
 from fengkong.features.spec import FeatureDef
 
-Out = dict[str, Any]
-Slot = list[Any]
-# "No entry yet" for SeenWindow's oldest-time hint: far future, so never expired.
-_FAR = 1e18
+__all__ = [
+    "AmountWindow",
+    "CountWindow",
+    "EntityState",
+    "FirstSeenWindow",
+    "HoursProfile",
+    "LastWindow",
+    "Out",
+    "PercentileWindow",
+    "PlacesProfile",
+    "SeenWindow",
+    "TravelProfile",
+    "cell_centre",
+    "cell_of",
+    "haversine_km",
+]
 
 
-class Rec:
-    """The values of one event the accumulators look at; one instance, reused."""
-
-    __slots__ = (
-        "bank_card",
-        "cell",
-        "cents",
-        "cp_account",
-        "cp_card",
-        "device",
-        "event",
-        "hour",
-        "id_number",
-        "ip",
-        "ip24",
-        "lat",
-        "lon",
-        "merchant",
-        "operation",
-        "payee",
-        "phone",
-        "ts",
-        "type",
-        "user",
-    )
-
-    def __init__(self) -> None:
-        self.ts = 0.0
-        self.type = ""
-        self.event = "event"  # `count(event)` and `since(event)` count every event
-        self.cents: int | None = None
-        self.hour = 0
-        self.lat: float | None = None
-        self.lon: float | None = None
-        self.cell: int | None = None
-        self.operation: str | None = None
-        self.payee: str | None = None
-        self.user: str | None = None
-        self.device: str | None = None
-        self.ip: str | None = None
-        self.ip24: str | None = None
-        self.phone: str | None = None
-        self.id_number: str | None = None
-        self.bank_card: str | None = None
-        self.merchant: str | None = None
-        self.cp_account: str | None = None
-        self.cp_card: str | None = None
+# ---------------------------------------------------------------- accumulators
 
 
 class Accumulator:
-    """Base: filter and window shared by all accumulators."""
+    """One group of definitions sharing a field, filter and window: one state slot.
+
+    :meth:`emit` returns the source lines of its step for the engine's compiled
+    function. Those lines may read the event's locals (``ts``, ``x`` cents, ``h`` local
+    hour, ``lat``/``lon``, ``v_<field>``), the bucket index ``c<width>``, the filter
+    flag ``acc``, ``st`` (the entity state) and ``out``; they use ``s``, ``k``, ``m``,
+    ``q``, ``t`` as scratch.
+    """
 
     __slots__ = ("n", "ops", "types", "width")
 
@@ -90,30 +77,29 @@ class Accumulator:
         self.types = d.types
         self.ops = d.operations
 
-    def accepts(self, r: Rec) -> bool:
-        types = self.types
-        if types is None:
-            return True
-        if r.type not in types:
-            return False
-        return self.ops is None or r.operation in self.ops
-
-    def new_slot(self) -> Slot:
-        raise NotImplementedError
-
-    def step(self, slot: Slot, r: Rec, out: Out) -> None:
-        raise NotImplementedError
-
-    def prune(self, slot: Slot, now: float) -> bool:
-        """Drop what has left the window at ``now``; True when nothing is left."""
-        raise NotImplementedError
-
     def outputs(self) -> list[str]:
         raise NotImplementedError
 
+    def fields(self) -> tuple[str, ...]:
+        """Event values the step reads, beyond ``ts`` (loaded once per event)."""
+        return ()
+
+    def emit(self, i: int, acc: str) -> list[str]:
+        raise NotImplementedError
+
+    def prune(self, st: EntityState, i: int, now: float) -> bool:
+        """Drop what has left the window at ``now``; True when the slot is empty."""
+        raise NotImplementedError
+
+    def _lim(self) -> str:
+        return f"c{self.width} - {self.n}"
+
+    def _now_lim(self, now: float) -> int:
+        return int(now // self.width) - self.n
+
 
 class CountWindow(Accumulator):
-    """``count(event [where ...]) by E over W``. Slot: ``[total, deque([idx, n])]``."""
+    """``count(event [where ...]) by E over W``. Slot: ``[total, idx, n, idx, n, ...]``."""
 
     __slots__ = ("name",)
 
@@ -124,39 +110,39 @@ class CountWindow(Accumulator):
     def outputs(self) -> list[str]:
         return [self.name]
 
-    def new_slot(self) -> Slot:
-        return [0, deque()]
+    def emit(self, i: int, acc: str) -> list[str]:
+        c, lim, name = f"c{self.width}", self._lim(), repr(self.name)
+        return [
+            f"s = st[{i}]",
+            f"if s is not None and s[1] <= {lim}:",
+            f"    s = st[{i}] = count_expire(s, {lim})",
+            "if s is None:",
+            f"    out[{name}] = 0",
+            f"    if {acc}:",
+            f"        st[{i}] = [1, {c}, 1]",
+            "else:",
+            f"    out[{name}] = s[0]",
+            f"    if {acc}:",
+            "        s[0] += 1",
+            # same bucket, or a late event: counted in the newest bucket
+            f"        if s[-2] >= {c}:",
+            "            s[-1] += 1",
+            "        else:",
+            f"            s += ({c}, 1)",
+        ]
 
-    def step(self, slot: Slot, r: Rec, out: Out) -> None:
-        cur = int(r.ts // self.width)
-        q = slot[1]
-        if q and q[0][0] <= cur - self.n:
-            lim = cur - self.n
-            total = slot[0]
-            while q and q[0][0] <= lim:
-                total -= q.popleft()[1]
-            slot[0] = total
-        out[self.name] = slot[0]
-        if self.types is None or self.accepts(r):
-            if q and q[-1][0] >= cur:  # same bucket (or a late event: newest bucket)
-                q[-1][1] += 1
-            else:
-                q.append([cur, 1])
-            slot[0] += 1
-
-    def prune(self, slot: Slot, now: float) -> bool:
-        lim = int(now // self.width) - self.n
-        q = slot[1]
-        while q and q[0][0] <= lim:
-            slot[0] -= q.popleft()[1]
-        return not q
+    def prune(self, st: EntityState, i: int, now: float) -> bool:
+        s = st[i]
+        if s is not None and s[1] <= self._now_lim(now):
+            s = st[i] = count_expire(s, self._now_lim(now))
+        return s is None
 
 
 class AmountWindow(Accumulator):
     """sum / mean / std / max / min / zscore of amounts over one window.
 
-    Slot: ``[count, sum, sum_sq, deque([idx, count, sum, sum_sq, max, min])]`` with
-    amounts in integer cents, so sums are exact and mergeable (Redis: HINCRBY).
+    Slot: ``[count, sum, sum_sq, (idx, count, sum, sum_sq, max, min)...]`` in integer
+    cents, so sums are exact and mergeable (Redis: HINCRBY).
     """
 
     __slots__ = ("o_max", "o_mean", "o_min", "o_std", "o_sum", "o_z", "z_min")
@@ -176,80 +162,79 @@ class AmountWindow(Accumulator):
         names = (self.o_sum, self.o_mean, self.o_std, self.o_max, self.o_min, self.o_z)
         return [n for n in names if n is not None]
 
-    def new_slot(self) -> Slot:
-        return [0, 0, 0, deque()]
+    def fields(self) -> tuple[str, ...]:
+        return ("cents",)
 
-    def step(self, slot: Slot, r: Rec, out: Out) -> None:
-        cur = int(r.ts // self.width)
-        q = slot[3]
-        if q and q[0][0] <= cur - self.n:
-            self._expire(slot, cur - self.n)
-        cnt = slot[0]
-        x = r.cents
-        if cnt:
-            s = slot[1]
-            if self.o_sum is not None:
-                out[self.o_sum] = s / 100
-            if self.o_mean is not None:
-                out[self.o_mean] = s / cnt / 100
-            if self.o_std is not None or self.o_z is not None:
-                # Exact integer numerator: cnt² · variance in cents².
-                std_c = math.sqrt(cnt * slot[2] - s * s) / cnt
-                if self.o_std is not None:
-                    out[self.o_std] = std_c / 100
-                if self.o_z is not None:
-                    out[self.o_z] = (
-                        (x - s / cnt) / std_c
-                        if x is not None and cnt >= self.z_min and std_c > 0
-                        else None
-                    )
-            if self.o_max is not None:
-                out[self.o_max] = max([b[4] for b in q]) / 100
-            if self.o_min is not None:
-                out[self.o_min] = min([b[5] for b in q]) / 100
-        else:
-            if self.o_sum is not None:
-                out[self.o_sum] = 0.0
-            for name in (self.o_mean, self.o_std, self.o_max, self.o_min, self.o_z):
-                if name is not None:
-                    out[name] = None
-        if x is not None and (self.types is None or self.accepts(r)):
-            sq = x * x
-            if q and q[-1][0] >= cur:
-                b = q[-1]
-                b[1] += 1
-                b[2] += x
-                b[3] += sq
-                if x > b[4]:
-                    b[4] = x
-                if x < b[5]:
-                    b[5] = x
-            else:
-                q.append([cur, 1, x, sq, x, x])
-            slot[0] = cnt + 1
-            slot[1] += x
-            slot[2] += sq
+    def emit(self, i: int, acc: str) -> list[str]:
+        c, lim = f"c{self.width}", self._lim()
+        code = [
+            f"s = st[{i}]",
+            f"if s is not None and s[3] <= {lim}:",
+            f"    s = st[{i}] = amount_expire(s, {lim})",
+            "if s is None:",
+        ]
+        if self.o_sum is not None:
+            code.append(f"    out[{self.o_sum!r}] = 0.0")
+        for name in (self.o_mean, self.o_std, self.o_max, self.o_min, self.o_z):
+            if name is not None:
+                code.append(f"    out[{name!r}] = None")
+        code += [
+            f"    if x is not None and {acc}:",
+            f"        st[{i}] = [1, x, x * x, {c}, 1, x, x * x, x, x]",
+            "else:",
+            "    k = s[0]",
+            "    m = s[1]",
+        ]
+        if self.o_sum is not None:
+            code.append(f"    out[{self.o_sum!r}] = m / 100")
+        if self.o_mean is not None:
+            code.append(f"    out[{self.o_mean!r}] = m / k / 100")
+        if self.o_std is not None or self.o_z is not None:
+            # Exact integer numerator: k² · variance in cents².
+            code.append("    q = sqrt(k * s[2] - m * m) / k")
+        if self.o_std is not None:
+            code.append(f"    out[{self.o_std!r}] = q / 100")
+        if self.o_z is not None:
+            code.append(
+                f"    out[{self.o_z!r}] = (x - m / k) / q "
+                f"if x is not None and k >= {self.z_min} and q > 0 else None"
+            )
+        if self.o_max is not None:
+            code.append(f"    out[{self.o_max!r}] = max(s[7::6]) / 100")
+        if self.o_min is not None:
+            code.append(f"    out[{self.o_min!r}] = min(s[8::6]) / 100")
+        code += [
+            f"    if x is not None and {acc}:",
+            "        q = x * x",
+            "        s[0] = k + 1",
+            "        s[1] = m + x",
+            "        s[2] += q",
+            f"        if s[-6] >= {c}:",
+            "            s[-5] += 1",
+            "            s[-4] += x",
+            "            s[-3] += q",
+            "            if x > s[-2]:",
+            "                s[-2] = x",
+            "            if x < s[-1]:",
+            "                s[-1] = x",
+            "        else:",
+            f"            s += ({c}, 1, x, q, x, x)",
+        ]
+        return code
 
-    def _expire(self, slot: Slot, lim: int) -> None:
-        q = slot[3]
-        while q and q[0][0] <= lim:
-            b = q.popleft()
-            slot[0] -= b[1]
-            slot[1] -= b[2]
-            slot[2] -= b[3]
-
-    def prune(self, slot: Slot, now: float) -> bool:
-        self._expire(slot, int(now // self.width) - self.n)
-        return not slot[3]
+    def prune(self, st: EntityState, i: int, now: float) -> bool:
+        s = st[i]
+        if s is not None and s[3] <= self._now_lim(now):
+            s = st[i] = amount_expire(s, self._now_lim(now))
+        return s is None
 
 
 class SeenWindow(Accumulator):
-    """distinct / new / last_seen of one field over one window.
+    """distinct / new / last_seen of one field over one window (see :func:`seen_step`).
 
-    Slot: ``[oldest_ts, OrderedDict(value -> last ts)]`` in last-seen order, bounded at
+    Slot: the values with their last-seen times, least recently seen first, bounded at
     ``cap`` values (least recently seen dropped first), so a distinct count is exact
-    below ``cap`` and ``min(true, cap)`` above it. ``oldest_ts`` is a lower bound of the
-    first entry's time, so the common case (nothing to expire) costs one comparison.
+    below ``cap`` and ``min(true, cap)`` above it.
     """
 
     __slots__ = ("cap", "field", "o_distinct", "o_last", "o_new")
@@ -267,57 +252,61 @@ class SeenWindow(Accumulator):
         names = (self.o_distinct, self.o_new, self.o_last)
         return [n for n in names if n is not None]
 
-    def new_slot(self) -> Slot:
-        return [_FAR, OrderedDict()]
+    def fields(self) -> tuple[str, ...]:
+        return (self.field,)
 
-    def _expire(self, slot: Slot, lim: int) -> None:
-        od = slot[1]
-        w = self.width
-        while od:
-            k = next(iter(od))
-            t = od[k]
-            if t // w > lim:
-                slot[0] = t
-                return
-            del od[k]
-        slot[0] = _FAR
-
-    def step(self, slot: Slot, r: Rec, out: Out) -> None:
-        ts = r.ts
-        w = self.width
-        cur = int(ts // w)
-        if slot[0] // w <= cur - self.n:
-            self._expire(slot, cur - self.n)
-        od = slot[1]
-        v = getattr(r, self.field)
+    def emit(self, i: int, acc: str) -> list[str]:
+        v, lim = f"v_{self.field}", self._lim()
+        general = (
+            f"seen_step(st, {i}, {v}, ts, {self.width}, {lim}, {self.cap}, "
+            f"{acc}, out, {self.o_distinct!r}, {self.o_new!r}, {self.o_last!r})"
+        )
+        empty, found = [], []
         if self.o_distinct is not None:
-            out[self.o_distinct] = len(od)
+            empty.append(f"out[{self.o_distinct!r}] = 0")
+            found.append(f"out[{self.o_distinct!r}] = len(s) >> 1")
         if self.o_new is not None:
-            out[self.o_new] = None if v is None or not od else v not in od
+            empty.append(f"out[{self.o_new!r}] = None")
+            found.append(f"out[{self.o_new!r}] = None if {v} is None else k < 0")
         if self.o_last is not None:
-            t = None if v is None else od.get(v)
-            out[self.o_last] = None if t is None else ts - t
-        if v is not None and (self.types is None or self.accepts(r)):
-            if v in od:
-                od.move_to_end(v)
-                od[v] = ts
-            else:
-                od[v] = ts
-                if len(od) > self.cap:
-                    od.popitem(last=False)
-                    slot[0] = od[next(iter(od))]
-            if slot[0] == _FAR:
-                slot[0] = ts
+            empty.append(f"out[{self.o_last!r}] = None")
+            found.append(f"out[{self.o_last!r}] = None if k < 0 else ts - s[k + 1]")
+        grow = [f"    elif len(s) > {2 * SMALL_SEEN}:", f"        st[{i}] = seen_dict(s)"]
+        # Inline: the common case of a small list with nothing to expire; the rest
+        # (expiry, sets kept as dicts, a value equal to a timestamp) in seen_step.
+        return [
+            f"s = st[{i}]",
+            "if s is None:",
+            *("    " + line for line in empty),
+            f"    if {acc} and {v} is not None:",
+            f"        st[{i}] = [{v}, ts]",
+            f"elif type(s) is list and s[1] // {self.width} > {lim}:",
+            f"    k = s.index({v}) if {v} in s else -2",
+            "    if k & 1:",
+            f"        {general}",
+            "    else:",
+            *("        " + line for line in found),
+            f"        if {acc} and {v} is not None:",
+            "            if k >= 0:",
+            "                del s[k : k + 2]",
+            f"            s += ({v}, ts)",
+            f"            if len(s) > {2 * self.cap}:",
+            "                del s[:2]",
+            *(("        " + line for line in grow) if self.cap > SMALL_SEEN else ()),
+            "else:",
+            f"    {general}",
+        ]
 
-    def prune(self, slot: Slot, now: float) -> bool:
-        self._expire(slot, int(now // self.width) - self.n)
-        return not slot[1]
+    def prune(self, st: EntityState, i: int, now: float) -> bool:
+        if st[i] is not None:
+            st[i] = seen_expire(st[i], self.width, self._now_lim(now))
+        return st[i] is None
 
 
 class FirstSeenWindow(Accumulator):
     """``first_seen(E) over W``: seconds since E's first event in the window.
 
-    Slot: ``deque([idx, first ts in bucket])``, one entry per active bucket.
+    Slot: ``[idx, first ts in bucket, idx, ts, ...]``, one pair per active bucket.
     """
 
     __slots__ = ("name",)
@@ -329,31 +318,33 @@ class FirstSeenWindow(Accumulator):
     def outputs(self) -> list[str]:
         return [self.name]
 
-    def new_slot(self) -> Slot:
-        return [deque()]
+    def emit(self, i: int, acc: str) -> list[str]:
+        c, lim, name = f"c{self.width}", self._lim(), repr(self.name)
+        return [
+            f"s = st[{i}]",
+            f"if s is not None and s[0] <= {lim}:",
+            f"    s = st[{i}] = pairs_expire(s, {lim})",
+            "if s is None:",
+            f"    out[{name}] = None",
+            f"    if {acc}:",
+            f"        st[{i}] = [{c}, ts]",
+            "else:",
+            f"    out[{name}] = ts - s[1]",
+            f"    if {acc} and s[-2] < {c}:",
+            f"        s += ({c}, ts)",
+        ]
 
-    def step(self, slot: Slot, r: Rec, out: Out) -> None:
-        cur = int(r.ts // self.width)
-        q = slot[0]
-        lim = cur - self.n
-        while q and q[0][0] <= lim:
-            q.popleft()
-        out[self.name] = r.ts - q[0][1] if q else None
-        if (self.types is None or self.accepts(r)) and (not q or q[-1][0] < cur):
-            q.append([cur, r.ts])
-
-    def prune(self, slot: Slot, now: float) -> bool:
-        lim = int(now // self.width) - self.n
-        q = slot[0]
-        while q and q[0][0] <= lim:
-            q.popleft()
-        return not q
+    def prune(self, st: EntityState, i: int, now: float) -> bool:
+        s = st[i]
+        if s is not None and s[0] <= self._now_lim(now):
+            s = st[i] = pairs_expire(s, self._now_lim(now))
+        return s is None
 
 
 class LastWindow(Accumulator):
     """``since(event where ...)`` / ``last(FIELD where ...)``: the last matching event.
 
-    Slot: ``[ts or None, value]``.
+    Slot: the event's ts for ``since``; ``(ts, value)`` for ``last``.
     """
 
     __slots__ = ("field", "is_since", "name")
@@ -367,35 +358,42 @@ class LastWindow(Accumulator):
     def outputs(self) -> list[str]:
         return [self.name]
 
-    def new_slot(self) -> Slot:
-        return [None, None]
+    def fields(self) -> tuple[str, ...]:
+        return () if self.is_since else (self.field,)
 
-    def step(self, slot: Slot, r: Rec, out: Out) -> None:
-        t = slot[0]
-        if t is not None and t // self.width <= r.ts // self.width - self.n:
-            slot[0] = t = None
-            slot[1] = None
-        if t is None:
-            out[self.name] = None
-        else:
-            out[self.name] = r.ts - t if self.is_since else slot[1]
-        if self.types is None or self.accepts(r):
-            v = getattr(r, self.field)
-            if v is not None:
-                slot[0] = r.ts
-                slot[1] = v
+    def emit(self, i: int, acc: str) -> list[str]:
+        w, lim, name = self.width, self._lim(), repr(self.name)
+        if self.is_since:
+            return [
+                f"t = st[{i}]",
+                f"if t is not None and t // {w} <= {lim}:",
+                f"    t = st[{i}] = None",
+                f"out[{name}] = None if t is None else ts - t",
+                f"if {acc}:",
+                f"    st[{i}] = ts",
+            ]
+        return [
+            f"s = st[{i}]",
+            f"if s is not None and s[0] // {w} <= {lim}:",
+            f"    s = st[{i}] = None",
+            f"out[{name}] = None if s is None else s[1]",
+            f"if {acc} and v_{self.field} is not None:",
+            f"    st[{i}] = (ts, v_{self.field})",
+        ]
 
-    def prune(self, slot: Slot, now: float) -> bool:
-        t = slot[0]
-        if t is not None and t // self.width <= now // self.width - self.n:
-            slot[0] = slot[1] = None
-        return slot[0] is None
+    def prune(self, st: EntityState, i: int, now: float) -> bool:
+        s = st[i]
+        if s is not None:
+            t = s if self.is_since else s[0]
+            if t // self.width <= now // self.width - self.n:
+                st[i] = None
+        return st[i] is None
 
 
 class PercentileWindow(Accumulator):
     """``percentile(amount)``: rank of this amount among the last ``size`` in the window.
 
-    Slot: ``[deque([idx, cents]), sorted list of the same cents]``.
+    Slot: ``[sorted cents, idx, cents, idx, cents, ...]`` (the pairs in arrival order).
     """
 
     __slots__ = ("min_count", "name", "size")
@@ -409,40 +407,44 @@ class PercentileWindow(Accumulator):
     def outputs(self) -> list[str]:
         return [self.name]
 
-    def new_slot(self) -> Slot:
-        return [deque(), []]
+    def fields(self) -> tuple[str, ...]:
+        return ("cents",)
 
-    def _expire(self, slot: Slot, lim: int) -> None:
-        q, sl = slot
-        while q and q[0][0] <= lim:
-            del sl[bisect_left(sl, q.popleft()[1])]
+    def emit(self, i: int, acc: str) -> list[str]:
+        c, lim, name = f"c{self.width}", self._lim(), repr(self.name)
+        return [
+            f"s = st[{i}]",
+            f"if s is not None and s[1] <= {lim}:",
+            f"    s = st[{i}] = percentile_expire(s, {lim})",
+            f"if s is None or x is None or len(s[0]) < {self.min_count}:",
+            f"    out[{name}] = None",
+            "else:",
+            "    q = s[0]",
+            "    k = bisect_left(q, x)",
+            f"    out[{name}] = 100.0 * (k + (bisect_right(q, x) - k) / 2) / len(q)",
+            f"if x is not None and {acc}:",
+            "    if s is None:",
+            f"        st[{i}] = [[x], {c}, x]",
+            "    else:",
+            f"        s += ({c}, x)",
+            "        q = s[0]",
+            "        insort(q, x)",
+            f"        if len(q) > {self.size}:",
+            "            del q[bisect_left(q, s[2])]",
+            "            del s[1:3]",
+        ]
 
-    def step(self, slot: Slot, r: Rec, out: Out) -> None:
-        cur = int(r.ts // self.width)
-        q, sl = slot
-        if q and q[0][0] <= cur - self.n:
-            self._expire(slot, cur - self.n)
-        x = r.cents
-        if x is None or len(sl) < self.min_count:
-            out[self.name] = None
-        else:
-            lo = bisect_left(sl, x)
-            out[self.name] = 100.0 * (lo + (bisect_right(sl, x) - lo) / 2) / len(sl)
-        if x is not None and (self.types is None or self.accepts(r)):
-            q.append([cur, x])
-            insort(sl, x)
-            if len(q) > self.size:
-                del sl[bisect_left(sl, q.popleft()[1])]
-
-    def prune(self, slot: Slot, now: float) -> bool:
-        self._expire(slot, int(now // self.width) - self.n)
-        return not slot[0]
+    def prune(self, st: EntityState, i: int, now: float) -> bool:
+        s = st[i]
+        if s is not None and s[1] <= self._now_lim(now):
+            s = st[i] = percentile_expire(s, self._now_lim(now))
+        return s is None
 
 
 class HoursProfile(Accumulator):
     """``profile(hours)``: how usual this local hour of day is for the user.
 
-    Slot: ``[total, [24 counts], deque([idx, {hour: count}])]``.
+    Slot: ``[total, 24 hour counts, (idx, hour, count)...]``.
     """
 
     __slots__ = ("min_count", "o_share", "o_unusual", "threshold")
@@ -456,114 +458,86 @@ class HoursProfile(Accumulator):
     def outputs(self) -> list[str]:
         return [self.o_share, self.o_unusual]
 
-    def new_slot(self) -> Slot:
-        return [0, [0] * 24, deque()]
+    def fields(self) -> tuple[str, ...]:
+        return ("hour",)
 
-    def _expire(self, slot: Slot, lim: int) -> None:
-        counts = slot[1]
-        q = slot[2]
-        while q and q[0][0] <= lim:
-            for h, c in q.popleft()[1].items():
-                counts[h] -= c
-                slot[0] -= c
+    def emit(self, i: int, acc: str) -> list[str]:
+        c, lim = f"c{self.width}", self._lim()
+        share, unusual = repr(self.o_share), repr(self.o_unusual)
+        return [
+            f"s = st[{i}]",
+            f"if s is not None and s[25] <= {lim}:",
+            f"    s = st[{i}] = hours_expire(s, {lim})",
+            "if s is None:",
+            f"    out[{share}] = out[{unusual}] = None",
+            f"    s = st[{i}] = [0] * 25",
+            f"    s += ({c}, h, 0)",
+            "else:",
+            "    k = s[0]",
+            f"    if k >= {self.min_count}:",
+            "        q = (s[1 + (h + 23) % 24] + s[1 + h] + s[1 + (h + 1) % 24]) / k",
+            f"        out[{share}] = q",
+            f"        out[{unusual}] = q < {self.threshold!r}",
+            "    else:",
+            f"        out[{share}] = out[{unusual}] = None",
+            "    k = s[-3]",
+            # same bucket and hour, or a late event: counted in the newest bucket
+            f"    if k < {c}:",
+            f"        s += ({c}, h, 0)",
+            "    elif s[-2] != h:",
+            "        s += (k, h, 0)",
+            "s[0] += 1",
+            "s[1 + h] += 1",
+            "s[-1] += 1",
+        ]
 
-    def step(self, slot: Slot, r: Rec, out: Out) -> None:
-        cur = int(r.ts // self.width)
-        q = slot[2]
-        if q and q[0][0] <= cur - self.n:
-            self._expire(slot, cur - self.n)
-        total = slot[0]
-        h = r.hour
-        counts = slot[1]
-        if total >= self.min_count:
-            share = (counts[h - 1] + counts[h] + counts[(h + 1) % 24]) / total
-            out[self.o_share] = share
-            out[self.o_unusual] = share < self.threshold
-        else:
-            out[self.o_share] = None
-            out[self.o_unusual] = None
-        if q and q[-1][0] >= cur:
-            b = q[-1][1]
-            b[h] = b.get(h, 0) + 1
-        else:
-            q.append([cur, {h: 1}])
-        counts[h] += 1
-        slot[0] = total + 1
-
-    def prune(self, slot: Slot, now: float) -> bool:
-        self._expire(slot, int(now // self.width) - self.n)
-        return not slot[2]
-
-
-_KM_PER_RAD = 6371.0088
-CELL_DEG = 0.25  # ≈ 28 km north–south: a city and its suburbs
-_CELLS_PER_ROW = int(360 / CELL_DEG)
+    def prune(self, st: EntityState, i: int, now: float) -> bool:
+        s = st[i]
+        if s is not None and s[25] <= self._now_lim(now):
+            s = st[i] = hours_expire(s, self._now_lim(now))
+        return s is None
 
 
-def cell_of(lat: float, lon: float) -> int:
-    """Grid cell number of a position (``CELL_DEG`` degrees square)."""
-    return int((lat + 90.0) // CELL_DEG) * _CELLS_PER_ROW + int((lon + 180.0) // CELL_DEG)
-
-
-def cell_centre(cell: int) -> tuple[float, float]:
-    row, col = divmod(cell, _CELLS_PER_ROW)
-    return (row + 0.5) * CELL_DEG - 90.0, (col + 0.5) * CELL_DEG - 180.0
-
-
-def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in km."""
-    p1 = math.radians(lat1)
-    p2 = math.radians(lat2)
-    a = (
-        math.sin((p2 - p1) / 2) ** 2
-        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
-    )
-    return 2 * _KM_PER_RAD * math.asin(min(1.0, math.sqrt(a)))
-
-
-class PlacesProfile(SeenWindow):
+class PlacesProfile(Accumulator):
     """``profile(places)``: distance to the user's usual places (grid cells seen).
 
-    Reuses :class:`SeenWindow` over the event's cell, bounded at ``cap`` cells.
+    Slot: a last-seen list ``[cell, ts, ...]`` bounded at ``cap`` cells.
     """
 
-    __slots__ = ("new_km", "o_km", "o_new_city")
+    __slots__ = ("cap", "new_km", "o_km", "o_new_city")
 
     def __init__(self, d: FeatureDef, cap: int = 16, new_km: float = 50.0) -> None:
-        super().__init__([d], cap)
-        self.field = "cell"
-        self.o_distinct = self.o_new = self.o_last = None
+        super().__init__(d)
         self.o_km, self.o_new_city = d.outputs
+        self.cap = min(cap, SMALL_SEEN)
         self.new_km = new_km
 
     def outputs(self) -> list[str]:
         return [self.o_km, self.o_new_city]
 
-    def step(self, slot: Slot, r: Rec, out: Out) -> None:
-        cell = r.cell
-        if cell is None:
-            out[self.o_km] = None
-            out[self.o_new_city] = None
-            return
-        w = self.width
-        if slot[0] // w <= r.ts // w - self.n:
-            self._expire(slot, int(r.ts // w) - self.n)
-        od = slot[1]
-        if not od:
-            out[self.o_km] = None
-            out[self.o_new_city] = None
-        else:
-            lat, lon = r.lat, r.lon
-            km = min(haversine_km(lat, lon, *cell_centre(c)) for c in od)  # type: ignore[arg-type]
-            out[self.o_km] = km
-            out[self.o_new_city] = km > self.new_km
-        super().step(slot, r, {})
+    def fields(self) -> tuple[str, ...]:
+        return ("cell",)
+
+    def emit(self, i: int, acc: str) -> list[str]:
+        km, new = repr(self.o_km), repr(self.o_new_city)
+        return [
+            "if v_cell is None:",
+            f"    out[{km}] = out[{new}] = None",
+            "else:",
+            f"    places_step(st, {i}, v_cell, lat, lon, ts, {self.width}, {self._lim()}, "
+            f"{self.cap}, {self.new_km!r}, out, {km}, {new})",
+        ]
+
+    def prune(self, st: EntityState, i: int, now: float) -> bool:
+        if st[i] is not None:
+            st[i] = seen_expire(st[i], self.width, self._now_lim(now))
+        return st[i] is None
 
 
 class TravelProfile(Accumulator):
     """``profile(travel)``: distance and speed since the previous located event.
 
-    Slot: ``[ts or None, lat, lon]``.
+    Slot: ``(ts, lat, lon)`` of the last located event.
     """
 
     __slots__ = ("max_kmh", "min_dt", "min_km", "o_kmh", "o_last", "o_travel")
@@ -578,31 +552,29 @@ class TravelProfile(Accumulator):
     def outputs(self) -> list[str]:
         return [self.o_last, self.o_kmh, self.o_travel]
 
-    def new_slot(self) -> Slot:
-        return [None, 0.0, 0.0]
+    def fields(self) -> tuple[str, ...]:
+        return ("cell",)  # lat / lon come with the cell
 
-    def step(self, slot: Slot, r: Rec, out: Out) -> None:
-        t = slot[0]
-        if t is not None and t // self.width <= r.ts // self.width - self.n:
-            slot[0] = t = None
-            slot[1] = slot[2] = 0.0
-        lat, lon = r.lat, r.lon
-        if t is None or lat is None or lon is None:
-            out[self.o_last] = out[self.o_kmh] = out[self.o_travel] = None
-        else:
-            km = haversine_km(slot[1], slot[2], lat, lon)
-            kmh = km * 3600.0 / max(r.ts - t, self.min_dt)
-            out[self.o_last] = km
-            out[self.o_kmh] = kmh
-            out[self.o_travel] = kmh > self.max_kmh and km > self.min_km
-        if lat is not None:
-            slot[0] = r.ts
-            slot[1] = lat
-            slot[2] = lon
+    def emit(self, i: int, acc: str) -> list[str]:
+        last, kmh, travel = repr(self.o_last), repr(self.o_kmh), repr(self.o_travel)
+        return [
+            f"s = st[{i}]",
+            f"if s is not None and s[0] // {self.width} <= {self._lim()}:",
+            f"    s = st[{i}] = None",
+            "if s is None or lat is None:",
+            f"    out[{last}] = out[{kmh}] = out[{travel}] = None",
+            "else:",
+            "    k = haversine_km(s[1], s[2], lat, lon)",
+            f"    m = k * 3600.0 / max(ts - s[0], {self.min_dt!r})",
+            f"    out[{last}] = k",
+            f"    out[{kmh}] = m",
+            f"    out[{travel}] = m > {self.max_kmh!r} and k > {self.min_km!r}",
+            "if lat is not None:",
+            f"    st[{i}] = (ts, lat, lon)",
+        ]
 
-    def prune(self, slot: Slot, now: float) -> bool:
-        t = slot[0]
-        if t is not None and t // self.width <= now // self.width - self.n:
-            slot[0] = None
-            slot[1] = slot[2] = 0.0
-        return slot[0] is None
+    def prune(self, st: EntityState, i: int, now: float) -> bool:
+        s = st[i]
+        if s is not None and s[0] // self.width <= now // self.width - self.n:
+            st[i] = None
+        return st[i] is None

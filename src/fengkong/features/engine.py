@@ -13,10 +13,13 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Sequence
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Callable, Iterable, Sequence
+from math import sqrt
 from typing import Any
 
 from fengkong.events import Event
+from fengkong.features import slots
 from fengkong.features.accumulators import (
     Accumulator,
     AmountWindow,
@@ -24,14 +27,12 @@ from fengkong.features.accumulators import (
     FirstSeenWindow,
     HoursProfile,
     LastWindow,
-    Out,
     PercentileWindow,
     PlacesProfile,
-    Rec,
     SeenWindow,
     TravelProfile,
-    cell_of,
 )
+from fengkong.features.slots import Out, cell_of, haversine_km
 from fengkong.features.spec import (
     AMOUNT_AGGREGATES,
     DEFAULT_FEATURES,
@@ -79,20 +80,139 @@ def _accumulator(defs: list[FeatureDef], max_distinct: int, percentile_size: int
 
 
 class _Plan:
-    """Everything computed for one entity kind: one dict lookup per event."""
+    """Everything computed for one entity kind: its accumulators and state table."""
 
-    __slots__ = ("accs", "entity", "missing", "steps", "table")
+    __slots__ = ("accs", "entity", "missing", "table")
 
     def __init__(self, entity: str, accs: list[Accumulator], table: dict[str, EntityState]):
         self.entity = entity
-        self.accs = tuple(enumerate(accs, start=1))
-        # Bound methods looked up once, not per event.
-        self.steps = tuple((i, a.step) for i, a in self.accs)
+        self.accs = tuple(enumerate(accs, start=1))  # slot 0 is the entity's last ts
         self.table = table
         self.missing: dict[str, FeatureValue] = {n: None for a in accs for n in a.outputs()}
 
-    def new_state(self, ts: float) -> EntityState:
-        return [ts, *(a.new_slot() for _, a in self.accs)]
+
+# How the compiled step reads each event value it may need (``_loads`` keeps the order).
+_LOADS: dict[str, tuple[str, ...]] = {
+    "type": ("v_type = typ",),
+    "operation": ("v_operation = op",),
+    "cents": (
+        "x = event.amount",
+        "if x is not None:",
+        "    x = int((x * 100).to_integral_value())",
+    ),
+    "hour": ("h = int((ts + OFFSET) // 3600) % 24",),
+    "user": ("v_user = event.user_id",),
+    "ip": ("v_ip = event.ip",),
+    "ip24": ("v_ip24 = None if event.ip is None else ip_prefix(event.ip)",),
+    "phone": ("v_phone = event.phone",),
+    "id_number": ("v_id_number = event.id_number",),
+    "bank_card": ("v_bank_card = event.bank_card",),
+    "merchant": ("v_merchant = event.merchant_id",),
+    "event": ("v_event = 'event'",),
+}
+_CP = ("cp_account", "cp_card", "payee")
+_CP_LOAD = (
+    "cp = event.counterparty",
+    "if cp is None:",
+    "    v_cp_account = v_cp_card = v_payee = None",
+    "else:",
+    "    v_cp_account = cp.account_id",
+    "    v_cp_card = cp.bank_card",
+    "    v_payee = (",
+    "        'a:' + v_cp_account if v_cp_account is not None",
+    "        else (None if v_cp_card is None else 'c:' + v_cp_card)",
+    "    )",
+)
+_GEO_LOAD = (
+    "g = event.geo",
+    "if g is None:",
+    "    lat = lon = v_cell = None",
+    "else:",
+    "    lat = g.lat",
+    "    lon = g.lon",
+    "    v_cell = cell_of(lat, lon)",
+)
+
+
+def _compile(plans: tuple[_Plan, ...], offset_s: float) -> Callable[[Event, Out, str | None], None]:
+    """One specialised function for the whole definition set: no per-accumulator calls.
+
+    The source is generated from the accumulators' :meth:`Accumulator.emit` pieces with
+    every constant (windows, names, filters) written in, and compiled once per engine.
+    """
+    env: dict[str, Any] = {
+        name: getattr(slots, name)
+        for name in (
+            "count_expire",
+            "amount_expire",
+            "pairs_expire",
+            "percentile_expire",
+            "hours_expire",
+            "seen_step",
+            "seen_dict",
+            "places_step",
+        )
+    }
+    env.update(
+        sqrt=sqrt,
+        bisect_left=bisect_left,
+        bisect_right=bisect_right,
+        insort=insort,
+        haversine_km=haversine_km,
+        cell_of=cell_of,
+        ip_prefix=ip_prefix,
+        OFFSET=offset_s,
+    )
+    accs = [a for p in plans for _, a in p.accs]
+    needed = {f for a in accs for f in a.fields()} | {p.entity for p in plans}
+    filters: dict[tuple[object, ...], str] = {}
+    for a in accs:
+        if a.types is not None:
+            filters.setdefault((a.types, a.ops), f"f{len(filters)}")
+    body = ["ts = event.ts"]
+    if filters or "type" in needed:
+        body.append("typ = event.type._value_")  # the plain str: no enum lookups after
+    if any(ops is not None for _, ops in filters) or "operation" in needed:
+        body.append("op = event.operation")
+    for name, lines in _LOADS.items():
+        if name in needed:
+            body += lines
+    if needed & set(_CP):
+        body += _CP_LOAD
+    if "cell" in needed:
+        body += _GEO_LOAD
+    for width in sorted({a.width for a in accs}):
+        body.append(f"c{width} = int(ts // {width})")
+    for (types, ops), flag in filters.items():
+        env[f"TY_{flag}"] = types
+        test = f"typ in TY_{flag}"
+        if ops is not None:
+            env[f"OP_{flag}"] = ops
+            test += f" and op in OP_{flag}"
+        body.append(f"{flag} = {test}")
+    for j, plan in enumerate(plans):
+        env[f"T{j}"] = plan.table
+        env[f"M{j}"] = plan.missing
+        body += [
+            f"if v_{plan.entity} is None:",
+            f"    out.update(M{j})",
+            "else:",
+            f"    st = T{j}.get(v_{plan.entity})",
+            "    if st is None:",
+            f"        st = T{j}[v_{plan.entity}] = [ts{', None' * len(plan.accs)}]",
+            "    elif ts > st[0]:",
+            "        st[0] = ts",
+        ]
+        for i, acc in plan.accs:
+            flag = "True" if acc.types is None else filters[(acc.types, acc.ops)]
+            body += ["    " + line for line in acc.emit(i, flag)]
+    source = "def process(event, out, v_device):\n" + "".join(f"    {x}\n" for x in body)
+    # Only our own emitted source runs here: definitions are parsed into fixed
+    # templates, and names and sets enter the code as repr() literals or env values.
+    exec(compile(source, "<fengkong features>", "exec"), env)
+    step: Callable[[Event, Out, str | None], None] = env["process"]
+    step.__doc__ = source  # readable when debugging: engine._step.__doc__
+    return step
 
 
 class FeatureEngine:
@@ -129,56 +249,16 @@ class FeatureEngine:
         self._plans = tuple(
             _Plan(e, by_entity[e], self.state.table(e)) for e in ENTITIES if e in by_entity
         )
-        self._uses_ip24 = "ip24" in by_entity or any(d.field == "ip24" for d in self.definitions)
-        self._uses_geo = any(d.agg == "profile" for d in self.definitions) or any(
-            d.field == "cell" for d in self.definitions
-        )
-        self._rec = Rec()
+        self._step = _compile(self._plans, self._offset)
         self._scratch: Out = {}
         self._horizon = float(max(d.window_s for d in self.definitions))
         self._fingerprint = "\n".join(d.text for d in self.definitions)
+        # Incremental expiry: the keys still to visit in the current sweep, per plan.
+        self._sweep: list[tuple[_Plan, list[str]]] = []
 
     def horizon_seconds(self) -> float:
         """The longest window: how far back events matter to the state."""
         return self._horizon
-
-    def _load(self, event: Event, device_key: str | None) -> Rec:
-        r = self._rec
-        ts = event.ts
-        r.ts = ts
-        r.type = event.type.value
-        amount = event.amount
-        r.cents = None if amount is None else int((amount * 100).to_integral_value())
-        r.hour = int((ts + self._offset) // 3600) % 24
-        r.user = event.user_id
-        r.device = device_key
-        ip = event.ip
-        r.ip = ip
-        r.ip24 = None if ip is None or not self._uses_ip24 else ip_prefix(ip)
-        r.phone = event.phone
-        r.id_number = event.id_number
-        r.bank_card = event.bank_card
-        r.merchant = event.merchant_id
-        r.operation = event.operation
-        cp = event.counterparty
-        if cp is None:
-            r.cp_account = r.cp_card = r.payee = None
-        else:
-            r.cp_account = cp.account_id
-            r.cp_card = cp.bank_card
-            r.payee = (
-                f"a:{cp.account_id}"
-                if cp.account_id is not None
-                else (None if cp.bank_card is None else f"c:{cp.bank_card}")
-            )
-        geo = event.geo
-        if geo is None or not self._uses_geo:
-            r.lat = r.lon = r.cell = None
-        else:
-            r.lat = geo.lat
-            r.lon = geo.lon
-            r.cell = cell_of(geo.lat, geo.lon)
-        return r
 
     def process(self, event: Event, out: Out, device_key: str | None = None) -> None:
         """Write the features of ``event`` (state before it) into ``out``, then add it.
@@ -186,59 +266,68 @@ class FeatureEngine:
         ``device_key`` is the derived device key (fact ``device.key`` of the enrich
         stage); device features are ``None`` without it.
         """
-        r = self._load(event, device_key)
-        ts = r.ts
-        for plan in self._plans:
-            key = getattr(r, plan.entity)
-            if key is None:
-                out.update(plan.missing)
-                continue
-            st = plan.table.get(key)
-            if st is None:
-                st = plan.table[key] = plan.new_state(ts)
-            elif ts > st[0]:
-                st[0] = ts
-            for i, step in plan.steps:
-                step(st[i], r, out)
+        self._step(event, out, device_key)
 
     def compute(self, event: Event, device_key: str | None = None) -> dict[str, FeatureValue]:
         """:meth:`process` into a new dict, in definition order."""
         out: Out = dict.fromkeys(self.names)
-        self.process(event, out, device_key)
+        self._step(event, out, device_key)
         return out
 
     def observe(self, event: Event, device_key: str | None = None) -> None:
         """Add ``event`` to the state without keeping any value (rebuild after restart)."""
-        self.process(event, self._scratch, device_key)
+        self._step(event, self._scratch, device_key)
 
     def observe_all(self, events: Iterable[tuple[Event, str | None]]) -> int:
         """Observe ``(event, device_key)`` pairs; returns how many."""
         n = 0
+        step, scratch = self._step, self._scratch
         for event, key in events:
-            self.process(event, self._scratch, key)
+            step(event, scratch, key)
             n += 1
         return n
 
-    def expire(self, now: float) -> int:
+    @staticmethod
+    def _prune_keys(plan: _Plan, keys: Iterable[str], now: float) -> int:
+        table, accs = plan.table, plan.accs
+        stale = []
+        for key in keys:
+            st = table.get(key)
+            if st is None:  # dropped since the sweep began
+                continue
+            empty = True
+            for i, acc in accs:
+                if st[i] is not None and not acc.prune(st, i, now):
+                    empty = False
+            if empty:
+                stale.append(key)
+        for key in stale:
+            del table[key]
+        return len(stale)
+
+    def expire(self, now: float, budget: int | None = None) -> int:
         """Drop everything that has left its window at ``now``; returns entities dropped.
 
         Reads expire lazily, so this is only needed to bound memory: call it from time
-        to time (e.g. hourly). It sweeps every entity, so it costs ~1 s per million.
+        to time (e.g. hourly). Without ``budget`` it sweeps every entity (~0.5 s per
+        million). With ``budget`` it visits at most that many entities per call and
+        carries on where it stopped at the next call, so a sweep is spread over calls
+        and no call blocks for long; a new sweep starts when one is finished.
         """
+        if budget is None:
+            self._sweep = []
+            return sum(self._prune_keys(p, list(p.table), now) for p in self._plans)
+        if not self._sweep:
+            self._sweep = [(p, list(p.table)) for p in reversed(self._plans)]
         dropped = 0
-        for plan in self._plans:
-            table = plan.table
-            stale = []
-            for key, st in table.items():
-                empty = True
-                for i, acc in plan.accs:
-                    if not acc.prune(st[i], now):
-                        empty = False
-                if empty:
-                    stale.append(key)
-            for key in stale:
-                del table[key]
-            dropped += len(stale)
+        while self._sweep and budget > 0:
+            plan, keys = self._sweep[-1]
+            chunk = keys[-budget:]
+            del keys[-budget:]
+            budget -= len(chunk)
+            dropped += self._prune_keys(plan, chunk, now)
+            if not keys:
+                self._sweep.pop()
         return dropped
 
     def snapshot(self) -> bytes:
@@ -250,6 +339,8 @@ class FeatureEngine:
         self.state.loads(data, self._fingerprint)
         for plan in self._plans:
             plan.table = self.state.table(plan.entity)
+        self._step = _compile(self._plans, self._offset)  # it holds the tables
+        self._sweep = []
 
     def entity_count(self) -> int:
         return sum(len(p.table) for p in self._plans)

@@ -1,6 +1,7 @@
 """Identity: device keys and device risk signals (OTP, biometrics and voice live beside)."""
 
 from fengkong.identity.device import (
+    DeviceCache,
     device_facts,
     device_key,
     is_automation,
@@ -12,6 +13,7 @@ from fengkong.identity.device import (
 )
 
 __all__ = [
+    "DeviceCache",
     "device_facts",
     "device_key",
     "is_automation",

@@ -195,21 +195,102 @@ def device_facts(
     at: datetime,
     lon: float | None = None,
     ip_country: str | None = None,
+    cache: DeviceCache | None = None,
 ) -> dict[str, FeatureValue]:
-    """The ``device.*`` facts of docs/features.md for one event's device."""
-    key, strength = device_key(device)
-    facts: dict[str, FeatureValue] = {"device.key": key, "device.key_strength": strength}
-    fp = device.fingerprint if device is not None else None
+    """The ``device.*`` facts of docs/features.md for one event's device.
+
+    ``cache`` memoises the part that depends on the device alone (see
+    :class:`DeviceCache`); the timezone checks depend on the event and are computed.
+    """
+    if device is None:
+        return {"device.key": None, "device.key_strength": None}
+    facts = dict(cache.static_facts(device) if cache is not None else _static_facts(device))
+    fp = device.fingerprint
     if fp is None:
         return facts
-    facts["device.is_emulator"] = is_emulator(fp)
-    facts["device.is_rooted"] = is_rooted(fp)
-    facts["device.is_automation"] = is_automation(fp)
-    facts["device.platform_ua_mismatch"] = platform_ua_mismatch(fp)
     facts["device.tz_geo_mismatch"] = tz_geo_mismatch(fp.timezone, lon, at)
     if ip_country is not None and fp.timezone is not None:
         tz_country = zone_country(fp.timezone)
         facts["device.tz_ip_mismatch"] = (
             None if tz_country is None else tz_country != ip_country.upper()
         )
+    return facts
+
+
+def _content_key(device: Device) -> tuple[Any, ...] | None:
+    """A hashable tuple of everything a device's own facts depend on; ``None`` if the
+    fingerprint holds unhashable values (those devices are simply not cached)."""
+    fp = device.fingerprint
+    if fp is None:
+        return (device.device_id,)
+    values: dict[str, Any] = fp.__dict__
+    key: tuple[Any, ...]
+    if values.get("build_props") is None:
+        key = (device.device_id, *values.values())
+    else:  # the one dict-valued field, as a tuple in its own position
+        key = (
+            device.device_id,
+            *(tuple(v.items()) if k == "build_props" else v for k, v in values.items()),
+        )
+    extra = fp.__pydantic_extra__
+    if extra:
+        key = (*key, *extra.items())
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+class DeviceCache:
+    """Bounded memo of the facts that depend on the device alone (key, strength,
+    emulator / rooted / automation, platform vs UA), keyed by the fingerprint's content.
+
+    The same phone sends the same fingerprint event after event, and the key's hash and
+    the regular expressions cost far more than building the tuple. The oldest entry
+    goes first when ``size`` is reached (insertion order: cheap, and good enough for a
+    memo whose misses only cost the computation).
+    """
+
+    __slots__ = ("_memo", "size")
+
+    def __init__(self, size: int = 65_536) -> None:
+        self.size = size
+        self._memo: dict[tuple[Any, ...], dict[str, FeatureValue]] = {}
+
+    def __len__(self) -> int:
+        return len(self._memo)
+
+    def static_facts(self, device: Device) -> dict[str, FeatureValue]:
+        """The device-only facts (do not mutate the returned dict: it is shared)."""
+        ck = _content_key(device)
+        if ck is not None:
+            hit = self._memo.get(ck)
+            if hit is not None:
+                return hit
+        facts = _static_facts(device)
+        if ck is not None:
+            memo = self._memo
+            if len(memo) >= self.size:
+                del memo[next(iter(memo))]
+            memo[ck] = facts
+        return facts
+
+    def key(self, device: Device | None) -> str | None:
+        """:func:`device_key`'s key, memoised."""
+        if device is None:
+            return None
+        key = self.static_facts(device)["device.key"]
+        return key if isinstance(key, str) else None
+
+
+def _static_facts(device: Device) -> dict[str, FeatureValue]:
+    key, strength = device_key(device)
+    facts: dict[str, FeatureValue] = {"device.key": key, "device.key_strength": strength}
+    fp = device.fingerprint
+    if fp is not None:
+        facts["device.is_emulator"] = is_emulator(fp)
+        facts["device.is_rooted"] = is_rooted(fp)
+        facts["device.is_automation"] = is_automation(fp)
+        facts["device.platform_ua_mismatch"] = platform_ua_mismatch(fp)
     return facts
