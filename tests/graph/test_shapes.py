@@ -117,14 +117,16 @@ def test_communities_over_shared_identifiers_skip_hubs() -> None:
 
 def test_peeling_finds_the_planted_dense_block() -> None:
     rng = random.Random(5)
-    rows = [(f"a:b{i}", f"m:b{j}", 100.0, float(i + j)) for i in range(6) for j in range(5)]
-    rows += [(f"a:n{rng.randrange(300)}", f"m:n{rng.randrange(60)}", 50.0, 1.0) for _ in range(600)]
-    rings = find_dense_blocks(
-        money([(s, d, a, t) for s, d, a, t in rows], "payment"), MineParams(n_blocks=1)
-    )
+    block = [(f"a:b{i}", f"m:b{j}", 100.0, float(i + j)) for i in range(8) for j in range(6)]
+    noise = [
+        (f"a:n{rng.randrange(400)}", f"m:n{rng.randrange(200)}", 50.0, 1.0) for _ in range(300)
+    ]
+    rings = find_dense_blocks(money(block + noise, "payment"), MineParams(n_blocks=2))
     assert len(rings) == 1
-    assert set(rings[0].members) == {f"a:b{i}" for i in range(6)}
-    assert set(rings[0].entities) == {f"m:b{j}" for j in range(5)}
+    assert set(rings[0].members) == {f"a:b{i}" for i in range(8)}
+    assert set(rings[0].entities) == {f"m:b{j}" for j in range(6)}
+    # Random purchases alone hold no block well above the graph's own density.
+    assert find_dense_blocks(money(noise, "payment"), MineParams()) == []
 
 
 def test_peel_keeps_the_densest_set() -> None:

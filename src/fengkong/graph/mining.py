@@ -23,8 +23,14 @@ class MineParams:
     shapes: ShapeParams = field(default_factory=ShapeParams)
     caps: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_CAPS))
     min_accounts: int = 3
+    # Linked components up to this many accounts are rings as they stand; bigger ones
+    # (chains of households, a hub under its cap) are split by Leiden.
+    max_ring: int = 50
     resolution: float = 1.0
     n_blocks: int = 3
+    # A block is kept only if its density is this many times the whole graph's: the
+    # honest core of popular merchants is dense too, just not unusually so.
+    min_lift: float = 3.0
     seed: int = 0
     detectors: tuple[str, ...] = ("community", "dense_block", "shapes")
 
@@ -53,11 +59,11 @@ def find_communities(links: pd.DataFrame, p: MineParams) -> list[Ring]:
     g = ig.Graph(n=n_acc + len(keys), edges=np.column_stack([acc_codes, key_codes + n_acc]))
     membership = np.full(g.vcount(), -1, dtype=np.int64)
     next_id = 0
-    # Leiden only where there is something to split: components big enough to be rings.
+    # Leiden only where there is something to split.
     for comp in g.connected_components():
         if sum(1 for v in comp if v < n_acc) < p.min_accounts:
             continue
-        if len(comp) <= 3 * p.min_accounts:
+        if sum(1 for v in comp if v < n_acc) <= p.max_ring:
             membership[comp] = next_id
             next_id += 1
             continue
@@ -177,33 +183,61 @@ def find_dense_blocks(money: pd.DataFrame, p: MineParams) -> list[Ring]:
         mdeg = np.bincount(vc)
         w = 1.0 / np.log(mdeg[vc] + 5.0)
         mask, g = peel(uc, vc, w, len(us), len(vs))
-        in_block = mask[uc] & mask[vc + len(us)]
-        blk = e[in_block]
-        accounts = sorted(set(blk["src"]))
-        merchants = sorted(set(blk["dst"]))
-        if len(accounts) < p.min_accounts or len(merchants) < 2:
-            break
         overall = float(w.sum()) / (len(us) + len(vs))
-        rings.append(
-            Ring(
-                ring_id="",
-                kind="dense_block",
-                score=g,
-                members=accounts,
-                entities=merchants,
-                edges=[(s, d, "payment") for s, d in zip(blk["src"], blk["dst"], strict=True)],
-                evidence={
-                    "density": round(g, 4),
-                    "density_overall": round(overall, 4),
-                    "fill": round(len(blk) / (len(accounts) * len(merchants)), 4),
-                    "payments": int(blk["n"].sum()),
-                    "total_amount": round(float(blk["amount"].sum()), 2),
-                    "timeline": timeline([*blk["first"].tolist(), *blk["last"].tolist()]),
-                },
+        in_block = mask[uc] & mask[vc + len(us)]
+        if g < p.min_lift * overall or not in_block.any():
+            break
+        blk = e[in_block].assign(w=w[in_block])
+        # Peeling returns side-by-side blocks at once; one ring per part.
+        for part in _components(blk, e.groupby("dst")["src"].size()):
+            accounts = sorted(set(part["src"]))
+            merchants = sorted(set(part["dst"]))
+            if len(accounts) < p.min_accounts or len(merchants) < 2:
+                continue
+            density = float(part["w"].sum()) / (len(accounts) + len(merchants))
+            rings.append(
+                Ring(
+                    ring_id="",
+                    kind="dense_block",
+                    score=density,
+                    members=accounts,
+                    entities=merchants,
+                    edges=[
+                        (s, d, "payment") for s, d in zip(part["src"], part["dst"], strict=True)
+                    ],
+                    evidence={
+                        "density": round(density, 4),
+                        "density_overall": round(overall, 4),
+                        "fill": round(len(part) / (len(accounts) * len(merchants)), 4),
+                        "payments": int(part["n"].sum()),
+                        "total_amount": round(float(part["amount"].sum()), 2),
+                        "timeline": timeline([*part["first"].tolist(), *part["last"].tolist()]),
+                    },
+                )
             )
-        )
         e = e[~in_block]  # look for the next block among the remaining edges
     return rings
+
+
+def _components(edges: pd.DataFrame, merchant_degree: pd.Series) -> list[pd.DataFrame]:
+    """Split a peeled block into connected parts over its own merchants.
+
+    A colluding merchant's customers are mostly the ring; a popular shop that some ring
+    members also use is not part of it and would join separate rings, so merchants with
+    less than half of their customers inside the block are left out.
+    """
+    import igraph as ig
+
+    inside = edges.groupby("dst")["src"].transform("size")
+    own = inside / edges["dst"].map(merchant_degree) >= 0.5
+    edges = edges[own]
+    if edges.empty:
+        return []
+    codes, _ = pd.factorize(pd.concat([edges["src"], edges["dst"]], ignore_index=True))
+    n = len(edges)
+    g = ig.Graph(n=int(codes.max()) + 1, edges=np.column_stack([codes[:n], codes[n:]]))
+    member = np.asarray(g.connected_components().membership)[codes[:n]]
+    return [edges[member == c] for c in np.unique(member)]
 
 
 def mine(
