@@ -21,11 +21,11 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from synthetic import events  # noqa: E402
+from synthetic import events
 
-from fengkong.decisions.replay import replay  # noqa: E402
-from fengkong.runtime import build_runtime  # noqa: E402
-from fengkong.settings import Settings  # noqa: E402
+from fengkong.decisions.replay import replay
+from fengkong.runtime import build_runtime
+from fengkong.settings import Settings
 
 
 def _pct(values: list[float], q: float) -> float:

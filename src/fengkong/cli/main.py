@@ -12,7 +12,11 @@ from fengkong import __version__
 from fengkong.cli.decide_cmd import decide
 from fengkong.cli.demo_cmd import demo
 from fengkong.cli.evaluate_cmd import evaluate
+from fengkong.cli.features_cmd import features
+from fengkong.cli.graph_cmd import graph
+from fengkong.cli.models_cmd import models
 from fengkong.cli.replay_cmd import replay
+from fengkong.cli.rules_cmd import rules
 from fengkong.cli.serve_cmd import serve
 from fengkong.cli.sim_cmd import sim
 
@@ -27,10 +31,10 @@ def main() -> None:
 main.add_command(decide)
 main.add_command(demo)
 main.add_command(evaluate)
-main.add_command(__import__("fengkong.cli.features_cmd", fromlist=["features"]).features)
-main.add_command(__import__("fengkong.cli.graph_cmd", fromlist=["graph"]).graph)
-main.add_command(__import__("fengkong.cli.models_cmd", fromlist=["models"]).models)
+main.add_command(features)
+main.add_command(graph)
+main.add_command(models)
 main.add_command(replay)
-main.add_command(__import__("fengkong.cli.rules_cmd", fromlist=["rules"]).rules)
+main.add_command(rules)
 main.add_command(serve)
 main.add_command(sim)

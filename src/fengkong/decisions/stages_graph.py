@@ -7,6 +7,7 @@ from datetime import datetime
 from fengkong.decisions.types import DecisionContext
 from fengkong.events import Event, Label
 from fengkong.graph import OnlineGraph, account_key, identifier_keys
+from fengkong.identity.device import device_key as derive_device_key
 
 
 class GraphStage:
@@ -34,8 +35,9 @@ class GraphStage:
         self._update(event, acc, keys)
 
     def observe(self, event: Event, device_key: str | None = None) -> None:
-        """Update only (rebuild after restart); pass the enriched device key if known."""
-        self._update(event, account_key(event.user_id), identifier_keys(event, device_key))
+        """Update only (rebuild after restart), with the device key the enrich stage gives."""
+        key = device_key if device_key is not None else derive_device_key(event.device)[0]
+        self._update(event, account_key(event.user_id), identifier_keys(event, key))
 
     def horizon_seconds(self) -> float:
         return self.graph.horizon
