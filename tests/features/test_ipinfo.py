@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -82,3 +83,41 @@ def test_ip_facts_without_lists() -> None:
     v6 = ip_facts("2408:8456:3a1:5e::7")
     assert v6["ip.version"] == 6 and v6["ip.prefix"] == "2408:8456:3a1:5e::/64"
     assert ip_prefix("1.2.3.4") == "1.2.3.0/24"
+
+
+def test_mixed_v4_24s_are_all_known() -> None:
+    """Every special IPv4 network smaller than a /24 lies in a /24 the cache skips."""
+    from fengkong.features.ipinfo import MIXED_V4_24
+
+    consts: Any = ipaddress._IPv4Constants  # type: ignore[attr-defined]
+    special = [
+        *consts._private_networks,
+        *getattr(consts, "_private_networks_exceptions", ()),
+        consts._linklocal_network,
+        consts._loopback_network,
+        ipaddress.IPv4Network("0.0.0.0/32"),  # unspecified
+        ipaddress.IPv4Network("224.0.0.0/4"),  # multicast
+        ipaddress.IPv4Network("240.0.0.0/4"),  # reserved
+    ]
+    for net in special:
+        if net.version == 4 and net.prefixlen > 24:
+            assert str(net.network_address).rsplit(".", 1)[0] in MIXED_V4_24, net
+
+
+IPV4 = st.integers(0, 2**32 - 1).map(lambda x: str(ipaddress.IPv4Address(x)))
+NEAR = st.sampled_from(["0.0.0.0", "192.0.0.5", "192.0.0.171", "255.255.255.255", "3.0.0.1"])
+IPV6 = st.sampled_from(["2408:8456:3a1:5e::7", "::1", "fe80::1", "2001:db8::12"])
+
+
+@given(st.lists(st.one_of(IPV4, NEAR, IPV6), max_size=30))
+def test_cache_equals_ip_facts(ips: list[str]) -> None:
+    from fengkong.features.ipinfo import IpFactsCache
+
+    ranges = IpRanges(
+        [("3.0.0.0", "3.1.255.255", "Amazon AWS"), ("2001:db8::", "2001:db8::ff", "V6")]
+    )
+    countries = IpRanges([("1.0.0.0", "126.255.255.255", "AA"), ("::", "ffff::", "BB")])
+    for dc, cc in ((None, None), (ranges, countries)):
+        cache = IpFactsCache(dc, cc, size=4)
+        for ip in ips * 2:
+            assert cache.facts(ip) == ip_facts(ip, dc, cc), ip

@@ -10,7 +10,7 @@ from __future__ import annotations
 from fengkong.decisions.types import DecisionContext, FeatureValue
 from fengkong.events import Event
 from fengkong.features.engine import FeatureEngine
-from fengkong.features.ipinfo import IpRanges, ip_facts
+from fengkong.features.ipinfo import IpFactsCache, IpRanges
 from fengkong.identity.device import DeviceCache, device_facts
 
 
@@ -21,9 +21,9 @@ class EnrichStage:
     there are no ``ip.is_datacenter`` facts. ``ip_countries``: optional IP -> ISO country
     ranges, which enable ``ip.country`` and ``device.tz_ip_mismatch``.
 
-    IP facts are memoised per address and device-only facts per fingerprint content,
-    each in a bounded memo of ``cache_size`` entries (oldest dropped first): clients
-    repeat their IP and fingerprint from event to event.
+    IP facts are memoised per address (:class:`IpFactsCache`) and device-only facts per
+    fingerprint content (:class:`DeviceCache`), each bounded at ``cache_size`` entries:
+    clients repeat their IP and fingerprint from event to event.
     """
 
     name = "enrich"
@@ -38,21 +38,12 @@ class EnrichStage:
         self.ip_countries = ip_countries
         self.cache_size = cache_size
         self.devices = DeviceCache(cache_size)
-        self._ips: dict[str, dict[str, FeatureValue]] = {}
-
-    def _ip_facts(self, ip: str) -> dict[str, FeatureValue]:
-        facts = self._ips.get(ip)
-        if facts is None:
-            facts = ip_facts(ip, self.ip_ranges, self.ip_countries)
-            if len(self._ips) >= self.cache_size:
-                del self._ips[next(iter(self._ips))]
-            self._ips[ip] = facts
-        return facts
+        self.ips = IpFactsCache(ip_ranges, ip_countries, cache_size)
 
     def facts(self, event: Event) -> dict[str, FeatureValue]:
         country: str | None = None
         if event.ip is not None:
-            out = dict(self._ip_facts(event.ip))
+            out = dict(self.ips.facts(event.ip))
             c = out.get("ip.country")
             country = c if isinstance(c, str) else None
         else:

@@ -56,14 +56,17 @@ class IpRanges:
     def lookup(self, ip: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
         """The name of a range holding ``ip`` (the one starting last), else ``None``."""
         addr = ipaddress.ip_address(ip) if isinstance(ip, str) else ip
-        x = int(addr)
-        starts = self._starts[addr.version]
+        return self.lookup_int(int(addr), addr.version)
+
+    def lookup_int(self, x: int, version: int) -> str | None:
+        """:meth:`lookup` of an address given as an integer."""
+        starts = self._starts[version]
         i = bisect_right(starts, x) - 1
-        ends = self._ends[addr.version]
-        reach = self._reach[addr.version]
+        ends = self._ends[version]
+        reach = self._reach[version]
         while i >= 0 and reach[i] >= x:
             if ends[i] >= x:
-                return self._names[addr.version][i]
+                return self._names[version][i]
             i -= 1
         return None
 
@@ -115,3 +118,69 @@ def ip_facts(
     if countries is not None:
         facts["ip.country"] = countries.lookup(addr)
     return facts
+
+
+# IPv4 /24 networks that hold a special network smaller than a /24 (192.0.0.0/29,
+# 192.0.0.170/31, 0.0.0.0 unspecified, 255.255.255.255 broadcast): in every other /24 the
+# version / private / reserved facts are the same for all 256 addresses.
+MIXED_V4_24 = frozenset({"0.0.0", "192.0.0", "255.255.255"})
+
+
+class IpFactsCache:
+    """:func:`ip_facts` memoised per address, with the address-class facts shared per
+    IPv4 /24, each memo bounded at ``size`` entries (oldest dropped first).
+
+    Clients repeat their IP from event to event; a new address of a known /24 costs
+    only its range lookups (integer bisection), not ``ipaddress``'s classification.
+    """
+
+    __slots__ = ("_memo", "_nets", "countries", "datacenters", "size")
+
+    def __init__(
+        self,
+        datacenters: IpRanges | None = None,
+        countries: IpRanges | None = None,
+        size: int = 65_536,
+    ) -> None:
+        self.datacenters = datacenters
+        self.countries = countries
+        self.size = size
+        self._memo: dict[str, dict[str, FeatureValue]] = {}
+        self._nets: dict[str, dict[str, FeatureValue]] = {}
+
+    def __len__(self) -> int:
+        return len(self._memo)
+
+    def facts(self, ip: str) -> dict[str, FeatureValue]:
+        """The facts of a canonical IP address (do not mutate: the dict is shared)."""
+        memo = self._memo
+        hit = memo.get(ip)
+        if hit is not None:
+            return hit
+        facts = self._compute(ip)
+        if len(memo) >= self.size:
+            del memo[next(iter(memo))]
+        memo[ip] = facts
+        return facts
+
+    def _compute(self, ip: str) -> dict[str, FeatureValue]:
+        net = ip[: ip.rfind(".")] if ":" not in ip else ""
+        if not net or net in MIXED_V4_24:
+            return ip_facts(ip, self.datacenters, self.countries)
+        base = self._nets.get(net)
+        if base is None:
+            base = ip_facts(ip)
+            if len(self._nets) >= self.size:
+                del self._nets[next(iter(self._nets))]
+            self._nets[net] = base
+        facts = dict(base)
+        if self.datacenters is not None or self.countries is not None:
+            a, b, c, d = ip.split(".")
+            x = (int(a) << 24) | (int(b) << 16) | (int(c) << 8) | int(d)
+            if self.datacenters is not None:
+                name = self.datacenters.lookup_int(x, 4)
+                facts["ip.is_datacenter"] = name is not None
+                facts["ip.datacenter"] = name
+            if self.countries is not None:
+                facts["ip.country"] = self.countries.lookup_int(x, 4)
+        return facts
