@@ -171,3 +171,11 @@ def test_default_pipeline_blocks_a_phishing_qr_and_warns(
     body = client.post("/v1/events", json=scan).json()
     assert body["decision"] == "block"
     assert "phishing_qr" in {w["code"] for w in body["warnings"]}
+
+
+def test_reason_sources_stay_within_the_wire_format(
+    client: TestClient, examples: list[dict[str, Any]]
+) -> None:
+    for raw in examples:
+        for reason in client.post("/v1/events", json=raw).json()["reasons"]:
+            assert reason["source"] in {"rule", "model", "list", "graph"}

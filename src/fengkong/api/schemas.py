@@ -13,7 +13,7 @@ class WarningOut(BaseModel):
 
 
 class ReasonOut(BaseModel):
-    source: Literal["rule", "model", "list", "graph", "policy"]
+    source: Literal["rule", "model", "list", "graph"]
     name: str
     detail: str
 

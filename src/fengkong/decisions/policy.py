@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fengkong.decisions.types import Action, ChallengeKind, DecisionContext, Proposal, Reason
+from fengkong.decisions.types import (
+    Action,
+    ChallengeKind,
+    DecisionContext,
+    Proposal,
+    Reason,
+    ReasonSource,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +59,7 @@ class Policy:
             return min(1.0, max(0.0, ctx.model_score))
         return min(1.0, max(0.0, ctx.rule_points / self.config.points_for_full_score))
 
-    def _threshold_proposal(self, score: float) -> Proposal | None:
+    def _threshold_proposal(self, score: float, from_model: bool) -> Proposal | None:
         cfg = self.config
         for action, at in (
             (Action.BLOCK, cfg.block_at),
@@ -60,7 +67,8 @@ class Policy:
             (Action.CHALLENGE, cfg.challenge_at),
         ):
             if at is not None and score >= at:
-                reason = Reason("policy", f"score_{action.label}", f"score {score:.3f} ≥ {at}")
+                source: ReasonSource = "model" if from_model else "rule"
+                reason = Reason(source, f"score_{action.label}", f"score {score:.3f} ≥ {at}")
                 challenge = cfg.score_challenge if action is Action.CHALLENGE else None
                 return Proposal(action, reason, challenge)
         return None
@@ -68,7 +76,7 @@ class Policy:
     def decide(self, ctx: DecisionContext) -> Outcome:
         score = self.score(ctx)
         proposals = list(ctx.proposals)
-        by_score = self._threshold_proposal(score)
+        by_score = self._threshold_proposal(score, ctx.model_score is not None)
         if by_score is not None:
             proposals.append(by_score)
         action = max((p.action for p in proposals), default=Action.ALLOW)

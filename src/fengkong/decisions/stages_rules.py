@@ -111,7 +111,7 @@ class RulesStage:
 def apply_freeze(ctx: DecisionContext, freeze: Freeze) -> None:
     """A freeze proposes its action with the analyst's reason."""
     kind, _, challenge = freeze.action.partition(":")
-    reason = Reason("policy", f"freeze:{freeze.kind}", f"{freeze.value}: {freeze.reason}")
+    reason = Reason("rule", f"freeze:{freeze.kind}", f"{freeze.value}: {freeze.reason}")
     ctx.propose(_ACTIONS[kind], reason, challenge or None)  # type: ignore[arg-type]
     ctx.explain.setdefault("freezes", []).append(freeze.as_dict())
 

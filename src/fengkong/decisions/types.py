@@ -10,7 +10,8 @@ from fengkong.events import Event, Label
 
 ChallengeKind = Literal["otp", "biometric", "voice"]
 CHALLENGE_KINDS: tuple[ChallengeKind, ...] = ("otp", "biometric", "voice")
-ReasonSource = Literal["rule", "model", "list", "graph", "policy"]
+# The wire format (EVENTS.md) knows these four sources; clients may check them.
+ReasonSource = Literal["rule", "model", "list", "graph"]
 FeatureValue = float | int | str | bool | None
 
 
