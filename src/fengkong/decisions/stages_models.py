@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import ChainMap
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
+
+import numpy as np
 
 from fengkong.decisions.types import DecisionContext, FeatureValue, Reason
 from fengkong.events import Event
 from fengkong.features import FeatureEngine, feature_names
 from fengkong.models.dataset import PointInTime
-from fengkong.models.drift import ALERT_AT, LiveDrift
+from fengkong.models.drift import ALERT_AT, psi
 from fengkong.models.model import Model, ModelLoadError
 from fengkong.models.registry import Registry
 
@@ -58,7 +59,7 @@ class _Slot:
         model.check_features(serving)
         self.model = model
         self.pit = PointInTime(model.feature_set)
-        self.drift = LiveDrift(model.psi_refs)
+        self.live: list[tuple[float, ...]] = []
         self.version = model.version
 
 
@@ -168,8 +169,8 @@ class ModelStage:
     def _vector(self, slot: _Slot, ctx: DecisionContext) -> tuple[list[float], bool]:
         own: dict[str, FeatureValue] = {}
         slot.pit.model_features(ctx.event, ctx.features, own)
-        values = ChainMap(own, ctx.features)
-        return slot.model.vector(values), ctx.event.type.value in slot.model.event_types
+        x = slot.model.vector(own, ctx.features)
+        return x, ctx.event.type.value in slot.model.event_types
 
     def run(self, ctx: DecisionContext) -> None:
         self._reload()
@@ -197,14 +198,14 @@ class ModelStage:
                 ctx.explain["challenger"] = {"version": chall.version, "score": s.score}
 
     def _count(self, slot: _Slot, x: list[float], score: float) -> None:
-        d = slot.drift
-        for name, v in zip(slot.model.features, x, strict=True):
-            d.add(name, v)
-        d.add("score", score)
-        d.n += 1
-        if d.n >= self.drift_window:
-            self.last_psi = d.psi()
-            d.reset()
+        # Rows are kept and binned in one numpy pass per window: cheaper per event.
+        slot.live.append((*x, score))
+        if len(slot.live) >= self.drift_window:
+            arr = np.asarray(slot.live, dtype=np.float64)
+            names = [*slot.model.features, "score"]
+            refs = slot.model.psi_refs
+            self.last_psi = {n: psi(refs[n], arr[:, j]) for j, n in enumerate(names) if n in refs}
+            slot.live.clear()
 
     def observe(self, event: Event) -> None:
         for slot in self._slots():

@@ -99,6 +99,11 @@ class LabelRiskBlock:
     def __init__(self, spec: LabelRiskSpec) -> None:
         self.spec = spec
         self._tables = {e: _EntityDays() for e in spec.entities}
+        # Window sums per entity key for the current window end: most events of a busy
+        # entity share their window end, and only a label on that entity changes them.
+        self._cache: dict[str, dict[str, tuple[int, list[tuple[float | None, int]]]]] = {
+            e: {} for e in spec.entities
+        }
         self._index: dict[str, tuple[int, tuple[str | None, ...]]] = {}
         self._order: deque[tuple[int, str]] = deque()
         self._fraud: set[str] = set()
@@ -134,6 +139,9 @@ class LabelRiskBlock:
         for e, key in zip(self.spec.entities, keys, strict=True):
             if key is not None:
                 self._bucket(e, key, day)[0] += 1
+                cached = self._cache[e].get(key)
+                if cached is not None and day < cached[0]:
+                    del self._cache[e][key]  # a late event inside a cached window
         # Forget events whose labels could no longer reach any window.
         while self._order and self._order[0][0] < day - self._keep_days:
             _, old = self._order.popleft()
@@ -169,6 +177,7 @@ class LabelRiskBlock:
         for e, key in zip(self.spec.entities, keys, strict=True):
             if key is not None:
                 self._bucket(e, key, day)[1] += step
+                self._cache[e].pop(key, None)
 
     def compute(self, event: Event, out: dict[str, FeatureValue]) -> None:
         """Write this event's known-fraud features into ``out`` (state before it)."""
@@ -182,17 +191,24 @@ class LabelRiskBlock:
                     out[rate] = None
                     out[frauds] = None if key is None else 0
                 continue
-            n = f = 0
-            back = 0
-            for w, rate, frauds in outs:
-                while back < w:
-                    b = per_key.get(end - 1 - back)
-                    if b is not None:
-                        n += b[0]
-                        f += b[1]
-                    back += 1
-                out[rate] = f / n if n else None
-                out[frauds] = f
+            cache = self._cache[entity]
+            hit = cache.get(key)  # type: ignore[arg-type]
+            if hit is None or hit[0] != end:
+                n = f = 0
+                back = 0
+                sums: list[tuple[float | None, int]] = []
+                for w, _, _ in outs:
+                    while back < w:
+                        b = per_key.get(end - 1 - back)
+                        if b is not None:
+                            n += b[0]
+                            f += b[1]
+                        back += 1
+                    sums.append((f / n if n else None, f))
+                hit = cache[key] = (end, sums)  # type: ignore[index]
+            for (_, rate, frauds), (r, k) in zip(outs, hit[1], strict=True):
+                out[rate] = r
+                out[frauds] = k
 
 
 def derived_features(

@@ -103,11 +103,17 @@ class Model:
         a, b = self.platt
         return sigmoid(a * raw + b)
 
-    def vector(self, values: Mapping[str, Any]) -> list[float]:
+    def vector(
+        self, values: Mapping[str, Any], more: Mapping[str, Any] | None = None
+    ) -> list[float]:
+        """The input row: each feature from ``values``, else from ``more``; unknown -> NaN."""
         out = []
+        nan = float("nan")
         for n in self.features:
             v = values.get(n)
-            out.append(float("nan") if v is None or isinstance(v, str) else float(v))
+            if v is None and more is not None:
+                v = more.get(n)
+            out.append(nan if v is None or isinstance(v, str) else float(v))
         return out
 
     def score_vector(self, x: Sequence[float], reasons: int = 3) -> Scored:
