@@ -3,9 +3,8 @@
 Place it after ``features`` and before ``rules`` (rules can then read
 ``model.anomaly_score``):
 
->>> from fengkong.models.registry import Registry            # doctest: +SKIP
->>> stage = ModelStage.from_registry(Registry(db), defined=serving_definitions(engine),
-...                                  labels=SQLiteStore(db).labels)
+    stage = ModelStage.from_registry(Registry(db), defined=serving_definitions(engine),
+                                     labels=SQLiteStore(db).labels)
 """
 
 from __future__ import annotations
