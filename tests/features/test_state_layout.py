@@ -98,3 +98,28 @@ def test_stage_maintain_expires_state() -> None:
     assert stage.engine.entity_count() == 1  # still inside the 90-day windows
     stage.maintain(T0 + 91 * 86400)
     assert stage.engine.entity_count() == 0
+
+
+def test_last_seen_set_grows_into_a_dict_and_shrinks_back() -> None:
+    from collections import OrderedDict
+
+    texts = ("distinct(user) by ip over 1h", "last_seen(user) by ip over 1h")
+    engine = FeatureEngine(texts, max_distinct=30)
+    events = [(event(i, 60.0 * i, user_id=f"u{i % 40}", ip="1.2.3.4"), None) for i in range(40)] + [
+        (event(40 + i, 3 * 3600 + i, user_id=f"u{i}", ip="1.2.3.4"), None) for i in range(3)
+    ]
+    for i, (e, dev) in enumerate(events):
+        got = engine.compute(e, dev)
+        for d in engine.definitions:
+            assert [got[n] for n in d.outputs] == brute(d, events, i, 30), (d.text, i)
+        slot = engine.state.table("ip")["1.2.3.4"][1]
+        if i == 39:
+            assert isinstance(slot, OrderedDict) and len(slot) == 30  # capped
+    assert engine.state.table("ip")["1.2.3.4"][1] == [
+        "u0",
+        events[40][0].ts,
+        "u1",
+        events[41][0].ts,
+        "u2",
+        events[42][0].ts,
+    ]  # back to a flat list after expiry
