@@ -15,6 +15,7 @@ from pathlib import Path
 
 from fengkong.decisions import Engine, Pipeline, Policy, Stage
 from fengkong.events import Tokenizer
+from fengkong.models.registry import Registry
 from fengkong.settings import Settings
 from fengkong.storage import GroupCommitter, SQLiteStore
 from fengkong.storage.rules_sqlite import SQLiteRuleStore
@@ -62,20 +63,48 @@ def open_rule_store(settings: Settings) -> SQLiteRuleStore:
     return store
 
 
-def build_stages(settings: Settings, rule_store: SQLiteRuleStore) -> list[Stage]:
-    """The pipeline's stages, in order: enrich → links → features → graph → rules."""
+def serving_feature_definitions(registry: Registry) -> list[str]:
+    """The default features plus every feature the registered champion/challenger read.
+
+    A model refuses to load unless the serving engine defines its inputs; promoting a
+    model that reads other features takes effect at the next start.
+    """
+    from fengkong.features import DEFAULT_FEATURES
+
+    texts = list(DEFAULT_FEATURES)
+    for role in ("champion", "challenger"):
+        model = registry.load_role(role)
+        if model is not None:
+            texts.extend(t for t in model.feature_set.definitions if t not in texts)
+    return texts
+
+
+def build_stages(
+    settings: Settings, rule_store: SQLiteRuleStore, store: SQLiteStore
+) -> list[Stage]:
+    """The stages, in order: enrich → links → features → graph → models → rules."""
     from fengkong.decisions.stages_features import EnrichStage, FeaturesStage
     from fengkong.decisions.stages_graph import GraphStage
     from fengkong.decisions.stages_links import LinksStage
+    from fengkong.decisions.stages_models import ModelStage, serving_definitions
     from fengkong.decisions.stages_rules import RulesStage
-    from fengkong.features import default_engine, load_ip_ranges
+    from fengkong.features import FeatureEngine, load_ip_ranges
 
     ranges = load_ip_ranges(settings.ip_ranges_path) if settings.ip_ranges_path else None
+    registry = Registry(settings.db_path, settings.models_dir)
+    features = FeatureEngine(serving_feature_definitions(registry))
+    models = ModelStage.from_registry(
+        registry,
+        defined=serving_definitions(features),
+        labels=store.labels,
+        reasons_at=settings.policy.challenge_at or 0.0,
+    )
     return [
         EnrichStage(ip_ranges=ranges),
         LinksStage(),
-        FeaturesStage(default_engine()),
+        FeaturesStage(features),
         GraphStage(),
+        models,
         RulesStage(rule_store),
     ]
 
@@ -104,7 +133,9 @@ def build_runtime(settings: Settings, *, server: bool = False, rebuild: bool = T
         Path(settings.db_path).parent.mkdir(parents=True, exist_ok=True)
     store = SQLiteStore(settings.db_path, synchronous=settings.sqlite_synchronous)
     rule_store = open_rule_store(settings)
-    pipeline = Pipeline(build_stages(settings, rule_store), Policy(settings.policy.to_config()))
+    pipeline = Pipeline(
+        build_stages(settings, rule_store, store), Policy(settings.policy.to_config())
+    )
     committer = GroupCommitter(store, settings.group_commit_max) if server else None
     engine = Engine(
         pipeline,

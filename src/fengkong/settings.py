@@ -60,6 +60,9 @@ class Settings(BaseSettings):
         3600.0, gt=0, description="how often the server expires old feature state"
     )
     ip_ranges_path: Path | None = Field(None, description="CSV of data-centre IP ranges")
+    models_dir: Path | None = Field(
+        None, description="model artefacts directory; default: <db_path>.models"
+    )
     rules_path: Path | None = Field(None, description="rule set file to publish at start")
     policy: PolicySettings = PolicySettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -103,3 +103,27 @@ def test_psi() -> None:
 def test_label_spec_validation() -> None:
     with pytest.raises(ValueError):
         replace(FS.label_risk, entities=("device",))  # type: ignore[arg-type]
+
+
+def test_polled_labels_are_taken_once_each() -> None:
+    from dataclasses import dataclass
+
+    from fengkong.decisions.stages_models import ModelStage
+
+    @dataclass
+    class Rec:
+        event_id: str | None
+        label: str
+        at: float
+
+    table = [Rec("e1", "fraud", 10.0), Rec("e2", "fraud", 10.0)]
+
+    def source(since: float | None) -> list[Rec]:
+        return [r for r in table if since is None or r.at >= since]
+
+    stage = ModelStage(None, defined={}, labels=source, label_poll_s=0.0)
+    stage._poll_labels(5.0)
+    table.append(Rec("e3", "legit", 12.0))
+    stage._poll_labels(5.0)
+    stage._poll_labels(5.0)
+    assert sorted(e for _, e, _ in stage._pending) == ["e1", "e2", "e3"]

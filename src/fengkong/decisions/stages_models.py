@@ -98,6 +98,7 @@ class ModelStage:
         self.drift_window = drift_window
         self.clock = clock
         self._label_since: float | None = None
+        self._at_since: set[tuple[str | None, str]] = set()
         self._label_checked = float("-inf")
         self._pending: list[tuple[float, str | None, str]] = []
         self.last_psi: dict[str, float] = {}
@@ -146,8 +147,15 @@ class ModelStage:
         if self.labels is not None and self.clock() - self._label_checked >= self.label_poll_s:
             self._label_checked = self.clock()
             for rec in self.labels(self._label_since):
-                self._pending.append((float(rec.at), rec.event_id, rec.label))
-                self._label_since = float(rec.at)
+                at, key = float(rec.at), (rec.event_id, rec.label)
+                # The source returns labels from ``since`` on, the boundary included:
+                # skip the ones at that instant already taken.
+                if at == self._label_since and key in self._at_since:
+                    continue
+                if at != self._label_since:
+                    self._label_since, self._at_since = at, set()
+                self._at_since.add(key)
+                self._pending.append((at, rec.event_id, rec.label))
             self._pending.sort(key=lambda p: p[0])
         # Only labels known by the event's time reach the features (point-in-time).
         i = 0
