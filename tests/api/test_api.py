@@ -132,6 +132,7 @@ def test_health_metrics_and_openapi(client: TestClient) -> None:
     assert 'fengkong_decisions_total{decision="allow"} 1.0' in text
     assert 'fengkong_rejected_requests_total{status="422"} 1.0' in text
     assert "fengkong_decision_latency_seconds_bucket" in text
+    assert "fengkong_model_drift_alert 0.0" in text
     spec = client.get("/openapi.json").json()
     assert "Event" in spec["components"]["schemas"]
     assert client.get("/docs").status_code == 200

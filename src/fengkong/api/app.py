@@ -100,6 +100,9 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         app.state.runtime = rt
         if runtime is None:
             _mount_rules(app, rt)
+        for stage in rt.engine.pipeline.stages:
+            if hasattr(stage, "drift_gauges") and hasattr(stage, "drift_alert"):
+                metrics.watch_drift(stage)  # type: ignore[arg-type]
         housekeeping = asyncio.create_task(_maintain(rt, settings.maintenance_interval_s))
         try:
             yield

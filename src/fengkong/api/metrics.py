@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Protocol
+
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -9,6 +12,35 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+
+class DriftSource(Protocol):
+    def drift_gauges(self) -> dict[str, float]: ...
+
+    def drift_alert(self) -> bool: ...
+
+
+class _DriftCollector(Collector):
+    def __init__(self, source: DriftSource) -> None:
+        self.source = source
+
+    def collect(self) -> Iterator[Metric]:
+        psi = GaugeMetricFamily(
+            "fengkong_model_psi",
+            "Population stability index of the champion's score and inputs, live vs training.",
+            labels=["variable"],
+        )
+        for name, value in sorted(self.source.drift_gauges().items()):
+            psi.add_metric([name], value)
+        yield psi
+        yield GaugeMetricFamily(
+            "fengkong_model_drift_alert",
+            "1 when any PSI is above the alert threshold (0.25).",
+            value=float(self.source.drift_alert()),
+        )
+
 
 # The *_created series only add noise to scrapes of counters that never reset.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -39,6 +71,10 @@ class Metrics:
             registry=self.registry,
             buckets=_LATENCY_BUCKETS,
         )
+
+    def watch_drift(self, source: DriftSource) -> None:
+        """Export a model stage's drift (PSI per variable, alert flag) at each scrape."""
+        self.registry.register(_DriftCollector(source))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
