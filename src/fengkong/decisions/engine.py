@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -48,6 +48,14 @@ class Accepted:
     event: Event
     canonical: bytes
     digest: str
+
+
+@dataclass(slots=True)
+class _Batch:
+    results: list[DecisionDict] = field(default_factory=list)
+    answers: dict[str, DecisionDict] = field(default_factory=dict)
+    records: list[DecisionRecord] = field(default_factory=list)
+    waits: list[Future[None]] = field(default_factory=list)
 
 
 def _explain(ctx: DecisionContext) -> bytes:
@@ -157,22 +165,27 @@ class Engine:
         )
         return out, record
 
-    def decide_many(self, items: Sequence[Accepted]) -> list[DecisionDict]:
-        """Decide a batch in order and store it in one transaction."""
+    def _decide_in_order(self, items: Sequence[Accepted]) -> _Batch:
+        """Answers in order: stored or in-flight ones reused, new ones decided once."""
         previous = self._previous(items)
-        answers: dict[str, DecisionDict] = {}
-        records: list[DecisionRecord] = []
-        results: list[DecisionDict] = []
+        batch = _Batch()
         for item in items:
             event_id = item.event.event_id
-            known = previous.get(event_id) or answers.get(event_id)
+            known = previous.get(event_id) or batch.answers.get(event_id)
             if known is None:
                 known, record = self._evaluate(item)
-                answers[event_id] = known
-                records.append(record)
-            results.append(known)
-        self.store.write(records)
-        return results
+                batch.answers[event_id] = known
+                batch.records.append(record)
+            elif event_id in self._inflight and (pending := self._inflight[event_id][2]):
+                batch.waits.append(pending)
+            batch.results.append(known)
+        return batch
+
+    def decide_many(self, items: Sequence[Accepted]) -> list[DecisionDict]:
+        """Decide a batch in order and store it in one transaction."""
+        batch = self._decide_in_order(items)
+        self.store.write(batch.records)
+        return batch.results
 
     def decide(self, raw: bytes | str | dict[str, Any] | Accepted) -> DecisionDict:
         """Decide one event synchronously (durable on return)."""
@@ -181,27 +194,13 @@ class Engine:
 
     async def decide_async(self, items: Sequence[Accepted]) -> list[DecisionDict]:
         """Decide in order; wait (without blocking the loop) until durable."""
-        previous = self._previous(items)
-        answers: dict[str, DecisionDict] = {}
-        records: list[DecisionRecord] = []
-        waits: list[Future[None]] = []
-        results: list[DecisionDict] = []
-        for item in items:
-            event_id = item.event.event_id
-            known = previous.get(event_id) or answers.get(event_id)
-            if known is None:
-                known, record = self._evaluate(item)
-                answers[event_id] = known
-                records.append(record)
-            elif event_id in self._inflight and (pending := self._inflight[event_id][2]):
-                waits.append(pending)
-            results.append(known)
-        if records:
-            waits.append(self._submit(records, answers))
+        batch = self._decide_in_order(items)
+        if batch.records:
+            batch.waits.append(self._submit(batch.records, batch.answers))
         if self.durable:
-            for wait in waits:
+            for wait in batch.waits:
                 await asyncio.wrap_future(wait)
-        return results
+        return batch.results
 
     def _submit(
         self, records: list[DecisionRecord], answers: dict[str, DecisionDict]
