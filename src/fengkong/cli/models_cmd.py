@@ -19,15 +19,12 @@ from fengkong.models import (
     LabelRiskSpec,
     Model,
     Rows,
-    TrainConfig,
     build_rows,
     targets,
-    train_model,
 )
 from fengkong.models.dataset import read_events, read_labels, store_events, store_labels
 from fengkong.models.drift import level, psi
 from fengkong.models.registry import Registry
-from fengkong.models.report import evaluate_scores, format_table, render_html, top_features
 
 _FILE = click.Path(dir_okay=False, exists=True, path_type=Path)
 _OUT = click.Path(dir_okay=False, path_type=Path)
@@ -105,6 +102,10 @@ def train(
     challenger: bool,
 ) -> None:
     """Train on point-in-time features, register the model and report its figures."""
+    # Training and reporting pull in LightGBM, scikit-learn and matplotlib: only here.
+    from fengkong.models.report import format_table, render_html, top_features
+    from fengkong.models.train import TrainConfig, train_model
+
     reg, db = _registry(config, db_path)
     cfg = TrainConfig(
         start=_ts(train_start),
@@ -176,6 +177,8 @@ def evaluate(
     html_path: Path | None,
 ) -> None:
     """Score a period with stored models, side by side (champion vs challenger)."""
+    from fengkong.models.report import evaluate_scores, format_table, render_html, top_features
+
     reg, db = _registry(config, db_path)
     chosen = list(versions) or [
         v for v in (reg.role("champion"), reg.role("challenger")) if v is not None

@@ -14,10 +14,12 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import lightgbm as lgb
 import numpy as np
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
 
 from fengkong.models.compiled import CompiledEnsemble, FlatTree, lightgbm_trees, sigmoid
 from fengkong.models.dataset import FeatureSet, definitions_hash
@@ -184,6 +186,8 @@ class Model:
         except (OSError, ValueError) as exc:
             raise ModelLoadError(f"cannot read model artefact in {directory}: {exc}") from None
         anomaly = Anomaly.from_dict(meta.pop("anomaly")) if meta.get("anomaly") else None
+        import lightgbm as lgb  # loaded on first use: serving runs the compiled trees
+
         return cls(lgb.Booster(model_str=text), meta, anomaly)
 
 
