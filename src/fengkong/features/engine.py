@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import ipaddress
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from math import sqrt
-from typing import Any
+from typing import Any, Protocol
 
 from fengkong.events import Event
 from fengkong.features import slots
@@ -45,6 +45,12 @@ from fengkong.features.spec import (
 from fengkong.features.state import EntityState, InMemoryState
 
 FeatureValue = float | int | str | bool | None
+
+
+class Step(Protocol):
+    """The compiled per-event function: ``step(event, out, device_key=None)``."""
+
+    def __call__(self, event: Event, out: Out, device_key: str | None = None) -> None: ...
 
 
 def ip_prefix(ip: str) -> str:
@@ -139,7 +145,7 @@ _GEO_LOAD = (
 )
 
 
-def _compile(plans: tuple[_Plan, ...], offset_s: float) -> Callable[[Event, Out, str | None], None]:
+def _compile(plans: tuple[_Plan, ...], offset_s: float) -> Step:
     """One specialised function for the whole definition set: no per-accumulator calls.
 
     The source is generated from the accumulators' :meth:`Accumulator.emit` pieces with
@@ -180,7 +186,7 @@ def _compile(plans: tuple[_Plan, ...], offset_s: float) -> Callable[[Event, Out,
     for a in accs:
         if a.types is not None:
             filters.setdefault((a.types, a.ops), f"f{len(filters)}")
-    body = ["ts = event.ts"]
+    body = ["v_device = device_key", "ts = event.ts"]
     if filters or "type" in needed:
         body.append("typ = event.type._value_")  # the plain str: no enum lookups after
     if any(ops is not None for _, ops in filters) or "operation" in needed:
@@ -217,12 +223,12 @@ def _compile(plans: tuple[_Plan, ...], offset_s: float) -> Callable[[Event, Out,
         for i, acc in plan.accs:
             flag = "True" if acc.types is None else filters[(acc.types, acc.ops)]
             body += ["    " + line for line in acc.emit(i, flag)]
-    source = "def process(event, out, v_device):\n" + "".join(f"    {x}\n" for x in body)
+    source = "def process(event, out, device_key=None):\n" + "".join(f"    {x}\n" for x in body)
     # Only our own emitted source runs here: definitions are parsed into fixed
     # templates, and names and sets enter the code as repr() literals or env values.
     exec(compile(source, "<fengkong features>", "exec"), env)
-    step: Callable[[Event, Out, str | None], None] = env["process"]
-    step.__doc__ = source  # readable when debugging: engine._step.__doc__
+    step: Step = env["process"]
+    step.__doc__ = source  # readable when debugging: engine.process.__doc__
     return step
 
 
@@ -233,6 +239,9 @@ class FeatureEngine:
     Definitions over the same entity, field, filter and window share one accumulator
     (``mean``, ``std`` and ``zscore`` of amounts over 30 days are one state slot).
     ``local_utc_offset_hours`` sets the local time for usual-hour profiles.
+
+    ``engine.process(event, out, device_key=None)`` writes the features of ``event`` (the
+    state before it) into ``out``, then adds it to the state.
     """
 
     def __init__(
@@ -260,7 +269,11 @@ class FeatureEngine:
         self._plans = tuple(
             _Plan(e, by_entity[e], self.state.table(e)) for e in ENTITIES if e in by_entity
         )
-        self._step = _compile(self._plans, self._offset)
+        # process(event, out, device_key=None): write the features of ``event`` (the state
+        # before it) into ``out``, then add it. ``device_key`` is the derived device key
+        # (fact ``device.key`` of the enrich stage); device features are ``None`` without
+        # it. The compiled function itself, not a method, so a call costs one frame.
+        self.process: Step = _compile(self._plans, self._offset)
         self._scratch: Out = {}
         self._horizon = float(max(d.window_s for d in self.definitions))
         self._fingerprint = "\n".join(d.text for d in self.definitions)
@@ -271,28 +284,20 @@ class FeatureEngine:
         """The longest window: how far back events matter to the state."""
         return self._horizon
 
-    def process(self, event: Event, out: Out, device_key: str | None = None) -> None:
-        """Write the features of ``event`` (state before it) into ``out``, then add it.
-
-        ``device_key`` is the derived device key (fact ``device.key`` of the enrich
-        stage); device features are ``None`` without it.
-        """
-        self._step(event, out, device_key)
-
     def compute(self, event: Event, device_key: str | None = None) -> dict[str, FeatureValue]:
-        """:meth:`process` into a new dict, in definition order."""
+        """``process`` into a new dict, in definition order."""
         out: Out = dict.fromkeys(self.names)
-        self._step(event, out, device_key)
+        self.process(event, out, device_key)
         return out
 
     def observe(self, event: Event, device_key: str | None = None) -> None:
         """Add ``event`` to the state without keeping any value (rebuild after restart)."""
-        self._step(event, self._scratch, device_key)
+        self.process(event, self._scratch, device_key)
 
     def observe_all(self, events: Iterable[tuple[Event, str | None]]) -> int:
         """Observe ``(event, device_key)`` pairs; returns how many."""
         n = 0
-        step, scratch = self._step, self._scratch
+        step, scratch = self.process, self._scratch
         for event, key in events:
             step(event, scratch, key)
             n += 1
@@ -350,7 +355,7 @@ class FeatureEngine:
         self.state.loads(data, self._fingerprint)
         for plan in self._plans:
             plan.table = self.state.table(plan.entity)
-        self._step = _compile(self._plans, self._offset)  # it holds the tables
+        self.process = _compile(self._plans, self._offset)  # it holds the tables
         self._sweep = []
 
     def entity_count(self) -> int:
