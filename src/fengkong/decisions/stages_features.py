@@ -98,7 +98,7 @@ class FeaturesStage:
 
         Called periodically by the server (hourly by default, see
         ``maintenance_interval_s``). Without ``expire_budget`` one call sweeps every
-        entity (~0.5 s per million on one core); with it, each call visits at most that
+        entity (a few seconds per million on one core); with it, each call visits at most that
         many entities and the sweep continues at the next call, so call it more often.
         """
         return self.engine.expire(now, budget=self.expire_budget)

@@ -87,15 +87,17 @@ class Accumulator:
     def emit(self, i: int, acc: str) -> list[str]:
         raise NotImplementedError
 
-    def prune(self, st: EntityState, i: int, now: float) -> bool:
-        """Drop what has left the window at ``now``; True when the slot is empty."""
+    def prune(self, st: EntityState, i: int, lim: int) -> bool:
+        """Drop what has left the window (buckets ``<= lim``, see :meth:`limit`);
+        True when the slot is empty."""
         raise NotImplementedError
+
+    def limit(self, now: float) -> int:
+        """The newest bucket that has left the window at ``now``."""
+        return int(now // self.width) - self.n
 
     def _lim(self) -> str:
         return f"c{self.width} - {self.n}"
-
-    def _now_lim(self, now: float) -> int:
-        return int(now // self.width) - self.n
 
 
 class CountWindow(Accumulator):
@@ -131,10 +133,10 @@ class CountWindow(Accumulator):
             f"            s += ({c}, 1)",
         ]
 
-    def prune(self, st: EntityState, i: int, now: float) -> bool:
+    def prune(self, st: EntityState, i: int, lim: int) -> bool:
         s = st[i]
-        if s is not None and s[1] <= self._now_lim(now):
-            s = st[i] = count_expire(s, self._now_lim(now))
+        if s is not None and s[1] <= lim:
+            s = st[i] = count_expire(s, lim)
         return s is None
 
 
@@ -222,10 +224,10 @@ class AmountWindow(Accumulator):
         ]
         return code
 
-    def prune(self, st: EntityState, i: int, now: float) -> bool:
+    def prune(self, st: EntityState, i: int, lim: int) -> bool:
         s = st[i]
-        if s is not None and s[3] <= self._now_lim(now):
-            s = st[i] = amount_expire(s, self._now_lim(now))
+        if s is not None and s[3] <= lim:
+            s = st[i] = amount_expire(s, lim)
         return s is None
 
 
@@ -297,9 +299,9 @@ class SeenWindow(Accumulator):
             f"    {general}",
         ]
 
-    def prune(self, st: EntityState, i: int, now: float) -> bool:
+    def prune(self, st: EntityState, i: int, lim: int) -> bool:
         if st[i] is not None:
-            st[i] = seen_expire(st[i], self.width, self._now_lim(now))
+            st[i] = seen_expire(st[i], self.width, lim)
         return st[i] is None
 
 
@@ -334,10 +336,10 @@ class FirstSeenWindow(Accumulator):
             f"        s += ({c}, ts)",
         ]
 
-    def prune(self, st: EntityState, i: int, now: float) -> bool:
+    def prune(self, st: EntityState, i: int, lim: int) -> bool:
         s = st[i]
-        if s is not None and s[0] <= self._now_lim(now):
-            s = st[i] = pairs_expire(s, self._now_lim(now))
+        if s is not None and s[0] <= lim:
+            s = st[i] = pairs_expire(s, lim)
         return s is None
 
 
@@ -381,11 +383,11 @@ class LastWindow(Accumulator):
             f"    st[{i}] = (ts, v_{self.field})",
         ]
 
-    def prune(self, st: EntityState, i: int, now: float) -> bool:
+    def prune(self, st: EntityState, i: int, lim: int) -> bool:
         s = st[i]
         if s is not None:
             t = s if self.is_since else s[0]
-            if t // self.width <= now // self.width - self.n:
+            if t // self.width <= lim:
                 st[i] = None
         return st[i] is None
 
@@ -434,10 +436,10 @@ class PercentileWindow(Accumulator):
             "            del s[1:3]",
         ]
 
-    def prune(self, st: EntityState, i: int, now: float) -> bool:
+    def prune(self, st: EntityState, i: int, lim: int) -> bool:
         s = st[i]
-        if s is not None and s[1] <= self._now_lim(now):
-            s = st[i] = percentile_expire(s, self._now_lim(now))
+        if s is not None and s[1] <= lim:
+            s = st[i] = percentile_expire(s, lim)
         return s is None
 
 
@@ -491,10 +493,10 @@ class HoursProfile(Accumulator):
             "s[-1] += 1",
         ]
 
-    def prune(self, st: EntityState, i: int, now: float) -> bool:
+    def prune(self, st: EntityState, i: int, lim: int) -> bool:
         s = st[i]
-        if s is not None and s[25] <= self._now_lim(now):
-            s = st[i] = hours_expire(s, self._now_lim(now))
+        if s is not None and s[25] <= lim:
+            s = st[i] = hours_expire(s, lim)
         return s is None
 
 
@@ -528,9 +530,9 @@ class PlacesProfile(Accumulator):
             f"{self.cap}, {self.new_km!r}, out, {km}, {new})",
         ]
 
-    def prune(self, st: EntityState, i: int, now: float) -> bool:
+    def prune(self, st: EntityState, i: int, lim: int) -> bool:
         if st[i] is not None:
-            st[i] = seen_expire(st[i], self.width, self._now_lim(now))
+            st[i] = seen_expire(st[i], self.width, lim)
         return st[i] is None
 
 
@@ -573,8 +575,8 @@ class TravelProfile(Accumulator):
             f"    st[{i}] = (ts, lat, lon)",
         ]
 
-    def prune(self, st: EntityState, i: int, now: float) -> bool:
+    def prune(self, st: EntityState, i: int, lim: int) -> bool:
         s = st[i]
-        if s is not None and s[0] // self.width <= now // self.width - self.n:
+        if s is not None and s[0] // self.width <= lim:
             st[i] = None
         return st[i] is None
