@@ -28,13 +28,24 @@ HANDBOOK_SCENARIOS = {
     "3": "handbook_compromised_customer",
 }
 
+_COLUMNS = (
+    "TRANSACTION_ID",
+    "TX_DATETIME",
+    "CUSTOMER_ID",
+    "TERMINAL_ID",
+    "TX_AMOUNT",
+    "TX_FRAUD",
+    "TX_FRAUD_SCENARIO",
+)
+
 
 def _parse_time(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+    # fromisoformat is several times faster than strptime on 1.75M rows.
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def _iso(dt: datetime) -> str:
-    return dt.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    return dt.isoformat()
 
 
 def handbook_stream(
@@ -52,35 +63,40 @@ def handbook_stream(
     """
     with gzip.open(path, "rb") as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
-        reader = csv.DictReader(text)
+        reader = csv.reader(text)
+        header = next(reader)
+        col = {name: header.index(name) for name in _COLUMNS}
+        tx_id, when, customer = col["TRANSACTION_ID"], col["TX_DATETIME"], col["CUSTOMER_ID"]
+        terminal, amount, fraud_col = col["TERMINAL_ID"], col["TX_AMOUNT"], col["TX_FRAUD"]
+        scenario_col = col["TX_FRAUD_SCENARIO"]
         total = HANDBOOK_ROWS if start is None and end is None else None
         for row in tqdm(
             reader, total=total, unit="tx", file=sys.stderr, disable=not progress, desc="handbook"
         ):
-            at = _parse_time(row["TX_DATETIME"])
+            at = _parse_time(row[when])
             if start is not None and at < start:
                 continue
             if end is not None and at >= end:
                 break
             event: dict[str, Any] = {
-                "event_id": row["TRANSACTION_ID"],
+                "event_id": row[tx_id],
                 "type": "payment",
                 "occurred_at": _iso(at),
-                "user_id": row["CUSTOMER_ID"],
-                "amount": row["TX_AMOUNT"],
+                "user_id": row[customer],
+                "amount": row[amount],
                 "currency": "CNY",
-                "merchant_id": row["TERMINAL_ID"],
+                "merchant_id": row[terminal],
             }
             label: dict[str, Any] | None = None
-            fraud = row["TX_FRAUD"].strip() == "1"
+            fraud = row[fraud_col].strip() == "1"
             if fraud or legit_labels:
                 label = {
-                    "event_id": row["TRANSACTION_ID"],
+                    "event_id": row[tx_id],
                     "label": "fraud" if fraud else "legit",
                     "source": "chargeback",
                     "at": _iso(at + label_delay),
                 }
-                scenario = HANDBOOK_SCENARIOS.get(row["TX_FRAUD_SCENARIO"].strip())
+                scenario = HANDBOOK_SCENARIOS.get(row[scenario_col].strip())
                 if fraud and scenario is not None:
                     label["scenario"] = scenario
             yield event, label
