@@ -12,6 +12,7 @@ from fengkong.events.codec import (
 from fengkong.events.labels import Label, LabelSource, LabelValue, parse_label
 from fengkong.events.models import (
     MONEY_EVENT_TYPES,
+    OPERATIONS,
     Context,
     Counterparty,
     Device,
@@ -27,6 +28,7 @@ from fengkong.events.tokens import Tokenizer, is_token
 
 __all__ = [
     "MONEY_EVENT_TYPES",
+    "OPERATIONS",
     "Context",
     "Counterparty",
     "Device",

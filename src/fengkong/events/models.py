@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from functools import cached_property
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AwareDatetime,
@@ -71,6 +71,7 @@ Operation = Literal[
     "change_device",
     "other",
 ]
+OPERATIONS: frozenset[str] = frozenset(get_args(Operation))
 Platform = Literal["android", "ios", "web", "mini_program"]
 Entry = Literal["qr", "link", "sms", "home"]
 DocumentKind = Literal["id_card", "business_license", "certificate", "seal", "other"]

@@ -26,6 +26,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from fengkong.events import OPERATIONS
+
 # Entity keys: what a definition can group by, and what `distinct`/`new` can count.
 ENTITIES: tuple[str, ...] = (
     "user",
@@ -114,19 +116,7 @@ _DEF = re.compile(
 _COND = re.compile(
     r"^\s*(?P<key>type|operation)\s*(?:=\s*(?P<one>[a-z_]+)|in\s*\((?P<many>[a-z_,\s]+)\))\s*$"
 )
-_OPERATIONS = frozenset(
-    {
-        "close_credit_line",
-        "change_phone",
-        "change_password",
-        "add_payee",
-        "raise_limit",
-        "unbind_card",
-        "bind_card",
-        "change_device",
-        "other",
-    }
-)
+_OPERATIONS = OPERATIONS
 
 
 class FeatureSpecError(ValueError):
