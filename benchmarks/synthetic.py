@@ -20,21 +20,26 @@ _OPS = ["change_password", "add_payee", "bind_card", "close_credit_line", "raise
 
 
 def events(
-    n: int, users: int = 20_000, seed: int = 7, prefix: str = "b"
+    n: int, users: int = 5_000, seed: int = 7, prefix: str = "b"
 ) -> Iterator[dict[str, Any]]:
-    """``n`` events over ``users`` accounts, one every ~0.2 s, in time order."""
+    """``n`` events over ``users`` accounts, one every ~0.2 s, in time order.
+
+    Each user has two devices and three IP addresses; amounts are log-normal.
+    """
     rng = random.Random(seed)
     t = datetime(2026, 10, 1, tzinfo=UTC)
     for i in range(n):
         t += timedelta(seconds=rng.expovariate(5.0))
         u = rng.randrange(users)
         kind = rng.choice(_TYPES)
+        k = rng.randrange(3)
         ev: dict[str, Any] = {
             "event_id": f"{prefix}-{i}",
             "type": kind,
             "user_id": f"u{u}",
             "occurred_at": t.isoformat(),
-            "ip": f"{36 + u % 80}.{u % 251}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
+            # Each user comes from one of three addresses (home, work, mobile carrier).
+            "ip": f"{36 + u % 80}.{u % 251}.{(u * 7 + k) % 256}.{(u * 13 + k) % 254 + 1}",
             "device": {
                 "device_id": f"d{u * 2 + rng.randrange(2)}",
                 "fingerprint": {
