@@ -82,8 +82,9 @@ def serving_feature_definitions(registry: Registry) -> list[str]:
 def build_stages(
     settings: Settings, rule_store: SQLiteRuleStore, store: SQLiteStore
 ) -> list[Stage]:
-    """The stages, in order: enrich → links → features → graph → models → rules."""
+    """The stages, in order: enrich → links → features → flows → graph → models → rules."""
     from fengkong.decisions.stages_features import EnrichStage, FeaturesStage
+    from fengkong.decisions.stages_flows import FlowsStage
     from fengkong.decisions.stages_graph import GraphStage
     from fengkong.decisions.stages_links import LinksStage
     from fengkong.decisions.stages_models import ModelStage, serving_definitions
@@ -103,6 +104,7 @@ def build_stages(
         EnrichStage(ip_ranges=ranges),
         LinksStage(),
         FeaturesStage(features),
+        FlowsStage(),
         GraphStage(),
         models,
         RulesStage(rule_store),

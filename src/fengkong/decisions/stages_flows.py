@@ -1,0 +1,49 @@
+"""The flows stage: what an account received before it moves money (mule signals)."""
+
+from __future__ import annotations
+
+from fengkong.decisions.types import DecisionContext
+from fengkong.events import Event, EventType
+from fengkong.graph.flows import InflowWindow
+
+FEATURE_NAMES: dict[str, str] = {
+    "user.received_amount_24h": "num",
+    "user.received_transfers_24h": "num",
+    "user.received_senders_24h": "num",
+    "user.secs_since_received": "num",
+}
+
+
+class FlowsStage:
+    """Adds ``user.received_*`` (transfers this account received in 24 h, point in time).
+
+    A transfer's counterparty account is credited; the acting account's later events
+    read what it received, so "collect from many, pass most of it on within hours"
+    (a mule in a layering chain or a fan-in) becomes visible to rules and models.
+    """
+
+    name = "flows"
+
+    def __init__(self, window_s: float = 86_400.0) -> None:
+        self.inflows = InflowWindow(window_s)
+
+    def run(self, ctx: DecisionContext) -> None:
+        event = ctx.event
+        amount, count, senders, since = self.inflows.read(event.user_id, event.ts)
+        features = ctx.features
+        features["user.received_amount_24h"] = amount
+        features["user.received_transfers_24h"] = count
+        features["user.received_senders_24h"] = senders
+        features["user.secs_since_received"] = since
+        self.observe(event)
+
+    def observe(self, event: Event) -> None:
+        cp = event.counterparty
+        if event.type is EventType.TRANSFER and cp is not None and cp.account_id is not None:
+            self.inflows.add(cp.account_id, event.user_id, event.amount_float, event.ts)
+
+    def horizon_seconds(self) -> float:
+        return self.inflows.window_s
+
+    def maintain(self, now: float) -> None:
+        self.inflows.expire(now)

@@ -1,0 +1,89 @@
+"""Money received per account, online: the mule's tell is what comes in before it goes out.
+
+A mule account in a laundering chain or a fan-in collects money from victims or the
+previous layer and passes most of it on within hours. The acting account's own outgoing
+features cannot see that; this keeps, per receiving account, hourly buckets of the
+transfers it received (amount, count, senders) so any later event of that account can
+ask "how much came in, from how many, how recently".
+
+>>> w = InflowWindow(window_s=86_400)
+>>> w.add("mule", "victim-1", 500.0, ts=0.0)
+>>> w.add("mule", "victim-2", 700.0, ts=600.0)
+>>> w.read("mule", ts=3_600.0)
+(1200.0, 2, 2, 3000.0)
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+_BUCKET_S = 3600.0
+# Distinct senders are counted exactly up to this many per account and window.
+MAX_SENDERS = 64
+
+
+class _Inflow:
+    __slots__ = ("buckets", "last_ts")
+
+    def __init__(self) -> None:
+        # (bucket start, amount, count, senders) oldest first.
+        self.buckets: deque[tuple[float, float, int, set[str]]] = deque()
+        self.last_ts = float("-inf")
+
+
+class InflowWindow:
+    """Received transfers per account over a sliding window of hourly buckets."""
+
+    def __init__(self, window_s: float = 86_400.0) -> None:
+        self.window_s = window_s
+        self._accounts: dict[str, _Inflow] = {}
+
+    def __len__(self) -> int:
+        return len(self._accounts)
+
+    def add(self, account: str, sender: str, amount: float, ts: float) -> None:
+        """Record ``amount`` received by ``account`` from ``sender`` at ``ts``."""
+        state = self._accounts.get(account)
+        if state is None:
+            state = self._accounts[account] = _Inflow()
+        start = ts - ts % _BUCKET_S
+        buckets = state.buckets
+        if buckets and buckets[-1][0] == start:
+            _, total, count, senders = buckets[-1]
+            if len(senders) < MAX_SENDERS:
+                senders.add(sender)
+            buckets[-1] = (start, total + amount, count + 1, senders)
+        else:
+            buckets.append((start, amount, 1, {sender}))
+        state.last_ts = max(state.last_ts, ts)
+        self._expire(state, ts)
+
+    def read(self, account: str, ts: float) -> tuple[float, int, int, float | None]:
+        """``(amount, transfers, distinct senders, seconds since the last)`` before ``ts``.
+
+        Buckets are hourly, so the window's oldest edge is exact to the hour.
+        """
+        state = self._accounts.get(account)
+        if state is None:
+            return 0.0, 0, 0, None
+        self._expire(state, ts)
+        total, count = 0.0, 0
+        senders: set[str] = set()
+        for _, amount, n, who in state.buckets:
+            total += amount
+            count += n
+            if len(senders) < MAX_SENDERS:
+                senders |= who
+        since = ts - state.last_ts if count else None
+        return total, count, min(len(senders), MAX_SENDERS), since
+
+    def expire(self, now: float) -> None:
+        """Drop accounts whose whole window has passed."""
+        stale = [a for a, s in self._accounts.items() if now - s.last_ts > self.window_s]
+        for account in stale:
+            del self._accounts[account]
+
+    def _expire(self, state: _Inflow, ts: float) -> None:
+        buckets = state.buckets
+        while buckets and buckets[0][0] + _BUCKET_S <= ts - self.window_s:
+            buckets.popleft()

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+
+from fengkong.decisions import DecisionContext
+from fengkong.decisions.stages_flows import FlowsStage
+from fengkong.events import Event
+from fengkong.graph.flows import InflowWindow
+
+
+def test_inflow_window_equals_brute_force_on_a_random_stream() -> None:
+    rng = random.Random(4)
+    window = InflowWindow(window_s=6 * 3600)
+    seen: list[tuple[float, str, str, float]] = []
+    ts = 0.0
+    for _ in range(3000):
+        ts += rng.expovariate(1 / 60)
+        account, sender = f"a{rng.randrange(20)}", f"s{rng.randrange(40)}"
+        got = window.read(account, ts)
+        # Hourly buckets: everything from the start of the hour 6 h back counts.
+        edge = ts - 6 * 3600
+        past = [x for x in seen if x[1] == account and x[0] - x[0] % 3600 + 3600 > edge]
+        expected_total = sum(x[3] for x in past)
+        assert abs(got[0] - expected_total) < 1e-6
+        assert got[1] == len(past)
+        assert got[2] == len({x[2] for x in past})
+        last = max((x[0] for x in seen if x[1] == account), default=None)
+        assert got[3] == (None if not past else ts - last)
+        amount = round(rng.uniform(1, 5000), 2)
+        window.add(account, sender, amount, ts)
+        seen.append((ts, account, sender, amount))
+
+
+def _transfer(i: int, sender: str, to: str, amount: float, minute: int) -> Event:
+    at = datetime(2026, 11, 20, 10, minute, tzinfo=UTC)
+    return Event.model_validate(
+        {
+            "event_id": f"t{i}",
+            "type": "transfer",
+            "user_id": sender,
+            "occurred_at": at.isoformat(),
+            "amount": amount,
+            "counterparty": {"account_id": to},
+        }
+    )
+
+
+def test_stage_shows_a_mule_what_it_received_and_rebuilds() -> None:
+    online, rebuilt = FlowsStage(), FlowsStage()
+    stream = [
+        _transfer(1, "victim-1", "mule", 800, 0),
+        _transfer(2, "victim-2", "mule", 900, 5),
+        _transfer(3, "victim-3", "mule", 700, 9),
+    ]
+    for event in stream:
+        online.run(DecisionContext(event))
+        rebuilt.observe(event)
+    out_a = DecisionContext(_transfer(4, "mule", "next-hop", 2300, 20))
+    out_b = DecisionContext(_transfer(4, "mule", "next-hop", 2300, 20))
+    online.run(out_a)
+    rebuilt.run(out_b)
+    assert out_a.features == out_b.features
+    assert out_a.features["user.received_amount_24h"] == 2400.0
+    assert out_a.features["user.received_senders_24h"] == 3
+    assert out_a.features["user.secs_since_received"] == 11 * 60
+    online.maintain(out_a.event.ts + 2 * 86_400)
+    assert len(online.inflows) == 0
