@@ -180,3 +180,14 @@ def test_reason_sources_stay_within_the_wire_format(
     for raw in examples:
         for reason in client.post("/v1/events", json=raw).json()["reasons"]:
             assert reason["source"] in {"rule", "model", "list", "graph"}
+
+
+def test_a_full_batch_of_1000_is_decided_in_order(tmp_path: Path) -> None:
+    full = Settings(db_path=tmp_path / "b.db", token_secret="t" * 32, sqlite_synchronous="NORMAL")
+    events = [_event(i, user_id=f"u{i % 37}") for i in range(1000)]
+    with TestClient(create_app(full)) as c:
+        r = c.post("/v1/events/batch", json=events)
+        assert r.status_code == 200
+        assert [d["event_id"] for d in r.json()] == [e["event_id"] for e in events]
+        again = c.post("/v1/events/batch", json=events)
+        assert again.json() == r.json()

@@ -131,3 +131,10 @@ def test_ip_spellings_are_made_canonical(given: str, canonical: str) -> None:
 def test_malformed_ips_are_rejected(bad: str) -> None:
     with pytest.raises(EventValidationError):
         parse_event(_base(ip=bad))
+
+
+def test_currency_is_iso_4217_in_any_case() -> None:
+    assert parse_event(_base(type="payment", amount=1, currency=" usd")).currency == "USD"
+    with pytest.raises(EventValidationError) as exc:
+        parse_event(_base(type="payment", amount=1, currency="dollars"))
+    assert _fields(exc) == ["currency"]

@@ -199,6 +199,11 @@ class Event(_Strict):
         except ValueError:
             raise ValueError(f"not an IPv4 or IPv6 address: {value[:64]!r}") from None
 
+    @field_validator("currency", mode="before")
+    @classmethod
+    def _upper_currency(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
     @field_validator("amount", mode="before")
     @classmethod
     def _parse_amount(cls, value: Any) -> Any:
