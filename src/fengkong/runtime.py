@@ -82,7 +82,8 @@ def serving_feature_definitions(registry: Registry) -> list[str]:
 def build_stages(
     settings: Settings, rule_store: SQLiteRuleStore, store: SQLiteStore
 ) -> list[Stage]:
-    """The stages, in order: enrich → links → features → flows → graph → models → rules."""
+    """In order: enrich → links → features → flows → documents → graph → models → rules."""
+    from fengkong.decisions.stages_documents import DocumentsStage
     from fengkong.decisions.stages_features import EnrichStage, FeaturesStage
     from fengkong.decisions.stages_flows import FlowsStage
     from fengkong.decisions.stages_graph import GraphStage
@@ -105,6 +106,7 @@ def build_stages(
         LinksStage(),
         FeaturesStage(features),
         FlowsStage(),
+        DocumentsStage(),
         GraphStage(),
         models,
         RulesStage(rule_store),

@@ -43,11 +43,12 @@ MAX_DETAIL_CHARS = 300
 def rule_known_names() -> dict[str, Type]:
     """Names rules may read besides event paths: features, enrichment facts, graph."""
     names = default_known_names()
+    from fengkong.decisions.stages_documents import FEATURE_NAMES as DOC_FEATURES
     from fengkong.decisions.stages_flows import FEATURE_NAMES as FLOW_FEATURES
     from fengkong.decisions.stages_links import FEATURE_NAMES as LINK_FEATURES
     from fengkong.links import FACT_NAMES as LINK_FACTS
 
-    for name, kind in {**LINK_FACTS, **LINK_FEATURES, **FLOW_FEATURES}.items():
+    for name, kind in {**LINK_FACTS, **LINK_FEATURES, **FLOW_FEATURES, **DOC_FEATURES}.items():
         names.setdefault(name, kind)  # type: ignore[arg-type]
     try:
         from fengkong.graph import FEATURE_NAMES
@@ -158,6 +159,7 @@ def replay_contexts(events: Iterable[Event], stages: Sequence[Stage]) -> Iterato
 
 def default_replay_stages(ip_ranges_path: str | None = None) -> list[Stage]:
     """Fresh enrich → features → graph stages for a backtest replay."""
+    from fengkong.decisions.stages_documents import DocumentsStage
     from fengkong.decisions.stages_features import EnrichStage, FeaturesStage
     from fengkong.decisions.stages_flows import FlowsStage
     from fengkong.decisions.stages_links import LinksStage
@@ -169,6 +171,7 @@ def default_replay_stages(ip_ranges_path: str | None = None) -> list[Stage]:
         LinksStage(),
         FeaturesStage(default_engine()),
         FlowsStage(),
+        DocumentsStage(),
     ]
     try:
         from fengkong.decisions.stages_graph import GraphStage

@@ -1,0 +1,66 @@
+"""Recycled document images: the same picture behind several accounts.
+
+Forgers and professional "complaint agents" reuse a handful of images (one business
+licence, one doctored ID card) across the many accounts they operate. An honest
+customer's document is theirs alone, so an image already uploaded by *another* account
+is a strong signal. Images are compared by a digest of their decoded bytes, so the
+same file re-encoded in base64 with other line breaks still matches.
+
+>>> idx = ReuseIndex(window_s=86_400)
+>>> fp = image_fingerprint("aGVsbG8=")
+>>> idx.add(fp, "u1", ts=0.0)
+>>> idx.other_accounts(fp, "u2", ts=60.0), idx.other_accounts(fp, "u1", ts=60.0)
+(1, 0)
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+
+# Accounts remembered per image; past this many the image is recycled beyond doubt.
+MAX_ACCOUNTS = 32
+
+
+def image_fingerprint(image_b64: str) -> str:
+    """A digest of the image's bytes (of the text itself when it is not valid base64)."""
+    compact = "".join(image_b64.split())
+    try:
+        data = base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError):
+        data = compact.encode()
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+class ReuseIndex:
+    """Per image fingerprint: the accounts that uploaded it and when (sliding window)."""
+
+    def __init__(self, window_s: float = 30 * 86_400.0) -> None:
+        self.window_s = window_s
+        self._seen: dict[str, dict[str, float]] = {}
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def add(self, fingerprint: str, account: str, ts: float) -> None:
+        accounts = self._seen.setdefault(fingerprint, {})
+        if account in accounts or len(accounts) < MAX_ACCOUNTS:
+            accounts[account] = max(ts, accounts.get(account, ts))
+
+    def other_accounts(self, fingerprint: str, account: str, ts: float) -> int:
+        """Accounts other than ``account`` that uploaded the image within the window."""
+        accounts = self._seen.get(fingerprint)
+        if not accounts:
+            return 0
+        edge = ts - self.window_s
+        return sum(1 for a, t in accounts.items() if a != account and edge <= t <= ts)
+
+    def expire(self, now: float) -> None:
+        edge = now - self.window_s
+        for fingerprint in list(self._seen):
+            accounts = {a: t for a, t in self._seen[fingerprint].items() if t >= edge}
+            if accounts:
+                self._seen[fingerprint] = accounts
+            else:
+                del self._seen[fingerprint]
