@@ -42,6 +42,17 @@ def token_secret(settings: Settings) -> bytes:
     return key
 
 
+# A rebuild that read this many events saves a snapshot at once.
+SNAPSHOT_AFTER_EVENTS = 10_000
+
+
+def snapshot_path(settings: Settings) -> Path | None:
+    """Where the state snapshot lives: beside the database (none in memory)."""
+    if not settings.snapshots or str(settings.db_path) == ":memory:":
+        return None
+    return Path(f"{settings.db_path}.snapshot")
+
+
 def open_rule_store(settings: Settings) -> SQLiteRuleStore:
     """The rule store in the database file, with a live rule set.
 
@@ -127,6 +138,8 @@ class Runtime:
     def close(self) -> None:
         if self.committer is not None:
             self.committer.close()
+        if self.engine.store.last_seq() > self.engine.snapshot_seq:
+            self.engine.save_snapshot()
         self.rule_store.close()
         self.store.close()
 
@@ -147,10 +160,14 @@ def build_runtime(settings: Settings, *, server: bool = False, rebuild: bool = T
         Tokenizer(token_secret(settings)),
         durable=settings.durable,
         committer=committer,
+        snapshot_path=snapshot_path(settings),
+        max_skew_s=settings.max_clock_skew_s,
     )
     runtime = Runtime(settings, store, rule_store, engine, committer)
     if rebuild:
         runtime.rebuilt_events = engine.rebuild()
+        if runtime.rebuilt_events >= SNAPSHOT_AFTER_EVENTS:
+            engine.save_snapshot()  # the next start need not read them again
     # The rebuilt state is millions of long-lived containers: keep the cyclic GC from
     # walking them again and again (it made per-event tails ten times longer).
     gc.collect()

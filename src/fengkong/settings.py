@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     maintenance_interval_s: float = Field(
         3600.0, gt=0, description="how often the server expires old feature state"
     )
+    snapshots: bool = Field(True, description="keep state snapshots in <db_path>.snapshot")
+    max_clock_skew_s: float = Field(
+        300.0, ge=0, description="how far past the server clock occurred_at may anchor a rebuild"
+    )
     ip_ranges_path: Path | None = Field(None, description="CSV of data-centre IP ranges")
     models_dir: Path | None = Field(
         None, description="model artefacts directory; default: <db_path>.models"

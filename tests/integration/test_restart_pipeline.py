@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from fengkong.runtime import build_runtime
 from fengkong.settings import Settings
 from fengkong.sim import SimConfig, simulate
@@ -14,11 +16,14 @@ def _stream() -> list[bytes]:
     return [ev for ev, _ in simulate(cfg) if ev]
 
 
-def _settings(path: Path) -> Settings:
-    return Settings(db_path=path, token_secret="restart-secret-0123456789")
+def _settings(path: Path, snapshots: bool = True) -> Settings:
+    return Settings(db_path=path, token_secret="restart-secret-0123456789", snapshots=snapshots)
 
 
-def test_decisions_after_a_restart_equal_an_uninterrupted_run(tmp_path: Path) -> None:
+@pytest.mark.parametrize("snapshots", [False, True], ids=["log-only", "snapshot"])
+def test_decisions_after_a_restart_equal_an_uninterrupted_run(
+    tmp_path: Path, snapshots: bool
+) -> None:
     events = _stream()
     cut = len(events) * 2 // 3
     assert cut > 100
@@ -27,11 +32,12 @@ def test_decisions_after_a_restart_equal_an_uninterrupted_run(tmp_path: Path) ->
     expected = straight.engine.decide_many([straight.engine.accept(e) for e in events])
     straight.close()
 
-    first = build_runtime(_settings(tmp_path / "restart.db"))
+    first = build_runtime(_settings(tmp_path / "restart.db", snapshots))
     first.engine.decide_many([first.engine.accept(e) for e in events[:cut]])
-    first.close()
-    second = build_runtime(_settings(tmp_path / "restart.db"))
-    assert second.rebuilt_events == cut
+    first.close()  # with snapshots: saves one at the last stored event
+    second = build_runtime(_settings(tmp_path / "restart.db", snapshots))
+    assert second.rebuilt_events == (0 if snapshots else cut)
+    assert second.engine.snapshot_seq == (cut if snapshots else 0)
     got = second.engine.decide_many([second.engine.accept(e) for e in events[cut:]])
     explain_after = {d["event_id"]: second.store.decision(d["event_id"]) for d in got}
     second.close()

@@ -5,15 +5,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
 
 from fengkong.decisions.pipeline import Pipeline
+from fengkong.decisions.state import Snapshot, SnapshotError
 from fengkong.decisions.types import Decision, DecisionContext
 from fengkong.events import (
     Event,
@@ -25,7 +27,7 @@ from fengkong.events import (
     event_to_json,
     normalise,
 )
-from fengkong.storage import DecisionRecord, GroupCommitter, LabelRecord, Store
+from fengkong.storage import DecisionRecord, GroupCommitter, LabelRecord, Stale, Store
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,7 @@ class _Batch:
     answers: dict[str, DecisionDict] = field(default_factory=dict)
     records: list[DecisionRecord] = field(default_factory=list)
     waits: list[Future[None]] = field(default_factory=list)
+    epoch: int = 0
 
 
 def _explain(ctx: DecisionContext) -> bytes:
@@ -70,6 +73,19 @@ class Engine:
     ``decide_async`` shares durable commits across concurrent requests through a
     :class:`GroupCommitter`. With ``durable=False`` answers return before the write
     and say ``"durable": false``.
+
+    Each event is read by every stage, decided, and its update applied before the next
+    event is read, in the order the log stores them, so a batch (and concurrent
+    requests) decide exactly as a replay of the stored log would. The updates of a
+    unit not yet stored are tentative: if deciding or committing fails, units decided
+    on top of it are refused (:class:`~fengkong.storage.Stale`) and decided again, and
+    the state is re-derived from the log (the last snapshot plus the events stored
+    after it) before anything else is decided. A failure thus leaves the state as the
+    log is, and a retry never counts twice.
+
+    ``snapshot_path``: where :meth:`save_snapshot` keeps the state and :meth:`rebuild`
+    starts from. ``max_skew_s``: how far past the server clock a stored ``occurred_at``
+    may lie and still anchor the rebuild window.
     """
 
     def __init__(
@@ -80,12 +96,24 @@ class Engine:
         *,
         durable: bool = True,
         committer: GroupCommitter | None = None,
+        snapshot_path: Path | None = None,
+        max_skew_s: float = 300.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.pipeline = pipeline
         self.store = store
         self.tokenizer = tokenizer
         self.durable = durable
         self._committer = committer
+        self.snapshot_path = snapshot_path
+        self.max_skew_s = max_skew_s
+        self.clock = clock
+        # Failures seen by the synchronous path; the committer counts its own.
+        self._failures = 0
+        self._state_epoch = 0
+        self.recoveries = 0
+        # The log position of the snapshot last saved or loaded.
+        self.snapshot_seq = 0
         # Decisions made but not yet durable, so a concurrent retry waits for them.
         self._inflight: dict[str, tuple[str, DecisionDict, Future[None] | None]] = {}
 
@@ -142,9 +170,16 @@ class Engine:
         return found
 
     # -- deciding ---------------------------------------------------------------
+    @property
+    def epoch(self) -> int:
+        """Grows with every failed decision or commit (the state it invalidated)."""
+        return self._failures + (self._committer.epoch if self._committer else 0)
+
     def _evaluate(self, item: Accepted) -> tuple[DecisionDict, DecisionRecord]:
-        decision, ctx = self.pipeline.evaluate(item.event)
-        return self._record(item, decision, ctx)
+        decision, ctx = self.pipeline.decide(item.event)
+        out = self._record(item, decision, ctx)
+        self.pipeline.apply(ctx)
+        return out
 
     def _record(
         self, item: Accepted, decision: Decision, ctx: DecisionContext
@@ -167,24 +202,38 @@ class Engine:
 
     def _decide_in_order(self, items: Sequence[Accepted]) -> _Batch:
         """Answers in order: stored or in-flight ones reused, new ones decided once."""
+        if self.epoch != self._state_epoch:
+            self._recover()
+        batch = _Batch(epoch=self._committer.epoch if self._committer else 0)
         previous = self._previous(items)
-        batch = _Batch()
-        for item in items:
-            event_id = item.event.event_id
-            known = previous.get(event_id) or batch.answers.get(event_id)
-            if known is None:
-                known, record = self._evaluate(item)
-                batch.answers[event_id] = known
-                batch.records.append(record)
-            elif event_id in self._inflight and (pending := self._inflight[event_id][2]):
-                batch.waits.append(pending)
-            batch.results.append(known)
+        try:
+            for item in items:
+                event_id = item.event.event_id
+                known = previous.get(event_id) or batch.answers.get(event_id)
+                if known is None:
+                    known, record = self._evaluate(item)
+                    batch.answers[event_id] = known
+                    batch.records.append(record)
+                elif event_id in self._inflight and (pending := self._inflight[event_id][2]):
+                    batch.waits.append(pending)
+                batch.results.append(known)
+        except BaseException:
+            if batch.records:  # some updates of this unit are applied: undo them
+                self._failures += 1
+            raise
         return batch
 
     def decide_many(self, items: Sequence[Accepted]) -> list[DecisionDict]:
-        """Decide a batch in order and store it in one transaction."""
+        """Decide a batch in order and store it in one transaction (all or nothing)."""
         batch = self._decide_in_order(items)
-        self.store.write(batch.records)
+        try:
+            (error,) = self.store.write_each([batch.records]) if batch.records else [None]
+        except BaseException:
+            self._failures += 1
+            raise
+        if error is not None:
+            self._failures += 1
+            raise error
         return batch.results
 
     def decide(self, raw: bytes | str | dict[str, Any] | Accepted) -> DecisionDict:
@@ -192,25 +241,39 @@ class Engine:
         item = raw if isinstance(raw, Accepted) else self.accept(raw)
         return self.decide_many([item])[0]
 
-    async def decide_async(self, items: Sequence[Accepted]) -> list[DecisionDict]:
-        """Decide in order; wait (without blocking the loop) until durable."""
-        batch = self._decide_in_order(items)
-        if batch.records:
-            batch.waits.append(self._submit(batch.records, batch.answers))
-        if self.durable:
-            for wait in batch.waits:
-                await asyncio.wrap_future(wait)
-        return batch.results
+    async def decide_async(
+        self, items: Sequence[Accepted], attempts: int = 5
+    ) -> list[DecisionDict]:
+        """Decide in order; wait (without blocking the loop) until durable.
+
+        A unit refused as stale (decided on a state a failed commit invalidated) is
+        decided again on the recovered state, up to ``attempts`` times.
+        """
+        for attempt in range(attempts):
+            batch = self._decide_in_order(items)
+            if batch.records:
+                batch.waits.append(self._submit(batch.records, batch.answers, batch.epoch))
+            if not self.durable:
+                return batch.results
+            try:
+                for wait in batch.waits:
+                    await asyncio.wrap_future(wait)
+            except Stale:
+                if attempt == attempts - 1:
+                    raise
+                continue
+            return batch.results
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _submit(
-        self, records: list[DecisionRecord], answers: dict[str, DecisionDict]
+        self, records: list[DecisionRecord], answers: dict[str, DecisionDict], epoch: int
     ) -> Future[None]:
         if self._committer is None:
             raise RuntimeError("decide_async needs a GroupCommitter")
         if not self.durable:
             for answer in answers.values():
                 answer["durable"] = False
-        done = self._committer.submit(records)
+        done = self._committer.submit(records, epoch)
         for record in records:
             self._inflight[record.event_id] = (record.body_hash, answers[record.event_id], done)
 
@@ -233,35 +296,103 @@ class Engine:
         self.pipeline.apply_labels(labels)
         return len(records)
 
-    def rebuild(self) -> int:
-        """Rebuild the stages' state from the stored events (within the horizon) and labels."""
+    def rebuild(self, *, recovering: bool = False) -> int:
+        """Rebuild the stages' state from the last snapshot and the stored log after it.
+
+        Without a usable snapshot the stages start empty and take every stored event
+        within the horizon. The window counts back from the newest stored
+        ``occurred_at``, but never from later than the server clock plus
+        ``max_skew_s``, so no client timestamp can shrink it. Returns the events read.
+        """
         started = time.perf_counter()
+        snap = self._load_snapshot()
+        seq, label_id = (snap.seq, snap.label_id) if snap is not None else (0, 0)
+        self.snapshot_seq = seq
         count = 0
         horizon = self.pipeline.horizon_seconds()
         if horizon > 0 and self.pipeline.stateful:
-            newest = self.store.newest_ts()
-            since = newest - horizon if newest is not None else None
-            count = self.pipeline.observe(
-                normalise(body, self.tokenizer) for body in self.store.events(since)
-            )
+            since = self.rebuild_since(horizon)
+            if since is not None:
+                count = self.pipeline.observe(
+                    (
+                        normalise(body, self.tokenizer)
+                        for _, body in self.store.events_after(seq, since)
+                    ),
+                    restorable_only=recovering,
+                )
         labels = 0
         if self.pipeline.label_aware:
             labels = self.pipeline.apply_labels(
-                Label(
-                    event_id=x.event_id,
-                    user_id=x.user_id,
-                    label=x.label,
-                    source=x.source,
-                    at=datetime.fromtimestamp(x.at, UTC),
-                    scenario=x.scenario,
-                )
-                for x in self.store.labels()
+                (
+                    Label(
+                        event_id=x.event_id,
+                        user_id=x.user_id,
+                        label=x.label,
+                        source=x.source,
+                        at=datetime.fromtimestamp(x.at, UTC),
+                        scenario=x.scenario,
+                    )
+                    for _, x in self.store.labels_after(label_id)
+                ),
+                restorable_only=recovering,
             )
-        if count or labels:
+        self._state_epoch = self.epoch
+        if count or labels or snap is not None:
             log.info(
-                "rebuilt state from %d events and %d labels in %.1f s",
+                "rebuilt state from %s, %d events and %d labels in %.1f s",
+                "a snapshot" if snap is not None else "scratch",
                 count,
                 labels,
                 time.perf_counter() - started,
             )
         return count
+
+    def rebuild_since(self, horizon: float) -> float | None:
+        """The oldest ``occurred_at`` a rebuild reads (``None``: no stored events)."""
+        newest = self.store.newest_ts()
+        if newest is None:
+            return None
+        return min(newest, self.clock() + self.max_skew_s) - horizon
+
+    def _load_snapshot(self) -> Snapshot | None:
+        """Restore the saved snapshot into the stages, or reset them; returns it."""
+        snap: Snapshot | None = None
+        if self.snapshot_path is not None:
+            try:
+                snap = Snapshot.load(self.snapshot_path)
+                if snap is not None and snap.seq > self.store.last_seq():
+                    raise SnapshotError("the snapshot is newer than the stored log")
+                if snap is not None:
+                    self.pipeline.restore(snap)
+            except (SnapshotError, ValueError, OSError) as exc:
+                log.warning("snapshot %s not used (%s): rebuilding", self.snapshot_path, exc)
+                snap = None
+        if snap is None:
+            self.pipeline.reset()
+        return snap
+
+    def save_snapshot(self) -> bool:
+        """Save the state with its log position; ``False`` while decisions are in flight."""
+        if self.snapshot_path is None or self._inflight or self.epoch != self._state_epoch:
+            return False
+        started = time.perf_counter()
+        snap = self.pipeline.snapshot(self.store.last_seq(), self.store.last_label_id())
+        size = snap.save(self.snapshot_path)
+        self.snapshot_seq = snap.seq
+        log.info(
+            "saved a snapshot at event %d (%.1f MB) in %.1f s",
+            snap.seq,
+            size / 1e6,
+            time.perf_counter() - started,
+        )
+        return True
+
+    def _recover(self) -> None:
+        """Re-derive the state from the log after a failure (nothing in flight counts)."""
+        if self._committer is not None:
+            # Units decided before now were decided on the state being thrown away.
+            self._committer.invalidate()
+            self._committer.flush()
+        self.recoveries += 1
+        log.warning("a decision or commit failed: re-deriving the state from the log")
+        self.rebuild(recovering=True)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import cast
 
 from fengkong.decisions.policy import Policy
+from fengkong.decisions.state import Snapshot, SnapshotError
 from fengkong.decisions.types import (
     Decision,
     DecisionContext,
@@ -45,6 +46,18 @@ class Pipeline:
             raise ValueError(f"stage names must be unique, got {names}")
         self.stages = list(stages)
         self.policy = policy or Policy()
+        # Stages with a read/update split are read, then updated after the decision;
+        # a stage with only ``run`` is stateless and runs while reading.
+        self._reads: list[Callable[[DecisionContext], None]] = []
+        self._updates: list[Callable[[DecisionContext], None]] = []
+        for stage in self.stages:
+            read, update = getattr(stage, "read", None), getattr(stage, "update", None)
+            if callable(read) and callable(update):
+                self._reads.append(read)
+                self._updates.append(update)
+            else:
+                self._reads.append(stage.run)
+        self._empty = {s.name: s.snapshot() for s in self._snapshotting()}
 
     @property
     def stateful(self) -> list[StatefulStage]:
@@ -56,9 +69,13 @@ class Pipeline:
             cast(LabelAware, s) for s in self.stages if callable(getattr(s, "apply_label", None))
         ]
 
-    def apply_labels(self, labels: Iterable[Label]) -> int:
-        """Give labels to the stages that learn from them."""
+    def apply_labels(self, labels: Iterable[Label], restorable_only: bool = False) -> int:
+        """Give labels to the stages that learn from them (``restorable_only``: those
+        with snapshots, the ones a recovery resets)."""
         stages = self.label_aware
+        if restorable_only:
+            keep = {id(s) for s in self._snapshotting()}
+            stages = [s for s in stages if id(s) in keep]
         count = 0
         for label in labels:
             for stage in stages:
@@ -77,12 +94,12 @@ class Pipeline:
         """How far back stored events must be replayed to rebuild the state."""
         return max((s.horizon_seconds() for s in self.stateful), default=0.0)
 
-    def evaluate(self, event: Event) -> tuple[Decision, DecisionContext]:
-        """Decide on ``event`` and update the stages' state with it."""
+    def decide(self, event: Event) -> tuple[Decision, DecisionContext]:
+        """Read every stage for ``event`` and decide; the state is not updated yet."""
         started = time.perf_counter()
         ctx = DecisionContext(event)
-        for stage in self.stages:
-            stage.run(ctx)
+        for read in self._reads:
+            read(ctx)
         outcome = self.policy.decide(ctx)
         decision = Decision(
             event_id=event.event_id,
@@ -96,12 +113,51 @@ class Pipeline:
         )
         return decision, ctx
 
-    def observe(self, events: Iterable[Event]) -> int:
-        """Feed past events to every stateful stage (rebuild after a restart)."""
-        stateful = self.stateful
+    def apply(self, ctx: DecisionContext) -> None:
+        """Add the event of ``ctx`` (read by :meth:`decide`) to every stage's state."""
+        for update in self._updates:
+            update(ctx)
+
+    def evaluate(self, event: Event) -> tuple[Decision, DecisionContext]:
+        """Decide on ``event`` and update the stages' state with it."""
+        decision, ctx = self.decide(event)
+        self.apply(ctx)
+        return decision, ctx
+
+    def observe(self, events: Iterable[Event], restorable_only: bool = False) -> int:
+        """Feed past events to every stateful stage (rebuild after a restart).
+
+        ``restorable_only``: only to the stages with snapshots (a recovery resets
+        those; a stage without ``snapshot`` keeps its state and is left alone).
+        """
+        stateful = self._snapshotting() if restorable_only else self.stateful
         count = 0
         for event in events:
             for stage in stateful:
                 stage.observe(event)
             count += 1
         return count
+
+    def snapshot(self, seq: int, label_id: int) -> Snapshot:
+        """Every stateful stage's state, taken after stored event ``seq``, label ``label_id``."""
+        return Snapshot(seq, label_id, {s.name: s.snapshot() for s in self._snapshotting()})
+
+    def restore(self, snap: Snapshot) -> None:
+        """Load ``snap`` into the stages; if one refuses it, all are :meth:`reset`."""
+        stages = self._snapshotting()
+        if set(snap.stages) != {s.name for s in stages}:
+            raise SnapshotError("the snapshot was taken with other stages")
+        try:
+            for stage in stages:
+                stage.restore(snap.stages[stage.name])
+        except Exception:
+            self.reset()
+            raise
+
+    def reset(self) -> None:
+        """Back to the empty state the stages had when the pipeline was built."""
+        for stage in self._snapshotting():
+            stage.restore(self._empty[stage.name])
+
+    def _snapshotting(self) -> list[StatefulStage]:
+        return [s for s in self.stateful if callable(getattr(s, "snapshot", None))]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fengkong.decisions.state import dump_state, load_state
 from fengkong.decisions.types import DecisionContext
 from fengkong.documents import ReuseIndex, image_fingerprint
 from fengkong.events import Event
@@ -20,18 +21,34 @@ class DocumentsStage:
 
     def __init__(self, window_s: float = 30 * 86_400.0) -> None:
         self.index = ReuseIndex(window_s)
+        self._read: tuple[str, str] | None = None
 
-    def run(self, ctx: DecisionContext) -> None:
+    def read(self, ctx: DecisionContext) -> None:
         event = ctx.event
         doc = event.document
         if doc is None:
             ctx.features["document.other_accounts_30d"] = None
             return
         fingerprint = image_fingerprint(doc.image_b64)
+        self._read = (event.event_id, fingerprint)
         ctx.features["document.other_accounts_30d"] = self.index.other_accounts(
             fingerprint, event.user_id, event.ts
         )
-        self.index.add(fingerprint, event.user_id, event.ts)
+
+    def update(self, ctx: DecisionContext) -> None:
+        event = ctx.event
+        if event.document is None:
+            return
+        read = self._read
+        # The fingerprint read computed (hashing an image is the costly part).
+        if read is not None and read[0] == event.event_id:
+            self.index.add(read[1], event.user_id, event.ts)
+        else:
+            self.observe(event)
+
+    def run(self, ctx: DecisionContext) -> None:
+        self.read(ctx)
+        self.update(ctx)
 
     def observe(self, event: Event) -> None:
         if event.document is not None:
@@ -42,3 +59,9 @@ class DocumentsStage:
 
     def maintain(self, now: float) -> None:
         self.index.expire(now)
+
+    def snapshot(self) -> bytes:
+        return dump_state("documents", self.index)
+
+    def restore(self, data: bytes) -> None:
+        self.index = load_state("documents", data)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fengkong.decisions.state import dump_state, load_state
 from fengkong.decisions.types import DecisionContext
 from fengkong.events import Event, EventType
 from fengkong.graph.flows import InflowWindow
@@ -27,7 +28,7 @@ class FlowsStage:
     def __init__(self, window_s: float = 86_400.0) -> None:
         self.inflows = InflowWindow(window_s)
 
-    def run(self, ctx: DecisionContext) -> None:
+    def read(self, ctx: DecisionContext) -> None:
         event = ctx.event
         amount, count, senders, since = self.inflows.read(event.user_id, event.ts)
         features = ctx.features
@@ -35,7 +36,13 @@ class FlowsStage:
         features["user.received_transfers_24h"] = count
         features["user.received_senders_24h"] = senders
         features["user.secs_since_received"] = since
-        self.observe(event)
+
+    def update(self, ctx: DecisionContext) -> None:
+        self.observe(ctx.event)
+
+    def run(self, ctx: DecisionContext) -> None:
+        self.read(ctx)
+        self.update(ctx)
 
     def observe(self, event: Event) -> None:
         cp = event.counterparty
@@ -47,3 +54,9 @@ class FlowsStage:
 
     def maintain(self, now: float) -> None:
         self.inflows.expire(now)
+
+    def snapshot(self) -> bytes:
+        return dump_state("flows", self.inflows)
+
+    def restore(self, data: bytes) -> None:
+        self.inflows = load_state("flows", data)

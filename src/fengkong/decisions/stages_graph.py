@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from fengkong.decisions.state import dump_state, load_state
 from fengkong.decisions.types import DecisionContext
 from fengkong.events import Event, Label
 from fengkong.graph import OnlineGraph, account_key, identifier_keys
@@ -24,15 +25,28 @@ class GraphStage:
 
     def __init__(self, graph: OnlineGraph | None = None) -> None:
         self.graph = graph if graph is not None else OnlineGraph()
+        self._read: tuple[str, str, list[str]] | None = None
 
-    def run(self, ctx: DecisionContext) -> None:
+    def read(self, ctx: DecisionContext) -> None:
         event = ctx.event
         dk = ctx.facts.get("device.key")
         keys = identifier_keys(event, dk if isinstance(dk, str) and dk else None)
         acc = account_key(event.user_id)
         for name, value in self.graph.features(event.ts, acc, keys).items():
             ctx.features["graph." + name] = value
-        self._update(event, acc, keys)
+        self._read = (event.event_id, acc, keys)
+
+    def update(self, ctx: DecisionContext) -> None:
+        read = self._read
+        if read is not None and read[0] == ctx.event.event_id:
+            self._update(ctx.event, read[1], read[2])
+        else:
+            dk = ctx.facts.get("device.key")
+            self.observe(ctx.event, dk if isinstance(dk, str) and dk else None)
+
+    def run(self, ctx: DecisionContext) -> None:
+        self.read(ctx)
+        self.update(ctx)
 
     def observe(self, event: Event, device_key: str | None = None) -> None:
         """Update only (rebuild after restart), with the device key the enrich stage gives."""
@@ -41,6 +55,12 @@ class GraphStage:
 
     def horizon_seconds(self) -> float:
         return self.graph.horizon
+
+    def snapshot(self) -> bytes:
+        return dump_state("graph", self.graph)
+
+    def restore(self, data: bytes) -> None:
+        self.graph = load_state("graph", data)
 
     def mark(self, user_id: str, fraud: bool = True, at: datetime | float | None = None) -> None:
         """Mark an account known-fraud/blocked (or clear it) from ``at`` on (default: now)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fengkong.decisions.state import dump_state, load_state
 from fengkong.decisions.types import DecisionContext
 from fengkong.events import Event
 from fengkong.links import analyse_link
@@ -24,7 +25,7 @@ class LinksStage:
         self.memory_s = memory_s
         self._last_risky: dict[str, float] = {}
 
-    def run(self, ctx: DecisionContext) -> None:
+    def read(self, ctx: DecisionContext) -> None:
         event = ctx.event
         last = self._last_risky.get(event.user_id)
         since = None if last is None else event.ts - last
@@ -33,9 +34,16 @@ class LinksStage:
         )
         qr = event.qr
         if qr is not None and qr.payload:
-            facts = analyse_link(qr.payload)
-            ctx.facts.update(facts)
-            self._remember(event, facts["link.risk"])
+            ctx.facts.update(analyse_link(qr.payload))
+
+    def update(self, ctx: DecisionContext) -> None:
+        qr = ctx.event.qr
+        if qr is not None and qr.payload:
+            self._remember(ctx.event, ctx.facts.get("link.risk"))
+
+    def run(self, ctx: DecisionContext) -> None:
+        self.read(ctx)
+        self.update(ctx)
 
     def observe(self, event: Event) -> None:
         qr = event.qr
@@ -49,6 +57,12 @@ class LinksStage:
         stale = [u for u, t in self._last_risky.items() if now - t > self.memory_s]
         for user in stale:
             del self._last_risky[user]
+
+    def snapshot(self) -> bytes:
+        return dump_state("links", self._last_risky)
+
+    def restore(self, data: bytes) -> None:
+        self._last_risky = load_state("links", data)
 
     def _remember(self, event: Event, risk: object) -> None:
         if isinstance(risk, float | int) and risk >= self.risky_at:

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from fengkong.decisions.state import dump_state, load_state
 from fengkong.decisions.types import DecisionContext, FeatureValue, Reason
 from fengkong.events import Event
 from fengkong.features import FeatureEngine, feature_names
@@ -175,11 +176,18 @@ class ModelStage:
 
     def _vector(self, slot: _Slot, ctx: DecisionContext) -> tuple[list[float], bool]:
         own: dict[str, FeatureValue] = {}
-        slot.pit.model_features(ctx.event, ctx.features, own)
+        slot.pit.read_features(ctx.event, ctx.features, own)
         x = slot.model.vector(own, ctx.features)
         return x, ctx.event.type.value in slot.model.event_types
 
     def run(self, ctx: DecisionContext) -> None:
+        self.read(ctx)
+        self.update(ctx)
+
+    def update(self, ctx: DecisionContext) -> None:
+        self.observe(ctx.event)
+
+    def read(self, ctx: DecisionContext) -> None:
         self._reload()
         self._poll_labels(ctx.event.ts)
         champ, chall = self.champion, self.challenger
@@ -224,6 +232,19 @@ class ModelStage:
             (s.pit.block.horizon_seconds() for s in self._slots() if s.pit.block is not None),
             default=0.0,
         )
+
+    def snapshot(self) -> bytes:
+        blocks = {s.version: s.pit.block for s in self._slots()}
+        cursor = (self._label_since, self._at_since, self._pending)
+        return dump_state("models", (blocks, cursor))
+
+    def restore(self, data: bytes) -> None:
+        blocks, cursor = load_state("models", data)
+        for slot in self._slots():
+            # A model promoted since starts with a fresh block, as a live promotion does.
+            slot.pit.block = blocks.get(slot.version, PointInTime(slot.model.feature_set).block)
+        self._label_since, self._at_since, self._pending = cursor
+        self._label_checked = float("-inf")
 
     def drift_gauges(self) -> dict[str, float]:
         """PSI per variable (``score`` and each feature) of the last full live window."""

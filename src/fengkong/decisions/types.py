@@ -101,7 +101,15 @@ class DecisionContext:
 
 
 class Stage(Protocol):
-    """One step of the pipeline; it reads and extends the context."""
+    """One step of the pipeline; it reads and extends the context.
+
+    A stage with state learnt from events splits its step in two (see
+    :class:`StatefulStage`): ``read`` (its outputs for this event from the state before
+    it) and ``update`` (add this event). The engine reads every stage, decides, and
+    applies the updates in log order; ``run`` stays the whole step (read, then update)
+    for callers outside the engine. A stage with only ``run`` is stateless: the engine
+    calls ``run`` while reading and nothing after.
+    """
 
     name: str
 
@@ -109,15 +117,34 @@ class Stage(Protocol):
 
 
 class StatefulStage(Stage, Protocol):
-    """A stage with state learnt from events (features, graph); rebuilt on restart."""
+    """A stage with state learnt from events (features, graph); rebuilt on restart.
+
+    ``read`` must not change what later events see (lazy expiry and caches are fine);
+    ``update`` and ``observe`` add the event (``observe`` without a decision context,
+    for rebuilds). ``snapshot`` / ``restore`` save and reload the whole state (a pickle
+    of plain data: restart and recovery aid, never an exchange format); ``restore``
+    raises ``ValueError`` for a snapshot it cannot take.
+    """
+
+    def read(self, ctx: DecisionContext) -> None:
+        """Write this stage's outputs for ``ctx.event`` from the state before it."""
+        ...
+
+    def update(self, ctx: DecisionContext) -> None:
+        """Add ``ctx.event`` to the state (after :meth:`read`, with its context)."""
+        ...
 
     def observe(self, event: Event) -> None:
-        """Update state with ``event`` as :meth:`run` would, without deciding."""
+        """Update state with ``event`` as :meth:`update` would, without deciding."""
         ...
 
     def horizon_seconds(self) -> float:
         """How far back events matter for the state (the longest window)."""
         ...
+
+    def snapshot(self) -> bytes: ...
+
+    def restore(self, data: bytes) -> None: ...
 
 
 class LabelAware(Protocol):

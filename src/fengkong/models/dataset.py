@@ -160,10 +160,17 @@ class PointInTime:
         self, event: Event, features: Mapping[str, FeatureValue], out: dict[str, FeatureValue]
     ) -> None:
         """The models' own features, given the streaming features already computed."""
+        self.read_features(event, features, out)
+        if self.block is not None:
+            self.block.observe(event)
+
+    def read_features(
+        self, event: Event, features: Mapping[str, FeatureValue], out: dict[str, FeatureValue]
+    ) -> None:
+        """:meth:`model_features` without adding the event to the block (a read)."""
         derived_features(event, features, out)
         if self.block is not None:
             self.block.compute(event, out)
-            self.block.observe(event)
 
     def row(self, event: Event) -> dict[str, FeatureValue]:
         """Everything for ``event`` (offline: runs the features engine too)."""

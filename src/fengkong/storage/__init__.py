@@ -1,14 +1,22 @@
 """Storage backends behind one small interface; the embedded SQLite store is the default."""
 
-from fengkong.storage.base import DecisionRecord, LabelRecord, Store, StoredDecision
-from fengkong.storage.group import GroupCommitter
+from fengkong.storage.base import (
+    DecisionRecord,
+    LabelRecord,
+    NotAttempted,
+    Store,
+    StoredDecision,
+)
+from fengkong.storage.group import GroupCommitter, Stale
 from fengkong.storage.sqlite import SQLiteStore
 
 __all__ = [
     "DecisionRecord",
     "GroupCommitter",
     "LabelRecord",
+    "NotAttempted",
     "SQLiteStore",
+    "Stale",
     "Store",
     "StoredDecision",
 ]

@@ -49,6 +49,10 @@ class LabelRecord:
     scenario: str | None = None
 
 
+class NotAttempted(Exception):
+    """A unit of a group commit left out because an earlier unit of it failed."""
+
+
 class Store(Protocol):
     """Durable home of events, decisions and labels."""
 
@@ -59,6 +63,20 @@ class Store(Protocol):
     def write(self, records: Sequence[DecisionRecord]) -> None:
         """Store records in one transaction; durable when this returns."""
         ...
+
+    def write_each(self, units: Sequence[Sequence[DecisionRecord]]) -> list[Exception | None]:
+        """Store units in one transaction; per unit ``None`` (stored) or its error."""
+        ...
+
+    def events_after(self, seq: int, since: float | None = None) -> Iterator[tuple[int, bytes]]:
+        """``(seq, body)`` of the events stored after ``seq`` (``ts`` ≥ ``since``)."""
+        ...
+
+    def last_seq(self) -> int: ...
+
+    def labels_after(self, label_id: int) -> Iterator[tuple[int, LabelRecord]]: ...
+
+    def last_label_id(self) -> int: ...
 
     def decision(self, event_id: str) -> tuple[bytes, bytes] | None:
         """The decision JSON and its explanation JSON, or ``None``."""

@@ -3,6 +3,12 @@
 Requests hand their record to a single writer thread and wait on a future; the writer
 takes whatever has queued up (up to ``max_batch``) and commits it at once, so the cost
 of a durable commit (an fsync) is shared by every request that arrived meanwhile.
+
+Each request's records are a unit, stored whole or not at all, and each unit learns its
+own outcome: a bad unit fails alone. Units carry the *epoch* of the state they were
+decided on; any failure starts a new epoch, and units of an older epoch still queued are
+refused with :class:`Stale` (they were decided on a state that counted the failed unit,
+so their owner decides them again).
 """
 
 from __future__ import annotations
@@ -13,15 +19,20 @@ import threading
 from concurrent.futures import Future
 from dataclasses import dataclass
 
-from fengkong.storage.base import DecisionRecord, Store
+from fengkong.storage.base import DecisionRecord, NotAttempted, Store
 
 log = logging.getLogger(__name__)
+
+
+class Stale(Exception):
+    """A unit decided on a state that a failed commit has since invalidated."""
 
 
 @dataclass(slots=True)
 class _Item:
     records: list[DecisionRecord]
     done: Future[None]
+    epoch: int
 
 
 _STOP = object()
@@ -43,13 +54,28 @@ class GroupCommitter:
         self._queue: queue.SimpleQueue[_Item | object] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="fengkong-commit", daemon=True)
         self.batches = 0
+        # Bumped (by the writer thread only) whenever a unit fails to commit.
+        self.epoch = 0
+        self._epoch_lock = threading.Lock()
         self._thread.start()
 
-    def submit(self, records: list[DecisionRecord]) -> Future[None]:
-        """Queue records; the future resolves once they are durable (or fails)."""
+    def submit(self, records: list[DecisionRecord], epoch: int | None = None) -> Future[None]:
+        """Queue one unit; the future resolves once it is durable (or fails).
+
+        ``epoch``: the :attr:`epoch` the unit was decided in (default: the current one).
+        """
         done: Future[None] = Future()
-        self._queue.put(_Item(records, done))
+        self._queue.put(_Item(records, done, self.epoch if epoch is None else epoch))
         return done
+
+    def invalidate(self) -> None:
+        """Start a new epoch: units of the current one still queued become stale."""
+        with self._epoch_lock:
+            self.epoch += 1
+
+    def flush(self) -> None:
+        """Wait until everything submitted so far has been committed or refused."""
+        self.submit([]).exception()
 
     def close(self) -> None:
         """Commit what is queued, then stop the writer."""
@@ -78,14 +104,25 @@ class GroupCommitter:
             self._commit(items)
 
     def _commit(self, items: list[_Item]) -> None:
-        records = [r for item in items for r in item.records]
-        try:
-            self._store.write(records)
-        except Exception as exc:  # every waiter learns of the failure
-            log.exception("group commit of %d records failed", len(records))
-            for item in items:
-                item.done.set_exception(exc)
-            return
-        self.batches += 1
+        live = []
         for item in items:
-            item.done.set_result(None)
+            if item.epoch != self.epoch and item.records:
+                item.done.set_exception(Stale("decided before a failed commit"))
+            else:
+                live.append(item)
+        try:
+            results: list[Exception | None] = self._store.write_each([i.records for i in live])
+        except Exception as exc:  # the transaction failed: every unit learns of it
+            log.exception("group commit of %d units failed", len(live))
+            results = [exc] * len(live)
+        if any(r is not None for r in results):
+            self.invalidate()
+        else:
+            self.batches += 1
+        for item, result in zip(live, results, strict=True):
+            if result is None:
+                item.done.set_result(None)
+            elif isinstance(result, NotAttempted):
+                item.done.set_exception(Stale(str(result)))
+            else:
+                item.done.set_exception(result)

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
-from fengkong.storage.base import DecisionRecord, LabelRecord, StoredDecision
+from fengkong.storage.base import DecisionRecord, LabelRecord, NotAttempted, StoredDecision
 
 Synchronous = Literal["FULL", "NORMAL", "OFF"]
 
@@ -119,29 +119,60 @@ class SQLiteStore:
         with self._lock if self._memory else _nolock:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.executemany(
-                    "INSERT INTO events (event_id, type, user_id, ts, body) VALUES (?,?,?,?,?)",
-                    [(r.event_id, r.event_type, r.user_id, r.ts, r.event_json) for r in records],
-                )
-                conn.executemany(
-                    "INSERT INTO decisions VALUES (?,?,?,?,?,?,?)",
-                    [
-                        (
-                            r.event_id,
-                            r.body_hash,
-                            r.outcome,
-                            r.score,
-                            now,
-                            r.decision_json,
-                            r.explain_json,
-                        )
-                        for r in records
-                    ],
-                )
+                self._insert(conn, records, now)
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
-            conn.execute("COMMIT")
+
+    def write_each(self, units: Sequence[Sequence[DecisionRecord]]) -> list[Exception | None]:
+        """Store units of records in one transaction, reporting per unit.
+
+        Each unit is stored whole or not at all (a savepoint each). The first unit that
+        fails is rolled back alone and reported with its error; the units after it are
+        not attempted (:class:`~fengkong.storage.base.NotAttempted`), because they were
+        decided on a state that counted the failed one. The units before it commit.
+        A failure of the transaction itself (disk full at commit) fails every unit.
+        """
+        results: list[Exception | None] = [None] * len(units)
+        if not units:
+            return results
+        conn = self._conn()
+        now = time.time()
+        with self._lock if self._memory else _nolock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for i, unit in enumerate(units):
+                    conn.execute("SAVEPOINT unit")
+                    try:
+                        self._insert(conn, unit, now)
+                    except sqlite3.IntegrityError as exc:
+                        conn.execute("ROLLBACK TO unit")
+                        conn.execute("RELEASE unit")
+                        results[i] = exc
+                        for j in range(i + 1, len(units)):
+                            results[j] = NotAttempted(str(exc))
+                        break
+                    conn.execute("RELEASE unit")
+                conn.execute("COMMIT")
+            except BaseException:
+                _rollback(conn)
+                raise
+        return results
+
+    @staticmethod
+    def _insert(conn: sqlite3.Connection, records: Sequence[DecisionRecord], now: float) -> None:
+        conn.executemany(
+            "INSERT INTO events (event_id, type, user_id, ts, body) VALUES (?,?,?,?,?)",
+            [(r.event_id, r.event_type, r.user_id, r.ts, r.event_json) for r in records],
+        )
+        conn.executemany(
+            "INSERT INTO decisions VALUES (?,?,?,?,?,?,?)",
+            [
+                (r.event_id, r.body_hash, r.outcome, r.score, now, r.decision_json, r.explain_json)
+                for r in records
+            ],
+        )
 
     def decision(self, event_id: str) -> tuple[bytes, bytes] | None:
         row = (
@@ -161,10 +192,10 @@ class SQLiteStore:
                 " VALUES (?,?,?,?,?,?,?)",
                 [(x.event_id, x.user_id, x.label, x.source, x.at, x.scenario, now) for x in labels],
             )
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
-        conn.execute("COMMIT")
 
     def labels(self, since: float | None = None) -> Iterator[LabelRecord]:
         rows = self._conn().execute(
@@ -195,6 +226,45 @@ class SQLiteStore:
                 yield bytes(body)
             last = rows[-1][0]
 
+    def events_after(self, seq: int, since: float | None = None) -> Iterator[tuple[int, bytes]]:
+        """``(seq, body)`` of events stored after ``seq`` with ``ts`` ≥ ``since``, in order."""
+        last = seq
+        lower = float("-inf") if since is None else since
+        while True:
+            rows = (
+                self._conn()
+                .execute(
+                    "SELECT seq, body FROM events WHERE seq > ? AND ts >= ?"
+                    " ORDER BY seq LIMIT 5000",
+                    (last, lower),
+                )
+                .fetchall()
+            )
+            if not rows:
+                return
+            for n, body in rows:
+                yield int(n), bytes(body)
+            last = rows[-1][0]
+
+    def last_seq(self) -> int:
+        """The acceptance number of the newest stored event (0 when none)."""
+        row = self._conn().execute("SELECT MAX(seq) FROM events").fetchone()
+        return 0 if row[0] is None else int(row[0])
+
+    def labels_after(self, label_id: int) -> Iterator[tuple[int, LabelRecord]]:
+        """``(id, label)`` of labels stored after ``label_id``, in storage order."""
+        rows = self._conn().execute(
+            "SELECT id, event_id, user_id, label, source, at, scenario FROM labels"
+            " WHERE id > ? ORDER BY id",
+            (label_id,),
+        )
+        for row in rows.fetchall():
+            yield int(row[0]), LabelRecord(*row[1:])
+
+    def last_label_id(self) -> int:
+        row = self._conn().execute("SELECT MAX(id) FROM labels").fetchone()
+        return 0 if row[0] is None else int(row[0])
+
     def count_events(self) -> int:
         row = self._conn().execute("SELECT COUNT(*) FROM events").fetchone()
         return int(row[0])
@@ -219,6 +289,12 @@ class SQLiteStore:
             conns, self._all = self._all, []
         for conn in conns:
             conn.close()
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back if a transaction is still open (a failed COMMIT may have ended it)."""
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
 
 
 class _NoLock:

@@ -1,0 +1,85 @@
+"""Snapshots of the pipeline's learnt state: the restart and recovery aid.
+
+A snapshot is the state of every stateful stage after the stored events up to ``seq``
+and the stored labels up to ``label_id``; the events and labels after those are the log
+tail a restore replays. Stage states are pickles of plain data: load only snapshots
+this installation wrote (a pickle from elsewhere can run code).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+_MAGIC = b"fengkong-pipeline-snapshot-v1\n"
+
+
+class SnapshotError(ValueError):
+    """A snapshot that cannot be used (another pipeline, another version, damaged)."""
+
+
+def dump_state(kind: str, state: Any) -> bytes:
+    """One stage's state, tagged with what it is."""
+    return pickle.dumps((kind, state), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def load_state(kind: str, data: bytes) -> Any:
+    """The state :func:`dump_state` saved for ``kind``; :class:`SnapshotError` otherwise."""
+    try:
+        saved, state = pickle.loads(data)
+    except Exception as exc:  # a damaged or foreign blob
+        raise SnapshotError(f"unreadable {kind} state: {exc}") from exc
+    if saved != kind:
+        raise SnapshotError(f"a {saved!r} state is not a {kind!r} state")
+    return state
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Every stateful stage's state at one point of the log."""
+
+    seq: int
+    label_id: int
+    stages: dict[str, bytes]
+    created_at: float = field(default_factory=time.time)
+
+    def dumps(self) -> bytes:
+        return _MAGIC + pickle.dumps(
+            (self.seq, self.label_id, self.created_at, self.stages),
+            protocol=pickle.HIGHEST_PROTOCOL,
+        )
+
+    @classmethod
+    def loads(cls, data: bytes) -> Snapshot:
+        if not data.startswith(_MAGIC):
+            raise SnapshotError("not a fengkong pipeline snapshot")
+        try:
+            seq, label_id, created_at, stages = pickle.loads(data[len(_MAGIC) :])
+        except Exception as exc:
+            raise SnapshotError(f"damaged snapshot: {exc}") from exc
+        return cls(int(seq), int(label_id), dict(stages), float(created_at))
+
+    def save(self, path: Path) -> int:
+        """Write atomically (temporary file, fsync, rename); returns the bytes written."""
+        data = self.dumps()
+        tmp = path.with_name(path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+        return len(data)
+
+    @classmethod
+    def load(cls, path: Path) -> Snapshot | None:
+        """The snapshot in ``path``, ``None`` when there is none."""
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        return cls.loads(data)
