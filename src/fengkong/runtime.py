@@ -12,6 +12,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from fengkong.decisions import Engine, Pipeline, Policy, Stage
 from fengkong.events import Tokenizer
@@ -90,10 +91,26 @@ def serving_feature_definitions(registry: Registry) -> list[str]:
     return texts
 
 
-def build_stages(
-    settings: Settings, rule_store: SQLiteRuleStore, store: SQLiteStore
+Mode = Literal["serve", "replay", "backtest", "export"]
+
+
+def compose(
+    settings: Settings,
+    mode: Mode,
+    *,
+    rule_store: SQLiteRuleStore | None = None,
+    store: SQLiteStore | None = None,
+    ip_ranges_path: Path | None = None,
 ) -> list[Stage]:
-    """In order: enrich → links → features → flows → documents → graph → models → rules."""
+    """The stage list for every use, built one way so each sees the same facts.
+
+    ``serve`` and ``replay``: enrich → links → features → flows → documents → graph →
+    models → rules (``rule_store`` required; ``store`` gives the models their labels).
+    ``backtest``: the same up to the models (the backtest evaluates the rule sets
+    itself); the models come in when ``store`` is given. ``export``: up to the graph.
+    The features engine always defines what the registered models read, so a backtest
+    or an export computes the serving features. ``ip_ranges_path`` overrides settings.
+    """
     from fengkong.decisions.stages_documents import DocumentsStage
     from fengkong.decisions.stages_features import EnrichStage, FeaturesStage
     from fengkong.decisions.stages_flows import FlowsStage
@@ -103,25 +120,41 @@ def build_stages(
     from fengkong.decisions.stages_rules import RulesStage
     from fengkong.features import FeatureEngine, load_ip_ranges
 
-    ranges = load_ip_ranges(settings.ip_ranges_path) if settings.ip_ranges_path else None
+    ranges_path = ip_ranges_path or settings.ip_ranges_path
+    ranges = load_ip_ranges(ranges_path) if ranges_path else None
     registry = Registry(settings.db_path, settings.models_dir)
     features = FeatureEngine(serving_feature_definitions(registry))
-    models = ModelStage.from_registry(
-        registry,
-        defined=serving_definitions(features),
-        labels=store.labels,
-        reasons_at=settings.policy.challenge_at or 0.0,
-    )
-    return [
+    stages: list[Stage] = [
         EnrichStage(ip_ranges=ranges),
         LinksStage(),
         FeaturesStage(features),
         FlowsStage(),
         DocumentsStage(),
         GraphStage(),
-        models,
-        RulesStage(rule_store),
     ]
+    if mode == "export" or (mode == "backtest" and store is None):
+        return stages
+    stages.append(
+        ModelStage.from_registry(
+            registry,
+            defined=serving_definitions(features),
+            labels=None if store is None else store.labels,
+            reasons_at=settings.policy.challenge_at or 0.0,
+        )
+    )
+    if mode == "backtest":
+        return stages
+    if rule_store is None:
+        raise ValueError(f"compose({mode!r}) needs the rule store")
+    stages.append(RulesStage(rule_store))
+    return stages
+
+
+def build_stages(
+    settings: Settings, rule_store: SQLiteRuleStore, store: SQLiteStore
+) -> list[Stage]:
+    """The serving stages (:func:`compose` in ``serve`` mode)."""
+    return compose(settings, "serve", rule_store=rule_store, store=store)
 
 
 @dataclass

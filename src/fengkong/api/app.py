@@ -257,20 +257,21 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
 
 
 async def _maintain(rt: Runtime, every_s: float) -> None:
-    """Expire old feature state now and then, between requests (on the event loop)."""
+    """Expire old state and save a snapshot now and then, between requests (on the loop)."""
     while True:
         await asyncio.sleep(every_s)
         started = time.perf_counter()
         rt.engine.pipeline.maintain(time.time())
+        # A snapshot bounds the log tail the next start (or a recovery) reads.
+        rt.engine.save_snapshot()
         log.info("state maintenance took %.2f s", time.perf_counter() - started)
 
 
 def _mount_rules(app: FastAPI, rt: Runtime) -> None:
     """The analyst API for rule sets, lists, freezes and backtests, over the live store."""
     from fengkong.api.rules_routes import rules_router
-    from fengkong.decisions.stages_rules import default_replay_stages
+    from fengkong.runtime import compose
 
-    ip_ranges = rt.settings.ip_ranges_path
     token = rt.settings.analyst_token
 
     async def analyst_only(request: Request) -> None:
@@ -285,7 +286,7 @@ def _mount_rules(app: FastAPI, rt: Runtime) -> None:
         rules_router(
             rt.rule_store,
             tokenizer=rt.engine.tokenizer,
-            replay_stages=lambda: default_replay_stages(str(ip_ranges) if ip_ranges else None),
+            replay_stages=lambda: compose(rt.settings, "backtest"),
         ),
         dependencies=[Depends(analyst_only)],
     )

@@ -433,7 +433,7 @@ def backtest(
     db_path: Path | None,
 ) -> None:
     """Replay history with point-in-time features: per rule hits, overlap, precision, recall."""
-    from fengkong.decisions.stages_rules import default_replay_stages
+    from fengkong.runtime import compose
 
     settings = _settings(config, db_path)
     known = rule_known_names()
@@ -455,7 +455,7 @@ def backtest(
         sets,
         labels,
         lists=snap.lists,
-        stages=default_replay_stages(ip_ranges),
+        stages=compose(settings, "backtest", ip_ranges_path=Path(ip_ranges) if ip_ranges else None),
     )
     store.close()
     if as_json:

@@ -18,6 +18,8 @@ class DocumentsStage:
     """
 
     name = "documents"
+    outputs = FEATURE_NAMES
+    inputs: tuple[str, ...] = ()
 
     def __init__(self, window_s: float = 30 * 86_400.0) -> None:
         self.index = ReuseIndex(window_s)

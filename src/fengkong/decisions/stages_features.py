@@ -7,11 +7,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import ClassVar
+
 from fengkong.decisions.types import DecisionContext, FeatureValue
 from fengkong.events import Event
 from fengkong.features.engine import FeatureEngine
 from fengkong.features.ipinfo import IpFactsCache, IpRanges
 from fengkong.identity.device import DeviceCache, device_facts
+from fengkong.rules.names import ENRICH_FACTS
 
 
 class EnrichStage:
@@ -27,6 +31,8 @@ class EnrichStage:
     """
 
     name = "enrich"
+    outputs: ClassVar[Mapping[str, str]] = dict(ENRICH_FACTS)
+    inputs: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -75,9 +81,12 @@ class FeaturesStage:
     """
 
     name = "features"
+    inputs = ("device.key",)
 
     def __init__(self, engine: FeatureEngine, expire_budget: int | None = None) -> None:
         self.engine = engine
+        # Declared per instance: the definitions decide the names.
+        self.outputs: dict[str, str] = {n: "any" for n in engine.names}
         self.expire_budget = expire_budget
         self._devices = DeviceCache()
 

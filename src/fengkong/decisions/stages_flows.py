@@ -24,6 +24,8 @@ class FlowsStage:
     """
 
     name = "flows"
+    outputs = FEATURE_NAMES
+    inputs: tuple[str, ...] = ()
 
     def __init__(self, window_s: float = 86_400.0) -> None:
         self.inflows = InflowWindow(window_s)

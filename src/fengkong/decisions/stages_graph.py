@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import ClassVar
 
 from fengkong.decisions.state import dump_state, load_state
 from fengkong.decisions.types import DecisionContext
 from fengkong.events import Event, Label
-from fengkong.graph import OnlineGraph, account_key, identifier_keys
+from fengkong.graph import FEATURE_NAMES, OnlineGraph, account_key, identifier_keys
 from fengkong.identity.device import device_key as derive_device_key
 
 
@@ -22,6 +24,8 @@ class GraphStage:
     """
 
     name = "graph"
+    outputs: ClassVar[Mapping[str, str]] = {f"graph.{n}": "any" for n in FEATURE_NAMES}
+    inputs = ("device.key",)
 
     def __init__(self, graph: OnlineGraph | None = None) -> None:
         self.graph = graph if graph is not None else OnlineGraph()

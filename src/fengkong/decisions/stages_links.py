@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import ClassVar
+
 from fengkong.decisions.state import dump_state, load_state
 from fengkong.decisions.types import DecisionContext
 from fengkong.events import Event
-from fengkong.links import analyse_link
+from fengkong.links import FACT_NAMES, analyse_link
 
 FEATURE_NAMES: dict[str, str] = {"user.secs_since_risky_qr": "num"}
 
@@ -19,6 +22,8 @@ class LinksStage:
     """
 
     name = "links"
+    outputs: ClassVar[Mapping[str, str]] = {**FACT_NAMES, **FEATURE_NAMES}
+    inputs: tuple[str, ...] = ()
 
     def __init__(self, risky_at: float = 0.5, memory_s: float = 86_400.0) -> None:
         self.risky_at = risky_at

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -75,6 +75,8 @@ class ModelStage:
     """
 
     name = "models"
+    outputs: ClassVar[Mapping[str, str]] = {ANOMALY_FEATURE: "num"}
+    inputs: tuple[str, ...] = ()  # the champion's features, known once it is loaded
 
     def __init__(
         self,

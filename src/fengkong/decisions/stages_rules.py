@@ -40,22 +40,45 @@ _ACTIONS = {
 MAX_DETAIL_CHARS = 300
 
 
-def rule_known_names() -> dict[str, Type]:
-    """Names rules may read besides event paths: features, enrichment facts, graph."""
-    names = default_known_names()
-    from fengkong.decisions.stages_documents import FEATURE_NAMES as DOC_FEATURES
-    from fengkong.decisions.stages_flows import FEATURE_NAMES as FLOW_FEATURES
-    from fengkong.decisions.stages_links import FEATURE_NAMES as LINK_FEATURES
-    from fengkong.links import FACT_NAMES as LINK_FACTS
+def stage_classes() -> list[type]:
+    """Every stage class of the default pipeline, in pipeline order."""
+    from fengkong.decisions.stages_documents import DocumentsStage
+    from fengkong.decisions.stages_features import EnrichStage, FeaturesStage
+    from fengkong.decisions.stages_flows import FlowsStage
+    from fengkong.decisions.stages_graph import GraphStage
+    from fengkong.decisions.stages_links import LinksStage
+    from fengkong.decisions.stages_models import ModelStage
 
-    for name, kind in {**LINK_FACTS, **LINK_FEATURES, **FLOW_FEATURES, **DOC_FEATURES}.items():
-        names.setdefault(name, kind)  # type: ignore[arg-type]
-    try:
-        from fengkong.graph import FEATURE_NAMES
-    except ImportError:  # pragma: no cover - the graph package ships with fengkong
-        return names
-    for n in FEATURE_NAMES:
-        names.setdefault(f"graph.{n}", "any")
+    return [
+        EnrichStage,
+        LinksStage,
+        FeaturesStage,
+        FlowsStage,
+        DocumentsStage,
+        GraphStage,
+        ModelStage,
+    ]
+
+
+def declared_names(stages: Iterable[object]) -> dict[str, Type]:
+    """The ``outputs`` the stages (classes or instances) declare, first declaration wins."""
+    names: dict[str, Type] = {}
+    for stage in stages:
+        for name, kind in getattr(stage, "outputs", {}).items():
+            names.setdefault(name, kind)
+    return names
+
+
+def rule_known_names(stages: Iterable[object] | None = None) -> dict[str, Type]:
+    """Names rules may read besides event paths: the stages' declared outputs.
+
+    ``stages``: the composed stages (default: the default pipeline's stage classes).
+    The default features and facts are always known (a rule set stays publishable
+    whatever feature set a server runs).
+    """
+    names = default_known_names()
+    for name, kind in declared_names(stage_classes() if stages is None else stages).items():
+        names.setdefault(name, kind)
     return names
 
 

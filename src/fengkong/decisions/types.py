@@ -147,6 +147,18 @@ class StatefulStage(Stage, Protocol):
     def restore(self, data: bytes) -> None: ...
 
 
+class Declared(Protocol):
+    """What a stage declares: the names it writes (with their rule types) and reads.
+
+    ``outputs`` maps each feature or fact name it writes to ``"num"``, ``"bool"``,
+    ``"str"`` or ``"any"``; ``inputs`` lists the context names it reads (``"device.key"``).
+    The names rules may read are derived from these declarations (``rule_known_names``).
+    """
+
+    outputs: dict[str, str]
+    inputs: tuple[str, ...]
+
+
 class LabelAware(Protocol):
     """A stage that learns from labels (e.g. the graph's known-fraud accounts)."""
 
