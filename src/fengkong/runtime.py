@@ -16,6 +16,7 @@ from typing import Literal
 
 from fengkong.decisions import Engine, Pipeline, Policy, Stage
 from fengkong.events import Tokenizer
+from fengkong.features import FeatureEngine
 from fengkong.models.registry import Registry
 from fengkong.settings import Settings
 from fengkong.storage import GroupCommitter, SQLiteStore
@@ -101,6 +102,7 @@ def compose(
     rule_store: SQLiteRuleStore | None = None,
     store: SQLiteStore | None = None,
     ip_ranges_path: Path | None = None,
+    features: FeatureEngine | None = None,
 ) -> list[Stage]:
     """The stage list for every use, built one way so each sees the same facts.
 
@@ -109,7 +111,8 @@ def compose(
     ``backtest``: the same up to the models (the backtest evaluates the rule sets
     itself); the models come in when ``store`` is given. ``export``: up to the graph.
     The features engine always defines what the registered models read, so a backtest
-    or an export computes the serving features. ``ip_ranges_path`` overrides settings.
+    or an export computes the serving features; ``features`` replaces that engine (an
+    export of other definitions). ``ip_ranges_path`` overrides settings.
     """
     from fengkong.decisions.stages_documents import DocumentsStage
     from fengkong.decisions.stages_features import EnrichStage, FeaturesStage
@@ -118,12 +121,19 @@ def compose(
     from fengkong.decisions.stages_links import LinksStage
     from fengkong.decisions.stages_models import ModelStage, serving_definitions
     from fengkong.decisions.stages_rules import RulesStage
-    from fengkong.features import FeatureEngine, load_ip_ranges
+    from fengkong.features import load_ip_ranges
 
     ranges_path = ip_ranges_path or settings.ip_ranges_path
     ranges = load_ip_ranges(ranges_path) if ranges_path else None
-    registry = Registry(settings.db_path, settings.models_dir)
-    features = FeatureEngine(serving_feature_definitions(registry))
+    needs_models = mode in ("serve", "replay") or (mode == "backtest" and store is not None)
+    registry = (
+        Registry(settings.db_path, settings.models_dir)
+        if needs_models or features is None
+        else None
+    )
+    if features is None:
+        assert registry is not None
+        features = FeatureEngine(serving_feature_definitions(registry))
     stages: list[Stage] = [
         EnrichStage(ip_ranges=ranges),
         LinksStage(),
@@ -132,7 +142,7 @@ def compose(
         DocumentsStage(),
         GraphStage(),
     ]
-    if mode == "export" or (mode == "backtest" and store is None):
+    if not needs_models or registry is None:
         return stages
     stages.append(
         ModelStage.from_registry(

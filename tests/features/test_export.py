@@ -13,7 +13,7 @@ from fengkong.decisions.types import DecisionContext
 from fengkong.events import parse_event
 from fengkong.features import default_engine
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "../shared/design/examples.jsonl"
+EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "examples.jsonl"
 
 
 def test_export_matches_online(tmp_path: Path) -> None:
@@ -25,6 +25,9 @@ def test_export_matches_online(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     table = pd.read_parquet(out)
     assert len(table) == 3 * len(lines)
+    # The serving composition, not the features engine alone: no train/serve skew.
+    for name in ("graph.cluster_size", "user.received_amount_24h", "user.secs_since_risky_qr"):
+        assert name in table.columns
 
     enrich, stage = EnrichStage(), FeaturesStage(default_engine())
     for i, line in enumerate(src.read_text().splitlines()):

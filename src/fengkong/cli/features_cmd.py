@@ -9,10 +9,12 @@ from typing import Any
 import click
 from tqdm import tqdm
 
-from fengkong.decisions.stages_features import EnrichStage
+from fengkong.cli.common import load_settings
+from fengkong.decisions.types import DecisionContext
 from fengkong.events import parse_event
-from fengkong.features import FeatureEngine, default_feature_names, load_ip_ranges, parse_feature
+from fengkong.features import FeatureEngine, default_feature_names, parse_feature
 from fengkong.features.spec import DEFAULT_FEATURES
+from fengkong.runtime import compose
 
 
 def _definitions(path: Path | None) -> list[str] | None:
@@ -64,7 +66,9 @@ def export_cmd(
     import pyarrow.parquet as pq
 
     engine = FeatureEngine(_definitions(definitions))
-    enrich = EnrichStage(ip_ranges=load_ip_ranges(ip_ranges) if ip_ranges else None)
+    # The serving composition (enrich, links, features, flows, documents, graph): the
+    # export has every feature a rule or model reads online, from the same code.
+    stages = compose(load_settings(None), "export", ip_ranges_path=ip_ranges, features=engine)
     rows: list[dict[str, Any]] = []
     writer: Any = None
     schema: Any = None
@@ -95,8 +99,9 @@ def export_cmd(
                 event = parse_event(line)
             except ValueError as exc:
                 raise click.ClickException(f"{events}:{lineno}: {exc}") from None
-            facts = enrich.facts(event)
-            key = facts.get("device.key")
+            ctx = DecisionContext(event)
+            for stage in stages:
+                stage.run(ctx)
             row: dict[str, Any] = {
                 "event_id": event.event_id,
                 "type": event.type.value,
@@ -104,8 +109,8 @@ def export_cmd(
                 "occurred_at": event.occurred_at,
             }
             if ip_ranges is not None:
-                row.update(facts)
-            row.update(engine.compute(event, key if isinstance(key, str) else None))
+                row.update(ctx.facts)
+            row.update(ctx.features)
             rows.append(row)
             n += 1
             if len(rows) >= batch_rows:
@@ -113,4 +118,4 @@ def export_cmd(
     flush()
     if writer is not None:
         writer.close()
-    click.echo(f"{n} events, {len(engine.names)} features -> {out}", err=True)
+    click.echo(f"{n} events, {len(row) - 4 if n else 0} columns of values -> {out}", err=True)
