@@ -62,13 +62,11 @@ def _var(f: int, default_left: bool, missing: int) -> tuple[str, str]:
     return f"n{f}", f"{x} if {x} == {x} else 0.0"
 
 
-def _cat_var(f: int, missing: int) -> tuple[str, str]:
+def _cat_var(f: int) -> tuple[str, str]:
     """A local holding feature ``f`` as a category code, after LightGBM's
-    CategoricalDecision: negative goes right; NaN goes right when missing values are NaN,
-    else it is category 0."""
+    CategoricalDecision: NaN and negative codes take the right branch."""
     x = f"x[{f}]"
-    nan = "-1" if missing == MISSING_NAN else "0"
-    return f"k{f}{'n' if missing == MISSING_NAN else ''}", f"int({x}) if {x} == {x} else {nan}"
+    return f"k{f}", f"int({x}) if {x} == {x} else -1"
 
 
 def _expr(tree: FlatTree, node: int, leaf: dict[int, str], variables: dict[str, str]) -> str:
@@ -76,7 +74,7 @@ def _expr(tree: FlatTree, node: int, leaf: dict[int, str], variables: dict[str, 
         return leaf[node]
     cats = tree.categories.get(node) if tree.categories else None
     if cats is not None:
-        name, code = _cat_var(int(tree.feature[node]), tree.missing[node])
+        name, code = _cat_var(int(tree.feature[node]))
         variables[name] = code
         left = _expr(tree, tree.left[node], leaf, variables)
         right = _expr(tree, tree.right[node], leaf, variables)
