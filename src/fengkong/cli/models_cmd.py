@@ -6,13 +6,13 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import numpy as np
 
 from fengkong.cli.common import load_settings, settings_options
-from fengkong.events import Event, Label
+from fengkong.events import Event, EventValidationError, Label
 from fengkong.models import (
     FEATURE_SETS,
     FeatureSet,
@@ -25,6 +25,9 @@ from fengkong.models import (
 from fengkong.models.dataset import read_events, read_labels, store_events, store_labels
 from fengkong.models.drift import level, psi
 from fengkong.models.registry import Registry
+
+if TYPE_CHECKING:
+    from fengkong.models.train import TrainConfig
 
 _FILE = click.Path(dir_okay=False, exists=True, path_type=Path)
 _OUT = click.Path(dir_okay=False, path_type=Path)
@@ -54,12 +57,37 @@ def _registry(config: Path | None, db_path: Path | None) -> tuple[Registry, Path
 
 
 def _columns(rows: Rows, model: Model) -> np.ndarray[Any, Any]:
-    idx = [rows.names.index(n) if n in rows.names else -1 for n in model.features]
-    x = np.full((len(rows), len(idx)), np.nan)
-    for j, i in enumerate(idx):
-        if i >= 0:
-            x[:, j] = rows.x[:, i]
-    return x
+    return model.matrix(rows)
+
+
+def _fraction_config(
+    ts: np.ndarray[Any, Any],
+    valid_fraction: float,
+    test_fraction: float,
+    refit_test: bool,
+    **options: Any,
+) -> TrainConfig:
+    """Periods by share of the events (time order): train, its last ``valid_fraction``
+    validates, the last ``test_fraction`` of all events tests; every label is known."""
+    from fengkong.models.train import TrainConfig
+
+    if len(ts) < 10:
+        raise click.ClickException(f"only {len(ts)} events: too few to train on")
+    t = np.sort(ts)
+    n = len(t)
+    end = float(t[min(n - 1, int(n * (1 - test_fraction)))]) if test_fraction > 0 else t[-1] + 1
+    valid = float(t[int(n * (1 - test_fraction) * (1 - valid_fraction))])
+    start = float(t[0])
+    return TrainConfig(
+        start=start,
+        train_days=(end - start) / DAY,
+        valid_days=(end - valid) / DAY,
+        gap_days=0.0,
+        test_days=(float(t[-1]) + 1 - end) / DAY,
+        all_labels_known=True,
+        refit_test=refit_test and test_fraction > 0,
+        **options,
+    )
 
 
 @click.group()
@@ -71,7 +99,11 @@ def models() -> None:
 @settings_options
 @click.option("--events", type=_FILE, help="Replay file (JSON Lines, time order); default: store.")
 @click.option("--labels", type=_FILE, help="Labels (JSON Lines) for --events.")
-@click.option("--train-start", required=True, help="Start of training (ISO date/time, UTC).")
+@click.option(
+    "--train-start",
+    help="Start of training (ISO, UTC). Without it the periods are shares of the events "
+    "(--valid-fraction, --test-fraction) and every label counts as known.",
+)
 @click.option("--warmup-start", help="Replay from here to warm the features up.")
 @click.option("--train-days", type=float, default=7.0, show_default=True)
 @click.option("--valid-days", type=float, default=2.0, show_default=True)
@@ -79,6 +111,26 @@ def models() -> None:
 @click.option("--test-days", type=float, default=7.0, show_default=True)
 @click.option("--label-delay-days", type=int, default=7, show_default=True)
 @click.option("--feature-set", type=click.Choice(sorted(FEATURE_SETS)), default="payments")
+@click.option(
+    "--features",
+    "features_file",
+    type=_FILE,
+    help="Feature definitions, one per line (feature language; built-in set names too).",
+)
+@click.option(
+    "--known-fraud/--no-known-fraud",
+    default=None,
+    help="Known-fraud rate inputs (default: on with --feature-set; with --features, on "
+    "when the file has a `known_fraud` line).",
+)
+@click.option("--valid-fraction", type=float, default=0.2, show_default=True)
+@click.option("--test-fraction", type=float, default=0.2, show_default=True)
+@click.option(
+    "--refit-test/--no-refit-test",
+    default=True,
+    show_default=True,
+    help="Without --train-start: after measuring on the test share, refit on all events.",
+)
 @click.option("--imbalance", type=click.Choice(["none", "sqrt", "balanced"]), default="sqrt")
 @click.option("--threads", type=int, default=2, show_default=True)
 @click.option("--html", "html_path", type=_OUT, help="Write the evaluation report here.")
@@ -88,7 +140,7 @@ def train(
     db_path: Path | None,
     events: Path | None,
     labels: Path | None,
-    train_start: str,
+    train_start: str | None,
     warmup_start: str | None,
     train_days: float,
     valid_days: float,
@@ -96,6 +148,11 @@ def train(
     test_days: float,
     label_delay_days: int,
     feature_set: str,
+    features_file: Path | None,
+    known_fraud: bool | None,
+    valid_fraction: float,
+    test_fraction: float,
+    refit_test: bool,
     imbalance: str,
     threads: int,
     html_path: Path | None,
@@ -103,34 +160,60 @@ def train(
 ) -> None:
     """Train on point-in-time features, register the model and report its figures."""
     # Training and reporting pull in LightGBM, scikit-learn and matplotlib: only here.
+    from fengkong.models.definitions import FeatureFileError, load_feature_file
     from fengkong.models.report import format_table, render_html, top_features
     from fengkong.models.train import TrainConfig, train_model
 
+    if not (0 <= test_fraction < 1 and 0 < valid_fraction < 1):
+        raise click.BadParameter("fractions must be in [0, 1)", param_hint="--*-fraction")
     reg, db = _registry(config, db_path)
-    cfg = TrainConfig(
-        start=_ts(train_start),
-        train_days=train_days,
-        valid_days=valid_days,
-        gap_days=gap_days,
-        test_days=test_days,
-        label_delay_days=label_delay_days,
-        imbalance=imbalance,
-        num_threads=threads,
-    )
-    fs = FeatureSet(FEATURE_SETS[feature_set], LabelRiskSpec(delay_days=label_delay_days))
-    stream, labs = _source(events, labels, db, cfg.test_end)
-    if warmup_start is not None:
-        first = _ts(warmup_start)
-        stream = (e for e in stream if e.ts >= first)
-    rows = build_rows(stream, labs, fs, start=cfg.start)
-    click.echo(f"{len(rows)} point-in-time rows from {train_start}", err=True)
-    res = train_model(rows, labs, fs, cfg)
+    texts, in_file = FEATURE_SETS[feature_set], True
+    if features_file is not None:
+        try:
+            texts, in_file = load_feature_file(features_file)
+        except FeatureFileError as exc:
+            raise click.BadParameter(str(exc), param_hint="--features") from None
+    use_risk = in_file if known_fraud is None else known_fraud
+    risk = LabelRiskSpec(delay_days=label_delay_days) if use_risk else None
+    fs = FeatureSet(texts, risk)
+    options: dict[str, Any] = {
+        "label_delay_days": label_delay_days,
+        "imbalance": imbalance,
+        "num_threads": threads,
+    }
+    cfg = None
+    if train_start is not None:
+        cfg = TrainConfig(
+            start=_ts(train_start),
+            train_days=train_days,
+            valid_days=valid_days,
+            gap_days=gap_days,
+            test_days=test_days,
+            **options,
+        )
+    try:
+        stream, labs = _source(events, labels, db, None if cfg is None else cfg.test_end)
+        if warmup_start is not None:
+            first = _ts(warmup_start)
+            stream = (e for e in stream if e.ts >= first)
+        rows = build_rows(stream, labs, fs, start=None if cfg is None else cfg.start)
+    except EventValidationError as exc:
+        raise click.ClickException(f"bad event or label: {exc}") from None
+    if cfg is None:
+        cfg = _fraction_config(rows.ts, valid_fraction, test_fraction, refit_test, **options)
+    click.echo(f"{len(rows)} point-in-time rows", err=True)
+    try:
+        res = train_model(rows, labs, fs, cfg)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     info = reg.register(res.model)
     if challenger:
         reg.set_challenger(info.version, author="cli")
     else:
         reg.promote(info.version, author="cli")
     click.echo(format_table(res.model.meta["metrics"]))
+    kept = res.model.meta["iteration"]
+    click.echo(f"trees kept: {kept['trees']} ({kept['why']}); fitted on {kept['fitted_on']}")
     click.echo(f"registered version {info.version} ({'challenger' if challenger else 'champion'})")
     if html_path is not None and res.test_rows is not None and res.test_y is not None:
         x = _columns(res.test_rows, res.model)

@@ -59,6 +59,21 @@ __all__ = [
 # ---------------------------------------------------------------- accumulators
 
 
+def value_var(d: FeatureDef) -> tuple[str, int]:
+    """The step's local holding the value a definition aggregates, and its scale.
+
+    Amounts are integer cents (``x``, scale 100: exact, mergeable sums); an attribute is
+    its float value (``a_<NAME>``, scale 1).
+    """
+    name = d.attribute
+    return ("x", 100) if name is None else (attribute_var(name), 1)
+
+
+def attribute_var(name: str) -> str:
+    """A Python identifier for attribute ``name`` (unique per name)."""
+    return "a_" + "".join(ch if ch.isalnum() or ch == "_" else f"_{ord(ch)}_" for ch in name)
+
+
 class Accumulator:
     """One group of definitions sharing a field, filter and window: one state slot.
 
@@ -147,10 +162,23 @@ class AmountWindow(Accumulator):
     cents, so sums are exact and mergeable (Redis: HINCRBY).
     """
 
-    __slots__ = ("o_max", "o_mean", "o_min", "o_std", "o_sum", "o_z", "z_min")
+    __slots__ = (
+        "field",
+        "o_max",
+        "o_mean",
+        "o_min",
+        "o_std",
+        "o_sum",
+        "o_z",
+        "scale",
+        "var",
+        "z_min",
+    )
 
     def __init__(self, defs: list[FeatureDef], z_min_count: int = 3) -> None:
         super().__init__(defs[0])
+        self.var, self.scale = value_var(defs[0])
+        self.field = "cents" if defs[0].attribute is None else defs[0].field
         names = {d.agg: d.name for d in defs}
         self.o_sum = names.get("sum")
         self.o_mean = names.get("mean")
@@ -165,7 +193,8 @@ class AmountWindow(Accumulator):
         return [n for n in names if n is not None]
 
     def fields(self) -> tuple[str, ...]:
-        return ("cents",)
+        # ``x`` is loaded as "cents"; an attribute's local by its ``attributes.NAME``.
+        return (self.field,)
 
     def emit(self, i: int, acc: str) -> list[str]:
         c, lim = f"c{self.width}", self._lim()
@@ -177,50 +206,58 @@ class AmountWindow(Accumulator):
         ]
         if self.o_sum is not None:
             code.append(f"    out[{self.o_sum!r}] = 0.0")
+        x, div = self.var, "" if self.scale == 1 else f" / {self.scale}"
         for name in (self.o_mean, self.o_std, self.o_max, self.o_min, self.o_z):
             if name is not None:
                 code.append(f"    out[{name!r}] = None")
         code += [
-            f"    if x is not None and {acc}:",
-            f"        st[{i}] = [1, x, x * x, {c}, 1, x, x * x, x, x]",
+            f"    if {x} is not None and {acc}:",
+            f"        st[{i}] = [1, {x}, {x} * {x}, {c}, 1, {x}, {x} * {x}, {x}, {x}]",
             "else:",
             "    k = s[0]",
             "    m = s[1]",
         ]
         if self.o_sum is not None:
-            code.append(f"    out[{self.o_sum!r}] = m / 100")
+            code.append(f"    out[{self.o_sum!r}] = m{div}")
         if self.o_mean is not None:
-            code.append(f"    out[{self.o_mean!r}] = m / k / 100")
+            code.append(f"    out[{self.o_mean!r}] = m / k{div}")
         if self.o_std is not None or self.o_z is not None:
-            # Exact integer numerator: k² · variance in cents².
-            code.append("    q = sqrt(k * s[2] - m * m) / k")
+            if self.scale == 1:
+                # Floats: rounding can take k·Σx² − (Σx)² a hair below zero.
+                code.append("    q = sqrt(max(k * s[2] - m * m, 0.0)) / k")
+            else:
+                # Exact integer numerator: k² · variance in cents².
+                code.append("    q = sqrt(k * s[2] - m * m) / k")
         if self.o_std is not None:
-            code.append(f"    out[{self.o_std!r}] = q / 100")
+            code.append(f"    out[{self.o_std!r}] = q{div}")
         if self.o_z is not None:
+            # Floats: a spread within the rounding noise of k·Σx² − (Σx)² (about
+            # √ε · |mean|) is no spread.
+            floor = "0" if self.scale != 1 else "1e-7 * abs(m / k) + 1e-12"
             code.append(
-                f"    out[{self.o_z!r}] = (x - m / k) / q "
-                f"if x is not None and k >= {self.z_min} and q > 0 else None"
+                f"    out[{self.o_z!r}] = ({x} - m / k) / q "
+                f"if {x} is not None and k >= {self.z_min} and q > {floor} else None"
             )
         if self.o_max is not None:
-            code.append(f"    out[{self.o_max!r}] = max(s[7::6]) / 100")
+            code.append(f"    out[{self.o_max!r}] = max(s[7::6]){div}")
         if self.o_min is not None:
-            code.append(f"    out[{self.o_min!r}] = min(s[8::6]) / 100")
+            code.append(f"    out[{self.o_min!r}] = min(s[8::6]){div}")
         code += [
-            f"    if x is not None and {acc}:",
-            "        q = x * x",
+            f"    if {x} is not None and {acc}:",
+            f"        q = {x} * {x}",
             "        s[0] = k + 1",
-            "        s[1] = m + x",
+            f"        s[1] = m + {x}",
             "        s[2] += q",
             f"        if s[-6] >= {c}:",
             "            s[-5] += 1",
-            "            s[-4] += x",
+            f"            s[-4] += {x}",
             "            s[-3] += q",
-            "            if x > s[-2]:",
-            "                s[-2] = x",
-            "            if x < s[-1]:",
-            "                s[-1] = x",
+            f"            if {x} > s[-2]:",
+            f"                s[-2] = {x}",
+            f"            if {x} < s[-1]:",
+            f"                s[-1] = {x}",
             "        else:",
-            f"            s += ({c}, 1, x, q, x, x)",
+            f"            s += ({c}, 1, {x}, q, {x}, {x})",
         ]
         return code
 
@@ -398,11 +435,13 @@ class PercentileWindow(Accumulator):
     Slot: ``[sorted cents, idx, cents, idx, cents, ...]`` (the pairs in arrival order).
     """
 
-    __slots__ = ("min_count", "name", "size")
+    __slots__ = ("field", "min_count", "name", "size", "var")
 
     def __init__(self, d: FeatureDef, size: int = 200, min_count: int = 5) -> None:
         super().__init__(d)
         self.name = d.name
+        self.var = value_var(d)[0]
+        self.field = "cents" if d.attribute is None else d.field
         self.size = size
         self.min_count = min_count
 
@@ -410,27 +449,28 @@ class PercentileWindow(Accumulator):
         return [self.name]
 
     def fields(self) -> tuple[str, ...]:
-        return ("cents",)
+        # ``x`` is loaded as "cents"; an attribute's local by its ``attributes.NAME``.
+        return (self.field,)
 
     def emit(self, i: int, acc: str) -> list[str]:
-        c, lim, name = f"c{self.width}", self._lim(), repr(self.name)
+        c, lim, name, x = f"c{self.width}", self._lim(), repr(self.name), self.var
         return [
             f"s = st[{i}]",
             f"if s is not None and s[1] <= {lim}:",
             f"    s = st[{i}] = percentile_expire(s, {lim})",
-            f"if s is None or x is None or len(s[0]) < {self.min_count}:",
+            f"if s is None or {x} is None or len(s[0]) < {self.min_count}:",
             f"    out[{name}] = None",
             "else:",
             "    q = s[0]",
-            "    k = bisect_left(q, x)",
-            f"    out[{name}] = 100.0 * (k + (bisect_right(q, x) - k) / 2) / len(q)",
-            f"if x is not None and {acc}:",
+            f"    k = bisect_left(q, {x})",
+            f"    out[{name}] = 100.0 * (k + (bisect_right(q, {x}) - k) / 2) / len(q)",
+            f"if {x} is not None and {acc}:",
             "    if s is None:",
-            f"        st[{i}] = [[x], {c}, x]",
+            f"        st[{i}] = [[{x}], {c}, {x}]",
             "    else:",
-            f"        s += ({c}, x)",
+            f"        s += ({c}, {x})",
             "        q = s[0]",
-            "        insort(q, x)",
+            f"        insort(q, {x})",
             f"        if len(q) > {self.size}:",
             "            del q[bisect_left(q, s[2])]",
             "            del s[1:3]",

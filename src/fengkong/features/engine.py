@@ -19,7 +19,7 @@ from math import sqrt
 from typing import Any, Protocol
 
 from fengkong.events import Event
-from fengkong.features import slots
+from fengkong.features import fields, slots
 from fengkong.features.accumulators import (
     Accumulator,
     AmountWindow,
@@ -37,6 +37,7 @@ from fengkong.features.spec import (
     AMOUNT_AGGREGATES,
     DEFAULT_FEATURES,
     ENTITIES,
+    EVENT_AGGREGATES,
     SEEN_AGGREGATES,
     FeatureDef,
     feature_names,
@@ -145,7 +146,7 @@ _GEO_LOAD = (
 )
 
 
-def _compile(plans: tuple[_Plan, ...], offset_s: float) -> Step:
+def _compile(plans: tuple[_Plan, ...], offset_s: float, values: Sequence[FeatureDef] = ()) -> Step:
     """One specialised function for the whole definition set: no per-accumulator calls.
 
     The source is generated from the accumulators' :meth:`Accumulator.emit` pieces with
@@ -172,6 +173,9 @@ def _compile(plans: tuple[_Plan, ...], offset_s: float) -> Step:
         haversine_km=haversine_km,
         cell_of=cell_of,
         ip_prefix=ip_prefix,
+        num=fields.num,
+        cat=fields.cat,
+        INF=float("inf"),
         OFFSET=offset_s,
         # Builtins as globals of the step: found in the first dict it looks in.
         type=type,
@@ -198,6 +202,9 @@ def _compile(plans: tuple[_Plan, ...], offset_s: float) -> Step:
         body += _CP_LOAD
     if "cell" in needed:
         body += _GEO_LOAD
+    # Event fields read as they are (value / category) and attributes aggregated.
+    body += fields.load_lines(list(values), fields.numeric_attributes(needed))
+    body += [f"out[{d.name!r}] = {fields.local(d)}" for d in values]
     for width in sorted({a.width for a in accs}):
         body.append(f"c{width} = int(ts // {width})")
     for (types, ops), flag in filters.items():
@@ -259,9 +266,12 @@ class FeatureEngine:
         self.max_distinct = max_distinct
         self._offset = local_utc_offset_hours * 3600.0
         self.state = state if state is not None else InMemoryState()
+        # value / category read the event itself: no accumulator, no state.
+        self._values = [d for d in self.definitions if d.agg in EVENT_AGGREGATES]
         groups: dict[tuple[object, ...], list[FeatureDef]] = {}
         for d in self.definitions:
-            groups.setdefault(d.group_key, []).append(d)
+            if d.agg not in EVENT_AGGREGATES:
+                groups.setdefault(d.group_key, []).append(d)
         by_entity: dict[str, list[Accumulator]] = {}
         for defs in groups.values():
             acc = _accumulator(defs, max_distinct, percentile_size)
@@ -273,9 +283,9 @@ class FeatureEngine:
         # before it) into ``out``, then add it. ``device_key`` is the derived device key
         # (fact ``device.key`` of the enrich stage); device features are ``None`` without
         # it. The compiled function itself, not a method, so a call costs one frame.
-        self.process: Step = _compile(self._plans, self._offset)
+        self.process: Step = _compile(self._plans, self._offset, self._values)
         self._scratch: Out = {}
-        self._horizon = float(max(d.window_s for d in self.definitions))
+        self._horizon = float(max((d.window_s for d in self.definitions), default=0))
         self._fingerprint = "\n".join(d.text for d in self.definitions)
         # Incremental expiry: the keys still to visit in the current sweep, per plan.
         self._sweep: list[tuple[_Plan, list[str]]] = []
@@ -283,6 +293,10 @@ class FeatureEngine:
     def horizon_seconds(self) -> float:
         """The longest window: how far back events matter to the state."""
         return self._horizon
+
+    def categorical_names(self) -> list[str]:
+        """Outputs that are categories (text), fed to models as categorical inputs."""
+        return [d.name for d in self._values if d.agg == "category"]
 
     def compute(self, event: Event, device_key: str | None = None) -> dict[str, FeatureValue]:
         """``process`` into a new dict, in definition order."""
@@ -362,7 +376,7 @@ class FeatureEngine:
         self.state.loads(data, self._fingerprint)
         for plan in self._plans:
             plan.table = self.state.table(plan.entity)
-        self.process = _compile(self._plans, self._offset)  # it holds the tables
+        self.process = _compile(self._plans, self._offset, self._values)  # it holds the tables
         self._sweep = []
 
     def entity_count(self) -> int:

@@ -10,6 +10,15 @@ A definition reads like the question it answers::
     since(event where type=account_change) by user over 90d
     first_seen(phone) over 90d
     profile(travel) by user over 90d
+    value(attributes.bureau_score)
+    category(attributes.channel)
+    mean(attributes.bureau_score) by user over 30d
+
+``value(X)`` passes a numeric field of the event through (``attributes.NAME``, ``amount``,
+``geo.lat`` ...; anything not a finite number is unknown), ``category(X)`` a categorical
+one (text; numbers written as text, so ``1`` and ``"1"`` are one category). Windowed
+amount aggregates (``sum``, ``mean``, ``std``, ``max``, ``min``, ``zscore``,
+``percentile``) also take ``attributes.NAME``.
 
 ``... as NAME`` gives an explicit name; otherwise the name is derived from the
 definition (``distinct(user) by ip24 over 24h`` -> ``ip24.distinct_users_24h``).
@@ -19,6 +28,10 @@ definition (``distinct(user) by ip24 over 24h`` -> ``ip24.distinct_users_24h``).
 ('device.register_events_1h', 'device', 3600, 60)
 >>> parse_feature("distinct(user_id) by ip_prefix24 over 24h").name
 'ip24.distinct_users_24h'
+>>> parse_feature("value(attributes.V1)").name, parse_feature("category(type)").name
+('attr.V1', 'event.type')
+>>> parse_feature("mean(attributes.V1) by user over 7d").name
+'user.attr_V1_mean_7d'
 """
 
 from __future__ import annotations
@@ -71,6 +84,32 @@ AGGREGATES: tuple[str, ...] = (
     "since",  # seconds since the entity's last matching event
     "last",  # a field of the entity's last matching event
     "profile",  # hours | places | travel: per-user baselines with several outputs
+    "value",  # a numeric field of the event itself (no state)
+    "category",  # a categorical field of the event itself (no state)
+)
+EVENT_AGGREGATES = frozenset({"value", "category"})
+ATTRIBUTE_PREFIX = "attributes."
+# Numeric fields of the event that ``value`` reads (besides ``attributes.NAME``); booleans
+# are 0 / 1.
+VALUE_FIELDS: tuple[str, ...] = (
+    "amount",
+    "geo.lat",
+    "geo.lon",
+    "geo.accuracy_m",
+    "context.in_call",
+    "context.caller_in_contacts",
+    "context.screen_sharing",
+    "context.remote_control_app",
+    "device.fingerprint.is_emulator",
+    "device.fingerprint.is_rooted",
+)
+# Categorical fields of the event that ``category`` reads (besides ``attributes.NAME``).
+CATEGORY_FIELDS: tuple[str, ...] = (
+    "type",
+    "operation",
+    "currency",
+    "context.entry",
+    "device.fingerprint.platform",
 )
 AMOUNT_AGGREGATES = frozenset({"sum", "mean", "std", "max", "min", "zscore", "percentile"})
 SEEN_AGGREGATES = frozenset({"distinct", "new", "last_seen"})
@@ -106,7 +145,7 @@ MAX_WINDOW_S = 90 * 86400
 DEFAULT_HORIZON_S = 90 * 86400
 
 _DEF = re.compile(
-    r"""^\s*(?P<agg>[a-z_]+)\s*\(\s*(?P<field>[a-z_0-9]*)\s*
+    r"""^\s*(?P<agg>[a-z_]+)\s*\(\s*(?P<field>attributes\.[A-Za-z0-9_][A-Za-z0-9_-]*|[a-z_0-9.]*)\s*
         (?:where\s+(?P<where>[^)]*?(?:\([^)]*\))?[^)]*?))?\s*\)
         (?:\s+by\s+(?P<by>[a-z_0-9]+))?
         (?:\s+over\s+(?P<over>\d+[smhd]))?
@@ -117,6 +156,7 @@ _COND = re.compile(
     r"^\s*(?P<key>type|operation)\s*(?:=\s*(?P<one>[a-z_]+)|in\s*\((?P<many>[a-z_,\s]+)\))\s*$"
 )
 _OPERATIONS = OPERATIONS
+_ATTRIBUTE = re.compile(r"attributes\.[A-Za-z0-9_][A-Za-z0-9_-]*")
 
 
 class FeatureSpecError(ValueError):
@@ -129,8 +169,8 @@ class FeatureDef:
 
     text: str
     agg: str
-    field: str  # "event", "amount", a name of FIELDS, or a profile kind
-    entity: str
+    field: str  # "event", "amount", "attributes.NAME", a name of FIELDS, or a profile kind
+    entity: str  # "event" for value / category: the event itself, no state
     window_s: int  # 0: no window (never happens for windowed aggregates)
     bucket_s: int
     types: frozenset[str] | None  # filter on event type (None: every event)
@@ -140,6 +180,13 @@ class FeatureDef:
     @property
     def name(self) -> str:
         return self.outputs[0]
+
+    @property
+    def attribute(self) -> str | None:
+        """``NAME`` of a field ``attributes.NAME``, else None."""
+        if self.field.startswith(ATTRIBUTE_PREFIX):
+            return self.field[len(ATTRIBUTE_PREFIX) :]
+        return None
 
     @property
     def n_buckets(self) -> int:
@@ -232,6 +279,8 @@ def _derive_names(
     if agg == "count":
         return (f"{entity}.{tag + '_' if tag else ''}events_{window}",)
     if agg in AMOUNT_AGGREGATES:
+        if field.startswith(ATTRIBUTE_PREFIX):
+            return (f"{entity}.attr_{field[len(ATTRIBUTE_PREFIX) :]}_{agg}{suffix}_{window}",)
         return (f"{entity}.amount_{agg}{suffix}_{window}",)
     if agg == "distinct":
         return (f"{entity}.distinct_{_PLURAL.get(field, field + 's')}{suffix}_{window}",)
@@ -248,6 +297,25 @@ def _derive_names(
     return tuple(f"{entity}.{out}" for out in PROFILES[field])
 
 
+def _event_field(text: str, agg: str, field: str, m: re.Match[str]) -> FeatureDef:
+    """``value(X)`` / ``category(X)``: a field of the event itself, no window, no state."""
+    if m.group("by") or m.group("over") or m.group("where"):
+        raise FeatureSpecError(f"{agg}(...) reads the event itself: no `by`, `over` or `where`")
+    known = VALUE_FIELDS if agg == "value" else CATEGORY_FIELDS
+    if field.startswith(ATTRIBUTE_PREFIX):
+        name = f"attr.{field[len(ATTRIBUTE_PREFIX) :]}"
+    elif field in known:
+        name = "event." + field.replace("device.fingerprint.", "").replace(".", "_")
+    else:
+        raise FeatureSpecError(
+            f"{agg} takes attributes.NAME or one of {', '.join(known)}; got {field!r}"
+        )
+    alias = m.group("alias")
+    if alias is not None:
+        name = alias if "." in alias else f"{name.split('.')[0]}.{alias}"
+    return FeatureDef(text.strip(), agg, field, "event", 0, 1, None, None, (name,))
+
+
 def parse_feature(text: str) -> FeatureDef:
     """Parse one definition; raises :class:`FeatureSpecError` saying what is wrong."""
     m = _DEF.match(text)
@@ -257,6 +325,10 @@ def parse_feature(text: str) -> FeatureDef:
     if agg not in AGGREGATES:
         raise FeatureSpecError(f"unknown aggregate {agg!r}; one of {', '.join(AGGREGATES)}")
     field = _ALIASES.get(m.group("field"), m.group("field"))
+    if field.startswith("attributes") and not _ATTRIBUTE.fullmatch(field):
+        raise FeatureSpecError(f"cannot parse {text!r}: write attributes.NAME")
+    if agg in EVENT_AGGREGATES:
+        return _event_field(text, agg, field, m)
     by = m.group("by")
     if agg == "first_seen":
         if by is not None and by != field:
@@ -267,8 +339,8 @@ def parse_feature(text: str) -> FeatureDef:
         raise FeatureSpecError(f"unknown entity {by!r}; one of {', '.join(ENTITIES)}")
     if agg == "count" and field != "event":
         raise FeatureSpecError("count takes `event`: count(event where type=login)")
-    if agg in AMOUNT_AGGREGATES and field != "amount":
-        raise FeatureSpecError(f"{agg} takes `amount`")
+    if agg in AMOUNT_AGGREGATES and field != "amount" and not field.startswith(ATTRIBUTE_PREFIX):
+        raise FeatureSpecError(f"{agg} takes `amount` or `attributes.NAME`")
     if agg in SEEN_AGGREGATES | {"last"} and field not in FIELDS:
         raise FeatureSpecError(f"unknown field {field!r}; one of {', '.join(FIELDS)}")
     if agg == "since" and field != "event":

@@ -232,7 +232,9 @@ DERIVED_DEFINITIONS = {
 
 
 def derived_names(engine_names: list[str]) -> list[str]:
-    return ["event.amount"] + [
+    # ``value(amount)`` in the engine is the same input: the engine defines it then.
+    own = [] if "event.amount" in engine_names else ["event.amount"]
+    return own + [
         "user.amount_ratio_" + n[len("user.amount_mean_") :]
         for n in engine_names
         if n.startswith("user.amount_mean_")

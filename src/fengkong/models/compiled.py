@@ -40,6 +40,8 @@ class FlatTree:
     default_left: list[bool]
     missing: list[int]
     value: list[float]
+    # Categorical splits: node -> the category codes that go left (absent: numerical).
+    categories: dict[int, list[int]] | None = None
 
 
 def _var(f: int, default_left: bool, missing: int) -> tuple[str, str]:
@@ -60,9 +62,24 @@ def _var(f: int, default_left: bool, missing: int) -> tuple[str, str]:
     return f"n{f}", f"{x} if {x} == {x} else 0.0"
 
 
+def _cat_var(f: int) -> tuple[str, str]:
+    """A local holding feature ``f`` as a category code, after LightGBM's
+    CategoricalDecision: NaN and negative codes take the right branch."""
+    x = f"x[{f}]"
+    return f"k{f}", f"int({x}) if {x} == {x} else -1"
+
+
 def _expr(tree: FlatTree, node: int, leaf: dict[int, str], variables: dict[str, str]) -> str:
     if tree.feature[node] < 0:
         return leaf[node]
+    cats = tree.categories.get(node) if tree.categories else None
+    if cats is not None:
+        name, code = _cat_var(int(tree.feature[node]))
+        variables[name] = code
+        left = _expr(tree, tree.left[node], leaf, variables)
+        right = _expr(tree, tree.right[node], leaf, variables)
+        members = "{" + ", ".join(str(int(c)) for c in sorted(cats)) + "}"
+        return f"({left} if {name} in {members} else {right})"
     name, code = _var(int(tree.feature[node]), bool(tree.default_left[node]), tree.missing[node])
     variables[name] = code
     left = _expr(tree, tree.left[node], leaf, variables)
@@ -137,10 +154,10 @@ def _leaf_paths(tree: FlatTree) -> list[tuple[int, list[tuple[int, int]]]]:
 
 
 def lightgbm_trees(dump: dict[str, Any]) -> list[FlatTree]:
-    """Flatten the trees of ``Booster.dump_model()`` (numerical splits only)."""
+    """Flatten the trees of ``Booster.dump_model()`` (numerical and categorical splits)."""
     trees = []
     for info in dump["tree_info"]:
-        t = FlatTree([], [], [], [], [], [], [])
+        t = FlatTree([], [], [], [], [], [], [], {})
 
         def add(node: dict[str, Any], t: FlatTree = t) -> int:
             i = len(t.feature)
@@ -153,11 +170,16 @@ def lightgbm_trees(dump: dict[str, Any]) -> list[FlatTree]:
             if "leaf_value" in node and "split_feature" not in node:
                 t.value.append(float(node["leaf_value"]))
                 return i
-            if node.get("decision_type", "<=") != "<=":
-                raise ValueError("only numerical (<=) splits can be compiled")
+            kind = node.get("decision_type", "<=")
+            if kind not in ("<=", "=="):
+                raise ValueError(f"cannot compile a {kind!r} split")
             t.value.append(float(node["internal_value"]))
             t.feature[i] = int(node["split_feature"])
-            t.threshold[i] = float(node["threshold"])
+            if kind == "==":
+                assert t.categories is not None
+                t.categories[i] = [int(c) for c in str(node["threshold"]).split("||")]
+            else:
+                t.threshold[i] = float(node["threshold"])
             t.default_left[i] = bool(node["default_left"])
             t.missing[i] = _MISSING[str(node["missing_type"])]
             t.left[i] = add(node["left_child"])

@@ -81,6 +81,10 @@ class FeatureSet:
     def names(self) -> list[str]:
         return list(self.definition_texts())
 
+    def categorical(self) -> list[str]:
+        """Outputs that are categories (``category(...)``): coded, fed as categorical."""
+        return [d.name for d in (parse_feature(t) for t in self.definitions) if d.agg == "category"]
+
     def own_names(self) -> list[str]:
         """Outputs of the models' own blocks (computed by the stage, not the engine)."""
         engine_names = feature_names([parse_feature(t) for t in self.definitions])
@@ -118,7 +122,10 @@ def to_float(value: FeatureValue) -> float:
 
 @dataclass
 class Rows:
-    """Feature rows of events in time order, with what identifies each event."""
+    """Feature rows of events in time order, with what identifies each event.
+
+    Categorical columns are NaN in ``x``; their text is in ``text`` (see :func:`encode`).
+    """
 
     names: list[str]
     x: np.ndarray[Any, np.dtype[np.float64]]
@@ -127,6 +134,7 @@ class Rows:
     user_ids: list[str]
     types: list[str]
     digest: str
+    text: dict[str, list[str | None]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.event_ids)
@@ -141,7 +149,42 @@ class Rows:
             [self.user_ids[i] for i in idx],
             [self.types[i] for i in idx],
             self.digest,
+            {n: [col[i] for i in idx] for n, col in self.text.items()},
         )
+
+
+# At most this many categories per input keep a code; rarer ones read as unknown.
+MAX_CATEGORIES = 1000
+
+
+def fit_categories(rows: Rows, mask: np.ndarray[Any, np.dtype[np.bool_]]) -> dict[str, list[str]]:
+    """Each categorical input's categories seen in the ``mask`` rows, most frequent first
+    (code = position). Values never seen there are unknown (NaN) wherever they appear."""
+    out: dict[str, list[str]] = {}
+    idx = np.flatnonzero(mask)
+    for name, col in rows.text.items():
+        counts: dict[str, int] = {}
+        for i in idx:
+            v = col[i]
+            if v is not None:
+                counts[v] = counts.get(v, 0) + 1
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        out[name] = [v for v, _ in ranked[:MAX_CATEGORIES]]
+    return out
+
+
+def encode(
+    rows: Rows, names: Sequence[str], categories: Mapping[str, Sequence[str]]
+) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """The matrix of ``names`` (in that order) with categories as codes; absent: NaN."""
+    x = np.full((len(rows), len(names)), np.nan)
+    for j, n in enumerate(names):
+        if n in categories and n in rows.text:
+            codes = {v: float(c) for c, v in enumerate(categories[n])}
+            x[:, j] = [codes.get(v, np.nan) if v is not None else np.nan for v in rows.text[n]]
+        elif n in rows.names:
+            x[:, j] = rows.x[:, rows.names.index(n)]
+    return x
 
 
 class PointInTime:
@@ -208,6 +251,7 @@ def build_rows(
     """
     pit = PointInTime(fs, fs.engine())
     names = fs.names()
+    text: dict[str, list[str | None]] = {n: [] for n in fs.categorical()}
     rows: list[list[float]] = []
     ts: list[float] = []
     ids: list[str] = []
@@ -225,13 +269,16 @@ def build_rows(
         ):
             continue
         rows.append([to_float(values.get(n)) for n in names])
+        for n, col in text.items():
+            v = values.get(n)
+            col.append(v if isinstance(v, str) else None)
         ts.append(event.ts)
         ids.append(event.event_id)
         users.append(event.user_id)
         kinds.append(event.type.value)
         h.update(event.event_id.encode())
     x = np.asarray(rows, dtype=np.float64).reshape(len(rows), len(names))
-    return Rows(names, x, np.asarray(ts), ids, users, kinds, h.hexdigest()[:16])
+    return Rows(names, x, np.asarray(ts), ids, users, kinds, h.hexdigest()[:16], text)
 
 
 def targets(

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import lightgbm as lgb
 
 from fengkong.models.compiled import CompiledEnsemble, FlatTree, lightgbm_trees, sigmoid
-from fengkong.models.dataset import FeatureSet, definitions_hash
+from fengkong.models.dataset import FeatureSet, Rows, definitions_hash, encode
 from fengkong.models.drift import Reference
 from fengkong.models.reasons import describe
 
@@ -96,6 +96,11 @@ class Model:
         self.anomaly = anomaly
         self.trees = CompiledEnsemble(lightgbm_trees(booster.dump_model()), len(self.features))
         self.psi_refs = {n: Reference(**r) for n, r in meta.get("psi", {}).items()}
+        # Categorical inputs: text -> code as in training; a value not seen there is NaN.
+        self.categories: dict[str, list[str]] = dict(meta.get("categories", {}))
+        self._codes = {
+            n: {v: float(c) for c, v in enumerate(vals)} for n, vals in self.categories.items()
+        }
 
     @property
     def version(self) -> str:
@@ -111,12 +116,23 @@ class Model:
         """The input row: each feature from ``values``, else from ``more``; unknown -> NaN."""
         out = []
         nan = float("nan")
+        codes = self._codes
         for n in self.features:
             v = values.get(n)
             if v is None and more is not None:
                 v = more.get(n)
-            out.append(nan if v is None or isinstance(v, str) else float(v))
+            if v is None:
+                out.append(nan)
+            elif isinstance(v, str):
+                table = codes.get(n)
+                out.append(nan if table is None else table.get(v, nan))
+            else:
+                out.append(float(v))
         return out
+
+    def matrix(self, rows: Rows) -> np.ndarray[Any, np.dtype[np.float64]]:
+        """The input matrix of training-set rows (categories coded as in training)."""
+        return encode(rows, self.features, self.categories)
 
     def score_vector(self, x: Sequence[float], reasons: int = 3) -> Scored:
         """Score one row with the compiled trees; ``reasons`` top contributions."""

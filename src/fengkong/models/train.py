@@ -1,4 +1,4 @@
-"""Training: time-ordered split, LightGBM with early stopping, Platt calibration, extras.
+"""Training: time-ordered split, LightGBM with guarded early stopping, Platt calibration.
 
 Periods, all by event time: train ``[start, start + train_days - valid_days)``, validation
 the last ``valid_days`` of the training window, then a gap (labels arrive late), then the
@@ -23,8 +23,9 @@ from sklearn.linear_model import LogisticRegression
 
 from fengkong.events import Label
 from fengkong.models.compiled import isolation_forest_trees
-from fengkong.models.dataset import FeatureSet, Rows, targets
+from fengkong.models.dataset import FeatureSet, Rows, encode, fit_categories, targets
 from fengkong.models.drift import reference
+from fengkong.models.fitting import choose_trees
 from fengkong.models.model import Anomaly, Model, build_meta
 from fengkong.models.report import evaluate_scores
 
@@ -46,13 +47,20 @@ class TrainConfig:
     num_leaves: int = 31
     max_depth: int = 8  # keeps compiled trees shallow and regularises
     min_child_samples: int = 50
+    min_sum_hessian_in_leaf: float = 1.0  # no leaf on a few weighted positives alone
+    lambda_l2: float = 1.0
     rounds: int = 1000
     early_stopping: int = 50
+    min_trees: int = 50  # the best iteration is looked for from here on
+    min_valid_positives: int = 50  # fewer in validation: time-ordered CV instead
+    cv_folds: int = 4
     imbalance: str = "sqrt"  # "none" | "sqrt" | "balanced": weight of the fraud class
     num_threads: int = 2
     seed: int = 0
     anomaly_trees: int = 50
-    refit: bool = True  # refit on train + validation with the early-stopped tree count
+    refit: bool = True  # refit on train + validation with the chosen tree count
+    refit_test: bool = False  # ... and on the test period too (after measuring on it)
+    all_labels_known: bool = False  # every label is a target, whenever it arrived
 
     @property
     def train_end(self) -> float:
@@ -71,7 +79,9 @@ class TrainConfig:
         return self.test_start + self.test_days * DAY
 
     @property
-    def as_of(self) -> float:
+    def as_of(self) -> float | None:
+        if self.all_labels_known:
+            return None
         return self.train_end + self.label_delay_days * DAY
 
 
@@ -97,6 +107,27 @@ def _usable(x: np.ndarray[Any, Any]) -> np.ndarray[Any, np.dtype[np.bool_]]:
     return np.asarray(keep, dtype=bool)
 
 
+def _params(cfg: TrainConfig, weight: float) -> dict[str, Any]:
+    return {
+        "objective": "binary",
+        "learning_rate": cfg.learning_rate,
+        "num_leaves": cfg.num_leaves,
+        "max_depth": cfg.max_depth,
+        "min_child_samples": cfg.min_child_samples,
+        "min_sum_hessian_in_leaf": cfg.min_sum_hessian_in_leaf,
+        "lambda_l2": cfg.lambda_l2,
+        "feature_fraction": 0.9,
+        "bagging_fraction": 0.9,
+        "bagging_freq": 1,
+        "scale_pos_weight": weight,
+        "metric": "average_precision",
+        "num_threads": cfg.num_threads,
+        "seed": cfg.seed,
+        "deterministic": True,
+        "verbose": -1,
+    }
+
+
 def train_model(
     rows: Rows, labels: Sequence[Label], fs: FeatureSet, cfg: TrainConfig
 ) -> TrainResult:
@@ -110,55 +141,61 @@ def train_model(
     if tr.sum() == 0 or va.sum() == 0:
         raise ValueError("no events in the training or validation period")
     ytr, yva = y_known[tr], y_known[va]
-    if ytr.sum() == 0 or yva.sum() == 0:
-        raise ValueError("no fraud labels known in the training or validation period")
-    keep = _usable(rows.x[tr])
+    if ytr.sum() == 0:
+        raise ValueError("no fraud labels known in the training period")
+    both = tr | va
+    categories = fit_categories(rows, both)
+    x_all = encode(rows, rows.names, categories)
+    keep = _usable(x_all[tr])
     names = [n for n, k in zip(rows.names, keep, strict=True) if k]
-    xtr, xva = rows.x[tr][:, keep], rows.x[va][:, keep]
+    categories = {n: v for n, v in categories.items() if n in names}
+    xtr = x_all[tr][:, keep]
     ratio = float((ytr == 0).sum()) / float(ytr.sum())
     weight = {"none": 1.0, "sqrt": ratio**0.5, "balanced": ratio}[cfg.imbalance]
-    params: dict[str, Any] = {
-        "objective": "binary",
-        "learning_rate": cfg.learning_rate,
-        "num_leaves": cfg.num_leaves,
-        "max_depth": cfg.max_depth,
-        "min_child_samples": cfg.min_child_samples,
-        "feature_fraction": 0.9,
-        "bagging_fraction": 0.9,
-        "bagging_freq": 1,
-        "scale_pos_weight": weight,
-        "metric": "average_precision",
-        "num_threads": cfg.num_threads,
-        "seed": cfg.seed,
-        "deterministic": True,
-        "verbose": -1,
-    }
-    dtr = lgb.Dataset(xtr, ytr, feature_name=names, free_raw_data=False)
-    dva = lgb.Dataset(xva, yva, reference=dtr)
-    booster = lgb.train(
+    params = _params(cfg, weight)
+    x_win, y_win = x_all[both][:, keep], y_known[both]
+    fit = choose_trees(
         params,
-        dtr,
-        num_boost_round=cfg.rounds,
-        valid_sets=[dva],
-        callbacks=[lgb.early_stopping(cfg.early_stopping, verbose=False)],
+        x_win,
+        y_win,
+        va[both],
+        names=names,
+        categorical=list(categories),
+        rounds=cfg.rounds,
+        patience=cfg.early_stopping,
+        min_trees=cfg.min_trees,
+        min_valid_positives=cfg.min_valid_positives,
+        n_folds=cfg.cv_folds,
     )
-    best = booster.best_iteration or booster.current_iteration()
-    raw_va = np.asarray(booster.predict(xva, raw_score=True, num_iteration=best))
-    # Platt scaling fitted on out-of-sample validation scores: monotone, so ranking
-    # metrics are unchanged; it undoes the class weighting so the score reads as a
-    # probability.
-    lr = LogisticRegression(C=1e6).fit(raw_va.reshape(-1, 1), yva)
+    best, y_oos = fit.best, y_win[fit.index]
+    # Platt scaling fitted on out-of-sample scores (validation window or CV folds):
+    # monotone, so ranking metrics are unchanged; it undoes the class weighting so the
+    # score reads as a probability.
+    lr = LogisticRegression(C=1e6).fit(fit.raw.reshape(-1, 1), y_oos)
     platt = (float(lr.coef_[0, 0]), float(lr.intercept_[0]))
-    if cfg.refit:
-        # The newest days matter most for fraud that moves: use the validation days too.
-        both = tr | va
-        dall = lgb.Dataset(rows.x[both][:, keep], y_known[both], feature_name=names)
-        booster = lgb.train({**params, "metric": "none"}, dall, num_boost_round=best)
-    else:
-        # Keep only the trees early stopping chose, so the artefact is what was validated.
-        booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
+    cats = list(categories)
+    fitted = both | te if cfg.refit_test else both
+    if not cfg.refit:
+        fitted = tr
+    booster = lgb.train(
+        {**params, "metric": "none"},
+        lgb.Dataset(
+            x_all[fitted][:, keep],
+            _fit_targets(rows, labels, cfg, fitted, y_known),
+            feature_name=names,
+            categorical_feature=cats,
+        ),
+        num_boost_round=best,
+    )
     anomaly = _anomaly(xtr, cfg)
     types = sorted(set(rows.types[i] for i in np.flatnonzero(tr)))
+    kept = {
+        "trees": int(best),
+        "method": fit.method,
+        "why": fit.why,
+        "validation_ap_peak_at": fit.peak,
+        "fitted_on": "train+validation+test" if cfg.refit_test else "train+validation",
+    }
     meta = build_meta(
         features=names,
         feature_set=fs,
@@ -170,14 +207,16 @@ def train_model(
             "windows": {
                 "train": [iso(cfg.start), iso(cfg.valid_start)],
                 "validation": [iso(cfg.valid_start), iso(cfg.train_end)],
-                "labels_as_of": iso(cfg.as_of),
+                "labels_as_of": "all" if cfg.as_of is None else iso(cfg.as_of),
                 "test": [iso(cfg.test_start), iso(cfg.test_end)],
             },
             "data_hash": rows.digest,
             "rows": {"train": int(tr.sum()), "validation": int(va.sum()), "test": int(te.sum())},
             "frauds": {"train": int(ytr.sum()), "validation": int(yva.sum())},
             "best_iteration": int(best),
+            "iteration": kept,
             "scale_pos_weight": weight,
+            "categories": categories,
         },
     )
     model = Model(booster, meta, anomaly)
@@ -185,27 +224,65 @@ def train_model(
     meta["psi"] = {n: reference(xtr[:, j]).to_dict() for j, n in enumerate(names)}
     meta["psi"]["score"] = reference(s_tr).to_dict()
     model = Model(booster, meta, anomaly)
-    # Validation figures of the early-stopped model (out of sample even after a refit).
-    s_va = 1.0 / (1.0 + np.exp(-(platt[0] * raw_va + platt[1])))
+    # Validation figures: out-of-sample scores of the chosen tree count.
+    s_oos = 1.0 / (1.0 + np.exp(-(platt[0] * fit.raw + platt[1])))
+    win = np.flatnonzero(both)[fit.index]
     metrics: dict[str, Any] = {
         "validation": evaluate_scores(
-            yva.astype(float),
-            s_va,
-            ts[va],
-            [rows.user_ids[i] for i in np.flatnonzero(va)],
+            y_oos.astype(float), s_oos, ts[win], [rows.user_ids[i] for i in win]
         )
     }
     test_rows = test_y = test_s = None
     if te.sum() > 0:
         test_rows = rows.take(te)
         test_y = targets(test_rows, labels, None)
-        test_s = model.predict(test_rows.x[:, keep])
+        test_s = _test_scores(model, params, x_all, y_known, both, te, keep, names, cats, best)
         if 0 < test_y.sum() < len(test_y):
             metrics["test"] = evaluate_scores(test_y, test_s, test_rows.ts, test_rows.user_ids)
     meta["metrics"] = metrics
     meta["train_seconds"] = round(time.time() - started, 1)
-    log.info("trained %d trees in %.1f s", best, time.time() - started)
+    log.info("kept %d trees (%s) in %.1f s", best, fit.method, time.time() - started)
     return TrainResult(model, test_rows, test_y, test_s)
+
+
+def _fit_targets(
+    rows: Rows,
+    labels: Sequence[Label],
+    cfg: TrainConfig,
+    fitted: np.ndarray[Any, Any],
+    y_known: np.ndarray[Any, Any],
+) -> np.ndarray[Any, Any]:
+    if not cfg.refit_test:
+        return np.asarray(y_known[fitted])
+    # The final refit happens after the test period: every label is known by then.
+    return np.asarray(targets(rows, labels, None)[fitted])
+
+
+def _test_scores(
+    model: Model,
+    params: dict[str, Any],
+    x_all: np.ndarray[Any, Any],
+    y_known: np.ndarray[Any, Any],
+    both: np.ndarray[Any, Any],
+    te: np.ndarray[Any, Any],
+    keep: np.ndarray[Any, Any],
+    names: list[str],
+    cats: list[str],
+    best: int,
+) -> np.ndarray[Any, Any]:
+    """Test scores of a model that has not seen the test period: the served model, or
+    when it was refitted on the test period too, the same fit without it."""
+    xte = x_all[te][:, keep]
+    if not model.meta["config"]["refit_test"]:
+        return model.predict(xte)
+    data = lgb.Dataset(
+        x_all[both][:, keep], y_known[both], feature_name=names, categorical_feature=cats
+    )
+    held = lgb.train({**params, "metric": "none"}, data, num_boost_round=best)
+    a, b = model.platt
+    raw = np.asarray(held.predict(xte, raw_score=True), dtype=np.float64)
+    out: np.ndarray[Any, Any] = 1.0 / (1.0 + np.exp(-(a * raw + b)))
+    return out
 
 
 def _anomaly(xtr: np.ndarray[Any, Any], cfg: TrainConfig) -> Anomaly | None:
