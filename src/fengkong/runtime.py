@@ -147,6 +147,7 @@ def build_runtime(settings: Settings, *, server: bool = False, rebuild: bool = T
         Tokenizer(token_secret(settings)),
         durable=settings.durable,
         committer=committer,
+        limits=settings.limits(),
     )
     runtime = Runtime(settings, store, rule_store, engine, committer)
     if rebuild:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,6 +25,7 @@ from fengkong.events import (
     event_to_json,
     normalise,
 )
+from fengkong.events.limits import DEFAULT_LIMITS, STORED_LIMITS, Limits
 from fengkong.storage import DecisionRecord, GroupCommitter, LabelRecord, Store
 
 log = logging.getLogger(__name__)
@@ -80,19 +81,21 @@ class Engine:
         *,
         durable: bool = True,
         committer: GroupCommitter | None = None,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self.pipeline = pipeline
         self.store = store
         self.tokenizer = tokenizer
         self.durable = durable
         self._committer = committer
+        self.limits = limits
         # Decisions made but not yet durable, so a concurrent retry waits for them.
         self._inflight: dict[str, tuple[str, DecisionDict, Future[None] | None]] = {}
 
     # -- the edge -------------------------------------------------------------
     def accept(self, raw: bytes | str | dict[str, Any]) -> Accepted:
         """Validate and tokenise one event; raises :class:`EventValidationError`."""
-        event = normalise(raw, self.tokenizer)
+        event = normalise(raw, self.tokenizer, self.limits)
         canonical = event_to_json(event)
         return Accepted(event, canonical, body_hash(canonical))
 
@@ -233,6 +236,19 @@ class Engine:
         self.pipeline.apply_labels(labels)
         return len(records)
 
+    def _stored_events(self, since: float | None) -> Iterator[Event]:
+        """Stored events for a rebuild; one that no longer parses is skipped, not fatal."""
+        skipped = 0
+        for body in self.store.events(since):
+            try:
+                yield normalise(body, self.tokenizer, STORED_LIMITS)
+            except EventValidationError as exc:
+                skipped += 1
+                if skipped <= 5:
+                    log.warning("rebuild skips a stored event that no longer parses: %s", exc)
+        if skipped:
+            log.warning("rebuild skipped %d stored events", skipped)
+
     def rebuild(self) -> int:
         """Rebuild the stages' state from the stored events (within the horizon) and labels."""
         started = time.perf_counter()
@@ -241,9 +257,7 @@ class Engine:
         if horizon > 0 and self.pipeline.stateful:
             newest = self.store.newest_ts()
             since = newest - horizon if newest is not None else None
-            count = self.pipeline.observe(
-                normalise(body, self.tokenizer) for body in self.store.events(since)
-            )
+            count = self.pipeline.observe(self._stored_events(since))
         labels = 0
         if self.pipeline.label_aware:
             labels = self.pipeline.apply_labels(
