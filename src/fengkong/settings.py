@@ -69,6 +69,7 @@ class Settings(BaseSettings):
         64, ge=1, description="events in flight on the decision endpoints; beyond: 503"
     )
     retry_after_s: int = Field(1, ge=1, description="Retry-After of a 503")
+    integrity_check: bool = Field(True, description="SQLite quick_check of the store at start")
     maintenance_interval_s: float = Field(
         3600.0, gt=0, description="how often the server expires old feature state"
     )

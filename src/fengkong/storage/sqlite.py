@@ -230,12 +230,6 @@ class SQLiteStore:
             (key, value),
         )
 
-    def quick_check(self, max_errors: int = 20) -> list[str]:
-        """SQLite's fast integrity check: the problems found (none: ``[]``)."""
-        rows = self._conn().execute(f"PRAGMA quick_check({int(max_errors)})").fetchall()
-        problems = [str(r[0]) for r in rows]
-        return [] if problems == ["ok"] else problems
-
     def close(self) -> None:
         with self._lock:
             conns, self._all = self._all, []
