@@ -20,6 +20,8 @@ from fengkong.features import FeatureEngine
 from fengkong.models.registry import Registry
 from fengkong.settings import Settings
 from fengkong.storage import GroupCommitter, SQLiteStore
+from fengkong.storage.repair import StoreDamaged
+from fengkong.storage.repair import check as check_store
 from fengkong.storage.rules_sqlite import SQLiteRuleStore
 
 log = logging.getLogger(__name__)
@@ -191,6 +193,9 @@ def build_runtime(settings: Settings, *, server: bool = False, rebuild: bool = T
     """Open the store, build the pipeline and rebuild its state from stored events."""
     if str(settings.db_path) != ":memory:":
         Path(settings.db_path).parent.mkdir(parents=True, exist_ok=True)
+    damaged = settings.integrity_check and Path(settings.db_path).is_file()
+    if damaged and (problems := check_store(settings.db_path)):
+        raise StoreDamaged(str(settings.db_path), problems)
     store = SQLiteStore(settings.db_path, synchronous=settings.sqlite_synchronous)
     rule_store = open_rule_store(settings)
     pipeline = Pipeline(
@@ -204,7 +209,8 @@ def build_runtime(settings: Settings, *, server: bool = False, rebuild: bool = T
         durable=settings.durable,
         committer=committer,
         snapshot_path=snapshot_path(settings),
-        max_skew_s=settings.max_clock_skew_s,
+        max_skew_s=settings.future_skew_s,
+        limits=settings.limits(),
     )
     runtime = Runtime(settings, store, rule_store, engine, committer)
     if rebuild:

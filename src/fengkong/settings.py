@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import os
 import tomllib
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fengkong.decisions import ChallengeKind, PolicyConfig
+from fengkong.events.limits import Limits
 
 
 class PolicySettings(BaseModel):
@@ -56,13 +58,25 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1_048_576, ge=1024)
     max_batch: int = Field(1000, ge=1, le=100_000)
     group_commit_max: int = Field(512, ge=1)
+    max_depth: int = Field(32, ge=4, le=200, description="deepest nesting of an event's JSON")
+    future_skew_s: float = Field(
+        300.0,
+        ge=0,
+        description="how far ahead of the server's clock a timestamp may be "
+        "(also caps where a rebuild window may be anchored)",
+    )
+    earliest_occurred_at: AwareDatetime = Field(
+        datetime(2000, 1, 1, tzinfo=UTC), description="timestamps before this are refused"
+    )
+    max_inflight: int = Field(
+        64, ge=1, description="events in flight on the decision endpoints; beyond: 503"
+    )
+    retry_after_s: int = Field(1, ge=1, description="Retry-After of a 503")
+    integrity_check: bool = Field(True, description="SQLite quick_check of the store at start")
     maintenance_interval_s: float = Field(
         3600.0, gt=0, description="how often the server expires old feature state"
     )
     snapshots: bool = Field(True, description="keep state snapshots in <db_path>.snapshot")
-    max_clock_skew_s: float = Field(
-        300.0, ge=0, description="how far past the server clock occurred_at may anchor a rebuild"
-    )
     ip_ranges_path: Path | None = Field(None, description="CSV of data-centre IP ranges")
     models_dir: Path | None = Field(
         None, description="model artefacts directory; default: <db_path>.models"
@@ -70,6 +84,14 @@ class Settings(BaseSettings):
     rules_path: Path | None = Field(None, description="rule set file to publish at start")
     policy: PolicySettings = PolicySettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    def limits(self) -> Limits:
+        """The edge's limits (:mod:`fengkong.events.limits`) these settings ask for."""
+        return Limits(
+            max_depth=self.max_depth,
+            future_skew_s=self.future_skew_s,
+            earliest=self.earliest_occurred_at,
+        )
 
     @classmethod
     def load(cls, config: Path | None = None, **overrides: Any) -> Settings:

@@ -118,7 +118,8 @@ def test_labels_single_and_list(client: TestClient) -> None:
         "at": "2026-11-27T00:00:00+08:00",
     }
     assert client.post("/v1/labels", json=label).json() == {"stored": 1}
-    assert client.post("/v1/labels", json=[label, label]).json() == {"stored": 2}
+    # The same label repeated is one fact, stored once.
+    assert client.post("/v1/labels", json=[label, label]).json() == {"stored": 1}
     bad = client.post("/v1/labels", json=[label, {**label, "label": "maybe"}])
     assert bad.status_code == 422
     assert bad.json()["detail"][0]["field"] == "[1].label"

@@ -54,3 +54,20 @@ def test_bad_settings_are_a_usage_error_naming_the_setting(tmp_path: Path) -> No
     )
     assert r.exit_code == 2
     assert "policy.block_at" in r.output
+
+
+def test_replay_writes_out_of_range_timestamps_as_rejected(tmp_path: Path) -> None:
+    lines = EXAMPLES.read_text().splitlines()
+    bad = [
+        json.dumps({**json.loads(lines[0]), "event_id": f"x{i}", "occurred_at": at})
+        for i, at in enumerate(["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00"])
+    ]
+    events = tmp_path / "events.jsonl"
+    events.write_text("\n".join([lines[0], *bad, lines[1]]) + "\n")
+    out = tmp_path / "out.jsonl"
+    args = ["replay", str(events), "--out", str(out), "--db", str(tmp_path / "r.db")]
+    r = CliRunner().invoke(main, args, env=ENV)
+    assert r.exit_code == 0, r.output
+    answers = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [a.get("line") for a in answers] == [None, 2, 3, None]
+    assert answers[1]["errors"][0]["field"] == "occurred_at"

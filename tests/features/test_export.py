@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from click.testing import CliRunner
 
 from fengkong.cli.features_cmd import features
@@ -13,12 +14,26 @@ from fengkong.decisions.types import DecisionContext
 from fengkong.events import parse_event
 from fengkong.features import default_engine
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "examples.jsonl"
+# The design's examples (the same events as tests/data/examples.jsonl, kept beside the repo).
+EXAMPLES = Path(__file__).resolve().parents[2] / "../shared/design/examples.jsonl"
+LOCAL = Path(__file__).resolve().parents[1] / "data" / "examples.jsonl"
 
 
-def test_export_matches_online(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "examples",
+    [
+        LOCAL,
+        pytest.param(
+            EXAMPLES,
+            marks=pytest.mark.skipif(
+                not EXAMPLES.is_file(), reason="../shared/design/examples.jsonl not present"
+            ),
+        ),
+    ],
+)
+def test_export_matches_online(tmp_path: Path, examples: Path) -> None:
     src = tmp_path / "events.jsonl"
-    lines = EXAMPLES.read_text().splitlines()
+    lines = [line for line in examples.read_text().splitlines() if line.strip()]
     src.write_text("\n".join(lines * 3) + "\n")  # repeats give non-trivial history
     out = tmp_path / "f.parquet"
     result = CliRunner().invoke(features, ["export", str(src), "--out", str(out)])

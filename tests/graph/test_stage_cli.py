@@ -133,3 +133,21 @@ def test_mine_trace_export(tmp_path: Path) -> None:
     )
     assert res.exit_code == 0, res.output
     assert json.loads((tmp_path / "r.json").read_text())["ring_id"] == "community-1"
+
+
+def test_mine_with_default_detectors_on_a_transfers_only_log(tmp_path: Path) -> None:
+    rows = [
+        {
+            **ev(i, f"a{i % 5}", i),
+            "type": "transfer",
+            "amount": "120",
+            "counterparty": {"account_id": f"a{(i + 1) % 5}"},
+        }
+        for i in range(20)
+    ]
+    events = tmp_path / "ev.jsonl"
+    events.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    out = tmp_path / "rings.json"
+    res = CliRunner().invoke(graph, ["mine", "--events", str(events), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "rings" in json.loads(out.read_text())

@@ -56,7 +56,7 @@ def test_handbook_rows_become_payment_events_with_delayed_labels(handbook_gz: Pa
     event, label = pairs[2]
     parsed = parse_event(event)
     assert (parsed.event_id, parsed.user_id, parsed.merchant_id) == ("2", "2", "1365")
-    assert str(parsed.amount) == "246.0"
+    assert str(parsed.amount) == "246"  # canonical: one spelling per amount
     assert parsed.occurred_at == datetime(2018, 4, 2, 7, 7, 56, tzinfo=UTC)
     assert label is not None
     lab = parse_label(label)

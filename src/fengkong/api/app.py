@@ -20,9 +20,13 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fengkong import __version__
+from fengkong.api import errors
+from fengkong.api.errors import Health, JSONOnly, unavailable
+from fengkong.api.load import Admission, Overloaded
 from fengkong.api.metrics import Metrics
 from fengkong.api.schemas import (
     DecisionOut,
@@ -93,6 +97,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     """The FastAPI application over an embedded engine built from ``settings``."""
     metrics = Metrics()
+    health = Health()
+    admission = Admission(settings.max_inflight)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -104,14 +110,17 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
             if hasattr(stage, "drift_gauges") and hasattr(stage, "drift_alert"):
                 metrics.watch_drift(stage)  # type: ignore[arg-type]
         housekeeping = asyncio.create_task(_maintain(rt, settings.maintenance_interval_s))
+        lag = asyncio.create_task(admission.watch_lag())
         try:
             yield
         finally:
             housekeeping.cancel()
+            lag.cancel()
             if runtime is None:
                 rt.close()
 
-    app = FastAPI(
+    # Swagger UI and ReDoc from the packaged assets: /docs works offline, no CDN.
+    app = FastAPIOffline(
         title="fengkong",
         version=__version__,
         summary="Real-time risk decisions: allow, challenge, review or block.",
@@ -143,9 +152,13 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         errors = [FieldError(tuple(e["loc"]), e["msg"], e["type"]) for e in exc.errors()]
         return _errors(errors)
 
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        return _json({"detail": exc.detail}, exc.status_code)
+    @app.exception_handler(Overloaded)
+    async def _overloaded(request: Request, exc: Overloaded) -> Response:
+        metrics.rejected.labels("503").inc()
+        return unavailable(f"server saturated ({exc.reason}); retry", settings.retry_after_s)
+
+    errors.install(app, health, settings.retry_after_s, lambda s: metrics.rejected.labels(s).inc())
+    app.add_middleware(JSONOnly)
 
     def _timed(outcomes: list[dict[str, Any]], started: float) -> None:
         metrics.latency.observe(time.perf_counter() - started)
@@ -162,9 +175,11 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     async def post_event(request: Request) -> Response:
         started = time.perf_counter()
         engine = engine_of(request)
-        body = await _read_body(request, settings.max_body_bytes)
-        item = engine.accept(body)
-        (decision,) = await engine.decide_async([item])
+        with admission.hold(1):
+            body = await _read_body(request, settings.max_body_bytes)
+            item = engine.accept(body)
+            (decision,) = await engine.decide_async([item])
+        health.recover("store")
         _timed([decision], started)
         return _json(decision)
 
@@ -195,13 +210,15 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
                     )
                 ]
             )
-        items = engine.accept_many(events)
-        decisions = await engine.decide_async(items)
+        with admission.hold(len(events)):
+            items = engine.accept_many(events)
+            decisions = await engine.decide_async(items)
+        health.recover("store")
         _timed(decisions, started)
         return _json(decisions)
 
     @app.get(
-        "/v1/decisions/{event_id}",
+        "/v1/decisions/{event_id:path}",
         response_model=DecisionOut,
         responses={404: {"model": MessageOut}},
         summary="The decision stored for an event; explain=true adds features and rule hits",
@@ -227,24 +244,40 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         body = await _read_body(request, settings.max_body_bytes * 16)
         payload = decode_json(body)
         raws = payload if isinstance(payload, list) else [payload]
+        if len(raws) > settings.max_batch:
+            message = f"at most {settings.max_batch} labels at once, got {len(raws)}"
+            raise EventValidationError([FieldError(("labels",), message, "too_long")])
+        limits = engine_of(request).limits
         labels: list[Label] = []
         errors: list[FieldError] = []
         for i, raw in enumerate(raws):
             try:
                 if not isinstance(raw, dict):
                     raise EventValidationError([FieldError((), "expected an object", "dict_type")])
-                labels.append(parse_label(raw))
+                labels.append(parse_label(raw, limits, live=True))
             except EventValidationError as exc:
                 errors.extend(exc.prefixed(i).errors if isinstance(payload, list) else exc.errors)
         if errors:
             raise EventValidationError(errors)
-        stored = engine_of(request).add_labels(labels)
+        # The same label twice is one fact: stored once (the store ignores repeats too).
+        stored = engine_of(request).add_labels(dict.fromkeys(labels))
+        health.recover("store")
         return _json({"stored": stored}, 201)
 
     @app.get("/healthz", response_model=HealthOut, summary="Liveness and readiness")
     async def healthz(request: Request) -> Response:
         rt: Runtime = request.app.state.runtime
-        return _json({"status": "ok", "version": __version__, "rebuilt_events": rt.rebuilt_events})
+        status, reasons = health.status()
+        if (busy := admission.overloaded()) is not None:
+            status, reasons = "degraded", [*reasons, f"load: {busy}"]
+        return _json(
+            {
+                "status": status,
+                "reasons": reasons,
+                "version": __version__,
+                "rebuilt_events": rt.rebuilt_events,
+            }
+        )
 
     @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
     async def prometheus() -> Response:
@@ -287,6 +320,7 @@ def _mount_rules(app: FastAPI, rt: Runtime) -> None:
             rt.rule_store,
             tokenizer=rt.engine.tokenizer,
             replay_stages=lambda: compose(rt.settings, "backtest"),
+            limits=rt.engine.limits,
         ),
         dependencies=[Depends(analyst_only)],
     )

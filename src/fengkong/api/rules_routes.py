@@ -8,15 +8,27 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Path
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from fengkong.api.schemas import RulesInvalidOut
+from fengkong.api.strict import strict_json_route
 from fengkong.decisions.stages_rules import backtest_events, rule_known_names
 from fengkong.decisions.types import Stage
-from fengkong.events import Event, EventValidationError, Tokenizer, normalise, parse_label
+from fengkong.events import (
+    Event,
+    EventValidationError,
+    FieldError,
+    Label,
+    Tokenizer,
+    normalise,
+    parse_event,
+    parse_label,
+)
+from fengkong.events.limits import DEFAULT_LIMITS, Limits
 from fengkong.rules import (
     FREEZE_ACTIONS,
     FREEZE_KINDS,
@@ -39,9 +51,14 @@ class PublishBody(BaseModel):
     activate: bool = True
 
 
+# Versions are SQLite integers: a larger number is no version (and must not overflow).
+MAX_VERSION = 2**63 - 1
+Version = Annotated[int, Path(ge=1, le=MAX_VERSION)]
+
+
 class RollbackBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    to: int | None = None
+    to: int | None = Field(default=None, ge=1, le=MAX_VERSION)
     author: str = Field(default="", max_length=128)
 
 
@@ -79,10 +96,20 @@ class BacktestBody(BaseModel):
 
 
 def _invalid(exc: RuleSetInvalid) -> JSONResponse:
+    detail = [{"loc": ["ruleset"], "field": "ruleset", "msg": str(exc), "type": "ruleset_invalid"}]
     return JSONResponse(
         status_code=422,
-        content={"detail": str(exc), "problems": [p.as_dict() for p in exc.problems]},
+        content={"detail": detail, "problems": [p.as_dict() for p in exc.problems]},
     )
+
+
+def _field_error(field: str, exc: ValueError) -> HTTPException:
+    return _unprocessable(EventValidationError([FieldError((field,), str(exc), "value_error")]))
+
+
+def _unprocessable(exc: EventValidationError) -> HTTPException:
+    """A 422 of the same shape as every other: ``{"detail": [field errors]}``."""
+    return HTTPException(422, [e.as_dict() for e in exc.errors])
 
 
 def rules_router(
@@ -91,17 +118,23 @@ def rules_router(
     tokenizer: Tokenizer | None = None,
     replay_stages: Callable[[], Sequence[Stage]] | None = None,
     clock: Callable[[], float] = time.time,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> APIRouter:
     """Routes under ``/v1/rules``. ``tokenizer`` tokenises phones/cards given in clear;
     ``replay_stages`` builds fresh enrich/features stages for a backtest."""
-    r = APIRouter(prefix="/v1/rules", tags=["rules"])
+    r = APIRouter(
+        prefix="/v1/rules",
+        tags=["rules"],
+        route_class=strict_json_route(limits),
+        responses={422: {"model": RulesInvalidOut, "description": "invalid input, by field"}},
+    )
 
     @r.get("/versions")
     def versions() -> list[dict[str, Any]]:
         return [v.as_dict() for v in store.versions()]
 
     @r.get("/versions/{version}")
-    def get_version(version: int) -> dict[str, Any]:
+    def get_version(version: Version) -> dict[str, Any]:
         try:
             return store.get_version(version).model_dump(mode="json")
         except KeyError:
@@ -172,7 +205,7 @@ def rules_router(
         try:
             n = store.add_to_list(name, values, expires_at=expires, note=body.note)
         except ValueError as exc:
-            raise HTTPException(422, str(exc)) from None
+            raise _field_error("values", exc) from None
         return {"list": name, "added": n, "expires_at": expires}
 
     @r.post("/lists/{name}/remove")
@@ -200,7 +233,7 @@ def rules_router(
                 created_by=body.created_by,
             )
         except ValueError as exc:
-            raise HTTPException(422, str(exc)) from None
+            raise _field_error("kind", exc) from None
         return f.as_dict()
 
     @r.delete("/freezes/{kind}/{value}")
@@ -225,13 +258,8 @@ def rules_router(
             sets["live"] = snap.ruleset
         if not sets:
             raise HTTPException(409, "no candidate given and nothing is live")
-        try:
-            events = _events(body.events, tokenizer)
-            labels = LabelIndex.from_labels([parse_label(x) for x in body.labels])
-        except _BadInput as exc:
-            raise HTTPException(422, str(exc)) from None
-        except EventValidationError as exc:
-            raise HTTPException(422, f"labels: {exc}") from None
+        events = _events(body.events, tokenizer, limits)
+        labels = LabelIndex.from_labels(_labels(body.labels, limits))
         stages = replay_stages() if replay_stages is not None else None
         report = backtest_events(events, sets, labels, lists=snap.lists, stages=stages)
         return report.as_dict()
@@ -239,25 +267,29 @@ def rules_router(
     return r
 
 
-class _BadInput(ValueError):
-    pass
-
-
-def _events(raw: list[dict[str, Any]], tokenizer: Tokenizer | None) -> Iterator[Event]:
+def _events(
+    raw: list[dict[str, Any]], tokenizer: Tokenizer | None, limits: Limits
+) -> Iterator[Event]:
     out: list[Event] = []
     for i, item in enumerate(raw):
         try:
-            out.append(normalise(item, tokenizer) if tokenizer else _parse(item))
+            out.append(
+                normalise(item, tokenizer, limits) if tokenizer else parse_event(item, limits)
+            )
         except EventValidationError as exc:
-            raise _BadInput(f"events[{i}]: {exc}") from None
+            raise exc.prefixed("events", i) from None
     out.sort(key=lambda e: e.occurred_at)  # replay needs time order
     return iter(out)
 
 
-def _parse(item: dict[str, Any]) -> Event:
-    from fengkong.events import parse_event
-
-    return parse_event(item)
+def _labels(raw: list[dict[str, Any]], limits: Limits) -> list[Label]:
+    out: list[Label] = []
+    for i, item in enumerate(raw):
+        try:
+            out.append(parse_label(item, limits))
+        except EventValidationError as exc:
+            raise _unprocessable(exc.prefixed("labels", i)) from None
+    return out
 
 
 def default_rule_store(path: str, **kwargs: Any) -> SQLiteRuleStore:

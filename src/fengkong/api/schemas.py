@@ -44,6 +44,12 @@ class ValidationErrorOut(BaseModel):
     detail: list[FieldErrorOut]
 
 
+class RulesInvalidOut(ValidationErrorOut):
+    """A 422 of the analyst API: the fields, and a rule set's problems when there are."""
+
+    problems: list[dict[str, Any]] | None = None
+
+
 class MessageOut(BaseModel):
     detail: str
 
@@ -53,6 +59,7 @@ class LabelsStoredOut(BaseModel):
 
 
 class HealthOut(BaseModel):
-    status: Literal["ok"]
+    status: Literal["ok", "degraded"]
+    reasons: list[str] = []
     version: str
     rebuilt_events: int

@@ -18,8 +18,15 @@ def serve(config: Path | None, db_path: Path | None, host: str | None, port: int
     import uvicorn
 
     from fengkong.api.app import create_app
+    from fengkong.storage.repair import StoreDamaged, check
 
     settings = load_settings(config, db_path=db_path, host=host, port=port)
+    # Refuse a damaged store before listening, with what to do instead of a traceback.
+    if settings.integrity_check and Path(settings.db_path).is_file():
+        problems = check(settings.db_path)
+        if problems:
+            raise click.ClickException(str(StoreDamaged(str(settings.db_path), problems)))
+        settings.integrity_check = False  # just checked
     app = create_app(settings)
     click.echo(
         f"fengkong: serving on http://{settings.host}:{settings.port} "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,6 +27,7 @@ from fengkong.events import (
     event_to_json,
     normalise,
 )
+from fengkong.events.limits import DEFAULT_LIMITS, STORED_LIMITS, Limits
 from fengkong.storage import DecisionRecord, GroupCommitter, LabelRecord, Stale, Store
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,7 @@ class Engine:
         snapshot_path: Path | None = None,
         max_skew_s: float = 300.0,
         clock: Callable[[], float] = time.time,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self.pipeline = pipeline
         self.store = store
@@ -108,6 +110,7 @@ class Engine:
         self.snapshot_path = snapshot_path
         self.max_skew_s = max_skew_s
         self.clock = clock
+        self.limits = limits
         # Failures seen by the synchronous path; the committer counts its own.
         self._failures = 0
         self._state_epoch = 0
@@ -120,7 +123,7 @@ class Engine:
     # -- the edge -------------------------------------------------------------
     def accept(self, raw: bytes | str | dict[str, Any]) -> Accepted:
         """Validate and tokenise one event; raises :class:`EventValidationError`."""
-        event = normalise(raw, self.tokenizer)
+        event = normalise(raw, self.tokenizer, self.limits)
         canonical = event_to_json(event)
         return Accepted(event, canonical, body_hash(canonical))
 
@@ -296,6 +299,19 @@ class Engine:
         self.pipeline.apply_labels(labels)
         return len(records)
 
+    def _stored_events(self, bodies: Iterable[bytes | str]) -> Iterator[Event]:
+        """Stored events for a rebuild; one that no longer parses is skipped, not fatal."""
+        skipped = 0
+        for body in bodies:
+            try:
+                yield normalise(body, self.tokenizer, STORED_LIMITS)
+            except EventValidationError as exc:
+                skipped += 1
+                if skipped <= 5:
+                    log.warning("rebuild skips a stored event that no longer parses: %s", exc)
+        if skipped:
+            log.warning("rebuild skipped %d stored events", skipped)
+
     def rebuild(self, *, recovering: bool = False) -> int:
         """Rebuild the stages' state from the last snapshot and the stored log after it.
 
@@ -314,10 +330,7 @@ class Engine:
             since = self.rebuild_since(horizon)
             if since is not None:
                 count = self.pipeline.observe(
-                    (
-                        normalise(body, self.tokenizer)
-                        for _, body in self.store.events_after(seq, since)
-                    ),
+                    self._stored_events(body for _, body in self.store.events_after(seq, since)),
                     restorable_only=recovering,
                 )
         labels = 0

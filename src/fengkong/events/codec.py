@@ -6,16 +6,20 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, TypeVar
 
 import orjson
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
+from fengkong.events.limits import DEFAULT_LIMITS, Limits, structure_problem
 from fengkong.events.models import Event
 from fengkong.events.tokens import Tokenizer
 
 # Cross-field checks name their field in backticks; lift it into the error's path.
 _REQUIRED_FIELD = re.compile(r"^`(\w+)` is required")
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,21 +68,51 @@ def _from_pydantic(exc: ValidationError) -> EventValidationError:
     return EventValidationError(errors)
 
 
-def parse_event(data: bytes | str | dict[str, Any]) -> Event:
-    """Validate one event given as JSON text or a decoded object.
+def decode_object(data: bytes | str | dict[str, Any], limits: Limits = DEFAULT_LIMITS) -> Any:
+    """JSON text (or an object already decoded) checked against ``limits``."""
+    value = decode_json(data) if isinstance(data, bytes | bytearray | memoryview | str) else data
+    problem = structure_problem(value, limits)
+    if problem is not None:
+        raise EventValidationError([FieldError(problem[0], problem[1], "limit_exceeded")])
+    return value
 
-    Raises :class:`EventValidationError` naming each offending field.
-    """
+
+def validate_object(
+    model: type[ModelT], data: bytes | str | dict[str, Any], limits: Limits = DEFAULT_LIMITS
+) -> ModelT:
+    """Decode (one parser for every path), check the limits, then validate ``model``."""
+    value = decode_object(data, limits)
+    if not isinstance(value, dict):
+        raise EventValidationError([FieldError((), "expected a JSON object", "dict_type")])
     try:
-        if isinstance(data, dict):
-            return Event.model_validate(data)
-        return Event.model_validate_json(data)
+        return model.model_validate(value)
     except ValidationError as exc:
         raise _from_pydantic(exc) from None
 
 
-def decode_json(data: bytes | str) -> Any:
-    """Decode JSON, turning a syntax error into an :class:`EventValidationError`."""
+def check_time(at: datetime, name: str, limits: Limits) -> None:
+    """Refuse a timestamp outside ``limits``' range, naming the field."""
+    problem = limits.time_problem(at)
+    if problem is not None:
+        raise EventValidationError([FieldError((name,), f"{name} {problem}", "time_range")])
+
+
+def parse_event(data: bytes | str | dict[str, Any], limits: Limits = DEFAULT_LIMITS) -> Event:
+    """Validate one event given as JSON text or a decoded object.
+
+    Raises :class:`EventValidationError` naming each offending field.
+    """
+    event = validate_object(Event, data, limits)
+    check_time(event.occurred_at, "occurred_at", limits)
+    return event
+
+
+def decode_json(data: bytes | bytearray | memoryview | str) -> Any:
+    """Decode JSON, turning a syntax error into an :class:`EventValidationError`.
+
+    orjson refuses ``NaN`` and ``Infinity``, numbers beyond a double and nesting
+    beyond 1,024 levels; :func:`decode_object` adds the tighter limits.
+    """
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as exc:
@@ -97,6 +131,8 @@ def body_hash(canonical_json: bytes) -> str:
     return hashlib.blake2b(canonical_json, digest_size=16).hexdigest()
 
 
-def normalise(data: bytes | str | dict[str, Any], tokenizer: Tokenizer) -> Event:
+def normalise(
+    data: bytes | str | dict[str, Any], tokenizer: Tokenizer, limits: Limits = DEFAULT_LIMITS
+) -> Event:
     """Parse, validate and tokenise one event: the whole edge in one call."""
-    return tokenizer.tokenize(parse_event(data))
+    return tokenizer.tokenize(parse_event(data, limits))

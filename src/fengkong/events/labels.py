@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AwareDatetime,
     StringConstraints,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
-from fengkong.events.codec import _from_pydantic
-from fengkong.events.models import Id, _Strict
+from fengkong.events.codec import check_time, validate_object
+from fengkong.events.limits import DEFAULT_LIMITS, Limits
+from fengkong.events.models import Id, _Strict, rfc3339, to_utc
 
 LabelValue = Literal["fraud", "legit"]
 LabelSource = Literal["chargeback", "confirmed_case", "customer_report", "analyst"]
@@ -34,10 +34,8 @@ class Label(_Strict):
     at: AwareDatetime
     scenario: Annotated[str, StringConstraints(max_length=128)] | None = None
 
-    @field_validator("at")
-    @classmethod
-    def _to_utc(cls, value: datetime) -> datetime:
-        return value.astimezone(UTC)
+    _rfc3339 = field_validator("at", mode="before")(rfc3339)
+    _to_utc = field_validator("at")(to_utc)
 
     @model_validator(mode="after")
     def _one_target(self) -> Label:
@@ -46,11 +44,15 @@ class Label(_Strict):
         return self
 
 
-def parse_label(data: bytes | str | dict[str, Any]) -> Label:
-    """Validate one label; raises :class:`EventValidationError` naming the field."""
-    try:
-        if isinstance(data, dict):
-            return Label.model_validate(data)
-        return Label.model_validate_json(data)
-    except ValidationError as exc:
-        raise _from_pydantic(exc) from None
+def parse_label(
+    data: bytes | str | dict[str, Any], limits: Limits = DEFAULT_LIMITS, *, live: bool = False
+) -> Label:
+    """Validate one label; raises :class:`EventValidationError` naming the field.
+
+    ``at`` is never before ``limits.earliest``; ``live`` (a label received now, as on
+    the API) also refuses an ``at`` ahead of the clock. Offline label files may say
+    when a verdict becomes known in their own future.
+    """
+    label = validate_object(Label, data, limits)
+    check_time(label.at, "at", limits if live else replace(limits, future_skew_s=float("inf")))
+    return label

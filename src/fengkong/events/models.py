@@ -27,6 +27,8 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictFloat,
     StringConstraints,
     field_validator,
     model_validator,
@@ -79,10 +81,45 @@ DocumentKind = Literal["id_card", "business_license", "certificate", "seal", "ot
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _CANONICAL_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 
-Id = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+# Ids are printable: no whitespace, control or invisible formatting characters, which
+# would make an id that prints like another one (or cannot be written in a URL path).
+Id = Annotated[
+    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^\s\p{Cc}\p{Cf}]+$")
+]
 ShortText = Annotated[str, StringConstraints(max_length=1024)]
 # 8 MiB of base64 is far above any sane upload; the API's body limit is lower anyway.
 Base64Text = Annotated[str, StringConstraints(max_length=8 * 1024 * 1024)]
+
+
+_RFC3339 = re.compile(
+    r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d(?::\d\d(?:\.\d{1,9})?)?(?:[Zz]|[+-]\d\d:?\d\d)", re.ASCII
+)
+# A decimal string as JSON writes numbers: no "1_000", no full-width or other digits.
+_DECIMAL = re.compile(r"\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*", re.ASCII)
+
+
+def rfc3339(value: Any) -> Any:
+    """Timestamps are RFC 3339 strings with an offset, never a bare Unix number."""
+    if isinstance(value, datetime):
+        return value  # built in Python, not decoded from JSON
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+        raise ValueError("give an RFC 3339 timestamp with an offset: 2026-11-20T09:15:40+08:00")
+    return value
+
+
+def to_utc(value: datetime) -> datetime:
+    """The same moment in UTC; refused when UTC cannot represent it (year 1 or 9999)."""
+    try:
+        return value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise ValueError("out of the representable range once converted to UTC") from None
+
+
+def canonical_amount(amount: Decimal) -> Decimal:
+    """One spelling per value ("5", "5.0" and 5 are the same amount) for idempotency."""
+    if amount == amount.to_integral_value():
+        return amount.quantize(Decimal(1))
+    return amount.normalize()
 
 
 class _Strict(BaseModel):
@@ -106,8 +143,8 @@ class Fingerprint(_Open):
     canvas_hash: ShortText | None = None
     webgl_hash: ShortText | None = None
     fonts_hash: ShortText | None = None
-    is_emulator: bool | None = None
-    is_rooted: bool | None = None
+    is_emulator: StrictBool | None = None
+    is_rooted: StrictBool | None = None
     build_props: dict[str, Any] | None = None
 
 
@@ -117,9 +154,9 @@ class Device(_Strict):
 
 
 class Geo(_Strict):
-    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
-    lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
-    accuracy_m: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    lat: StrictFloat = Field(ge=-90, le=90, allow_inf_nan=False)
+    lon: StrictFloat = Field(ge=-180, le=180, allow_inf_nan=False)
+    accuracy_m: StrictFloat | None = Field(default=None, ge=0, allow_inf_nan=False)
 
 
 class Counterparty(_Strict):
@@ -129,10 +166,10 @@ class Counterparty(_Strict):
 
 
 class Context(_Open):
-    in_call: bool | None = None
-    caller_in_contacts: bool | None = None
-    screen_sharing: bool | None = None
-    remote_control_app: bool | None = None
+    in_call: StrictBool | None = None
+    caller_in_contacts: StrictBool | None = None
+    screen_sharing: StrictBool | None = None
+    remote_control_app: StrictBool | None = None
     entry: Entry | None = None
 
 
@@ -182,10 +219,8 @@ class Event(_Strict):
     voice: Voice | None = None
     attributes: dict[str, Any] | None = None
 
-    @field_validator("occurred_at")
-    @classmethod
-    def _to_utc(cls, value: datetime) -> datetime:
-        return value.astimezone(UTC)
+    _rfc3339 = field_validator("occurred_at", mode="before")(rfc3339)
+    _to_utc = field_validator("occurred_at")(to_utc)
 
     @field_validator("ip")
     @classmethod
@@ -211,6 +246,8 @@ class Event(_Strict):
             return None
         if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
             raise ValueError("amount must be a number or a decimal string")
+        if isinstance(value, str) and not _DECIMAL.fullmatch(value):
+            raise ValueError(f"not a decimal number: {value[:64]!r}")
         try:
             amount = Decimal(str(value).strip())
         except InvalidOperation:
@@ -221,7 +258,7 @@ class Event(_Strict):
             raise ValueError("amount must be ≥ 0")
         if amount >= Decimal("1e15"):
             raise ValueError("amount must be below 10^15")
-        return amount
+        return canonical_amount(amount)
 
     @model_validator(mode="after")
     def _required_by_type(self) -> Event:

@@ -47,6 +47,8 @@ def find_communities(links: pd.DataFrame, p: MineParams) -> list[Ring]:
     if links.empty:
         return []
     strong = links[links["key"].str[0].isin(STRONG_KINDS)]
+    if strong.empty:  # e.g. a transfers-only log: nothing strong links accounts
+        return []
     pairs = strong.groupby(["account", "key"], sort=False)["ts"].agg(["min", "max"]).reset_index()
     deg = pairs.groupby("key")["account"].transform("size")
     cap = pairs["key"].str[0].map(lambda k: p.caps.get(k, 0))

@@ -140,7 +140,8 @@ def platform_ua_mismatch(fp: Fingerprint) -> bool | None:
 def _zone(name: str) -> ZoneInfo | None:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # Not an IANA zone ("Asia" is a directory of zones, "../x" a path): unknown.
         return None
 
 

@@ -178,7 +178,7 @@ class SQLiteRuleStore:
         """Run ``fn`` in one IMMEDIATE transaction that also bumps the generation."""
         with self._lock:
             c = self._conn
-            c.execute("BEGIN IMMEDIATE")
+            _begin_immediate(c)
             try:
                 out = fn(c)
                 c.execute("UPDATE rules_meta SET value = value + 1 WHERE key = 'generation'")
@@ -403,3 +403,16 @@ class SQLiteRuleStore:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+def _begin_immediate(conn: sqlite3.Connection, attempts: int = 6) -> None:
+    """BEGIN IMMEDIATE, retried: under event load the write lock can stay busy past
+    the busy timeout's first wait (a checkpoint, a long group commit)."""
+    for attempt in range(attempts):
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if ("locked" not in str(exc) and "busy" not in str(exc)) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * 2**attempt)

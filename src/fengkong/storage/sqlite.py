@@ -52,6 +52,16 @@ CREATE INDEX IF NOT EXISTS labels_at ON labels (at);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
+# A label repeated (a client's retry) is one fact; older files may hold repeats.
+_LABELS_ONCE = """
+BEGIN IMMEDIATE;
+DELETE FROM labels WHERE id NOT IN (SELECT MIN(id) FROM labels GROUP BY
+    IFNULL(event_id, ''), IFNULL(user_id, ''), label, source, at, IFNULL(scenario, ''));
+CREATE UNIQUE INDEX IF NOT EXISTS labels_once ON labels (
+    IFNULL(event_id, ''), IFNULL(user_id, ''), label, source, at, IFNULL(scenario, ''));
+COMMIT;
+"""
+
 # SQLite caps bound parameters per statement; stay well below the oldest default (999).
 _LOOKUP_CHUNK = 500
 
@@ -74,7 +84,12 @@ class SQLiteStore:
         if self._memory:
             # One shared connection: an in-memory database is private to its connection.
             self._shared = self._connect()
-        self._conn().executescript(_SCHEMA)
+        conn = self._conn()
+        conn.executescript(_SCHEMA)
+        if not conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'labels_once'"
+        ).fetchone():
+            conn.executescript(_LABELS_ONCE)
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
@@ -188,7 +203,8 @@ class SQLiteStore:
         conn.execute("BEGIN IMMEDIATE")
         try:
             conn.executemany(
-                "INSERT INTO labels (event_id, user_id, label, source, at, scenario, received_at)"
+                "INSERT OR IGNORE INTO labels"
+                " (event_id, user_id, label, source, at, scenario, received_at)"
                 " VALUES (?,?,?,?,?,?,?)",
                 [(x.event_id, x.user_id, x.label, x.source, x.at, x.scenario, now) for x in labels],
             )

@@ -1,0 +1,50 @@
+"""``fengkong db``: check a database file, salvage a damaged one."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from fengkong.storage.repair import check, recover
+
+_DB = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+@click.group()
+def db() -> None:
+    """Check and recover the embedded store's SQLite file."""
+
+
+@db.command("check")
+@click.option("--db", "db_path", type=_DB, required=True, help="SQLite database to check.")
+@click.option("--full", is_flag=True, help="integrity_check (slower, checks indexes too).")
+def check_cmd(db_path: Path, full: bool) -> None:
+    """Report what SQLite finds damaged; exit 1 if anything."""
+    problems = check(db_path, full=full)
+    if not problems:
+        click.echo(f"{db_path}: ok")
+        return
+    click.echo(f"{db_path}: {len(problems)} problem(s)", err=True)
+    for problem in problems:
+        click.echo(f"  {problem}", err=True)
+    click.echo(f"salvage with: fengkong db recover --db {db_path} --out NEW.db", err=True)
+    sys.exit(1)
+
+
+@db.command("recover")
+@click.option("--db", "db_path", type=_DB, required=True, help="Damaged SQLite database.")
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="New file."
+)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def recover_cmd(db_path: Path, out: Path, quiet: bool) -> None:
+    """Copy every readable row into --out; print what was recovered and what was lost."""
+    if out.exists():
+        raise click.UsageError(f"{out} exists: give a new file")
+    report = recover(db_path, out, progress=not quiet)
+    click.echo(json.dumps(report.as_dict(), indent=2))
+    problems = check(out)
+    click.echo(f"{out}: {'ok' if not problems else '; '.join(problems)}", err=True)
