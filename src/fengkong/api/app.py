@@ -8,21 +8,22 @@ over the limit, 404 for an unknown decision.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fengkong import __version__
+from fengkong.api import secure
+from fengkong.api.auth import require
 from fengkong.api.metrics import Metrics
 from fengkong.api.schemas import (
     DecisionOut,
@@ -98,6 +99,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         rt = runtime or build_runtime(settings, server=True)
         app.state.runtime = rt
+        secure.open_security(app, rt.settings)
         if runtime is None:
             _mount_rules(app, rt)
         for stage in rt.engine.pipeline.stages:
@@ -108,6 +110,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
             yield
         finally:
             housekeeping.cancel()
+            secure.close_security(app)
             if runtime is None:
                 rt.close()
 
@@ -145,7 +148,9 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        return _json({"detail": exc.detail}, exc.status_code)
+        response = _json({"detail": exc.detail}, exc.status_code)
+        response.headers.update(exc.headers or {})
+        return response
 
     def _timed(outcomes: list[dict[str, Any]], started: float) -> None:
         metrics.latency.observe(time.perf_counter() - started)
@@ -158,6 +163,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         responses=_ERRORS,
         openapi_extra=_body_schema("Event"),
         summary="Decide on one event",
+        dependencies=[require("ingest")],
     )
     async def post_event(request: Request) -> Response:
         started = time.perf_counter()
@@ -174,6 +180,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         responses=_ERRORS,
         openapi_extra=_body_schema("Event", array=True),
         summary="Decide on up to max_batch events, in order",
+        dependencies=[require("ingest")],
     )
     async def post_batch(request: Request) -> Response:
         started = time.perf_counter()
@@ -206,14 +213,20 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         responses={404: {"model": MessageOut}},
         summary="The decision stored for an event; explain=true adds features and rule hits",
     )
-    async def get_decision(request: Request, event_id: str, explain: bool = False) -> Response:
+    async def get_decision(
+        request: Request,
+        event_id: str,
+        who: Annotated[secure.KeyInfo, require("analyst")],
+        explain: bool = False,
+        unmask: bool = False,
+    ) -> Response:
         found = engine_of(request).store.decision(event_id)
         if found is None:
             return _json({"detail": f"no decision for event_id {event_id!r}"}, 404)
         decision = orjson.loads(found[0])
         if explain:
             decision["explain"] = orjson.loads(found[1])
-        return _json(decision)
+        return _json(secure.analyst_view(request, event_id, decision, who, unmask=unmask))
 
     @app.post(
         "/v1/labels",
@@ -222,6 +235,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         responses=_ERRORS,
         openapi_extra=_body_schema("Label", array=True),
         summary="Record fraud / legit labels on events or accounts",
+        dependencies=[require("labeler")],
     )
     async def post_labels(request: Request) -> Response:
         body = await _read_body(request, settings.max_body_bytes * 16)
@@ -246,7 +260,12 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         rt: Runtime = request.app.state.runtime
         return _json({"status": "ok", "version": __version__, "rebuilt_events": rt.rebuilt_events})
 
-    @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    @app.get(
+        "/metrics",
+        summary="Prometheus metrics",
+        response_class=Response,
+        dependencies=[require(*secure.ANY_ROLE)],
+    )
     async def prometheus() -> Response:
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
@@ -271,24 +290,18 @@ def _mount_rules(app: FastAPI, rt: Runtime) -> None:
     from fengkong.decisions.stages_rules import default_replay_stages
 
     ip_ranges = rt.settings.ip_ranges_path
-    token = rt.settings.analyst_token
-
-    async def analyst_only(request: Request) -> None:
-        if token is None:
-            return
-        given = request.headers.get("authorization", "")
-        expected = f"Bearer {token.get_secret_value()}"
-        if not hmac.compare_digest(given.encode(), expected.encode()):
-            raise StarletteHTTPException(401, "analyst API: give Authorization: Bearer <token>")
 
     app.include_router(
         rules_router(
             rt.rule_store,
             tokenizer=rt.engine.tokenizer,
             replay_stages=lambda: default_replay_stages(str(ip_ranges) if ip_ranges else None),
+            actor=secure.actor_of,
+            tokenise_guard=secure.tokenise_guard(rt.settings.tokenise_per_minute),
         ),
-        dependencies=[Depends(analyst_only)],
+        dependencies=[secure.rules_access()],
     )
+    secure.mount_security_routes(app)
     app.openapi_schema = None
 
 

@@ -14,6 +14,7 @@ from fengkong.cli.demo_cmd import demo
 from fengkong.cli.evaluate_cmd import evaluate
 from fengkong.cli.features_cmd import features
 from fengkong.cli.graph_cmd import graph
+from fengkong.cli.keys_cmd import keys
 from fengkong.cli.models_cmd import models
 from fengkong.cli.replay_cmd import replay
 from fengkong.cli.rules_cmd import rules
@@ -33,6 +34,7 @@ main.add_command(demo)
 main.add_command(evaluate)
 main.add_command(features)
 main.add_command(graph)
+main.add_command(keys)
 main.add_command(models)
 main.add_command(replay)
 main.add_command(rules)

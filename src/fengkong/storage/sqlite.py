@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
+from fengkong.storage import audit_hooks
 from fengkong.storage.base import DecisionRecord, LabelRecord, StoredDecision
 
 Synchronous = Literal["FULL", "NORMAL", "OFF"]
@@ -75,6 +76,7 @@ class SQLiteStore:
             # One shared connection: an in-memory database is private to its connection.
             self._shared = self._connect()
         self._conn().executescript(_SCHEMA)
+        audit_hooks.ensure(self._conn())
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
@@ -138,6 +140,7 @@ class SQLiteStore:
                         for r in records
                     ],
                 )
+                audit_hooks.chain_decisions(conn, records, now)
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
@@ -161,6 +164,7 @@ class SQLiteStore:
                 " VALUES (?,?,?,?,?,?,?)",
                 [(x.event_id, x.user_id, x.label, x.source, x.at, x.scenario, now) for x in labels],
             )
+            audit_hooks.chain_labels(conn, labels, now)
         except BaseException:
             conn.execute("ROLLBACK")
             raise
