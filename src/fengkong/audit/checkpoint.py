@@ -79,7 +79,7 @@ class Verifier:
 
 def parse_verifier(text: str) -> Verifier:
     """A verifier key ``name+hash+base64key`` as printed by ``fengkong audit public-key``."""
-    parts = text.strip().split("+")
+    parts = text.strip().split("+", 2)
     if len(parts) != 3:
         raise CheckpointError("a verifier key is name+hash+key")
     name, hexhash, key = parts
