@@ -122,7 +122,8 @@ def entries(conn: sqlite3.Connection, *, user: str | None = None) -> Iterator[St
         if not rows:
             return
         for seq, entry, digest in rows:
-            yield Stored(int(seq), bytes(entry), str(digest))
+            raw = entry if isinstance(entry, bytes) else str(entry).encode()
+            yield Stored(int(seq), raw, str(digest))
         last = rows[-1][0]
 
 

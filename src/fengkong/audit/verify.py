@@ -143,29 +143,30 @@ def _table_rows(conn: sqlite3.Connection, kind: str) -> Iterator[tuple[Any, ...]
 
 def _records(conn: sqlite3.Connection, entries: list[dict[str, Any]], report: Report) -> None:
     for kind, (table, _, _, order, _) in APPEND_ONLY.items():
-        rows = {
-            row_ref(kind, r): (i, row_digest(kind, r))
-            for i, r in enumerate(_table_rows(conn, kind))
-        }
-        seen: set[str] = set()
-        last_position = -1
+        table_order = [row_ref(kind, r) for r in _table_rows(conn, kind)] if order else []
+        rows = {row_ref(kind, r): row_digest(kind, r) for r in _table_rows(conn, kind)}
+        seen: dict[str, int] = {}
         for e in entries:
             if e["kind"] != kind:
                 continue
             ref = str(e["ref"])
-            seen.add(ref)
+            seen[ref] = e["seq"]
             found = rows.get(ref)
             if found is None:
                 report.problems.append(Problem(e["seq"], f"{kind} {ref!r}: record deleted"))
-            elif found[1] != e["digest"]:
+            elif found != e["digest"]:
                 report.problems.append(Problem(e["seq"], f"{kind} {ref!r}: record edited"))
-            elif order is not None:
-                if found[0] < last_position:
+        if order:
+            # The table's order must be the chain's: name the first chain entry out of place.
+            in_table = [ref for ref in table_order if ref in seen]
+            in_chain = [ref for ref in seen if ref in rows]
+            for a, b in zip(in_chain, in_table, strict=True):
+                if a != b:
                     report.problems.append(
-                        Problem(e["seq"], f"{kind} {ref!r}: records reordered in {table}")
+                        Problem(seen[a], f"{kind} {a!r}: records reordered in {table}")
                     )
-                last_position = found[0]
-        for ref in rows.keys() - seen:
+                    break
+        for ref in rows.keys() - seen.keys():
             report.problems.append(
                 Problem(None, f"{table} row {ref!r} is covered by no chain entry (inserted)")
             )
