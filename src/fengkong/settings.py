@@ -82,6 +82,9 @@ class Settings(BaseSettings):
         description="keep document images and voice recordings (encrypted); "
         "default: only their digest and the facts derived from them",
     )
+    analyst_max_body_bytes: int = Field(
+        16 * 1_048_576, ge=1024, description="largest body of the analyst API (/v1/rules)"
+    )
     tokenise_per_minute: int = Field(
         60, ge=1, description="raw values one key may tokenise per minute (lists, freezes)"
     )

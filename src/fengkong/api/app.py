@@ -271,6 +271,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
 
     if runtime is not None:
         _mount_rules(app, runtime)
+    secure.limit_bodies(app, settings)
     app.openapi = _openapi_with_models(app)  # type: ignore[method-assign]
     return app
 

@@ -16,8 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import orjson
 from fastapi import Depends, FastAPI, Request
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fengkong.api.auth import ROLES, actor_of, authenticate, bootstrap_admin, holds, require
 from fengkong.api.masking import mask
@@ -105,6 +107,54 @@ def rules_access() -> Any:
         return info  # type: ignore[no-any-return]
 
     return Depends(dependency)
+
+
+class AnalystBodyLimit:
+    """ASGI middleware: bodies under ``prefix`` stop at ``limit`` bytes (413), read or not."""
+
+    def __init__(self, app: ASGIApp, limit: int, prefixes: tuple[str, ...]) -> None:
+        self.app, self.limit, self.prefixes = app, limit, prefixes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefixes):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise HTTPException(413, f"request body exceeds {self.limit} bytes")
+            return message
+
+        await self.app(scope, counted, send)
+
+    async def _refuse(self, send: Send) -> None:
+        body = orjson.dumps({"detail": f"request body exceeds {self.limit} bytes"})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+def limit_bodies(app: FastAPI, settings: Settings) -> None:
+    """Cap the analyst API's bodies (the public API caps its own, route by route)."""
+    app.add_middleware(
+        AnalystBodyLimit,
+        limit=settings.analyst_max_body_bytes,
+        prefixes=("/v1/rules", "/v1/keys", "/v1/audit"),
+    )
 
 
 def tokenise_guard(per_minute: int) -> Callable[[Request, str, int], None]:
