@@ -25,15 +25,17 @@ import orjson
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests" / "integration"))
+sys.path.insert(0, str(HERE.parent))
 
 from server import free_port, start_server  # noqa: E402
 from synthetic import events  # noqa: E402
+from tests.keys import ADMIN_KEY  # noqa: E402
 
 
 def _request(body: bytes) -> bytes:
     head = (
         "POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
+        f"Authorization: Bearer {ADMIN_KEY}\r\nContent-Length: {len(body)}\r\n\r\n"
     )
     return head.encode() + body
 

@@ -11,6 +11,7 @@ import pytest
 
 from fengkong.runtime import Runtime, build_runtime
 from fengkong.settings import Settings
+from tests.keys import ADMIN_KEY
 
 EXAMPLES = Path(__file__).resolve().parent / "data" / "examples.jsonl"
 
@@ -23,7 +24,12 @@ def examples() -> list[dict[str, Any]]:
 
 @pytest.fixture()
 def settings(tmp_path: Path) -> Settings:
-    return Settings(db_path=tmp_path / "fk.db", token_secret="t" * 32, sqlite_synchronous="NORMAL")
+    return Settings(
+        db_path=tmp_path / "fk.db",
+        token_secret="t" * 32,
+        sqlite_synchronous="NORMAL",
+        bootstrap_key=ADMIN_KEY,
+    )
 
 
 @pytest.fixture()

@@ -50,8 +50,45 @@ class Settings(BaseSettings):
         description="key for tokenising phone / ID / card numbers (≥ 16 bytes); "
         "default: a random key kept in <db_path>.key",
     )
-    analyst_token: SecretStr | None = Field(
-        None, description="bearer token the analyst API (/v1/rules) requires; none: open"
+    bootstrap_key: SecretStr | None = Field(
+        None,
+        description="the first admin API key, used only when no key exists yet; "
+        "default: one is generated and printed once by `fengkong serve`",
+    )
+    open_ingest_on_loopback: bool = Field(
+        False, description="accept events without a key from 127.0.0.1 / ::1 (demos only)"
+    )
+    audit_key_path: Path | None = Field(
+        None, description="Ed25519 key signing audit checkpoints; default: <db_path>.audit-key"
+    )
+    audit_checkpoint_interval_s: float = Field(
+        60.0, gt=0, description="how often `fengkong serve` signs an audit checkpoint"
+    )
+    audit_origin: str = Field(
+        "fengkong.local/audit", min_length=1, max_length=200, pattern=r"^[^\s+]+$"
+    )
+    audit_publish_dir: Path | None = Field(
+        None, description="directory where each new signed checkpoint is also written"
+    )
+    field_key: SecretStr | None = Field(
+        None,
+        description="key encrypting protected fields (≥ 16 bytes); "
+        "default: a random key kept in <db_path>.field-key",
+    )
+    protected_attributes: list[str] = Field(
+        default_factory=list,
+        description="attributes / context keys encrypted at rest (besides the built-in list)",
+    )
+    retain_media: bool = Field(
+        False,
+        description="keep document images and voice recordings (encrypted); "
+        "default: only their digest and the facts derived from them",
+    )
+    analyst_max_body_bytes: int = Field(
+        16 * 1_048_576, ge=1024, description="largest body of the analyst API (/v1/rules)"
+    )
+    tokenise_per_minute: int = Field(
+        60, ge=1, description="raw values one key may tokenise per minute (lists, freezes)"
     )
     durable: bool = Field(True, description="answer only once the event is committed")
     sqlite_synchronous: Literal["FULL", "NORMAL", "OFF"] = "FULL"

@@ -9,13 +9,14 @@ from fastapi.testclient import TestClient
 
 from fengkong.api.app import create_app
 from fengkong.settings import Settings
+from tests.keys import ADMIN_KEY, AUTH
 
 
 @pytest.fixture()
 def client(settings: Settings) -> Iterator[TestClient]:
     settings.max_body_bytes = 4096
     settings.max_batch = 20
-    with TestClient(create_app(settings)) as c:
+    with TestClient(create_app(settings), headers=AUTH) as c:
         yield c
 
 
@@ -154,16 +155,16 @@ def test_default_pipeline_warns_a_scam_victim(
     assert body["versions"]["rules"]
 
 
-def test_analyst_api_needs_the_token_when_one_is_set(tmp_path: Path) -> None:
-    guarded = Settings(
-        db_path=tmp_path / "a.db", token_secret="t" * 32, analyst_token="analyst-secret"
-    )
-    with TestClient(create_app(guarded)) as c:
+def test_analyst_api_needs_a_key_with_the_role(settings: Settings) -> None:
+    with TestClient(create_app(settings)) as c:
         assert c.get("/v1/rules/versions").status_code == 401
-        ok = c.get("/v1/rules/versions", headers={"Authorization": "Bearer analyst-secret"})
+        ok = c.get("/v1/rules/versions", headers=AUTH)
         assert ok.status_code == 200
         assert ok.json()[0]["live"] is True
-        assert c.post("/v1/events", json=_event(1)).status_code == 200
+        made = c.post("/v1/keys", json={"name": "app", "roles": ["ingest"]}, headers=AUTH)
+        ingest = {"Authorization": f"Bearer {made.json()['key']}"}
+        assert c.post("/v1/events", json=_event(1), headers=ingest).status_code == 200
+        assert c.get("/v1/rules/versions", headers=ingest).status_code == 403
 
 
 def test_default_pipeline_blocks_a_phishing_qr_and_warns(
@@ -184,9 +185,14 @@ def test_reason_sources_stay_within_the_wire_format(
 
 
 def test_a_full_batch_of_1000_is_decided_in_order(tmp_path: Path) -> None:
-    full = Settings(db_path=tmp_path / "b.db", token_secret="t" * 32, sqlite_synchronous="NORMAL")
+    full = Settings(
+        db_path=tmp_path / "b.db",
+        token_secret="t" * 32,
+        sqlite_synchronous="NORMAL",
+        bootstrap_key=ADMIN_KEY,
+    )
     events = [_event(i, user_id=f"u{i % 37}") for i in range(1000)]
-    with TestClient(create_app(full)) as c:
+    with TestClient(create_app(full), headers=AUTH) as c:
         r = c.post("/v1/events/batch", json=events)
         assert r.status_code == 200
         assert [d["event_id"] for d in r.json()] == [e["event_id"] for e in events]

@@ -13,11 +13,12 @@ from fastapi.testclient import TestClient
 from fengkong.api.app import create_app
 from fengkong.api.load import Admission, Overloaded
 from fengkong.settings import Settings
+from tests.keys import AUTH
 
 
 @pytest.fixture()
 def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as c:
+    with TestClient(create_app(settings), headers=AUTH) as c:
         yield c
 
 
@@ -38,6 +39,7 @@ def _break_writes(client: TestClient, monkeypatch: pytest.MonkeyPatch, message: 
         raise sqlite3.OperationalError(message)
 
     monkeypatch.setattr(store, "write", full)
+    monkeypatch.setattr(store, "write_each", full)
     monkeypatch.setattr(store, "add_labels", full)
 
 
@@ -131,7 +133,9 @@ def test_concurrent_requests_beyond_the_cap_are_shed_with_503(settings: Settings
 
             store.write = slow_write
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://t", headers=AUTH
+            ) as c:
                 answers = await asyncio.gather(
                     *(c.post("/v1/events", json=_event(i)) for i in range(12))
                 )

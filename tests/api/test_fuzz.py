@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from fengkong.api.app import create_app
 from fengkong.settings import Settings
+from tests.keys import ADMIN_KEY, AUTH
 
 EXAMPLES = [
     json.loads(line)
@@ -49,8 +50,10 @@ def mutated_events(draw: st.DrawFn) -> Any:
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     db = tmp_path_factory.mktemp("fuzz") / "fuzz.db"
-    s = Settings(db_path=db, token_secret="f" * 32, sqlite_synchronous="OFF")
-    with TestClient(create_app(s), raise_server_exceptions=False) as c:
+    s = Settings(
+        db_path=db, token_secret="f" * 32, sqlite_synchronous="OFF", bootstrap_key=ADMIN_KEY
+    )
+    with TestClient(create_app(s), raise_server_exceptions=False, headers=AUTH) as c:
         yield c
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 import statistics
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -21,7 +22,7 @@ def _event(i: int, user: str, ts: float, attributes: dict[str, Any] | None, **mo
         "type": "payment",
         "user_id": user,
         "amount": "10.00",
-        "occurred_at": ts,
+        "occurred_at": datetime.fromtimestamp(ts, UTC).isoformat(),
         **more,
     }
     if attributes is not None:

@@ -11,6 +11,10 @@ from pathlib import Path
 
 import httpx
 
+from tests.keys import ADMIN_KEY, AUTH
+
+__all__ = ["AUTH", "free_port", "start_server"]
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -24,7 +28,12 @@ def start_server(db: Path, port: int, env: dict[str, str] | None = None) -> subp
         [sys.executable, "-m", "fengkong", "serve", "--db", str(db), "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
-        env={**os.environ, "FENGKONG_TOKEN_SECRET": "integration-test-secret", **(env or {})},
+        env={
+            **os.environ,
+            "FENGKONG_TOKEN_SECRET": "integration-test-secret",
+            "FENGKONG_BOOTSTRAP_KEY": ADMIN_KEY,
+            **(env or {}),
+        },
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from tests.integration.server import free_port, start_server
+from tests.integration.server import AUTH, free_port, start_server
 
 
 def _event(i: int) -> dict[str, Any]:
@@ -33,7 +33,7 @@ def test_kill_9_loses_no_answered_event(tmp_path: Path) -> None:
     stop = threading.Event()
 
     def client(offset: int) -> None:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5, headers=AUTH) as http:
             i = offset
             while not stop.is_set():
                 try:
@@ -58,9 +58,9 @@ def test_kill_9_loses_no_answered_event(tmp_path: Path) -> None:
 
     proc = start_server(db, port)
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5, headers=AUTH) as http:
             for event_id, decision in answered.items():
-                stored = http.get(f"/v1/decisions/{event_id}")
+                stored = http.get(f"/v1/decisions/{event_id}", params={"unmask": "true"})
                 assert stored.status_code == 200, event_id
                 assert stored.json() == decision
                 i = int(event_id.split("-")[1])

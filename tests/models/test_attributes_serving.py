@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
+from tests.keys import AUTH
 
 from fengkong.api.app import create_app
 from fengkong.cli.main import main
@@ -17,6 +19,12 @@ from fengkong.models.registry import Registry
 from fengkong.settings import Settings
 
 T0 = 1_767_225_600
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat()
+
+
 FEATURES = """\
 # the app's own columns
 value(attributes.x1)
@@ -38,7 +46,7 @@ def _write(tmp: Path, n: int = 900, seed: int = 1) -> tuple[Path, Path, Path]:
         attrs: dict[str, Any] = {"x1": round(x1, 4), "x2": str(round(float(rng.normal()), 3))}
         if rng.random() > 0.05:
             attrs["tier"] = tier  # sometimes absent: unknown
-        at = T0 + 600 * i
+        at = _iso(T0 + 600 * i)
         events.append(
             {
                 "event_id": f"e{i}",
@@ -79,7 +87,7 @@ def test_trained_on_attributes_served_over_http_with_offline_scores(
     settings.max_batch = 100
     bodies = [json.loads(line) for line in ev.read_text().splitlines()]
     served: list[float] = []
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=AUTH) as client:
         for k in range(0, len(bodies), 100):
             resp = client.post("/v1/events/batch", json=bodies[k : k + 100])
             assert resp.status_code == 200, resp.text
@@ -99,14 +107,14 @@ def test_unseen_category_and_missing_attributes_score(settings: Settings, tmp_pa
     assert CliRunner().invoke(main, args).exit_code == 0
     model = Registry(settings.db_path).load_role("champion")
     assert model is not None
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=AUTH) as client:
         for i, attrs in enumerate([{"tier": "platinum", "x1": 0.1}, {}, None]):
             body: dict[str, Any] = {
                 "event_id": f"n{i}",
                 "type": "credit_draw",
                 "user_id": "fresh",
                 "amount": "100",
-                "occurred_at": T0 + 10**6 + i,
+                "occurred_at": _iso(T0 + 10**6 + i),
             }
             if attrs is not None:
                 body["attributes"] = attrs

@@ -8,23 +8,22 @@ over the limit, 404 for an unknown decision.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 from fastapi_offline import FastAPIOffline
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fengkong import __version__
-from fengkong.api import errors
+from fengkong.api import errors, secure
+from fengkong.api.auth import require
 from fengkong.api.errors import Health, JSONOnly, unavailable
 from fengkong.api.load import Admission, Overloaded
 from fengkong.api.metrics import Metrics
@@ -104,6 +103,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         rt = runtime or build_runtime(settings, server=True)
         app.state.runtime = rt
+        secure.open_security(app, rt.settings)
         if runtime is None:
             _mount_rules(app, rt)
         for stage in rt.engine.pipeline.stages:
@@ -116,6 +116,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         finally:
             housekeeping.cancel()
             lag.cancel()
+            secure.close_security(app)
             if runtime is None:
                 rt.close()
 
@@ -171,6 +172,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         responses=_ERRORS,
         openapi_extra=_body_schema("Event"),
         summary="Decide on one event",
+        dependencies=[require("ingest")],
     )
     async def post_event(request: Request) -> Response:
         started = time.perf_counter()
@@ -189,6 +191,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         responses=_ERRORS,
         openapi_extra=_body_schema("Event", array=True),
         summary="Decide on up to max_batch events, in order",
+        dependencies=[require("ingest")],
     )
     async def post_batch(request: Request) -> Response:
         started = time.perf_counter()
@@ -223,14 +226,20 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         responses={404: {"model": MessageOut}},
         summary="The decision stored for an event; explain=true adds features and rule hits",
     )
-    async def get_decision(request: Request, event_id: str, explain: bool = False) -> Response:
+    async def get_decision(
+        request: Request,
+        event_id: str,
+        who: Annotated[secure.KeyInfo, require("analyst")],
+        explain: bool = False,
+        unmask: bool = False,
+    ) -> Response:
         found = engine_of(request).store.decision(event_id)
         if found is None:
             return _json({"detail": f"no decision for event_id {event_id!r}"}, 404)
         decision = orjson.loads(found[0])
         if explain:
             decision["explain"] = orjson.loads(found[1])
-        return _json(decision)
+        return _json(secure.analyst_view(request, event_id, decision, who, unmask=unmask))
 
     @app.post(
         "/v1/labels",
@@ -239,6 +248,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         responses=_ERRORS,
         openapi_extra=_body_schema("Label", array=True),
         summary="Record fraud / legit labels on events or accounts",
+        dependencies=[require("labeler")],
     )
     async def post_labels(request: Request) -> Response:
         body = await _read_body(request, settings.max_body_bytes * 16)
@@ -279,12 +289,18 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
             }
         )
 
-    @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    @app.get(
+        "/metrics",
+        summary="Prometheus metrics",
+        response_class=Response,
+        dependencies=[require(*secure.ANY_ROLE)],
+    )
     async def prometheus() -> Response:
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     if runtime is not None:
         _mount_rules(app, runtime)
+    secure.limit_bodies(app, settings)
     app.openapi = _openapi_with_models(app)  # type: ignore[method-assign]
     return app
 
@@ -305,25 +321,18 @@ def _mount_rules(app: FastAPI, rt: Runtime) -> None:
     from fengkong.api.rules_routes import rules_router
     from fengkong.runtime import compose
 
-    token = rt.settings.analyst_token
-
-    async def analyst_only(request: Request) -> None:
-        if token is None:
-            return
-        given = request.headers.get("authorization", "")
-        expected = f"Bearer {token.get_secret_value()}"
-        if not hmac.compare_digest(given.encode(), expected.encode()):
-            raise StarletteHTTPException(401, "analyst API: give Authorization: Bearer <token>")
-
     app.include_router(
         rules_router(
             rt.rule_store,
             tokenizer=rt.engine.tokenizer,
             replay_stages=lambda: compose(rt.settings, "backtest"),
             limits=rt.engine.limits,
+            actor=secure.actor_of,
+            tokenise_guard=secure.tokenise_guard(rt.settings.tokenise_per_minute),
         ),
-        dependencies=[Depends(analyst_only)],
+        dependencies=[secure.rules_access()],
     )
+    secure.mount_security_routes(app)
     app.openapi_schema = None
 
 

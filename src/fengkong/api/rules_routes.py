@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path
+from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -119,15 +119,27 @@ def rules_router(
     replay_stages: Callable[[], Sequence[Stage]] | None = None,
     clock: Callable[[], float] = time.time,
     limits: Limits = DEFAULT_LIMITS,
+    actor: Callable[[Request], str] | None = None,
+    tokenise_guard: Callable[[Request, str, int], None] | None = None,
 ) -> APIRouter:
     """Routes under ``/v1/rules``. ``tokenizer`` tokenises phones/cards given in clear;
-    ``replay_stages`` builds fresh enrich/features stages for a backtest."""
+    ``replay_stages`` builds fresh enrich/features stages for a backtest. ``actor`` names
+    the caller (then ``author`` / ``created_by`` in bodies are ignored: a change is
+    attributed to the key that made it); ``tokenise_guard`` is called before raw values
+    are tokenised (to rate-limit and audit it) and may raise."""
     r = APIRouter(
         prefix="/v1/rules",
         tags=["rules"],
         route_class=strict_json_route(limits),
         responses={422: {"model": RulesInvalidOut, "description": "invalid input, by field"}},
     )
+
+    def who(request: Request, claimed: str) -> str:
+        return actor(request) if actor is not None else claimed
+
+    def tokenising(request: Request, kind: str, n: int) -> None:
+        if tokenise_guard is not None:
+            tokenise_guard(request, kind, n)
 
     @r.get("/versions")
     def versions() -> list[dict[str, Any]]:
@@ -160,11 +172,11 @@ def rules_router(
         }
 
     @r.post("/versions", status_code=201, response_model=None)
-    def publish(body: PublishBody) -> dict[str, Any] | JSONResponse:
+    def publish(request: Request, body: PublishBody) -> dict[str, Any] | JSONResponse:
         try:
             info = store.publish(
                 parse_ruleset(body.ruleset),
-                author=body.author,
+                author=who(request, body.author),
                 comment=body.comment,
                 activate=body.activate,
             )
@@ -173,9 +185,9 @@ def rules_router(
         return info.as_dict()
 
     @r.post("/rollback")
-    def rollback(body: RollbackBody) -> dict[str, Any]:
+    def rollback(request: Request, body: RollbackBody) -> dict[str, Any]:
         try:
-            return store.rollback(body.to, author=body.author).as_dict()
+            return store.rollback(body.to, author=who(request, body.author)).as_dict()
         except KeyError as exc:
             raise HTTPException(404, str(exc.args[0])) from None
         except (LookupError, RuleSetInvalid) as exc:
@@ -195,11 +207,12 @@ def rules_router(
         return [e.as_dict() for e in store.list_entries(name, include_expired=include_expired)]
 
     @r.post("/lists/{name}", status_code=201)
-    def list_add(name: str, body: ListAddBody) -> dict[str, Any]:
+    def list_add(request: Request, name: str, body: ListAddBody) -> dict[str, Any]:
         values = body.values
         if body.tokenise is not None:
             if tokenizer is None:
                 raise HTTPException(400, "no tokenizer configured: send tokens")
+            tokenising(request, body.tokenise, len(values))
             values = [tokenizer.token(body.tokenise, v) for v in values]
         expires = None if body.ttl_seconds is None else clock() + body.ttl_seconds
         try:
@@ -218,9 +231,11 @@ def rules_router(
         return [f.as_dict() for f in store.freezes(include_expired=include_expired)]
 
     @r.post("/freezes", status_code=201)
-    def freeze(body: FreezeBody) -> dict[str, Any]:
+    def freeze(request: Request, body: FreezeBody) -> dict[str, Any]:
         value = body.value
         if body.kind == "phone" and tokenizer is not None:
+            if not value.startswith("tk_"):
+                tokenising(request, "phone", 1)
             value = tokenizer.token("phone", value)
         expires = None if body.ttl_seconds is None else clock() + body.ttl_seconds
         try:
@@ -230,7 +245,7 @@ def rules_router(
                 body.action,
                 body.reason,
                 expires_at=expires,
-                created_by=body.created_by,
+                created_by=who(request, body.created_by),
             )
         except ValueError as exc:
             raise _field_error("kind", exc) from None
@@ -244,7 +259,7 @@ def rules_router(
 
     # -- backtest -----------------------------------------------------------------------
     @r.post("/backtest", response_model=None)
-    def backtest(body: BacktestBody) -> dict[str, Any] | JSONResponse:
+    def backtest(request: Request, body: BacktestBody) -> dict[str, Any] | JSONResponse:
         snap = store.snapshot()
         sets: dict[str, CompiledRuleSet] = {}
         if body.ruleset is not None:
@@ -258,6 +273,7 @@ def rules_router(
             sets["live"] = snap.ruleset
         if not sets:
             raise HTTPException(409, "no candidate given and nothing is live")
+        tokenising(request, "backtest", 1)
         events = _events(body.events, tokenizer, limits)
         labels = LabelIndex.from_labels(_labels(body.labels, limits))
         stages = replay_stages() if replay_stages is not None else None

@@ -35,6 +35,8 @@ _OWN_FILES = (
     "fengkong.db-wal",
     "fengkong.db-shm",
     "fengkong.db.key",
+    "fengkong.db.audit-key",
+    "fengkong.db.field-key",
 )
 
 
@@ -55,6 +57,21 @@ def _batches(path: Path, size: int) -> Iterator[list[bytes]]:
                     batch = []
     if batch:
         yield batch
+
+
+def demo_keys(db: Path) -> tuple[str, str]:
+    """The demo's own keys in its fresh store: an admin key and an ingest-only key."""
+    from fengkong.api.auth import bootstrap_admin
+    from fengkong.storage.keys_sqlite import KeyStore, new_key
+
+    store = KeyStore(db)
+    try:
+        admin = new_key()
+        bootstrap_admin(store, admin)
+        ingest, _ = store.create("demo-ingest", ("ingest",), actor="demo")
+    finally:
+        store.close()
+    return admin, ingest
 
 
 def start_server(workdir: Path, port: int) -> subprocess.Popen[bytes]:
@@ -99,13 +116,14 @@ def start_server(workdir: Path, port: int) -> subprocess.Popen[bytes]:
 
 
 def stream_events(
-    base_url: str, events: Path, decisions: Path, batch_size: int, progress: bool
+    base_url: str, events: Path, decisions: Path, batch_size: int, progress: bool, key: str
 ) -> int:
     """POST the events in batches to ``/v1/events/batch``; write decisions in order."""
     total = sum(1 for line in events.open("rb") if line.strip())
     done = 0
+    auth = {"Authorization": f"Bearer {key}"}
     with (
-        httpx.Client(base_url=base_url, timeout=120.0) as client,
+        httpx.Client(base_url=base_url, timeout=120.0, headers=auth) as client,
         decisions.open("wb") as out,
         tqdm(total=total, unit="ev", file=sys.stderr, disable=not progress, desc="deciding") as bar,
     ):
@@ -182,11 +200,12 @@ def demo(
     click.echo(
         f"2/3 starting fengkong serve on 127.0.0.1:{port} (store in {workdir}) ...", err=True
     )
+    admin_key, ingest_key = demo_keys(workdir / "fengkong.db")
     server = start_server(workdir, port)
     base_url = f"http://127.0.0.1:{port}"
     try:
         started = time.perf_counter()
-        n = stream_events(base_url, events, decisions, batch_size, progress=not quiet)
+        n = stream_events(base_url, events, decisions, batch_size, not quiet, ingest_key)
         rate = n / max(time.perf_counter() - started, 1e-9)
         click.echo(f"    {n} decisions at {rate:,.0f} events/s over HTTP", err=True)
         click.echo("3/3 evaluating ...", err=True)
@@ -202,7 +221,8 @@ def demo(
     if keep_serving:
         click.echo(
             f"Server: {base_url} (API docs at {base_url}/docs), still running as pid "
-            f"{server.pid}; stop it with: kill {server.pid}"
+            f"{server.pid}; stop it with: kill {server.pid}\n"
+            f"Its admin API key (Authorization: Bearer KEY): {admin_key}"
         )
         return
     server.terminate()

@@ -9,12 +9,14 @@ from __future__ import annotations
 import click
 
 from fengkong import __version__
+from fengkong.cli.audit_cmd import audit
 from fengkong.cli.db_cmd import db
 from fengkong.cli.decide_cmd import decide
 from fengkong.cli.demo_cmd import demo
 from fengkong.cli.evaluate_cmd import evaluate
 from fengkong.cli.features_cmd import features
 from fengkong.cli.graph_cmd import graph
+from fengkong.cli.keys_cmd import keys
 from fengkong.cli.models_cmd import models
 from fengkong.cli.replay_cmd import replay
 from fengkong.cli.rules_cmd import rules
@@ -29,12 +31,14 @@ def main() -> None:
 
 
 # Command registration: one line per command module (keep sorted).
+main.add_command(audit)
 main.add_command(db)
 main.add_command(decide)
 main.add_command(demo)
 main.add_command(evaluate)
 main.add_command(features)
 main.add_command(graph)
+main.add_command(keys)
 main.add_command(models)
 main.add_command(replay)
 main.add_command(rules)

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from fengkong.cli.common import load_settings, settings_options
+from fengkong.settings import Settings
 
 
 @click.command()
@@ -27,6 +28,7 @@ def serve(config: Path | None, db_path: Path | None, host: str | None, port: int
         if problems:
             raise click.ClickException(str(StoreDamaged(str(settings.db_path), problems)))
         settings.integrity_check = False  # just checked
+    _first_admin_key(settings)
     app = create_app(settings)
     click.echo(
         f"fengkong: serving on http://{settings.host}:{settings.port} "
@@ -40,3 +42,24 @@ def serve(config: Path | None, db_path: Path | None, host: str | None, port: int
         log_level=settings.log_level.lower(),
         access_log=False,
     )
+
+
+def _first_admin_key(settings: Settings) -> None:
+    """At first start, create the admin key (printed once, only its hash kept)."""
+    from fengkong.api.auth import bootstrap_admin
+    from fengkong.storage.keys_sqlite import KeyStore
+
+    if str(settings.db_path) != ":memory:":
+        Path(settings.db_path).parent.mkdir(parents=True, exist_ok=True)
+    keys = KeyStore(settings.db_path)
+    try:
+        given = settings.bootstrap_key.get_secret_value() if settings.bootstrap_key else None
+        created = bootstrap_admin(keys, given)
+    finally:
+        keys.close()
+    if created is not None:
+        click.echo(
+            "fengkong: first start: created the admin API key (shown once, only its hash is "
+            f"kept; create narrower keys with `fengkong keys create`):\n  {created}",
+            err=True,
+        )

@@ -4,10 +4,15 @@ Each function is described by a :class:`FunctionSpec` (arity, argument types, re
 type) and built into a closure at compile time. Functions never raise at evaluation:
 wrong or missing inputs give ``null`` (or ``false`` for predicates).
 
-``matches(text, "regex")`` is the one function with a cost that depends on its input;
-its pattern must be a literal, is checked for the shapes that backtrack exponentially
-(nested or alternated repetition, backreferences, look-arounds) and may hold at most
-two unbounded repetitions, and the text is cut to :data:`MAX_MATCH_INPUT` characters.
+``matches(text, "regex")`` is the one function with a cost that depends on its input.
+It runs on RE2 (``google-re2``), whose matching time is linear in the text, so no
+pattern can make it backtrack; the pattern must be a literal, may hold at most two
+unbounded repetitions and bounded repetitions (``{m,n}``) of at most
+:data:`MAX_BOUNDED_REPEATS` in all (they multiply RE2's automaton), is refused when RE2
+would need more than :data:`RE2_MAX_MEM` bytes for it, and the text is cut to
+:data:`MAX_MATCH_INPUT` characters. The shapes that would backtrack under Python's
+``re`` (nested or alternated repetition, backreferences, look-arounds) stay refused, so
+a rule means the same under any engine.
 """
 
 from __future__ import annotations
@@ -18,11 +23,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import re2
+
 from fengkong.rules.schema import Frame, Getter, Type
 
 MAX_PATTERN_CHARS = 256
 MAX_MATCH_INPUT = 512
 MAX_UNBOUNDED_REPEATS = 2
+MAX_BOUNDED_REPEATS = 256
+RE2_MAX_MEM = 1 << 20
 EARTH_RADIUS_KM = 6371.0088
 
 
@@ -36,8 +45,8 @@ def _num(v: Any) -> float | int | None:
     return v
 
 
-def check_pattern(pattern: str) -> re.Pattern[str]:
-    """Compile a regex after rejecting shapes with catastrophic backtracking."""
+def check_pattern(pattern: str) -> Any:
+    """Compile a regex with RE2 after rejecting costly or backtracking shapes."""
     if len(pattern) > MAX_PATTERN_CHARS:
         raise FunctionError(f"regex longer than {MAX_PATTERN_CHARS} characters")
     for bad, why in (
@@ -53,6 +62,7 @@ def check_pattern(pattern: str) -> re.Pattern[str]:
     # Groups: for each open group, does it hold a repetition or an alternation?
     stack: list[dict[str, bool]] = [{"rep": False, "alt": False}]
     unbounded = 0
+    bounded = 0
     i, n = 0, len(pattern)
     last_group: dict[str, bool] | None = None
     while i < n:
@@ -97,6 +107,7 @@ def check_pattern(pattern: str) -> re.Pattern[str]:
                     last_group = None
                     continue
                 lo, comma, hi = m.groups()
+                bounded += int(hi or lo or 0)
                 repeating = (bool(comma) and (hi == "" or int(hi) > 1)) or (
                     not comma and int(lo or 0) > 1
                 )
@@ -120,9 +131,18 @@ def check_pattern(pattern: str) -> re.Pattern[str]:
         raise FunctionError(
             f"regex has more than {MAX_UNBOUNDED_REPEATS} unbounded repetitions (* + {{n,}})"
         )
+    if bounded > MAX_BOUNDED_REPEATS:
+        raise FunctionError(
+            f"regex repeats {bounded} times in {{m,n}} counts, more than "
+            f"{MAX_BOUNDED_REPEATS}; use fewer or smaller counts"
+        )
     try:
-        return re.compile(pattern)
-    except re.error as exc:
+        re.compile(pattern)  # the same syntax under both engines
+        options = re2.Options()
+        options.max_mem = RE2_MAX_MEM
+        options.log_errors = False
+        return re2.compile(pattern, options)
+    except (re.error, re2.error) as exc:
         raise FunctionError(f"bad regex: {exc}") from None
 
 

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TypeVar
 
+from fengkong.audit.records import FREEZE_COLUMNS
 from fengkong.rules.lists import (
     Freeze,
     FreezeTable,
@@ -32,6 +33,7 @@ from fengkong.rules.lists import (
 from fengkong.rules.ruleset import CompiledRuleSet, RuleSet, compile_ruleset
 from fengkong.rules.schema import Type
 from fengkong.rules.store import RulesSnapshot, VersionInfo
+from fengkong.storage.audit_hooks import chain_change, ensure
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -112,6 +114,7 @@ class SQLiteRuleStore:
         if self.path != ":memory:":
             self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.executescript(_SCHEMA)
+        ensure(self._conn)
         self._generation = -1
         self._checked = 0.0
         self._snapshot = RulesSnapshot(None, ListSnapshot(), FreezeTable())
@@ -203,11 +206,10 @@ class SQLiteRuleStore:
                 "INSERT INTO rules_versions VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (n, ruleset.name, ruleset.digest(), body, now, author, comment),
             )
+            row = (n, ruleset.name, ruleset.digest(), body, now, author, comment)
+            chain_change(c, "rules", str(n), row=row, actor=author or None)
             if activate:
-                c.execute(
-                    "INSERT INTO rules_live_log (version, at, author, action) VALUES (?,?,?,?)",
-                    (n, now, author, "publish"),
-                )
+                _switch_live(c, n, now, author, "publish")
             return int(n)
 
         n = self._write(tx)
@@ -235,10 +237,7 @@ class SQLiteRuleStore:
         self._compile(version)  # validate against today's names before switching
 
         def tx(c: sqlite3.Connection) -> None:
-            c.execute(
-                "INSERT INTO rules_live_log (version, at, author, action) VALUES (?,?,?,?)",
-                (version, self.clock(), author, action),
-            )
+            _switch_live(c, version, self.clock(), author, action)
 
         self._write(tx)
         return self._info(version)
@@ -306,6 +305,8 @@ class SQLiteRuleStore:
                 "expires_at = excluded.expires_at, note = excluded.note",
                 [(name, v, now, expires_at, note) for v in vals],
             )
+            data = {"values": vals, "added_at": now, "expires_at": expires_at, "note": note}
+            chain_change(c, "list_add", name, data=data)
 
         self._write(tx)
         return len(vals)
@@ -318,6 +319,7 @@ class SQLiteRuleStore:
                 "DELETE FROM rules_list_entries WHERE list_name = ? AND value = ?",
                 [(name, v) for v in vals],
             )
+            chain_change(c, "list_remove", name, data={"values": vals})
             return cur.rowcount
 
         return self._write(tx)
@@ -362,15 +364,21 @@ class SQLiteRuleStore:
                 "INSERT OR REPLACE INTO rules_freezes VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (f.kind, f.value, f.action, f.reason, f.created_at, f.expires_at, f.created_by),
             )
+            row = (f.kind, f.value, f.action, f.reason, f.created_at, f.expires_at, f.created_by)
+            data = dict(zip(FREEZE_COLUMNS, row, strict=True))
+            chain_change(c, "freeze", f"{f.kind}:{f.value}", data=data, actor=created_by or None)
 
         self._write(tx)
         return f
 
     def unfreeze(self, kind: str, value: str) -> bool:
         def tx(c: sqlite3.Connection) -> int:
-            return c.execute(
+            gone = c.execute(
                 "DELETE FROM rules_freezes WHERE kind = ? AND value = ?", (kind, value)
             ).rowcount
+            if gone:
+                chain_change(c, "unfreeze", f"{kind}:{value}", data={"kind": kind, "value": value})
+            return int(gone)
 
         return bool(self._write(tx))
 
@@ -396,7 +404,9 @@ class SQLiteRuleStore:
                 "DELETE FROM rules_freezes WHERE expires_at IS NOT NULL AND expires_at <= ?",
                 (now,),
             ).rowcount
-            return a + b
+            if a + b:
+                chain_change(c, "purge", "expired", data={"at": now})
+            return int(a + b)
 
         return self._write(tx)
 
@@ -416,3 +426,14 @@ def _begin_immediate(conn: sqlite3.Connection, attempts: int = 6) -> None:
             if ("locked" not in str(exc) and "busy" not in str(exc)) or attempt == attempts - 1:
                 raise
             time.sleep(0.05 * 2**attempt)
+
+
+def _switch_live(c: sqlite3.Connection, version: int, at: float, author: str, action: str) -> None:
+    """Append to the live pointer's log, with its chain entry."""
+    cur = c.execute(
+        "INSERT INTO rules_live_log (version, at, author, action) VALUES (?,?,?,?)",
+        (version, at, author, action),
+    )
+    seq = int(cur.lastrowid or 0)
+    row = (seq, version, at, author, action)
+    chain_change(c, "live", str(seq), row=row, actor=author or None)

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
+from fengkong.storage import audit_hooks
 from fengkong.storage.base import DecisionRecord, LabelRecord, NotAttempted, StoredDecision
 
 Synchronous = Literal["FULL", "NORMAL", "OFF"]
@@ -90,6 +91,7 @@ class SQLiteStore:
             "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'labels_once'"
         ).fetchone():
             conn.executescript(_LABELS_ONCE)
+        audit_hooks.ensure(conn)
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
@@ -188,6 +190,7 @@ class SQLiteStore:
                 for r in records
             ],
         )
+        audit_hooks.chain_decisions(conn, records, now)
 
     def decision(self, event_id: str) -> tuple[bytes, bytes] | None:
         row = (
@@ -202,12 +205,18 @@ class SQLiteStore:
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.executemany(
-                "INSERT OR IGNORE INTO labels"
-                " (event_id, user_id, label, source, at, scenario, received_at)"
-                " VALUES (?,?,?,?,?,?,?)",
-                [(x.event_id, x.user_id, x.label, x.source, x.at, x.scenario, now) for x in labels],
-            )
+            # One at a time: a repeated label is ignored, and the chain covers what was stored.
+            inserted: list[tuple[int, LabelRecord]] = []
+            for x in labels:
+                cur = conn.execute(
+                    "INSERT OR IGNORE INTO labels"
+                    " (event_id, user_id, label, source, at, scenario, received_at)"
+                    " VALUES (?,?,?,?,?,?,?)",
+                    (x.event_id, x.user_id, x.label, x.source, x.at, x.scenario, now),
+                )
+                if cur.rowcount == 1 and cur.lastrowid is not None:
+                    inserted.append((cur.lastrowid, x))
+            audit_hooks.chain_labels(conn, inserted, now)
             conn.execute("COMMIT")
         except BaseException:
             _rollback(conn)

@@ -1,0 +1,143 @@
+"""The append-only, hash-chained audit log in the database file.
+
+Each entry is a JSON object ``{seq, kind, ref, user, actor, at, digest, data}``;
+its chain hash is ``SHA-256(previous hash || canonical JSON of the entry)`` (the first
+entry chains from 32 zero bytes). ``digest`` is the SHA-256 of the record the entry
+covers (see :mod:`fengkong.audit.records`), so an edit of that record, of the entry or
+of the order of entries breaks the chain or a digest. Entries are appended inside the
+caller's transaction: a record and the entry that covers it commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from fengkong.audit.canonical import canonical
+
+GENESIS = bytes(32)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS audit_log (
+    seq INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    ref TEXT NOT NULL,
+    user_id TEXT,
+    entry BLOB NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_log_user ON audit_log (user_id);
+CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TABLE IF NOT EXISTS audit_checkpoints (
+    size INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    note TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """An entry to append: what it covers, who caused it, and the record's digest."""
+
+    kind: str
+    ref: str
+    digest: str | None = None
+    user: str | None = None
+    actor: str | None = None
+    data: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """An entry as read back: its sequence number, exact bytes and chain hash."""
+
+    seq: int
+    entry: bytes
+    hash: str
+
+    def parsed(self) -> dict[str, Any]:
+        value = orjson.loads(self.entry)
+        if not isinstance(value, dict):
+            raise ValueError("entry is not a JSON object")
+        return value
+
+
+def chain_hash(previous: bytes, entry: bytes) -> bytes:
+    return hashlib.sha256(previous + entry).digest()
+
+
+def ensure_schema(conn: sqlite3.Connection) -> None:
+    conn.executescript(SCHEMA)
+
+
+def append(conn: sqlite3.Connection, pending: Sequence[Pending], at: float | None = None) -> int:
+    """Append entries in the caller's open write transaction; returns the new head seq."""
+    row = conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    seq, head = (0, GENESIS) if row is None else (int(row[0]), bytes.fromhex(row[1]))
+    when = time.time() if at is None else at
+    rows = []
+    for p in pending:
+        seq += 1
+        entry = canonical(
+            {
+                "seq": seq,
+                "kind": p.kind,
+                "ref": p.ref,
+                "user": p.user,
+                "actor": p.actor,
+                "at": when,
+                "digest": p.digest,
+                "data": p.data,
+            }
+        )
+        head = chain_hash(head, entry)
+        rows.append((seq, p.kind, p.ref, p.user, entry, head.hex()))
+    conn.executemany("INSERT INTO audit_log VALUES (?,?,?,?,?,?)", rows)
+    return seq
+
+
+def entries(conn: sqlite3.Connection, *, user: str | None = None) -> Iterator[Stored]:
+    """Stored entries in seq order (only ``user``'s when given), paged."""
+    last = 0
+    while True:
+        if user is None:
+            sql = "SELECT seq, entry, hash FROM audit_log WHERE seq > ? ORDER BY seq LIMIT 5000"
+            rows = conn.execute(sql, (last,)).fetchall()
+        else:
+            sql = (
+                "SELECT seq, entry, hash FROM audit_log WHERE seq > ? AND user_id = ?"
+                " ORDER BY seq LIMIT 5000"
+            )
+            rows = conn.execute(sql, (last, user)).fetchall()
+        if not rows:
+            return
+        for seq, entry, digest in rows:
+            raw = entry if isinstance(entry, bytes) else str(entry).encode()
+            yield Stored(int(seq), raw, str(digest))
+        last = rows[-1][0]
+
+
+def size(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT MAX(seq) FROM audit_log").fetchone()
+    return 0 if row[0] is None else int(row[0])
+
+
+def record(conn: sqlite3.Connection, pending: Sequence[Pending]) -> None:
+    """Append entries in a transaction of their own (reads, key changes, ...)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        append(conn, pending)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

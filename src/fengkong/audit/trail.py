@@ -1,0 +1,115 @@
+"""The audit chain of one database file: reads recorded, checkpoints signed, verified.
+
+Writes that come with a record (events, decisions, labels, rules, lists, keys) are
+chained by the storage layer in the record's own transaction; this object adds the
+entries that have no record of their own (an analyst read customer data) and signs
+checkpoints over the whole chain.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from fengkong.audit import log
+from fengkong.audit.checkpoint import Signer, format_checkpoint
+from fengkong.audit.merkle import leaf_hash, tree_hash
+
+
+class AuditTrail:
+    """Reads and checkpoints over the chain in the file at ``path``."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        signer: Signer | None = None,
+        *,
+        publish_dir: Path | None = None,
+    ) -> None:
+        self.path = str(path)
+        self.signer = signer
+        self.publish_dir = publish_dir
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+        )
+        if self.path != ":memory:":
+            self._conn.execute("PRAGMA journal_mode=WAL")
+        log.ensure_schema(self._conn)
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        return self._conn
+
+    def record(
+        self,
+        kind: str,
+        ref: str,
+        *,
+        user: str | None = None,
+        actor: str | None,
+        data: dict[str, Any],
+    ) -> None:
+        """An entry with no record of its own (``read``, ``tokenise``), in its own commit."""
+        with self._lock:
+            log.record(self._conn, [log.Pending(kind, ref, None, user, actor, data)])
+
+    def record_read(
+        self, ref: str, *, user: str | None, actor: str | None, data: dict[str, Any]
+    ) -> None:
+        """An analyst read customer data: who, what, when."""
+        self.record("read", ref, user=user, actor=actor, data=data)
+
+    def user_of_event(self, event_id: str) -> str | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT user_id FROM events WHERE event_id = ?", (event_id,)
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def leaves(self, upto: int | None = None) -> list[bytes]:
+        with self._lock:
+            out = [leaf_hash(s.entry) for s in log.entries(self._conn)]
+        return out if upto is None else out[:upto]
+
+    def checkpoint(self) -> str | None:
+        """Sign a checkpoint over the chain as it is, unless one of this size exists."""
+        if self.signer is None:
+            raise RuntimeError("no signing key: checkpoints need one")
+        leaves = self.leaves()
+        if not leaves:
+            return None
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT note FROM audit_checkpoints WHERE size = ?", (len(leaves),)
+            ).fetchone()
+            if row is not None:
+                return str(row[0])
+            note = format_checkpoint(self.signer, len(leaves), tree_hash(leaves))
+            self._conn.execute(
+                "INSERT OR IGNORE INTO audit_checkpoints VALUES (?,?,?)",
+                (len(leaves), time.time(), note),
+            )
+        if self.publish_dir is not None:
+            self.publish_dir.mkdir(parents=True, exist_ok=True)
+            (self.publish_dir / f"checkpoint-{len(leaves):012d}.txt").write_text(note)
+        return note
+
+    def latest_checkpoint(self) -> str | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT note FROM audit_checkpoints ORDER BY size DESC LIMIT 1"
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def checkpoints(self) -> list[str]:
+        with self._lock:
+            rows = self._conn.execute("SELECT note FROM audit_checkpoints ORDER BY size").fetchall()
+        return [str(r[0]) for r in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

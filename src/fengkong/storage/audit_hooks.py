@@ -1,0 +1,82 @@
+"""The storage side of the audit chain: entries for what each commit writes.
+
+Every function runs inside the caller's open write transaction, so a record and the
+chain entry that covers it commit together (see :mod:`fengkong.audit.log`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from fengkong.audit import log
+from fengkong.audit.actor import current_actor
+from fengkong.audit.records import row_digest
+from fengkong.storage.base import DecisionRecord, LabelRecord
+
+
+def ensure(conn: sqlite3.Connection) -> None:
+    log.ensure_schema(conn)
+
+
+def chain_decisions(
+    conn: sqlite3.Connection, records: Sequence[DecisionRecord], decided_at: float
+) -> None:
+    """One ``event`` and one ``decision`` entry per record, in commit order."""
+    actor = current_actor.get()
+    pending: list[log.Pending] = []
+    for r in records:
+        event = (r.event_id, r.event_type, r.user_id, r.ts, r.event_json)
+        decision = (
+            r.event_id,
+            r.body_hash,
+            r.outcome,
+            r.score,
+            decided_at,
+            r.decision_json,
+            r.explain_json,
+        )
+        pending.append(
+            log.Pending("event", r.event_id, row_digest("event", event), r.user_id, actor)
+        )
+        pending.append(
+            log.Pending("decision", r.event_id, row_digest("decision", decision), r.user_id, actor)
+        )
+    log.append(conn, pending, at=decided_at)
+
+
+def chain_labels(
+    conn: sqlite3.Connection, inserted: Sequence[tuple[int, LabelRecord]], received_at: float
+) -> None:
+    """One ``label`` entry per label just inserted, given with its row id."""
+    if not inserted:
+        return
+    actor = current_actor.get()
+    pending = []
+    for label_id, x in inserted:
+        row = (label_id, x.event_id, x.user_id, x.label, x.source, x.at, x.scenario, received_at)
+        user = x.user_id or _user_of(conn, x.event_id)
+        pending.append(log.Pending("label", str(label_id), row_digest("label", row), user, actor))
+    log.append(conn, pending, at=received_at)
+
+
+def chain_change(
+    conn: sqlite3.Connection,
+    kind: str,
+    ref: str,
+    *,
+    row: tuple[Any, ...] | None = None,
+    data: dict[str, Any] | None = None,
+    actor: str | None = None,
+) -> None:
+    """One entry for a rule, list, freeze or key change (``row`` for append-only kinds)."""
+    digest = row_digest(kind, row) if row is not None else None
+    log.append(conn, [log.Pending(kind, ref, digest, None, actor or current_actor.get(), data)])
+
+
+def _user_of(conn: sqlite3.Connection, event_id: str | None) -> str | None:
+    if event_id is None:
+        return None
+    found = conn.execute("SELECT user_id FROM events WHERE event_id = ?", (event_id,)).fetchone()
+    return None if found is None else str(found[0])

@@ -1,0 +1,157 @@
+"""API keys: only a SHA-256 of each key is stored, with its name and roles.
+
+Keys are long random strings (``fk_`` + 256 bits), so a plain SHA-256 is enough to
+keep them from being recovered from the database; the key id is the first hex digits
+of that hash, which lets a key be named (list, revoke) without storing it. Every
+creation and revocation is appended to the audit chain in the same transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from fengkong.storage.audit_hooks import chain_change, ensure
+
+KEY_PREFIX = "fk_"
+MIN_KEY_CHARS = 16
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    roles TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    revoked_at REAL
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    key_id: str
+    name: str
+    roles: tuple[str, ...]
+    created_at: float
+    revoked_at: float | None = None
+
+    @property
+    def identity(self) -> str:
+        """How changes made with this key are attributed: ``name (key_id)``."""
+        return f"{self.name} ({self.key_id})"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "key_id": self.key_id,
+            "name": self.name,
+            "roles": list(self.roles),
+            "created_at": self.created_at,
+            "revoked_at": self.revoked_at,
+        }
+
+
+def key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def key_id_of(key: str) -> str:
+    return "k_" + key_hash(key)[:10]
+
+
+def new_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+class KeyStore:
+    """Keys in the database file (table ``api_keys``)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(
+            str(path), isolation_level=None, check_same_thread=False, timeout=30.0
+        )
+        if str(path) != ":memory:":
+            self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.executescript(_SCHEMA)
+        ensure(self._conn)
+
+    def create(
+        self, name: str, roles: tuple[str, ...], *, key: str | None = None, actor: str | None = None
+    ) -> tuple[str, KeyInfo]:
+        """A new key (generated unless given); returns it once, with its record."""
+        key = new_key() if key is None else key
+        if len(key) < MIN_KEY_CHARS:
+            raise ValueError(f"a key must be at least {MIN_KEY_CHARS} characters")
+        info = KeyInfo(key_id_of(key), name, tuple(sorted(set(roles))), time.time())
+        row = (info.key_id, name, json.dumps(list(info.roles)), key_hash(key), info.created_at)
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.execute("INSERT INTO api_keys VALUES (?,?,?,?,?,NULL)", row)
+                data = dict(
+                    zip(("key_id", "name", "roles", "hash", "created_at"), row, strict=True)
+                )
+                chain_change(self._conn, "key_create", info.key_id, data=data, actor=actor)
+            except sqlite3.IntegrityError:
+                self._conn.execute("ROLLBACK")
+                raise ValueError("that key already exists") from None
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+        return key, info
+
+    def revoke(self, key_id: str, *, actor: str | None = None) -> bool:
+        now = time.time()
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                n = self._conn.execute(
+                    "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
+                    (now, key_id),
+                ).rowcount
+                if n:
+                    data = {"key_id": key_id, "at": now}
+                    chain_change(self._conn, "key_revoke", key_id, data=data, actor=actor)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+        return bool(n)
+
+    def check(self, key: str) -> KeyInfo | None:
+        """The live key matching ``key``, compared in constant time; ``None`` otherwise."""
+        digest = key_hash(key)
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT key_id, name, roles, hash, created_at, revoked_at FROM api_keys"
+                " WHERE key_id = ?",
+                ("k_" + digest[:10],),
+            ).fetchone()
+        if row is None or not hmac.compare_digest(row[3], digest) or row[5] is not None:
+            return None
+        return KeyInfo(row[0], row[1], tuple(json.loads(row[2])), row[4], row[5])
+
+    def listing(self) -> list[KeyInfo]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT key_id, name, roles, created_at, revoked_at FROM api_keys"
+                " ORDER BY created_at"
+            ).fetchall()
+        return [KeyInfo(r[0], r[1], tuple(json.loads(r[2])), r[3], r[4]) for r in rows]
+
+    def empty(self) -> bool:
+        with self._lock:
+            return self._conn.execute("SELECT 1 FROM api_keys LIMIT 1").fetchone() is None
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

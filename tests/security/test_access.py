@@ -1,0 +1,155 @@
+"""Keys and roles: nothing but /healthz answers without a key with the right role."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+
+from fengkong.api.auth import bootstrap_admin
+from fengkong.cli.main import main
+from fengkong.settings import Settings
+from fengkong.storage.keys_sqlite import KeyStore
+from tests.keys import ADMIN_KEY, AUTH
+from tests.security.conftest import KeyMaker
+
+RULES: dict[str, Any] = {
+    "name": "allow-all",
+    "rules": [{"name": "x", "when": "amount > 0", "action": "allow"}],
+}
+
+
+def _event(i: int = 1, **extra: Any) -> dict[str, Any]:
+    return {
+        "event_id": f"e{i}",
+        "type": "payment",
+        "user_id": "u1",
+        "occurred_at": "2026-11-20T12:31:09+08:00",
+        "amount": "38.50",
+        **extra,
+    }
+
+
+def test_anonymous_publish_is_401(client: TestClient) -> None:
+    r = client.post("/v1/rules/versions", json={"ruleset": RULES, "author": "x"})
+    assert r.status_code == 401
+    assert r.headers["www-authenticate"] == "Bearer"
+    assert client.get("/v1/rules/live", headers=AUTH).json()["version"] == 1
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/v1/events"),
+        ("POST", "/v1/events/batch"),
+        ("GET", "/v1/decisions/e1"),
+        ("POST", "/v1/labels"),
+        ("GET", "/metrics"),
+        ("GET", "/v1/rules/versions"),
+        ("POST", "/v1/rules/lists/x"),
+        ("POST", "/v1/rules/freezes"),
+        ("GET", "/v1/keys"),
+        ("GET", "/v1/audit/checkpoint"),
+    ],
+)
+def test_every_route_but_healthz_needs_a_key(client: TestClient, method: str, path: str) -> None:
+    assert client.request(method, path, json={}).status_code == 401
+    bad = {"Authorization": "Bearer fk_not-a-key-at-all-0000000000"}
+    assert client.request(method, path, json={}, headers=bad).status_code == 401
+    assert client.get("/healthz").status_code == 200
+
+
+def test_label_without_labeler_is_403(client: TestClient, key_for: KeyMaker) -> None:
+    ingest = key_for("ingest")
+    assert client.post("/v1/events", json=_event(), headers=ingest).status_code == 200
+    label = {
+        "event_id": "e1",
+        "label": "fraud",
+        "source": "chargeback",
+        "at": "2026-11-21T00:00:00Z",
+    }
+    assert client.post("/v1/labels", json=label, headers=ingest).status_code == 403
+    labeler = key_for("labeler")
+    assert client.post("/v1/labels", json=label, headers=labeler).status_code == 201
+    assert client.post("/v1/events", json=_event(2), headers=labeler).status_code == 403
+
+
+def test_ingest_keys_read_no_explanation_and_no_rules(
+    client: TestClient, key_for: KeyMaker
+) -> None:
+    ingest = key_for("ingest")
+    client.post("/v1/events", json=_event(), headers=ingest)
+    assert client.get("/v1/decisions/e1?explain=true", headers=ingest).status_code == 403
+    assert client.get("/v1/rules/versions/1", headers=ingest).status_code == 403
+    assert client.get("/v1/rules/lists", headers=ingest).status_code == 403
+    analyst = key_for("analyst")
+    assert client.get("/v1/decisions/e1?explain=true", headers=analyst).status_code == 200
+    assert client.get("/v1/rules/versions/1", headers=analyst).status_code == 200
+    assert (
+        client.post("/v1/rules/versions", json={"ruleset": RULES}, headers=analyst).status_code
+        == 403
+    )
+
+
+def test_author_is_the_key_not_the_client_text(client: TestClient, key_for: KeyMaker) -> None:
+    admin = key_for("rule_admin", name="bob")
+    r = client.post(
+        "/v1/rules/versions", json={"ruleset": RULES, "author": "mallory"}, headers=admin
+    )
+    assert r.status_code == 201
+    author = r.json()["author"]
+    assert author.startswith("bob (k_") and "mallory" not in author
+    history = client.get("/v1/rules/history", headers=admin).json()
+    assert history[0]["author"] == author
+    freeze = {"kind": "user", "value": "u9", "reason": "r", "created_by": "mallory"}
+    made = client.post("/v1/rules/freezes", json=freeze, headers=admin).json()
+    assert made["created_by"] == author
+
+
+def test_revoked_key_stops_working_and_keys_are_admin_only(
+    client: TestClient, key_for: KeyMaker
+) -> None:
+    analyst = key_for("analyst")
+    assert client.get("/v1/keys", headers=analyst).status_code == 403
+    listed = client.get("/v1/keys", headers=AUTH).json()
+    key_id = next(k["key_id"] for k in listed if k["name"] == "analyst")
+    assert client.delete(f"/v1/keys/{key_id}", headers=AUTH).status_code == 200
+    assert client.get("/v1/rules/versions", headers=analyst).status_code == 401
+
+
+def test_only_the_hash_of_a_key_is_stored(client: TestClient, settings: Settings) -> None:
+    made = client.post("/v1/keys", json={"name": "x", "roles": ["ingest"]}, headers=AUTH).json()
+    raw = b"".join(p.read_bytes() for p in Path(settings.db_path).parent.iterdir() if p.is_file())
+    assert ADMIN_KEY.encode() not in raw and made["key"].encode() not in raw
+
+
+def test_first_start_creates_one_admin_key(tmp_path: Path) -> None:
+    store = KeyStore(tmp_path / "k.db")
+    key = bootstrap_admin(store, None)
+    assert key is not None and key.startswith("fk_") and len(key) > 40
+    assert store.check(key) is not None and "admin" in store.check(key).roles  # type: ignore[union-attr]
+    assert bootstrap_admin(store, None) is None  # printed once: never again
+    assert store.check("fk_" + "x" * 43) is None
+    store.close()
+
+
+def test_keys_cli_create_list_revoke(tmp_path: Path) -> None:
+    runner = CliRunner()
+    db = ["--db", str(tmp_path / "c.db")]
+    made = runner.invoke(main, ["keys", "create", *db, "--name", "ana", "--role", "analyst"])
+    assert made.exit_code == 0, made.output
+    key = made.stdout.strip().splitlines()[-1]
+    listed = runner.invoke(main, ["keys", "list", *db])
+    assert "ana" in listed.output and "analyst" in listed.output and key not in listed.output
+    key_id = listed.output.split()[0]
+    assert runner.invoke(main, ["keys", "revoke", *db, key_id]).exit_code == 0
+    assert "revoked" in runner.invoke(main, ["keys", "list", *db]).output
+    assert runner.invoke(main, ["keys", "revoke", *db, key_id]).exit_code != 0
+    bad = runner.invoke(main, ["keys", "create", *db, "--name", "x", "--role", "root"])
+    assert bad.exit_code != 0
+    rows = sqlite3.connect(tmp_path / "c.db").execute("SELECT hash FROM api_keys").fetchall()
+    assert all(len(h) == 64 and key not in h for (h,) in rows)
