@@ -82,7 +82,8 @@ def serving_feature_definitions(registry: Registry) -> list[str]:
 def build_stages(
     settings: Settings, rule_store: SQLiteRuleStore, store: SQLiteStore
 ) -> list[Stage]:
-    """In order: enrich → links → features → flows → documents → graph → models → rules."""
+    """In order: enrich → links → features → baserates → flows → documents → graph →
+    models → rules."""
     from fengkong.decisions.stages_documents import DocumentsStage
     from fengkong.decisions.stages_features import EnrichStage, FeaturesStage
     from fengkong.decisions.stages_flows import FlowsStage
@@ -91,6 +92,7 @@ def build_stages(
     from fengkong.decisions.stages_models import ModelStage, serving_definitions
     from fengkong.decisions.stages_rules import RulesStage
     from fengkong.features import FeatureEngine, load_ip_ranges
+    from fengkong.features.baserates import BaseRatesStage
 
     ranges = load_ip_ranges(settings.ip_ranges_path) if settings.ip_ranges_path else None
     registry = Registry(settings.db_path, settings.models_dir)
@@ -105,6 +107,7 @@ def build_stages(
         EnrichStage(ip_ranges=ranges),
         LinksStage(),
         FeaturesStage(features),
+        BaseRatesStage(),
         FlowsStage(),
         DocumentsStage(),
         GraphStage(),

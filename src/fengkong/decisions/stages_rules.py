@@ -46,9 +46,11 @@ def rule_known_names() -> dict[str, Type]:
     from fengkong.decisions.stages_documents import FEATURE_NAMES as DOC_FEATURES
     from fengkong.decisions.stages_flows import FEATURE_NAMES as FLOW_FEATURES
     from fengkong.decisions.stages_links import FEATURE_NAMES as LINK_FEATURES
+    from fengkong.features.baserates import FEATURE_NAMES as BASE_RATES
     from fengkong.links import FACT_NAMES as LINK_FACTS
 
-    for name, kind in {**LINK_FACTS, **LINK_FEATURES, **FLOW_FEATURES, **DOC_FEATURES}.items():
+    stage_names = {**LINK_FACTS, **LINK_FEATURES, **FLOW_FEATURES, **DOC_FEATURES, **BASE_RATES}
+    for name, kind in stage_names.items():
         names.setdefault(name, kind)  # type: ignore[arg-type]
     try:
         from fengkong.graph import FEATURE_NAMES
