@@ -166,12 +166,14 @@ def default_replay_stages(ip_ranges_path: str | None = None) -> list[Stage]:
     from fengkong.decisions.stages_flows import FlowsStage
     from fengkong.decisions.stages_links import LinksStage
     from fengkong.features import default_engine, load_ip_ranges
+    from fengkong.features.baserates import BaseRatesStage
 
     ranges = load_ip_ranges(ip_ranges_path) if ip_ranges_path else None
     stages: list[Stage] = [
         EnrichStage(ip_ranges=ranges),
         LinksStage(),
         FeaturesStage(default_engine()),
+        BaseRatesStage(),
         FlowsStage(),
         DocumentsStage(),
     ]
