@@ -108,7 +108,7 @@ def compose(
 ) -> list[Stage]:
     """The stage list for every use, built one way so each sees the same facts.
 
-    ``serve`` and ``replay``: enrich → links → features → flows → documents → graph →
+    ``serve`` and ``replay``: enrich → links → features → baserates → flows → documents → graph →
     models → rules (``rule_store`` required; ``store`` gives the models their labels).
     ``backtest``: the same up to the models (the backtest evaluates the rule sets
     itself); the models come in when ``store`` is given. ``export``: up to the graph.
@@ -124,6 +124,7 @@ def compose(
     from fengkong.decisions.stages_models import ModelStage, serving_definitions
     from fengkong.decisions.stages_rules import RulesStage
     from fengkong.features import load_ip_ranges
+    from fengkong.features.baserates import BaseRatesStage
 
     ranges_path = ip_ranges_path or settings.ip_ranges_path
     ranges = load_ip_ranges(ranges_path) if ranges_path else None
@@ -140,6 +141,7 @@ def compose(
         EnrichStage(ip_ranges=ranges),
         LinksStage(),
         FeaturesStage(features),
+        BaseRatesStage(),
         FlowsStage(),
         DocumentsStage(),
         GraphStage(),

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from fengkong.events import Device
 from fengkong.identity import device_facts, device_key, is_automation, is_emulator, is_rooted
+from fengkong.identity.device import usable_device_id
 
 BASE: dict[str, Any] = {
     "platform": "android",
@@ -41,17 +42,37 @@ SMALL_CHANGES = st.fixed_dictionaries(
 )
 
 
-@given(SMALL_CHANGES, st.one_of(st.none(), st.text(min_size=1, max_size=8)))
-def test_key_survives_updates_language_timezone_and_device_id(
-    changes: dict[str, Any], device_id: str | None
+@given(SMALL_CHANGES, st.text(alphabet="0123456789abcdef", min_size=8, max_size=16))
+def test_device_id_key_survives_os_updates_language_timezone(
+    changes: dict[str, Any], device_id: str
 ) -> None:
-    assert device_key(dev(device_id, **changes)) == device_key(dev())
+    assume(usable_device_id(device_id) is not None)
+    assert device_key(dev(device_id, **changes)) == device_key(dev(device_id))
 
 
-@given(st.text(min_size=1, max_size=12), st.text(min_size=1, max_size=12))
-def test_different_canvas_separates_same_model_phones(a: str, b: str) -> None:
-    same = device_key(dev(canvas_hash=a))[0] == device_key(dev(canvas_hash=b))[0]
-    assert same == (a == b)
+def test_thousand_phones_of_one_model_with_one_canvas_hash_stay_thousand_devices() -> None:
+    keys = {device_key(dev(f"android-{i:06d}-id"))[0] for i in range(1000)}
+    assert len(keys) == 1000
+
+
+@given(
+    st.sampled_from(
+        [
+            "",
+            "0",
+            "unknown",
+            "null",
+            "9774d56d682e549c",
+            "000000000000000",
+            "00000000-0000-0000-0000-000000000000",
+            "abc",
+        ]
+    )
+)
+def test_placeholder_device_ids_are_not_identity(device_id: str) -> None:
+    assert usable_device_id(device_id) is None
+    assert device_key(dev(device_id)) == device_key(dev(None))
+    assert device_key(dev(device_id))[1] == "fingerprint"
 
 
 def test_key_tiers() -> None:
@@ -65,7 +86,9 @@ def test_key_tiers() -> None:
     assert device_key(weak)[1] == "weak"
     assert device_key(Device.model_validate({"fingerprint": {"platform": "ios"}})) == (None, None)
     hw = Device.model_validate({"fingerprint": {"build_props": {"ro.serialno": "X1"}}})
-    assert device_key(hw)[1] == "hardware"
+    assert device_key(hw)[1] == "fingerprint"
+    # Without a device id, the whole fingerprint is the key: an OS update changes it.
+    assert device_key(dev(None))[0] != device_key(dev(None, os_version="15"))[0]
 
 
 def test_emulator_rooted_automation_signals() -> None:

@@ -26,6 +26,7 @@ from fengkong.decisions.stages_rules import (
     rule_known_names,
 )
 from fengkong.decisions.types import Action
+from fengkong.evaluation.metrics import WARNING_COUNTS
 from fengkong.events import parse_event
 from fengkong.rules import compile_ruleset, default_ruleset
 from fengkong.sim import SimConfig, simulate
@@ -36,7 +37,7 @@ HONEST_ACCOUNTS_REVIEWED_MAX = 0.01
 ATTACKED_ACCOUNTS_FLAGGED_MIN = 0.5
 
 
-def _replay() -> tuple[dict[str, list[tuple[str, Action]]], dict[str, str], dict[str, str]]:
+def _replay() -> tuple[dict[str, list[tuple[str, Action, bool]]], dict[str, str], dict[str, str]]:
     cfg = SimConfig(users=300, days=10, seed=11, attack_rate=0.2)
     events, by_event, by_user = [], {}, {}
     for ev_json, label_json in simulate(cfg):
@@ -51,9 +52,10 @@ def _replay() -> tuple[dict[str, list[tuple[str, Action]]], dict[str, str], dict
                     by_user[lab["user_id"]] = lab["scenario"]
     rules = RulesStage(compile_ruleset(default_ruleset(), rule_known_names(), version="test"))
     policy = Policy()
-    decided: dict[str, list[tuple[str, Action]]] = defaultdict(list)
+    decided: dict[str, list[tuple[str, Action, bool]]] = defaultdict(list)
     for ctx in replay_contexts(events, [*default_replay_stages(), rules]):
-        decided[ctx.event.user_id].append((ctx.event.event_id, policy.decide(ctx).action))
+        row = (ctx.event.event_id, policy.decide(ctx).action, bool(ctx.warnings))
+        decided[ctx.event.user_id].append(row)
     return decided, by_event, by_user
 
 
@@ -66,7 +68,7 @@ def test_default_pack_friction_and_coverage() -> None:
     attacked: dict[str, set[str]] = defaultdict(set)
     caught: dict[str, set[str]] = defaultdict(set)
     for user, rows in decided.items():
-        for event_id, action in rows:
+        for event_id, action, warned in rows:
             scenario = by_event.get(event_id) or by_user.get(user)
             if scenario is None:
                 honest_events += 1
@@ -78,7 +80,7 @@ def test_default_pack_friction_and_coverage() -> None:
                     reviewed_accounts.add(user)
             else:
                 attacked[scenario].add(user)
-                if action is not Action.ALLOW:
+                if action is not Action.ALLOW or (warned and scenario in WARNING_COUNTS):
                     caught[scenario].add(user)
     assert len(honest_accounts) > 200 and honest_events > 5000
     assert len(flagged_accounts) / len(honest_accounts) < HONEST_ACCOUNTS_FLAGGED_MAX

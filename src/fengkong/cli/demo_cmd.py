@@ -22,6 +22,7 @@ from tqdm import tqdm
 from fengkong.cli.sim_cmd import find_shared_data
 from fengkong.evaluation import evaluate_files, format_table, write_html
 from fengkong.sim import SimConfig, write_simulation
+from fengkong.sim.world import WORLDS
 
 # Files the demo writes into its directory; only these are removed on a fresh start.
 _OWN_FILES = (
@@ -166,6 +167,14 @@ def stream_events(
     help="Working directory (its earlier demo files are replaced).",
 )
 @click.option("--batch-size", type=click.IntRange(1, 1000), default=500, show_default=True)
+@click.option(
+    "--world",
+    type=click.Choice(sorted(WORLDS)),
+    default="A",
+    show_default=True,
+    help="Realism config of the simulated world (B: the hold-out ranges).",
+)
+@click.option("--honest-only", is_flag=True, help="No attacks: honest friction only.")
 @click.option("--keep-serving", is_flag=True, help="Leave the server running afterwards.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def demo(
@@ -175,6 +184,8 @@ def demo(
     attack_rate: float,
     workdir: Path,
     batch_size: int,
+    world: str,
+    honest_only: bool,
     keep_serving: bool,
     quiet: bool,
 ) -> None:
@@ -188,10 +199,14 @@ def demo(
         users=users,
         days=days,
         seed=seed,
-        attack_rate=attack_rate,
+        attack_rate=0.0 if honest_only else attack_rate,
         datacenter_csv=find_shared_data("ip-ranges/datacenters.csv"),
+        world=WORLDS[world],
     )
-    click.echo(f"1/3 simulating {users} users over {days} days with every attack ...", err=True)
+    what = "honest users only" if honest_only else "every attack"
+    click.echo(
+        f"1/3 simulating {users} users over {days} days (world {world}) with {what} ...", err=True
+    )
     stats = write_simulation(cfg, events, labels, progress=not quiet)
     click.echo(
         f"    {stats.events} events, {sum(stats.fraud_events.values())} of them fraud", err=True

@@ -11,6 +11,7 @@ import click
 
 from fengkong.sim import SCENARIOS, SimConfig, describe, write_simulation
 from fengkong.sim.datasets import write_handbook
+from fengkong.sim.world import WORLDS
 
 _SHARED = Path("shared") / "data"
 
@@ -78,6 +79,14 @@ def _scenarios(value: str) -> tuple[str, ...]:
     help="Data-centre IPv4 ranges CSV (default: shared/data/ip-ranges/"
     "datacenters.csv if found, else a built-in list).",
 )
+@click.option(
+    "--world",
+    type=click.Choice(sorted(WORLDS)),
+    default="A",
+    show_default=True,
+    help="Realism config: A (defaults are tuned on it) or B (other ranges; hold-out).",
+)
+@click.option("--honest-only", is_flag=True, help="No attacks (friction measurement).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
 def sim(
@@ -91,6 +100,8 @@ def sim(
     scenarios: str,
     attack_rate: float,
     ip_ranges: Path | None,
+    world: str,
+    honest_only: bool,
     quiet: bool,
 ) -> None:
     """Simulate honest users and attacks as events in the wire format, with labels."""
@@ -104,8 +115,9 @@ def sim(
         seed=seed,
         start=start.date(),
         scenarios=_scenarios(scenarios),
-        attack_rate=attack_rate,
+        attack_rate=0.0 if honest_only else attack_rate,
         datacenter_csv=ip_ranges or find_shared_data("ip-ranges/datacenters.csv"),
+        world=WORLDS[world],
     )
     stats = write_simulation(cfg, out, labels, progress=not quiet)
     click.echo(json.dumps(describe(stats), ensure_ascii=False, indent=1))

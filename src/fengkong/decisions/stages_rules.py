@@ -48,11 +48,13 @@ def stage_classes() -> list[type]:
     from fengkong.decisions.stages_graph import GraphStage
     from fengkong.decisions.stages_links import LinksStage
     from fengkong.decisions.stages_models import ModelStage
+    from fengkong.features.baserates import BaseRatesStage
 
     return [
         EnrichStage,
         LinksStage,
         FeaturesStage,
+        BaseRatesStage,
         FlowsStage,
         DocumentsStage,
         GraphStage,
@@ -187,12 +189,14 @@ def default_replay_stages(ip_ranges_path: str | None = None) -> list[Stage]:
     from fengkong.decisions.stages_flows import FlowsStage
     from fengkong.decisions.stages_links import LinksStage
     from fengkong.features import default_engine, load_ip_ranges
+    from fengkong.features.baserates import BaseRatesStage
 
     ranges = load_ip_ranges(ip_ranges_path) if ip_ranges_path else None
     stages: list[Stage] = [
         EnrichStage(ip_ranges=ranges),
         LinksStage(),
         FeaturesStage(default_engine()),
+        BaseRatesStage(),
         FlowsStage(),
         DocumentsStage(),
     ]

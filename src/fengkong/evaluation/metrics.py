@@ -27,6 +27,13 @@ import orjson
 
 DECISIONS = ("allow", "challenge", "review", "block")
 FLAGGED = frozenset({"challenge", "review", "block"})
+# Scenarios where the victim acts: a warning shown to them counts as detection.
+WARNING_COUNTS = frozenset({"fake_customer_service", "phishing_qr"})
+# The protocol's targets (docs/evaluation.md).
+TARGET_EVENT_RECALL = 0.9
+TARGET_ACCOUNT_RECALL = 0.95
+TARGET_HONEST_EVENTS_NOT_ALLOWED = 0.003
+TARGET_HONEST_ACCOUNTS_NOT_ALLOWED = 0.02
 MONEY_TYPES = frozenset({"payment", "credit_draw", "transfer", "withdrawal"})
 _SEVERITY = {d: i for i, d in enumerate(DECISIONS)}
 
@@ -85,6 +92,36 @@ class Evaluation:
     latencies_ms: np.ndarray[Any, np.dtype[np.float64]]
     honest_scores: np.ndarray[Any, np.dtype[np.float64]]
     fraud_scores: np.ndarray[Any, np.dtype[np.float64]]
+    honest_accounts_not_allowed: int = 0  # accounts with any challenge, review or block
+
+    @property
+    def honest_events_not_allowed(self) -> int:
+        return sum(self.honest_event_decisions[d] for d in FLAGGED)
+
+    @property
+    def honest_event_friction(self) -> float:
+        """Share of honest events not allowed (challenged, reviewed or blocked)."""
+        n = self.honest_events
+        return self.honest_events_not_allowed / n if n else float("nan")
+
+    @property
+    def honest_account_friction(self) -> float:
+        """Share of honest accounts that met any challenge, review or block."""
+        n = self.honest_accounts
+        return self.honest_accounts_not_allowed / n if n else float("nan")
+
+    def targets(self) -> dict[str, bool]:
+        """Each target of the protocol: met or not (NaN recall counts as not met)."""
+        out = {
+            "honest_events_not_allowed": self.honest_event_friction
+            <= TARGET_HONEST_EVENTS_NOT_ALLOWED,
+            "honest_accounts_not_allowed": self.honest_account_friction
+            <= TARGET_HONEST_ACCOUNTS_NOT_ALLOWED,
+        }
+        for name, r in sorted(self.scenarios.items()):
+            out[f"{name}.event_recall"] = r.event_recall >= TARGET_EVENT_RECALL
+            out[f"{name}.account_recall"] = r.account_recall >= TARGET_ACCOUNT_RECALL
+        return out
 
     def fp_rate(self, decision: str) -> float:
         """Share of honest events that got ``decision``."""
@@ -144,7 +181,10 @@ class Evaluation:
                 "event_fp_rate": {d: num(self.fp_rate(d)) for d in FLAGGED},
                 "account_fp_rate": {d: num(self.account_fp_rate(d)) for d in FLAGGED},
                 "decisions": dict(self.honest_event_decisions),
+                "events_not_allowed": num(self.honest_event_friction),
+                "accounts_not_allowed": num(self.honest_account_friction),
             },
+            "targets": self.targets(),
             "missing_decisions": self.missing_decisions,
             "latency_ms": {"p50": num(self.latency(50)), "p99": num(self.latency(99))},
         }
@@ -178,6 +218,7 @@ class _Decision:
     decision: str
     score: float | None
     latency_ms: float | None
+    warned: bool = False
 
 
 def load_decisions(path: Path) -> dict[str, _Decision]:
@@ -193,6 +234,7 @@ def load_decisions(path: Path) -> dict[str, _Decision]:
             str(kind),
             float(score) if isinstance(score, int | float) else None,
             float(lat) if isinstance(lat, int | float) else None,
+            bool(d.get("warnings")),
         )
     return out
 
@@ -243,6 +285,7 @@ def evaluate(
         scenario = fraud_events.get(eid)
         flagged = dec.decision in FLAGGED
         if scenario is not None:
+            flagged = flagged or (dec.warned and scenario in WARNING_COUNTS)
             r = scen.setdefault(scenario, ScenarioResult(scenario))
             r.events += 1
             r.flagged_events += flagged
@@ -286,6 +329,7 @@ def evaluate(
         latencies_ms=np.frombuffer(latencies, dtype=np.float64),
         honest_scores=np.frombuffer(h_scores, dtype=np.float64),
         fraud_scores=np.frombuffer(f_scores, dtype=np.float64),
+        honest_accounts_not_allowed=len(set().union(*honest_with.values())),
     )
 
 

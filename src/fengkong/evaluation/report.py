@@ -47,13 +47,23 @@ def format_table(ev: Evaluation) -> str:
     ]
     for d in ("challenge", "review", "block"):
         lines.append(f"{d:<12}{_pct(ev.fp_rate(d)):>12}{_pct(ev.account_fp_rate(d)):>14}")
+    lines.append(
+        f"{'not allowed':<12}{_pct(ev.honest_event_friction):>12}"
+        f"{_pct(ev.honest_account_friction):>14}"
+    )
     lines.append("")
+    lines.append(_targets_line(ev))
     lines.append(f"latency p50 {_ms(ev.latency(50))}, p99 {_ms(ev.latency(99))}")
     if ev.has_scores:
         lines.append(f"average precision (event scores): {ev.pr_curve()[2]:.3f}")
     if ev.missing_decisions:
         lines.append(f"events without a decision (not counted): {ev.missing_decisions}")
     return "\n".join(lines)
+
+
+def _targets_line(ev: Evaluation) -> str:
+    missed = [name for name, ok in ev.targets().items() if not ok]
+    return "targets: all met" if not missed else "targets not met: " + ", ".join(missed)
 
 
 def _png(fig: Any) -> str:

@@ -1,20 +1,23 @@
-"""Device identity: a stable device key from the fingerprint, and risk signals.
+"""Device identity: the app's ``device_id`` when it has one, fingerprint evidence else.
 
-The key is built from the components that describe the *hardware* and change rarely:
-platform, model, screen, canvas and WebGL hashes, hardware build properties. Components
-that change with updates or settings — OS version, user agent, language, timezone, fonts —
-are left out, so a browser update or a language change keeps the key, while two phones
-of one model still differ by their canvas hash. When no hardware component is present
-the app's own ``device_id`` is used, and failing that a weak key of model, screen,
-timezone and language (many devices may share it: ``device.key_strength`` says which).
+In the field every phone of one model and OS version renders the same canvas and WebGL
+hash, so fingerprint components cannot tell two such phones apart: they are *evidence*
+about a device (how common its fingerprint is, see :mod:`fengkong.identity.fingerprints`),
+not its identity. The key is therefore the app's ``device_id`` when present and not a
+known placeholder (strength ``client_id``). Without one (web without a cookie, a stripped
+or placeholder id) the key falls back to the whole fingerprint, software components
+included (strength ``fingerprint``: strangers with one phone model and OS may share it,
+so rules never count users per such a key), and failing that to a weak key of model,
+screen, timezone and language (strength ``weak``).
 
 >>> from fengkong.events import Device
->>> a = Device.model_validate({"fingerprint": {"platform": "android", "model": "Xiaomi 14",
-...     "screen": "1200x2670", "canvas_hash": "c1", "os_version": "14", "language": "zh-CN"}})
->>> b = Device.model_validate({"fingerprint": {"platform": "android", "model": "Xiaomi 14",
-...     "screen": "1200x2670", "canvas_hash": "c1", "os_version": "15", "language": "en-US"}})
->>> device_key(a) == device_key(b), device_key(a)[1]
-(True, 'hardware')
+>>> fp = {"platform": "android", "model": "Xiaomi 14", "screen": "1200x2670", "canvas_hash": "c1"}
+>>> a = Device.model_validate({"device_id": "a-1", "fingerprint": fp})
+>>> b = Device.model_validate({"device_id": "b-2", "fingerprint": fp})
+>>> device_key(a) != device_key(b), device_key(a)[1]
+(True, 'client_id')
+>>> device_key(Device.model_validate({"device_id": "unknown", "fingerprint": fp}))[1]
+'fingerprint'
 """
 
 from __future__ import annotations
@@ -66,23 +69,68 @@ def _digest(kind: str, parts: list[str]) -> str:
     return "dk_" + hashlib.blake2b(data, digest_size=10).hexdigest()
 
 
+# Ids that SDKs report when the real one is unavailable or denied: the famous Android ID
+# of one buggy build, zeroed IMEIs/IDFAs, and the strings of unset variables.
+_PLACEHOLDER_IDS = frozenset(
+    {
+        "",
+        "0",
+        "-1",
+        "null",
+        "none",
+        "nil",
+        "undefined",
+        "unknown",
+        "default",
+        "n/a",
+        "9774d56d682e549c",
+        "00000000-0000-0000-0000-000000000000",
+    }
+)
+
+
+def usable_device_id(device_id: str | None) -> str | None:
+    """The app's device id, or ``None`` when absent or a known placeholder (all zeros,
+    ``unknown``, the 9774d56d682e549c Android ID, shorter than 6 characters)."""
+    if device_id is None:
+        return None
+    text = device_id.strip()
+    low = text.lower()
+    if low in _PLACEHOLDER_IDS or len(text) < 6 or not low.strip("0-:"):
+        return None
+    return text
+
+
+def normal_platform(platform: str | None) -> str | None:
+    """Platforms as fingerprints group them (HarmonyOS phones report ``android``)."""
+    if platform is None:
+        return None
+    low = platform.lower()
+    return "android" if low in ("harmonyos", "harmony", "openharmony") else low
+
+
 def device_key(device: Device | None) -> tuple[str | None, str | None]:
-    """``(key, strength)`` of a device: strength ``hardware``, ``client_id`` or ``weak``."""
+    """``(key, strength)`` of a device: strength ``client_id``, ``fingerprint`` or ``weak``."""
     if device is None:
         return None, None
+    own = usable_device_id(device.device_id)
+    if own is not None:
+        return _digest("id", [own]), "client_id"
     fp = device.fingerprint
-    if fp is not None:
-        props = fp.build_props or {}
-        hardware = [fp.canvas_hash, fp.webgl_hash, *(props.get(p) for p in _HARDWARE_PROPS)]
-        if any(h for h in hardware):
-            parts = [str(x or "") for x in (fp.platform, fp.model, fp.screen, *hardware)]
-            return _digest("hw", parts), "hardware"
-    if device.device_id:
-        return _digest("id", [device.device_id]), "client_id"
-    if fp is not None:
-        weak = [fp.platform, fp.model, fp.screen, fp.timezone, fp.language]
-        if sum(1 for w in weak if w) >= 3:
-            return _digest("weak", [str(w or "") for w in weak]), "weak"
+    if fp is None:
+        return None, None
+    props = fp.build_props or {}
+    hardware = [fp.canvas_hash, fp.webgl_hash, *(props.get(p) for p in _HARDWARE_PROPS)]
+    if any(h for h in hardware):
+        software = (fp.os_version, fp.user_agent, fp.language, fp.timezone, fp.fonts_hash)
+        parts = [
+            str(x or "")
+            for x in (normal_platform(fp.platform), fp.model, fp.screen, *hardware, *software)
+        ]
+        return _digest("fp", parts), "fingerprint"
+    weak = [fp.platform, fp.model, fp.screen, fp.timezone, fp.language]
+    if sum(1 for w in weak if w) >= 3:
+        return _digest("weak", [str(w or "") for w in weak]), "weak"
     return None, None
 
 

@@ -17,12 +17,13 @@ HOUR = 3600
 def batch_registration(c: Campaign) -> None:
     """Stolen identities registered from a device farm, then credit drawn and cashed out."""
     r = c.rnd
-    n_acc = r.randint(5, 60)
+    w = c.pop.world
+    n_acc = int(r.uniform(*w.farm_accounts))
     n_dev = max(1, n_acc // r.randint(2, 12))
-    emu_share, spoof_share = r.random(), r.random()
-    dc_share = r.uniform(0.0, 0.8)
-    reset_ids = r.random() < 0.6
-    burst = int(r.uniform(0.5, 72) * HOUR)
+    emu_share, spoof_share = r.uniform(*w.farm_emulator), 1 - r.uniform(*w.farm_emulator_flag)
+    dc_share = r.uniform(*w.farm_datacenter)
+    reset_ids = r.random() < w.farm_reset_ids
+    burst = int(r.uniform(*w.farm_burst_hours) * HOUR)
     reuse_identity = r.uniform(0.0, 0.5)  # share of phones/IDs stolen from our own users
     recycle_docs = r.uniform(0.0, 0.6)
     cards = [ident.bank_card(c.key("card", i)) for i in range(r.randint(1, n_acc))]
@@ -70,8 +71,12 @@ def batch_registration(c: Campaign) -> None:
 def cash_out_ring(c: Campaign) -> None:
     """套现: accounts buy nothing from colluding merchants; the owner pays them back."""
     r = c.rnd
+    w = c.pop.world
     n_merchants, n_acc = r.randint(1, 4), r.randint(3, 30)
     merchants = [c.pop.merchant(c.pop.n_merchants + c.cid * 8 + j) for j in range(n_merchants)]
+    cap = round(r.uniform(*w.cashout_cap), -2)
+    near_cap, night = r.uniform(*w.cashout_near_cap), r.uniform(*w.cashout_night)
+    _honest_customers(c, merchants, int(r.uniform(*w.cashout_honest_customers)))
     owner = c.new_account()
     owner_sess = Sess(c.own_device(99), c.attacker_ip(0.1), None)
     card_owner = ident.bank_card(c.key("ocard"))
@@ -107,10 +112,14 @@ def cash_out_ring(c: Campaign) -> None:
         limit = r.choice([5000, 8000, 10000, 20000])
         for _ in range(r.randint(1, 6)):
             t = c.daytime(ts + r.randrange(span))
-            if r.random() < round_share:
-                amount = round(limit * r.uniform(0.3, 0.95), -2)
+            if r.random() < night:
+                t = t - (t - c.pop.start_ts) % DAY + r.randrange(22 * HOUR, 29 * HOUR)
+            if r.random() < near_cap:
+                amount = cap * (1.0 if r.random() < 0.3 else r.uniform(0.95, 0.999))
+            elif r.random() < round_share:
+                amount = round(min(limit, cap) * r.uniform(0.3, 0.95), -2)
             else:
-                amount = limit * r.uniform(0.2, 0.9)
+                amount = min(limit, cap) * r.uniform(0.2, 0.9)
             c.emit(
                 t,
                 "payment",
@@ -130,6 +139,26 @@ def cash_out_ring(c: Campaign) -> None:
                 amount=money(amount * (1 - fee)),
                 counterparty={"account_id": c.pop.uid(acct), "name": c.pop.name(acct)},
             )
+
+
+def _honest_customers(c: Campaign, merchants: list[str], n: int) -> None:
+    """Ring merchants are real shops too: honest users buy there now and then. Their
+    events are honest traffic (no fraud label) and are added to the honest stream."""
+    r = c.rnd
+    for _ in range(n):
+        u = c.victim()
+        ts = c.daytime(c.start_ts + r.randrange(10 * DAY))
+        sess = c.victim_session(u, ts)
+        c.emit(
+            ts,
+            "payment",
+            u,
+            sess,
+            actor_fraud=False,
+            honest=True,
+            amount=money(c.pop.purchase_amount(u, r)),
+            merchant_id=r.choice(merchants),
+        )
 
 
 def layered_laundering(c: Campaign) -> None:
@@ -192,7 +221,7 @@ def layered_laundering(c: Campaign) -> None:
             for _ in range(r.randint(2, 6)):
                 (h, a, t) = holders[-1]
                 nxt = mule()
-                a *= 1 - r.uniform(0, 0.03)
+                a *= 1 - r.uniform(*c.pop.world.layering_fee)
                 holders.append((nxt, a, move(h, nxt, a, t)))
         elif kind == "fan":
             (h, a, t) = holders[0]

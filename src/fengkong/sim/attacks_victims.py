@@ -5,6 +5,8 @@ The victims' accounts are honest (not labelled); the attack events on them are f
 
 from __future__ import annotations
 
+from typing import Any
+
 from fengkong.sim import identity as ident
 from fengkong.sim.campaign import Campaign, Sess
 from fengkong.sim.population import DAY, doc_image, money
@@ -244,7 +246,9 @@ def complaint_agents(c: Campaign) -> None:
         ):
             if r.random() < p:
                 ts += r.randrange(30, 600)
-                extra = {"phone": r.choice(agent_phones)} if op == "change_phone" else {}
+                extra: dict[str, Any] = (
+                    {"phone": r.choice(agent_phones)} if op == "change_phone" else {}
+                )
                 c.emit(
                     ts,
                     "account_change",

@@ -56,9 +56,12 @@ class Campaign:
     recs: list[AttackRec] = field(default_factory=list)
     accounts: dict[str, str] = field(default_factory=dict)  # uid -> scenario
     _next_account: int = 0
+    farm_rare: float = field(init=False, default=0.0)
 
     def __post_init__(self) -> None:
         self.rnd = random.Random(self.pop.key("campaign", self.cid))
+        # Share of this campaign's farm phones of models honest users rarely own.
+        self.farm_rare = self.rnd.uniform(*self.pop.world.farm_rare_model)
         self.ids = _EventIds(self.pop.seed, self.pop.key("campaign-run", self.cid))
 
     # --- accounts and infrastructure ---------------------------------------------------
@@ -94,7 +97,8 @@ class Campaign:
         """Device ``i`` of a device farm; emulators may hide that they are emulators."""
         k = self.key("farm", farm, i)
         emulator = (k % 1000) / 1000 < emulator_share
-        fp = ident.fingerprint(k, emulator=emulator, rooted=emulator or k % 3 == 0)
+        rare = (k >> 20) % 1000 / 1000 < self.farm_rare
+        fp = ident.fingerprint(k, emulator=emulator, rooted=emulator or k % 3 == 0, rare=rare)
         if emulator and ((k >> 10) % 1000) / 1000 < spoof_share:
             fp = {**fp, "is_emulator": False, "is_rooted": False}
         # Farm tools reset the client-side device id for each new account.
@@ -123,7 +127,7 @@ class Campaign:
 
     def victim_session(self, u: int, ts: int) -> Sess:
         day = (ts - self.pop.start_ts) // DAY
-        s = self.pop.session(u, day, (ts - self.pop.start_ts) % DAY // 3600, self.rnd)
+        s = self.pop.session(u, day, (ts - self.pop.start_ts) % DAY // 3600, self.rnd, ts)
         return Sess(s.device, s.ip, s.geo)
 
     # --- events ----------------------------------------------------------------------------
@@ -136,9 +140,11 @@ class Campaign:
         *,
         actor_fraud: bool = True,
         sid: str | None = None,
+        honest: bool = False,
         **fields: Any,
     ) -> dict[str, Any]:
-        """Record one attack event (and its fraud label) at ``ts``."""
+        """Record one attack event (and its fraud label) at ``ts``; ``honest``: an honest
+        event the attack brings along (a ring merchant's real customer), without a label."""
         uid = self.pop.uid(user)
         ev = base_event(self.ids.next(), etype, ts, uid)
         ev["session_id"] = sid if sid is not None else self.session_id()
@@ -157,6 +163,8 @@ class Campaign:
             "at": ident.iso_local(ts + self.rnd.randrange(lo, hi)),
             "scenario": self.scenario,
         }
+        if honest:
+            label = {}
         self.recs.append(AttackRec(ts, self.ids.seq, ev, label, uid if actor_fraud else None))
         return ev
 

@@ -26,6 +26,7 @@ from fengkong.sim import identity as ident
 from fengkong.sim.campaign import LABEL_TIMING, AttackRec, Campaign
 from fengkong.sim.population import DAY, Population
 from fengkong.sim.scenarios import SCENARIOS, SPAN_DAYS, TYPICAL_ACCOUNTS
+from fengkong.sim.world import WORLD_A, World
 
 # Fixed: the block structure is part of what the seed reproduces.
 BLOCK_SIZE = 5000
@@ -51,6 +52,7 @@ class SimConfig:
     attack_rate: float = 0.01
     datacenter_csv: Path | None = None
     new_user_share: float = 0.25
+    world: World = WORLD_A
 
     def __post_init__(self) -> None:
         unknown = [s for s in self.scenarios if s not in SCENARIOS]
@@ -127,8 +129,11 @@ def simulate(
     """Yield ``(event JSON, label JSON or b"")`` in ``occurred_at`` order, then the
     account labels as ``(b"", label JSON)``."""
     stats = stats if stats is not None else SimStats()
-    pop = Population(cfg.users, cfg.days, cfg.seed, cfg.start_ts, cfg.new_user_share)
     datacenter = ident.load_datacenter_pool(cfg.datacenter_csv)
+    pop = Population(
+        cfg.users, cfg.days, cfg.seed, cfg.start_ts, cfg.new_user_share, cfg.world, datacenter
+    )
+    fmt = _Formats(cfg.world)
     plans = plan_campaigns(cfg, pop)
     for p in plans:
         stats.campaigns[p.scenario] += 1
@@ -165,7 +170,7 @@ def simulate(
                 recs = pop.day_events(day, lo, hi, run_key=day * 100_003 + b)
                 lines = []
                 for ts, seq, event in recs:
-                    line = (ts, b, seq, orjson.dumps(event), b"")
+                    line = (ts, b, seq, fmt.dumps(event), b"")
                     if ts < day_end:
                         lines.append(line)
                     elif ts < end_ts:  # a late session running past midnight
@@ -175,10 +180,10 @@ def simulate(
             attack: list[Line] = []
             while pending and pending[0][0] < day_end:
                 ts, cid, seq, rec = heapq.heappop(pending)
-                attack.append(
-                    (ts, len(blocks) + cid, seq, orjson.dumps(rec.event), orjson.dumps(rec.label))
-                )
-                stats.fraud_events[rec.label["scenario"]] += 1
+                label = orjson.dumps(rec.label) if rec.label else b""
+                attack.append((ts, len(blocks) + cid, seq, fmt.dumps(rec.event), label))
+                if rec.label:
+                    stats.fraud_events[rec.label["scenario"]] += 1
                 if rec.fraud_account is not None:
                     accounts[rec.fraud_account] = (rec.label["scenario"], rec.ts)
             runs.append(attack)
@@ -209,6 +214,26 @@ def simulate(
                 }
             ),
         )
+
+
+class _Formats:
+    """How clients write events: amounts as decimal strings or numbers, the currency
+    often omitted (CNY assumed). Applied alike to honest and attack events, chosen by a
+    hash of the event id."""
+
+    def __init__(self, world: World) -> None:
+        self.numeric = int(world.numeric_amount_share * 1000)
+        self.omitted = int(world.currency_omitted_share * 1000)
+
+    def dumps(self, event: dict[str, Any]) -> bytes:
+        amount = event.get("amount")
+        if isinstance(amount, str):
+            h = ident.h64(event["event_id"])
+            if h % 1000 < self.numeric:
+                event = {**event, "amount": float(amount)}
+            if (h >> 10) % 1000 >= self.omitted:
+                event = {**event, "currency": "CNY" if (h >> 20) % 4 else "cny"}
+        return orjson.dumps(event)
 
 
 def _type_of(event_json: bytes) -> str:

@@ -149,8 +149,21 @@ def residential_ip(city: int, key: int) -> str:
     return _RESIDENTIAL[city].pick(key)
 
 
-def mobile_ip(key: int) -> str:
-    return _MOBILE.pick(key)
+def mobile_ip(key: int, city: int = -1, gateways: int = 0, ipv6: bool = False) -> str:
+    """A mobile-data address. With ``gateways``, carriers' CGNAT: each city's subscribers
+    leave through ``gateways`` /24s (or /64s over IPv6) per carrier, thousands behind each."""
+    if gateways <= 0 or city < 0:
+        return _MOBILE.pick(key)
+    carrier = key % 3
+    gw = (key >> 2) % gateways
+    host = 1 + (key >> 8) % 254
+    if ipv6:
+        prefix = ("2409:8a", "2408:84", "240e:3b")[carrier]
+        return f"{prefix}{city:02x}:{gw:x}0:{city:x}::{host:x}"
+    base = h64("gateway", carrier, city, gw)
+    start, size = _MOBILE.blocks[carrier % len(_MOBILE.blocks)]
+    net = (start + base % max(size - 256, 1)) & ~0xFF
+    return str(ipaddress.IPv4Address(net + host))
 
 
 # fmt: off
@@ -255,23 +268,48 @@ EMULATOR_MODELS: tuple[DeviceModel, ...] = (
     DeviceModel("android", "MuMu", ("12",), "900x1600", "virgl"),
 )
 _HONEST_MODEL_WEIGHTS = (5, 5, 4, 3, 5, 3, 5, 6, 3, 4, 3, 4, 3, 3, 2, 2, 1, 2)
+# Old or cheap models and custom builds that farms buy by the crate; a few honest users
+# own one too, so their fingerprints exist but are rare.
+RARE_MODELS: tuple[DeviceModel, ...] = (
+    DeviceModel("android", "Redmi 9A", ("10",), "720x1600", "powervr-ge8320"),
+    DeviceModel("android", "vivo Y3s", ("10",), "720x1544", "powervr-ge8320"),
+    DeviceModel("android", "OPPO A5", ("8.1",), "720x1520", "adreno-506"),
+    DeviceModel("android", "Lenovo K5", ("9",), "720x1440", "mali-t860"),
+    DeviceModel("android", "Meizu M6", ("7.0",), "720x1280", "mali-t860"),
+    DeviceModel("ios", "iPhone9,1", ("15.8",), "750x1334", "apple-a10"),
+)
+RARE_MODEL_SHARE = 0.01  # of honest devices
 
 
 @lru_cache(maxsize=200_000)
 def fingerprint(
-    key: int, *, emulator: bool = False, rooted: bool = False, model_idx: int = -1
+    key: int,
+    *,
+    emulator: bool = False,
+    rooted: bool = False,
+    model_idx: int = -1,
+    rare: bool = False,
+    os_gen: int = 0,
+    per_model_canvas: bool = True,
+    harmonyos: bool = True,
 ) -> dict[str, Any]:
     """A device fingerprint derived from ``key``; the same key is the same device.
 
-    The model is chosen by popularity unless ``model_idx`` names one. The WebGL hash
-    depends only on the GPU (as in reality: every phone of a model shares it), the canvas
-    hash on the device, except on emulators where the software renderer makes it shared.
+    The model is chosen by popularity unless ``model_idx`` names one (``rare``: among
+    :data:`RARE_MODELS`). The WebGL hash depends only on the GPU. With
+    ``per_model_canvas`` the canvas hash depends on model and OS version only, as in the
+    field (every phone of one model and OS renders the same canvas); otherwise on the
+    device. Emulators share their software renderer's. ``os_gen`` counts OS/app updates:
+    each moves the OS version (and so the canvas hash). HUAWEI phones report ``android``
+    with a HarmonyOS version when ``harmonyos``.
     """
-    models = EMULATOR_MODELS if emulator else DEVICE_MODELS
+    models = EMULATOR_MODELS if emulator else RARE_MODELS if rare else DEVICE_MODELS
     if model_idx >= 0:
         m = models[model_idx % len(models)]
-    elif emulator:
+    elif emulator or rare:
         m = models[key % len(models)]
+    elif (key >> 40) % 1000 < RARE_MODEL_SHARE * 1000:
+        m = RARE_MODELS[(key >> 24) % len(RARE_MODELS)]
     else:
         r = key % sum(_HONEST_MODEL_WEIGHTS)
         idx = 0
@@ -279,9 +317,19 @@ def fingerprint(
             r -= _HONEST_MODEL_WEIGHTS[idx]
             idx += 1
         m = models[idx]
-    os_version = m.os_versions[(key >> 12) % len(m.os_versions)]
+    os_version = m.os_versions[((key >> 12) + os_gen) % len(m.os_versions)]
+    if os_gen >= len(m.os_versions):
+        os_version = f"{os_version}.{os_gen}"
     language = "en-US" if (key >> 20) % 40 == 0 else "zh-CN"
-    canvas_src: int | str = m.gpu if emulator else key
+    canvas_src: int | str
+    if emulator:
+        canvas_src = m.gpu
+    elif per_model_canvas:
+        canvas_src = f"{m.model}/{os_version}"
+    else:
+        canvas_src = key
+    if harmonyos and m.model.startswith("HUAWEI"):
+        os_version = f"HarmonyOS {4 + (key >> 30) % 2}.{(key >> 33) % 3}"
     fp: dict[str, Any] = {
         "platform": m.platform,
         "os_version": os_version,
@@ -296,6 +344,8 @@ def fingerprint(
     }
     if m.platform == "web":
         fp["user_agent"] = f"Mozilla/5.0 ({m.model}) AppleWebKit/537.36"
+    elif harmonyos and m.model.startswith("HUAWEI"):
+        fp["user_agent"] = f"Mozilla/5.0 (Linux; Android 12; HarmonyOS; {m.model}) ArkWeb/4.1"
     return fp
 
 

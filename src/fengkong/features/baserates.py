@@ -1,0 +1,240 @@
+"""Base rates of shared entities: counts compared with the entity's own normal level.
+
+A mobile carrier puts thousands of subscribers behind a few CGNAT gateway /24s, a
+company behind one office exit, a family behind one home IP. A fixed "distinct users
+per IP" threshold flags all of them; what marks a farm or a script is a count far
+above *that entity's* usual level, or a share of its traffic no honest crowd has.
+For each shared entity kind — ``ip``, ``ip24`` (the /24 of IPv4, the /64 of IPv6) and
+``merchant`` — this module keeps, point in time:
+
+* ``K.users_1h``, ``K.users_24h``: distinct users in the last hour / day;
+* ``K.users_per_hour``: the entity's normal level (new users per clock hour, weighted
+  towards the last days, empty hours included; ``None`` before one full hour);
+* ``K.user_lift_1h``: ``users_1h / max(users_per_hour, 1)``;
+* ``K.registrations_1h`` and ``K.registration_share_1h``: registrations in the last hour
+  and their share of the users active there (a farm's IP is mostly registrations, a
+  carrier gateway's a trickle among thousands).
+
+``ip.is_mobile_carrier`` marks well-known carrier gateway ranges (China Mobile
+``223.104.0.0/14``, ``117.136.0.0/13``, ``39.128.0.0/10``; China Unicom ``112.96.0.0/13``;
+IPv6 ``2409:8000::/20``, ``2408:8000::/20``, ``240e::/20``; RFC 6598 shared space),
+as context for analysts and rules: the base rates above handle crowds whatever the range.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import pickle
+from collections import deque
+from functools import lru_cache
+
+from fengkong.decisions.types import DecisionContext
+from fengkong.events import Event, EventType
+from fengkong.features.engine import FeatureValue, ip_prefix
+from fengkong.features.windows import DistinctWindows, HourlyLevel
+from fengkong.identity.fingerprints import FEATURE_NAMES as FINGERPRINT_FEATURES
+from fengkong.identity.fingerprints import FingerprintStats, event_device_id, fingerprint_cluster
+
+HOUR = 3600
+DAY = 86_400
+KINDS = ("ip", "ip24", "merchant")
+
+_CARRIER_NETS = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "223.104.0.0/14",
+        "117.136.0.0/13",
+        "39.128.0.0/10",
+        "112.96.0.0/13",
+        "100.64.0.0/10",
+        "2409:8000::/20",
+        "2408:8000::/20",
+        "240e::/20",
+    )
+)
+
+
+@lru_cache(maxsize=65_536)
+def is_mobile_carrier(ip: str) -> bool:
+    """The address is in a well-known mobile carrier CGNAT gateway range."""
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return any(addr.version == n.version and addr in n for n in _CARRIER_NETS)
+
+
+def _names(kind: str) -> tuple[str, ...]:
+    return tuple(
+        f"{kind}.{n}"
+        for n in (
+            "users_1h",
+            "users_24h",
+            "users_per_hour",
+            "user_lift_1h",
+            "registrations_1h",
+            "registration_share_1h",
+        )
+    )
+
+
+FEATURE_NAMES: dict[str, str] = {
+    **{name: "num" for kind in KINDS for name in _names(kind)},
+    "ip.is_mobile_carrier": "bool",
+    **FINGERPRINT_FEATURES,
+}
+
+
+class _Entity:
+    __slots__ = ("last_ts", "level", "registrations", "users")
+
+    def __init__(self) -> None:
+        self.users = DistinctWindows((HOUR, DAY))
+        self.level = HourlyLevel()
+        self.registrations: deque[float] = deque()
+        self.last_ts = 0.0
+
+
+class EntityRates:
+    """The base-rate state of one entity kind."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.names = _names(kind)
+        self.entities: dict[str, _Entity] = {}
+
+    def read(self, key: str | None, now: float, out: dict[str, FeatureValue]) -> None:
+        """Write this kind's features for entity ``key`` into ``out`` (state before now)."""
+        e = self.entities.get(key) if key is not None else None
+        if key is None:
+            for n in self.names:
+                out[n] = None
+            return
+        if e is None:
+            u1 = u24 = regs = 0
+            level = None
+        else:
+            u1, u24 = e.users.counts(now)
+            level = e.level.level(now)
+            q = e.registrations
+            while q and q[0] <= now - HOUR:
+                q.popleft()
+            regs = len(q)
+        names = self.names
+        out[names[0]] = u1
+        out[names[1]] = u24
+        out[names[2]] = None if level is None else round(level, 3)
+        out[names[3]] = None if level is None else round(u1 / max(level, 1.0), 3)
+        out[names[4]] = regs
+        out[names[5]] = round(regs / max(u1, 1), 3)
+
+    def see(self, key: str | None, user: str, ts: float, registers: bool) -> None:
+        if key is None:
+            return
+        e = self.entities.get(key)
+        if e is None:
+            e = self.entities[key] = _Entity()
+        if e.users.see(user, ts):
+            e.level.add(ts)
+        if registers:
+            e.registrations.append(ts)
+        e.last_ts = ts
+
+    def expire(self, now: float) -> int:
+        """Drop entities not seen for a week (their normal level has faded by then)."""
+        old = [k for k, e in self.entities.items() if e.last_ts <= now - 7 * DAY]
+        for k in old:
+            del self.entities[k]
+        return len(old)
+
+
+def entity_keys(event: Event) -> dict[str, str | None]:
+    """The shared-entity keys of an event: its IP, IP range and merchant."""
+    ip = event.ip
+    return {
+        "ip": ip,
+        "ip24": ip_prefix(ip) if ip is not None else None,
+        "merchant": event.merchant_id,
+    }
+
+
+class BaseRates:
+    """All kinds together: ``read(event)`` then ``see(event)``."""
+
+    def __init__(self) -> None:
+        self.kinds = {k: EntityRates(k) for k in KINDS}
+
+    def read(self, event: Event) -> dict[str, FeatureValue]:
+        out: dict[str, FeatureValue] = {}
+        keys = entity_keys(event)
+        for kind, rates in self.kinds.items():
+            rates.read(keys[kind], event.ts, out)
+        out["ip.is_mobile_carrier"] = None if event.ip is None else is_mobile_carrier(event.ip)
+        return out
+
+    def see(self, event: Event) -> None:
+        keys = entity_keys(event)
+        registers = event.type is EventType.REGISTER
+        for kind, rates in self.kinds.items():
+            rates.see(keys[kind], event.user_id, event.ts, registers)
+
+    def expire(self, now: float) -> int:
+        return sum(r.expire(now) for r in self.kinds.values())
+
+
+class BaseRatesStage:
+    """Pipeline stage ``baserates``: shared-entity base rates and fingerprint commonness.
+
+    Adds the features of :data:`FEATURE_NAMES` to ``ctx.features`` from the state before
+    the event, then adds the event. Stateful like the features stage: rebuilt from the
+    stored events after a restart (:meth:`observe`), expired by :meth:`maintain`.
+    """
+
+    name = "baserates"
+    outputs = FEATURE_NAMES
+    inputs: tuple[str, ...] = ()
+
+    def __init__(self) -> None:
+        self.rates = BaseRates()
+        self.fingerprints = FingerprintStats()
+
+    def values(self, event: Event) -> dict[str, FeatureValue]:
+        """The features for ``event`` from the state before it."""
+        out = self.rates.read(event)
+        cluster = fingerprint_cluster(event.device)
+        out.update(self.fingerprints.read(cluster, event_device_id(event.device), event.ts))
+        return out
+
+    def read(self, ctx: DecisionContext) -> None:
+        ctx.features.update(self.values(ctx.event))
+
+    def update(self, ctx: DecisionContext) -> None:
+        self.observe(ctx.event)
+
+    def run(self, ctx: DecisionContext) -> None:
+        self.read(ctx)
+        self.update(ctx)
+
+    def observe(self, event: Event) -> None:
+        self.rates.see(event)
+        cluster = fingerprint_cluster(event.device)
+        self.fingerprints.see(cluster, event_device_id(event.device), event.user_id, event.ts)
+
+    def horizon_seconds(self) -> float:
+        return 30.0 * DAY
+
+    def maintain(self, now: float) -> int:
+        return self.rates.expire(now) + self.fingerprints.expire(now)
+
+    def snapshot(self) -> bytes:
+        # A restart aid read back only by this installation (see decisions.state).
+        return pickle.dumps((self.name, self.rates, self.fingerprints), pickle.HIGHEST_PROTOCOL)
+
+    def restore(self, data: bytes) -> None:
+        try:
+            name, rates, fingerprints = pickle.loads(data)
+        except Exception as exc:
+            raise ValueError(f"unreadable baserates state: {exc}") from exc
+        if name != self.name:
+            raise ValueError(f"a {name!r} state is not a baserates state")
+        self.rates, self.fingerprints = rates, fingerprints
