@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from tests.keys import AUTH
@@ -125,3 +126,38 @@ def test_unseen_category_and_missing_attributes_score(settings: Settings, tmp_pa
     a = model.vector({"attr.tier": "platinum", "attr.x1": 0.1})
     b = model.vector({"attr.x1": 0.1})
     assert np.array_equal(a, b, equal_nan=True)
+
+
+def test_reasons_name_the_category() -> None:
+    import lightgbm as lgb
+
+    from fengkong.models.dataset import FeatureSet
+    from fengkong.models.model import Model, build_meta
+
+    rng = np.random.default_rng(0)
+    cat = rng.integers(0, 3, 2000).astype(float)
+    y = (rng.random(2000) < np.where(cat == 2, 0.6, 0.05)).astype(int)
+    booster = lgb.train(
+        {"objective": "binary", "verbose": -1},
+        lgb.Dataset(cat.reshape(-1, 1), y, categorical_feature=[0]),
+        num_boost_round=10,
+    )
+    fs = FeatureSet(("category(attributes.tier)",), None)
+    meta = build_meta(
+        features=["attr.tier"],
+        feature_set=fs,
+        event_types=["payment"],
+        platt=(1.0, 0.0),
+        extra={"categories": {"attr.tier": ["gold", "silver", "new"]}},
+    )
+    model = Model(booster, meta)
+    x = model.vector({"attr.tier": "new"})
+    assert x == [2.0]
+    assert model.reasons(x) == [
+        (
+            "model_signal",
+            "attr.tier = new",
+            "attr.tier",
+            pytest.approx(float(model.trees.contributions(x)[0])),
+        )
+    ]

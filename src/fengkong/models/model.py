@@ -149,8 +149,14 @@ class Model:
             c = float(contrib[i])
             if c <= 0:
                 break
-            code, detail = describe(self.features[i], x[i])
-            top.append((code, detail, self.features[i], c))
+            name = self.features[i]
+            code, detail = describe(name, x[i])
+            cats = self.categories.get(name)
+            if cats is not None:  # say the category, not its code
+                v = x[i]
+                text = cats[int(v)] if v == v and 0 <= v < len(cats) else "unknown"
+                code, detail = "model_signal", f"{name} = {text}"
+            top.append((code, detail, name, c))
         return top
 
     def predict(self, x: np.ndarray[Any, Any]) -> np.ndarray[Any, np.dtype[np.float64]]:
