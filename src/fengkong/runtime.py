@@ -79,6 +79,14 @@ def serving_feature_definitions(registry: Registry) -> list[str]:
     return texts
 
 
+def credit_stage(settings: Settings) -> Stage:
+    """Credit offers from the registry's champion scorecard (last: fraud has spoken)."""
+    from fengkong.credit.registry import CreditRegistry
+    from fengkong.credit.stage import CreditStage
+
+    return CreditStage.from_registry(CreditRegistry(settings.db_path, settings.models_dir))
+
+
 def build_stages(
     settings: Settings, rule_store: SQLiteRuleStore, store: SQLiteStore
 ) -> list[Stage]:
@@ -110,6 +118,7 @@ def build_stages(
         GraphStage(),
         models,
         RulesStage(rule_store),
+        credit_stage(settings),
     ]
 
 
