@@ -72,4 +72,16 @@ def test_training_chooses_by_inner_cv_and_calibrates(applicants: Applicants) -> 
     pd = card.pd_many(card.score_many(applicants.columns, len(applicants)))
     assert abs(pd.mean() - y.mean()) < 0.03  # calibrated to the bad rate
     again = Scorecard.from_json(card.to_json())
-    assert again.score(applicants.row(7)).score == pytest.approx(card.score(applicants.row(7)).score)
+    assert again.score(applicants.row(7)).score == pytest.approx(
+        card.score(applicants.row(7)).score
+    )
+
+
+def test_every_bin_has_a_label_count_and_points(applicants: Applicants) -> None:
+    card = fit_scorecard(applicants, 0.05, "bins", 1.0)
+    for b, pts in zip(card.variables, card.points, strict=True):
+        expected = (len(b.splits) + 1 if b.kind == "numerical" else len(b.groups)) + 1
+        assert b.n_bins == len(b.labels()) == len(b.n_good) == len(pts) == expected
+        assert b.labels()[-1] == "missing"
+    rows = card.table()
+    assert len(rows) == sum(b.n_bins for b in card.variables)

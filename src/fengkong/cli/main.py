@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from fengkong import __version__
+from fengkong.cli.credit_cmd import credit
 from fengkong.cli.decide_cmd import decide
 from fengkong.cli.demo_cmd import demo
 from fengkong.cli.evaluate_cmd import evaluate
@@ -28,6 +29,7 @@ def main() -> None:
 
 
 # Command registration: one line per command module (keep sorted).
+main.add_command(credit)
 main.add_command(decide)
 main.add_command(demo)
 main.add_command(evaluate)

@@ -189,6 +189,7 @@ def fit_bins(
         splits = ()
         # Categories optbinning left out (too rare) fall into the missing / other bin.
         groups = tuple(tuple(str(c) for c in g) for g in ob.splits)
-    draft = Bins(name, kind, splits, groups, (), (), (0.0,) * (len(splits) + len(groups) + 1))
+    n_bins = (len(splits) + 1 if kind == "numerical" else len(groups)) + 1  # + missing
+    draft = Bins(name, kind, splits, groups, (), (), (0.0,) * n_bins)
     n_good, n_bad = counts(draft.indices(list(x)), y, draft.n_bins, weight)
     return Bins(name, kind, splits, groups, n_good, n_bad, woe_from_counts(n_good, n_bad))

@@ -76,3 +76,18 @@ def csi(
     index = float(np.sum((live - base) * np.log(live / base)))
     shift = float(np.sum((live - base) * np.asarray(points)))
     return index, shift
+
+
+def stability(card: Any, columns: Mapping[str, Sequence[Any]], n: int) -> dict[str, Any]:
+    """PSI of the score and CSI (with points shift) of each variable of ``card``."""
+    scores = card.score_many(columns, n)
+    out: dict[str, Any] = {"rows": n, "variables": {}}
+    ref = card.meta.get("score_ref")
+    out["score_psi"] = score_psi(ref, scores) if ref else float("nan")
+    for b, pts in zip(card.variables, card.points, strict=True):
+        values = columns.get(b.name)
+        live = np.full(n, b.missing_index) if values is None else b.indices(values)
+        train = [g + d for g, d in zip(b.n_good, b.n_bad, strict=True)]
+        index, shift = csi(train, live, pts)
+        out["variables"][b.name] = {"csi": index, "points_shift": shift}
+    return out

@@ -17,7 +17,7 @@ import numpy as np
 
 from fengkong.credit.binning import Bins, fit_bins
 from fengkong.credit.data import Applicants
-from fengkong.credit.metrics import auc, ks
+from fengkong.credit.metrics import auc, ks, score_reference
 from fengkong.credit.scorecard import Scaling, Scorecard
 
 Form = Literal["woe", "bins"]
@@ -173,6 +173,7 @@ def train_scorecard(
     card = fit_scorecard(data, key[0], key[1], key[2], scaling=cfg.scaling, min_iv=cfg.min_iv)
     oof_scores = np.asarray([cfg.scaling.score(v) for v in oof[key]])
     card.calibration = calibrate(oof_scores, y)
+    card.meta["score_ref"] = score_reference(card.score_many(data.columns, len(y)))
     card.meta.update(
         {
             "inner_cv": {"auc": best["auc"], "ks": best["ks"], "folds": cfg.inner_folds},
