@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,6 +95,19 @@ class Scorecard:
     def __post_init__(self) -> None:
         self._best = [max(p) for p in self.points]
         self._labels = [b.labels() for b in self.variables]
+        # Flat per-variable tuples: scoring one applicant is on the decision path.
+        self._fast = [
+            (
+                b.name,
+                b.kind == "numerical",
+                list(b.splits),
+                {c: i for i, g in enumerate(b.groups) for c in g},
+                b.missing_index,
+                p,
+                b,
+            )
+            for b, p in zip(self.variables, self.points, strict=True)
+        ]
 
     @classmethod
     def from_log_odds(
@@ -125,10 +139,24 @@ class Scorecard:
 
     def score(self, applicant: Mapping[str, Any]) -> Scored:
         """Score one applicant given as ``variable -> value`` (absent means missing)."""
-        bins = tuple(b.index(applicant.get(b.name)) for b in self.variables)
-        pts = tuple(p[i] for p, i in zip(self.points, bins, strict=True))
-        total = math.fsum(pts)
-        return Scored(total, self.pd_of(total), pts, bins)
+        get = applicant.get
+        bins, pts = [], []
+        for name, numeric, splits, lookup, missing, points, b in self._fast:
+            v = get(name)
+            if v is None:
+                i = missing
+            elif numeric:
+                cls = v.__class__
+                if cls is float or cls is int:
+                    i = bisect_right(splits, v) if v == v else missing
+                else:
+                    i = b.index(v)
+            else:
+                i = lookup.get(v, missing) if v.__class__ is str else b.index(v)
+            bins.append(i)
+            pts.append(points[i])
+        total = sum(pts)
+        return Scored(total, self.pd_of(total), tuple(pts), tuple(bins))
 
     def score_many(self, columns: Mapping[str, Sequence[Any]], n: int) -> np.ndarray[Any, Any]:
         """Scores of ``n`` applicants given column-wise (faster for files)."""
@@ -145,14 +173,15 @@ class Scorecard:
 
     def reasons(self, applicant: Mapping[str, Any], scored: Scored, top: int = 4) -> list[Reason]:
         """The variables that cost ``applicant`` most points against their best bin."""
-        lost = []
-        for j, b in enumerate(self.variables):
-            cost = self._best[j] - scored.points[j]
-            if cost > 1e-9:
-                label = self._labels[j][scored.bins[j]]
-                lost.append(Reason(b.name, applicant.get(b.name), label, cost))
-        lost.sort(key=lambda r: -r.points_lost)
-        return lost[:top]
+        pts = scored.points
+        lost = [(b - p, j) for j, (b, p) in enumerate(zip(self._best, pts, strict=True)) if b > p]
+        lost.sort(reverse=True)
+        out = []
+        for cost, j in lost[:top]:
+            name = self.variables[j].name
+            label = self._labels[j][scored.bins[j]]
+            out.append(Reason(name, applicant.get(name), label, cost))
+        return out
 
     def table(self) -> list[dict[str, Any]]:
         """One row per bin: variable, bin, counts, WOE, IV of the variable, points."""
