@@ -207,6 +207,10 @@ def latency(n: int = 20000) -> None:
 
 
 def main() -> None:
+    from threadpoolctl import threadpool_limits
+
+    # One BLAS thread for every method alike: small fits, and a shared machine.
+    threadpool_limits(1)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["german", "uci", "latency"])
     parser.add_argument("--repeats", type=int, default=5)

@@ -81,10 +81,13 @@ def serving_feature_definitions(registry: Registry) -> list[str]:
 
 def credit_stage(settings: Settings) -> Stage:
     """Credit offers from the registry's champion scorecard (last: fraud has spoken)."""
+    from fengkong.credit.offer import OfferPolicy, load_policy
     from fengkong.credit.registry import CreditRegistry
     from fengkong.credit.stage import CreditStage
 
-    return CreditStage.from_registry(CreditRegistry(settings.db_path, settings.models_dir))
+    path = settings.credit_policy_path
+    policy = load_policy(path) if path is not None else OfferPolicy()
+    return CreditStage.from_registry(CreditRegistry(settings.db_path, settings.models_dir), policy)
 
 
 def build_stages(

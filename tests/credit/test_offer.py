@@ -117,3 +117,23 @@ def test_raise_limit_goes_through_the_same_policy(applicants: Any) -> None:
     # Without a champion scorecard an application goes to a person.
     decision, _ = Pipeline([CreditStage(None)]).evaluate(_event(application=APP))
     assert decision.decision is Action.REVIEW and decision.offer is None
+
+
+def test_policy_from_toml(tmp_path: Any) -> None:
+    from fengkong.credit.offer import load_policy
+
+    path = tmp_path / "policy.toml"
+    path.write_text(
+        "cost_of_funds = 0.05\nmax_rate = 0.3\n"
+        '[[tiers]]\nname = "X"\nmax_pd = 0.5\nmargin = 0.01\n'
+        "income_multiple = 2.0\nmax_term_months = 6\n"
+    )
+    policy = load_policy(path)
+    offer = make_offer(
+        policy, pd=0.1, score=1, requested=1000, term_months=12, annual_income=1e5, exposure=0
+    )
+    assert offer.tier == "X" and offer.term_months == 6
+    assert offer.annual_rate == pytest.approx(0.05 + 0.1 * 0.6 + 0.02 + 0.01)
+    path.write_text("cost_of_fund = 1\n")
+    with pytest.raises(ValueError, match="cost_of_fund"):
+        load_policy(path)

@@ -16,8 +16,10 @@ whatever the credit score.
 from __future__ import annotations
 
 import math
+import tomllib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any, Literal
 
 OfferDecision = Literal["approve", "review", "decline"]
@@ -238,3 +240,24 @@ def make_offer(
     if decision == "decline":
         return Offer("decline", tier.name, pd, score, 0.0, None, None, tuple(reasons))
     return Offer(decision, tier.name, pd, score, limit, rate, term, tuple(reasons))
+
+
+def load_policy(path: Path) -> OfferPolicy:
+    """An offer policy from TOML: any scalar field of :class:`OfferPolicy`, and optionally
+    ``[[tiers]]`` tables (``name``, ``max_pd``, ``margin``, ``income_multiple``,
+    ``max_term_months``, ``decision``) replacing the default tiers."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"credit policy {path}: {exc}") from None
+    scalars = {f.name for f in fields(OfferPolicy)} - {"tiers", "signals"}
+    unknown = set(raw) - scalars - {"tiers"}
+    if unknown:
+        raise ValueError(f"credit policy {path}: unknown keys {sorted(unknown)}")
+    values: dict[str, Any] = {k: float(v) for k, v in raw.items() if k in scalars}
+    if "tiers" in raw:
+        try:
+            values["tiers"] = tuple(Tier(**t) for t in raw["tiers"])
+        except TypeError as exc:
+            raise ValueError(f"credit policy {path}: tiers: {exc}") from None
+    return OfferPolicy(**values)
