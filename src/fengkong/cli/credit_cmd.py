@@ -136,12 +136,10 @@ def train(
         f"C {result.chosen['c']}"
     )
     if html_path is not None:
-        html_path.write_text(
-            render_html(
-                card, y, card.score_many(data.columns, len(data)), f"scorecard v{info.version}"
-            ),
-            encoding="utf-8",
-        )
+        # In-sample figures flatter; the inner-CV ones in the summary are the honest ones.
+        title = f"scorecard v{info.version} on its training sample"
+        scores = card.score_many(data.columns, len(data))
+        html_path.write_text(render_html(card, y, scores, title), encoding="utf-8")
         click.echo(f"report: {html_path}")
 
 
