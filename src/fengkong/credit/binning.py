@@ -23,6 +23,9 @@ from typing import Any, Literal
 import numpy as np
 
 Kind = Literal["numerical", "categorical"]
+# "monotonic": ascending or descending, whichever fits; "auto": optbinning's choice,
+# which may also be a single peak or valley (risk highest or lowest mid-range).
+Trend = Literal["monotonic", "auto"]
 MISSING = "missing"
 
 
@@ -167,6 +170,7 @@ def fit_bins(
     *,
     min_bin_size: float = 0.05,
     weight: np.ndarray[Any, Any] | None = None,
+    trend: Trend = "monotonic",
 ) -> Bins:
     """Optimal bins of one variable, the event rate monotonic (ascending or descending).
 
@@ -178,7 +182,7 @@ def fit_bins(
     x = column(values, kind)
     options: dict[str, Any] = {"dtype": kind, "solver": "cp", "min_bin_size": min_bin_size}
     if kind == "numerical":
-        options["monotonic_trend"] = "auto_asc_desc"
+        options["monotonic_trend"] = "auto_asc_desc" if trend == "monotonic" else "auto"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # optbinning warns on constant columns
         ob = OptimalBinning(name=name, **options).fit(x, y, sample_weight=weight)
