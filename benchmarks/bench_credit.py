@@ -15,9 +15,10 @@ Protocol: ``RepeatedStratifiedKFold(5, repeats, random_state=0)``; every method 
 same outer folds. fengkong's scorecard chooses its settings (monotonic or automatic
 trend, minimum bin size, WOE or per-bin coefficients, L2 strength) by 5-fold CV inside
 each outer training fold; the outer test fold is only scored. Baselines, written here
-independently of fengkong's code: WOE + logistic (optbinning's ``BinningProcess`` defaults, then scikit-learn's
-``LogisticRegression`` defaults), one-hot logistic (categories one-hot, numbers
-standardised, defaults) and plain LightGBM (library defaults, categories native).
+independently of fengkong's code: WOE + logistic (optbinning's ``BinningProcess``
+defaults, then scikit-learn's ``LogisticRegression`` defaults), one-hot logistic
+(categories one-hot, numbers standardised, defaults) and plain LightGBM (library
+defaults, categories native).
 
 Latency: ``CreditStage.run`` on credit_application events with the German scorecard
 (20 variables), timed per event with ``perf_counter_ns`` after a warm-up; this is what
