@@ -121,3 +121,17 @@ def test_bad_credit_application_is_422_naming_fields(client: TestClient) -> None
     r = client.post("/v1/events", json=missing)
     assert r.status_code == 422 and r.json()["detail"][0]["field"] == "application"
     assert client.get("/v1/decisions/ca2").status_code == 404
+
+
+def test_device_farm_application_is_declined_whatever_the_score(client: TestClient) -> None:
+    device = {"device_id": "farm-1", "fingerprint": {"platform": "android", "is_emulator": True}}
+    body = {**_application(5), "device": device}
+    r = client.post("/v1/events", json=body)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["offer"]["decision"] == "decline" and out["offer"]["limit"] == 0.0
+    assert "fraud_emulator" in out["offer"]["reasons"]
+    assert out["decision"] == "block"
+    # The same applicant on a clean device is approved: the score was not the problem.
+    clean = client.post("/v1/events", json={**_application(6), "user_id": "u2"}).json()
+    assert clean["offer"]["decision"] == "approve"
