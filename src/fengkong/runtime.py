@@ -94,6 +94,17 @@ def serving_feature_definitions(registry: Registry) -> list[str]:
     return texts
 
 
+def credit_stage(settings: Settings) -> Stage:
+    """Credit offers from the registry's champion scorecard (last: fraud has spoken)."""
+    from fengkong.credit.offer import OfferPolicy, load_policy
+    from fengkong.credit.registry import CreditRegistry
+    from fengkong.credit.stage import CreditStage
+
+    path = settings.credit_policy_path
+    policy = load_policy(path) if path is not None else OfferPolicy()
+    return CreditStage.from_registry(CreditRegistry(settings.db_path, settings.models_dir), policy)
+
+
 Mode = Literal["serve", "replay", "backtest", "export"]
 
 
@@ -109,7 +120,7 @@ def compose(
     """The stage list for every use, built one way so each sees the same facts.
 
     ``serve`` and ``replay``: enrich → links → features → baserates → flows → documents → graph →
-    models → rules (``rule_store`` required; ``store`` gives the models their labels).
+    models → rules → credit (``rule_store`` required; ``store`` gives the models their labels).
     ``backtest``: the same up to the models (the backtest evaluates the rule sets
     itself); the models come in when ``store`` is given. ``export``: up to the graph.
     The features engine always defines what the registered models read, so a backtest
@@ -161,6 +172,7 @@ def compose(
     if rule_store is None:
         raise ValueError(f"compose({mode!r}) needs the rule store")
     stages.append(RulesStage(rule_store))
+    stages.append(credit_stage(settings))
     return stages
 
 

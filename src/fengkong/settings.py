@@ -119,6 +119,9 @@ class Settings(BaseSettings):
         None, description="model artefacts directory; default: <db_path>.models"
     )
     rules_path: Path | None = Field(None, description="rule set file to publish at start")
+    credit_policy_path: Path | None = Field(
+        None, description="TOML offer policy (docs/credit.md); default: the built-in table"
+    )
     policy: PolicySettings = PolicySettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -21,7 +21,7 @@ def test_replay_writes_one_answer_per_line_and_resumes(tmp_path: Path) -> None:
     r = runner.invoke(main, ["replay", str(events), "--out", str(out), "--db", str(db)], env=ENV)
     assert r.exit_code == 0, r.output
     answers = [json.loads(x) for x in out.read_text().splitlines()]
-    assert len(answers) == 11
+    assert len(answers) == len(lines) + 1
     assert answers[4]["line"] == 5 and "errors" in answers[4]
     assert answers[5]["event_id"] == "ev-0005"
 

@@ -18,6 +18,19 @@ class ReasonOut(BaseModel):
     detail: str
 
 
+class OfferOut(BaseModel):
+    """The credit offer of a ``credit_application`` or ``raise_limit`` (docs/credit.md)."""
+
+    decision: Literal["approve", "review", "decline"]
+    tier: str | None
+    pd: float
+    score: float
+    limit: float
+    annual_rate: float | None
+    term_months: int | None
+    reasons: list[str]
+
+
 class DecisionOut(BaseModel):
     """A decision (EVENTS.md): most severe of allow < challenge < review < block."""
 
@@ -31,6 +44,7 @@ class DecisionOut(BaseModel):
     latency_ms: float
     durable: bool | None = None
     explain: dict[str, Any] | None = None
+    offer: OfferOut | None = None
 
 
 class FieldErrorOut(BaseModel):

@@ -110,6 +110,7 @@ class Pipeline:
             reasons=outcome.reasons,
             versions=ctx.versions,
             latency_ms=(time.perf_counter() - started) * 1000.0,
+            offer=ctx.offer,
         )
         return decision, ctx
 

@@ -83,6 +83,8 @@ class DecisionContext:
     model_score: float | None = None
     versions: dict[str, str] = field(default_factory=dict)
     explain: dict[str, Any] = field(default_factory=dict)
+    # A credit offer (tier, limit, rate, term) for credit applications and limit raises.
+    offer: dict[str, Any] | None = None
 
     def propose(
         self, action: Action, reason: Reason, challenge: ChallengeKind | None = None
@@ -180,6 +182,7 @@ class Decision:
     versions: dict[str, str]
     latency_ms: float
     durable: bool = True
+    offer: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -192,6 +195,8 @@ class Decision:
             "versions": self.versions,
             "latency_ms": round(self.latency_ms, 3),
         }
+        if self.offer is not None:
+            out["offer"] = self.offer
         if not self.durable:
             out["durable"] = False
         return out

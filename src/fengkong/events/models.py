@@ -48,6 +48,7 @@ class EventType(StrEnum):
     QR_SCAN = "qr_scan"
     DOCUMENT_UPLOAD = "document_upload"
     VOICE_CHECK = "voice_check"
+    CREDIT_APPLICATION = "credit_application"
 
 
 MONEY_EVENT_TYPES: frozenset[EventType] = frozenset(
@@ -60,6 +61,7 @@ _REQUIRED_BY_TYPE: dict[EventType, str] = {
     EventType.QR_SCAN: "qr",
     EventType.DOCUMENT_UPLOAD: "document",
     EventType.VOICE_CHECK: "voice",
+    EventType.CREDIT_APPLICATION: "application",
 }
 
 Operation = Literal[
@@ -194,6 +196,35 @@ class Voice(_Strict):
     claimed_user_id: Id | None = None
 
 
+class CreditApplication(_Strict):
+    """What a credit application (or a limit raise) asks for, and who asks.
+
+    ``applicant`` holds the scorecard's variables by name (numbers or category
+    labels); ``stated_income`` is annual, ``existing_debt`` is credit outstanding.
+    """
+
+    requested_amount: Decimal = Field(gt=0, lt=Decimal("1e12"), allow_inf_nan=False)
+    term_months: int = Field(ge=1, le=600)
+    stated_income: Decimal | None = Field(None, ge=0, lt=Decimal("1e12"), allow_inf_nan=False)
+    existing_debt: Decimal | None = Field(None, ge=0, lt=Decimal("1e12"), allow_inf_nan=False)
+    purpose: ShortText | None = None
+    applicant: dict[Annotated[str, StringConstraints(max_length=128)], Any] = Field(
+        default_factory=dict, max_length=500
+    )
+
+    @field_validator("applicant")
+    @classmethod
+    def _plain_values(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key, v in value.items():
+            if isinstance(v, float) and v != v:
+                raise ValueError(f"`{key}`: give null, not NaN, for a missing value")
+            if not (v is None or isinstance(v, str | int | float | bool)):
+                raise ValueError(f"`{key}`: must be a number, a string, true/false or null")
+            if isinstance(v, str) and len(v) > 256:
+                raise ValueError(f"`{key}`: at most 256 characters")
+        return value
+
+
 class Event(_Strict):
     """One sensitive action, as sent by a client (wire format v1)."""
 
@@ -217,6 +248,7 @@ class Event(_Strict):
     qr: QRCode | None = None
     document: Document | None = None
     voice: Voice | None = None
+    application: CreditApplication | None = None
     attributes: dict[str, Any] | None = None
 
     _rfc3339 = field_validator("occurred_at", mode="before")(rfc3339)

@@ -104,8 +104,9 @@ class SQLiteModelStore:
         return [ModelVersion(r[0], r[1], r[2], r[3], r[4], json.loads(r[5])) for r in rows]
 
     def set_role(self, role: str, version: int | None, *, author: str, action: str) -> None:
-        if role not in ROLES:
-            raise ValueError(f"role must be one of {ROLES}")
+        # Other kinds of model (``credit.champion``) keep their roles under a prefix.
+        if role.rpartition(".")[2] not in ROLES:
+            raise ValueError(f"role must be one of {ROLES}, optionally prefixed `kind.`")
         with self._lock:
             self._conn.execute(
                 "INSERT INTO models_roles_log (role, version, at, author, action)"

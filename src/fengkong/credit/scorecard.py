@@ -1,0 +1,230 @@
+"""The scorecard as served: points per bin, points-to-double-odds scaling, calibrated PD.
+
+Scaling: ``score = offset + factor · ln(odds of good)`` with ``factor = pdo / ln 2`` and
+``offset = base_score − factor · ln(base_odds)``, so ``base_odds`` (good : bad) scores
+``base_score`` and every ``pdo`` points double the odds. The model's log-odds of *bad*
+``b0 + Σ c_j(bin)`` is spread over the variables: each bin's points are
+``−factor · c_j(bin) + (offset − factor · b0) / n``, so a score is a plain sum.
+
+Reason codes (adverse action): for each variable, the points the applicant lost against
+the best bin of that variable; the variables costing most come first.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from bisect import bisect_right
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from fengkong.credit.binning import Bins
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """``base_score`` points at ``base_odds`` good : bad; ``pdo`` points double the odds."""
+
+    base_score: float = 600.0
+    base_odds: float = 50.0
+    pdo: float = 20.0
+
+    def __post_init__(self) -> None:
+        if self.pdo <= 0 or self.base_odds <= 0:
+            raise ValueError("pdo and base_odds must be > 0")
+
+    @property
+    def factor(self) -> float:
+        return self.pdo / math.log(2.0)
+
+    @property
+    def offset(self) -> float:
+        return self.base_score - self.factor * math.log(self.base_odds)
+
+    def score(self, log_odds_bad: float) -> float:
+        return self.offset - self.factor * log_odds_bad
+
+    def log_odds_bad(self, score: float) -> float:
+        return (self.offset - score) / self.factor
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One adverse-action reason: the variable, its bin and the points it cost."""
+
+    variable: str
+    value: Any
+    bin: str
+    points_lost: float
+
+    @property
+    def code(self) -> str:
+        return f"credit_{self.variable}"
+
+    @property
+    def detail(self) -> str:
+        lost = f"{self.points_lost:.0f} points below best"
+        return f"{self.variable}={self.value!r} in {self.bin}: {lost}"
+
+
+@dataclass(frozen=True)
+class Scored:
+    score: float
+    pd: float
+    points: tuple[float, ...]
+    bins: tuple[int, ...]
+
+
+@dataclass
+class Scorecard:
+    """Variables with points per bin, the scaling and the PD calibration.
+
+    ``calibration = (a, b)``: ``PD = 1 / (1 + exp(−(a + b · score)))``, fitted on
+    out-of-fold scores; ``meta`` has the training settings and figures.
+    """
+
+    variables: list[Bins]
+    points: list[list[float]]
+    scaling: Scaling
+    calibration: tuple[float, float]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._best = [max(p) for p in self.points]
+        self._labels = [b.labels() for b in self.variables]
+        # Flat per-variable tuples: scoring one applicant is on the decision path.
+        self._fast = [
+            (
+                b.name,
+                b.kind == "numerical",
+                list(b.splits),
+                {c: i for i, g in enumerate(b.groups) for c in g},
+                b.missing_index,
+                p,
+                b,
+            )
+            for b, p in zip(self.variables, self.points, strict=True)
+        ]
+
+    @classmethod
+    def from_log_odds(
+        cls,
+        variables: list[Bins],
+        contributions: Sequence[Sequence[float]],
+        intercept: float,
+        scaling: Scaling,
+        calibration: tuple[float, float] | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> Scorecard:
+        """Points from per-bin contributions to the log-odds of bad and the intercept."""
+        n = max(1, len(variables))
+        share = (scaling.offset - scaling.factor * intercept) / n
+        points = [[share - scaling.factor * c for c in contrib] for contrib in contributions]
+        # Uncalibrated: the model's own PD, exactly the logistic of its log-odds.
+        default = (scaling.offset / scaling.factor, -1.0 / scaling.factor)
+        return cls(variables, points, scaling, calibration or default, dict(meta or {}))
+
+    @property
+    def names(self) -> list[str]:
+        return [b.name for b in self.variables]
+
+    def pd_of(self, score: float) -> float:
+        """Calibrated probability of default at ``score``."""
+        a, b = self.calibration
+        z = a + b * score
+        return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
+
+    def score(self, applicant: Mapping[str, Any]) -> Scored:
+        """Score one applicant given as ``variable -> value`` (absent means missing)."""
+        get = applicant.get
+        bins, pts = [], []
+        for name, numeric, splits, lookup, missing, points, b in self._fast:
+            v = get(name)
+            if v is None:
+                i = missing
+            elif numeric:
+                cls = v.__class__
+                if cls is float or cls is int:
+                    i = bisect_right(splits, v) if v == v else missing
+                else:
+                    i = b.index(v)
+            else:
+                i = lookup.get(v, missing) if v.__class__ is str else b.index(v)
+            bins.append(i)
+            pts.append(points[i])
+        total = sum(pts)
+        return Scored(total, self.pd_of(total), tuple(pts), tuple(bins))
+
+    def score_many(self, columns: Mapping[str, Sequence[Any]], n: int) -> np.ndarray[Any, Any]:
+        """Scores of ``n`` applicants given column-wise (faster for files)."""
+        total = np.zeros(n)
+        for b, pts in zip(self.variables, self.points, strict=True):
+            values = columns.get(b.name)
+            idx = np.full(n, b.missing_index) if values is None else b.indices(values)
+            total += np.asarray(pts)[idx]
+        return total
+
+    def pd_many(self, scores: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        a, b = self.calibration
+        return np.asarray(1.0 / (1.0 + np.exp(-(a + b * scores))))
+
+    def reasons(self, applicant: Mapping[str, Any], scored: Scored, top: int = 4) -> list[Reason]:
+        """The variables that cost ``applicant`` most points against their best bin."""
+        pts = scored.points
+        lost = [(b - p, j) for j, (b, p) in enumerate(zip(self._best, pts, strict=True)) if b > p]
+        lost.sort(reverse=True)
+        out = []
+        for cost, j in lost[:top]:
+            name = self.variables[j].name
+            label = self._labels[j][scored.bins[j]]
+            out.append(Reason(name, applicant.get(name), label, cost))
+        return out
+
+    def table(self) -> list[dict[str, Any]]:
+        """One row per bin: variable, bin, counts, WOE, IV of the variable, points."""
+        rows = []
+        for b, pts, labels in zip(self.variables, self.points, self._labels, strict=True):
+            iv = b.iv()
+            for i, label in enumerate(labels):
+                rows.append(
+                    {
+                        "variable": b.name,
+                        "bin": label,
+                        "n_good": b.n_good[i],
+                        "n_bad": b.n_bad[i],
+                        "woe": b.woe[i],
+                        "iv": iv,
+                        "points": pts[i],
+                    }
+                )
+        return rows
+
+    def to_json(self) -> str:
+        body = {
+            "format": "fengkong-scorecard-1",
+            "variables": [b.to_dict() for b in self.variables],
+            "points": self.points,
+            "scaling": {
+                "base_score": self.scaling.base_score,
+                "base_odds": self.scaling.base_odds,
+                "pdo": self.scaling.pdo,
+            },
+            "calibration": list(self.calibration),
+            "meta": self.meta,
+        }
+        return json.dumps(body, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Scorecard:
+        d = json.loads(text)
+        if d.get("format") != "fengkong-scorecard-1":
+            raise ValueError("not a fengkong scorecard artefact")
+        variables = [Bins.from_dict(v) for v in d["variables"]]
+        points = [[float(p) for p in row] for row in d["points"]]
+        if [len(p) for p in points] != [b.n_bins for b in variables]:
+            raise ValueError("scorecard artefact: points do not match the bins")
+        a, b = d["calibration"]
+        return cls(variables, points, Scaling(**d["scaling"]), (float(a), float(b)), d["meta"])
