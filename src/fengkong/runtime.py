@@ -91,6 +91,7 @@ def build_stages(
     from fengkong.decisions.stages_models import ModelStage, serving_definitions
     from fengkong.decisions.stages_rules import RulesStage
     from fengkong.features import FeatureEngine, load_ip_ranges
+    from fengkong.imaging import ImagePool
 
     ranges = load_ip_ranges(settings.ip_ranges_path) if settings.ip_ranges_path else None
     registry = Registry(settings.db_path, settings.models_dir)
@@ -101,12 +102,13 @@ def build_stages(
         labels=store.labels,
         reasons_at=settings.policy.challenge_at or 0.0,
     )
+    images = ImagePool(settings.image_workers, settings.image_budget_s)
     return [
         EnrichStage(ip_ranges=ranges),
-        LinksStage(),
+        LinksStage(images=images, store=store),
         FeaturesStage(features),
         FlowsStage(),
-        DocumentsStage(),
+        DocumentsStage(images=images, store=store),
         GraphStage(),
         models,
         RulesStage(rule_store),
@@ -127,6 +129,10 @@ class Runtime:
     def close(self) -> None:
         if self.committer is not None:
             self.committer.close()
+        for stage in self.engine.pipeline.stages:
+            close = getattr(stage, "close", None)
+            if callable(close):
+                close()
         self.rule_store.close()
         self.store.close()
 

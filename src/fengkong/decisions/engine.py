@@ -194,6 +194,7 @@ class Engine:
 
     async def decide_async(self, items: Sequence[Accepted]) -> list[DecisionDict]:
         """Decide in order; wait (without blocking the loop) until durable."""
+        await self.pipeline.prepare([item.event for item in items])
         batch = self._decide_in_order(items)
         if batch.records:
             batch.waits.append(self._submit(batch.records, batch.answers))

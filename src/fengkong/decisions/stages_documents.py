@@ -5,6 +5,8 @@ from __future__ import annotations
 from fengkong.decisions.types import DecisionContext
 from fengkong.documents import ReuseIndex, image_fingerprint
 from fengkong.events import Event
+from fengkong.imaging import ImagePool
+from fengkong.imaging.late import ExplainStore
 
 FEATURE_NAMES: dict[str, str] = {"document.other_accounts_30d": "num"}
 
@@ -18,8 +20,16 @@ class DocumentsStage:
 
     name = "documents"
 
-    def __init__(self, window_s: float = 30 * 86_400.0) -> None:
+    def __init__(
+        self,
+        window_s: float = 30 * 86_400.0,
+        *,
+        images: ImagePool | None = None,
+        store: ExplainStore | None = None,
+    ) -> None:
         self.index = ReuseIndex(window_s)
+        self.images = images
+        self.store = store
 
     def run(self, ctx: DecisionContext) -> None:
         event = ctx.event
