@@ -43,24 +43,33 @@ class NearDuplicateIndex:
     def __init__(self, window_s: float = 30 * 86_400.0, max_bits: int = MAX_BITS) -> None:
         self.window_s = window_s
         self.max_bits = max_bits
-        self._hashes = np.zeros((0, 4), dtype=np.uint64)
+        self._hashes = np.zeros((64, 4), dtype=np.uint64)
+        self._ts = np.zeros(64, dtype=np.float64)
         self._accounts: list[str] = []
-        self._ts = np.zeros(0, dtype=np.float64)
 
     def __len__(self) -> int:
         return len(self._accounts)
 
     def add(self, hex_hash: str, account: str, ts: float) -> None:
-        self._hashes = np.vstack([self._hashes, _words(hex_hash)[None, :]])[-_CAPACITY:]
-        self._accounts = [*self._accounts, account][-_CAPACITY:]
-        self._ts = np.append(self._ts, ts)[-_CAPACITY:]
+        n = len(self._accounts)
+        if n == _CAPACITY:
+            self._keep(np.arange(n) >= n // 10)  # full: forget the oldest tenth
+            n = len(self._accounts)
+        if n == self._ts.size:  # grow by doubling: amortised O(1) per upload
+            self._hashes = np.vstack([self._hashes, np.zeros_like(self._hashes)])
+            self._ts = np.concatenate([self._ts, np.zeros_like(self._ts)])
+        self._hashes[n] = _words(hex_hash)
+        self._ts[n] = ts
+        self._accounts.append(account)
 
     def nearest_other(self, hex_hash: str, account: str, ts: float) -> tuple[int, int | None]:
         """(other accounts within ``max_bits`` in the window, the smallest distance seen)."""
-        if not self._accounts:
+        n = len(self._accounts)
+        if n == 0:
             return 0, None
-        distance = _popcount(self._hashes ^ _words(hex_hash)[None, :])
-        live = (self._ts >= ts - self.window_s) & (self._ts <= ts)
+        distance = _popcount(self._hashes[:n] ^ _words(hex_hash)[None, :])
+        stamps = self._ts[:n]
+        live = (stamps >= ts - self.window_s) & (stamps <= ts)
         others = live & np.array([a != account for a in self._accounts])
         if not others.any():
             return 0, None
@@ -69,7 +78,14 @@ class NearDuplicateIndex:
         return len(accounts), int(distance[others].min())
 
     def expire(self, now: float) -> None:
-        keep = self._ts >= now - self.window_s
-        self._hashes = self._hashes[keep]
+        self._keep(self._ts[: len(self._accounts)] >= now - self.window_s)
+
+    def _keep(self, keep: np.ndarray[Any, np.dtype[np.bool_]]) -> None:
+        n = len(self._accounts)
+        hashes, stamps = self._hashes[:n][keep], self._ts[:n][keep]
         self._accounts = [a for a, k in zip(self._accounts, keep, strict=True) if k]
-        self._ts = self._ts[keep]
+        size = max(64, len(self._accounts) * 2)
+        self._hashes = np.zeros((size, 4), dtype=np.uint64)
+        self._ts = np.zeros(size, dtype=np.float64)
+        self._hashes[: len(hashes)] = hashes
+        self._ts[: len(stamps)] = stamps
