@@ -136,6 +136,7 @@ def compose(
     from fengkong.decisions.stages_rules import RulesStage
     from fengkong.features import load_ip_ranges
     from fengkong.features.baserates import BaseRatesStage
+    from fengkong.imaging import ImagePool
 
     ranges_path = ip_ranges_path or settings.ip_ranges_path
     ranges = load_ip_ranges(ranges_path) if ranges_path else None
@@ -148,13 +149,14 @@ def compose(
     if features is None:
         assert registry is not None
         features = FeatureEngine(serving_feature_definitions(registry))
+    images = ImagePool(settings.image_workers, settings.image_budget_s)
     stages: list[Stage] = [
         EnrichStage(ip_ranges=ranges),
-        LinksStage(),
+        LinksStage(images=images, store=store),
         FeaturesStage(features),
         BaseRatesStage(),
         FlowsStage(),
-        DocumentsStage(),
+        DocumentsStage(images=images, store=store),
         GraphStage(),
     ]
     if not needs_models or registry is None:
@@ -199,6 +201,10 @@ class Runtime:
             self.committer.close()
         if self.engine.store.last_seq() > self.engine.snapshot_seq:
             self.engine.save_snapshot()
+        for stage in self.engine.pipeline.stages:
+            close = getattr(stage, "close", None)
+            if callable(close):
+                close()
         self.rule_store.close()
         self.store.close()
 

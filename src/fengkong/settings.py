@@ -122,6 +122,12 @@ class Settings(BaseSettings):
     credit_policy_path: Path | None = Field(
         None, description="TOML offer policy (docs/credit.md); default: the built-in table"
     )
+    image_workers: int = Field(
+        1, ge=0, description="worker processes for QR and document image checks; 0: inline"
+    )
+    image_budget_s: float = Field(
+        1.5, gt=0, description="how long a decision waits for its image checks"
+    )
     policy: PolicySettings = PolicySettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -31,7 +31,7 @@ def test_every_declared_output_is_known_to_rules(runtime: Runtime) -> None:
 
 def test_backtest_and_export_see_the_serving_stages(settings: Settings, runtime: Runtime) -> None:
     serving = [s.name for s in runtime.engine.pipeline.stages]
-    assert serving[-2:] == ["models", "rules"]
-    assert [s.name for s in compose(settings, "backtest")] == serving[:-2]
-    assert [s.name for s in compose(settings, "backtest", store=runtime.store)] == serving[:-1]
-    assert [s.name for s in compose(settings, "export")] == serving[:-2]
+    assert serving[-3:] == ["models", "rules", "credit"]
+    assert [s.name for s in compose(settings, "backtest")] == serving[:-3]
+    assert [s.name for s in compose(settings, "backtest", store=runtime.store)] == serving[:-2]
+    assert [s.name for s in compose(settings, "export")] == serving[:-3]

@@ -249,9 +249,11 @@ class Engine:
     ) -> list[DecisionDict]:
         """Decide in order; wait (without blocking the loop) until durable.
 
-        A unit refused as stale (decided on a state a failed commit invalidated) is
-        decided again on the recovered state, up to ``attempts`` times.
+        Slow per-event checks (images) start first and are awaited off the loop within
+        their budget. A unit refused as stale (decided on a state a failed commit
+        invalidated) is decided again on the recovered state, up to ``attempts`` times.
         """
+        await self.pipeline.prepare([item.event for item in items])
         for attempt in range(attempts):
             batch = self._decide_in_order(items)
             if batch.records:

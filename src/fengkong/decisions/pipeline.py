@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
 from typing import cast
 
 from fengkong.decisions.policy import Policy
@@ -93,6 +95,27 @@ class Pipeline:
     def horizon_seconds(self) -> float:
         """How far back stored events must be replayed to rebuild the state."""
         return max((s.horizon_seconds() for s in self.stateful), default=0.0)
+
+    async def prepare(self, events: Sequence[Event]) -> None:
+        """Start stages' slow per-event work (image checks) and await it off the loop.
+
+        A stage with ``prepare(event) -> Future | None`` and ``budget_s`` starts its work
+        here; the wait ends after the longest budget, so a slow check never holds the
+        event loop, and the stage's ``read`` decides with whatever finished.
+        """
+        waits: list[asyncio.Future[object]] = []
+        budget = 0.0
+        for stage in self.stages:
+            prepare = getattr(stage, "prepare", None)
+            if not callable(prepare):
+                continue
+            for event in events:
+                started: Future[object] | None = prepare(event)
+                if started is not None and not started.done():
+                    waits.append(asyncio.wrap_future(started))
+                    budget = max(budget, float(getattr(stage, "budget_s", 0.0)))
+        if waits:
+            await asyncio.wait(waits, timeout=budget)
 
     def decide(self, event: Event) -> tuple[Decision, DecisionContext]:
         """Read every stage for ``event`` and decide; the state is not updated yet."""

@@ -1,69 +1,212 @@
-"""The documents stage: recycled images among uploads (``document.*`` features)."""
+"""The documents stage: what the image of an uploaded document says (``document.*``)."""
 
 from __future__ import annotations
+
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 from fengkong.decisions.state import dump_state, load_state
 from fengkong.decisions.types import DecisionContext
 from fengkong.documents import ReuseIndex, image_fingerprint
+from fengkong.documents.analyse import analyse_document
+from fengkong.documents.facts import FACT_NAMES, document_facts
+from fengkong.documents.similar import NearDuplicateIndex
 from fengkong.events import Event
+from fengkong.imaging import ImagePool, PendingChecks
+from fengkong.imaging.late import ExplainStore, LateAttacher
 
-FEATURE_NAMES: dict[str, str] = {"document.other_accounts_30d": "num"}
+# Names rules may read (facts included).
+FEATURE_NAMES: dict[str, str] = {"document.other_accounts_30d": "num", **FACT_NAMES}
+_MAX_COMPANIES = 100_000
+
+
+@dataclass(slots=True)
+class _Found:
+    """What reading one upload found, for the update that adds it."""
+
+    event_id: str
+    fingerprint: str
+    analysis: dict[str, Any] | None = None
+    late: Future[dict[str, Any]] | None = None
+
+
+def _today(event: Event) -> str:
+    return datetime.fromtimestamp(event.ts, UTC).date().isoformat()
 
 
 class DocumentsStage:
-    """For ``document_upload`` events: how many other accounts uploaded the same image.
+    """For ``document_upload`` events: the image read, checked and compared.
 
-    The feature is point in time (uploads before this event, within 30 days); other
-    event types get ``None``.
+    Exact reuse (``document.other_accounts_30d``) is computed at once; OCR, number
+    checks, seals, pixel forensics and the perceptual hash run in an image worker
+    within the pool's budget (``document.pending`` when it runs out; the result is
+    attached to the stored decision under ``late.documents`` when ready). Both reuse
+    counts are point in time: uploads before this event, within 30 days.
     """
 
     name = "documents"
     outputs = FEATURE_NAMES
     inputs: tuple[str, ...] = ()
 
-    def __init__(self, window_s: float = 30 * 86_400.0) -> None:
+    def __init__(
+        self,
+        window_s: float = 30 * 86_400.0,
+        *,
+        images: ImagePool | None = None,
+        store: ExplainStore | None = None,
+    ) -> None:
         self.index = ReuseIndex(window_s)
-        self._read: tuple[str, str] | None = None
+        self.similar = NearDuplicateIndex(window_s)
+        self.images = images or ImagePool(workers=0)
+        self._checks: PendingChecks[dict[str, Any]] = PendingChecks(self.images, analyse_document)
+        self._late = LateAttacher(store)
+        # The company on each account's latest business licence, for its seals.
+        self._company: dict[str, str] = {}
+        # What read() found for the event that update() is about to add.
+        self._found: _Found | None = None
+
+    @property
+    def budget_s(self) -> float:
+        return self.images.budget_s
+
+    def prepare(self, event: Event) -> Future[dict[str, Any]] | None:
+        doc = event.document
+        if doc is None:
+            return None
+        return self._checks.start(event.event_id, doc.image_b64, doc.kind, _today(event))
 
     def read(self, ctx: DecisionContext) -> None:
         event = ctx.event
         doc = event.document
+        self._found = None
         if doc is None:
             ctx.features["document.other_accounts_30d"] = None
             return
-        fingerprint = image_fingerprint(doc.image_b64)
-        self._read = (event.event_id, fingerprint)
+        found = self._found = _Found(event.event_id, image_fingerprint(doc.image_b64))
         ctx.features["document.other_accounts_30d"] = self.index.other_accounts(
-            fingerprint, event.user_id, event.ts
+            found.fingerprint, event.user_id, event.ts
         )
+        try:
+            analysis, found.late = self._checks.take(
+                event.event_id, doc.image_b64, doc.kind, _today(event)
+            )
+        except Exception as exc:
+            analysis = {"error": f"{type(exc).__name__}: {exc}"}
+        if analysis is None:
+            ctx.facts["document.pending"] = True
+            if found.late is not None:
+                self._late.later(event.event_id, self.name, found.late, self._late_facts(event))
+            return
+        facts, reasons = self.facts_of(event, analysis)
+        ctx.facts.update(facts)
+        ctx.explain["documents"] = {
+            "reasons": reasons,
+            "fields_found": sorted(analysis.get("fields", {})),
+            "seals": [s["text"] for s in analysis.get("seals", [])],
+            "timings_ms": analysis.get("timings_ms", {}),
+        }
+        found.analysis = analysis
 
     def update(self, ctx: DecisionContext) -> None:
         event = ctx.event
+        found = self._found
         if event.document is None:
             return
-        read = self._read
-        # The fingerprint read computed (hashing an image is the costly part).
-        if read is not None and read[0] == event.event_id:
-            self.index.add(read[1], event.user_id, event.ts)
-        else:
+        if found is None or found.event_id != event.event_id:
             self.observe(event)
+            return
+        self.index.add(found.fingerprint, event.user_id, event.ts)
+        if found.analysis is not None:
+            self.learn(event, found.analysis)
+        if found.late is not None:
+            found.late.add_done_callback(lambda done: self._learn_late(event, done))
 
     def run(self, ctx: DecisionContext) -> None:
         self.read(ctx)
         self.update(ctx)
 
+    def facts_of(self, event: Event, analysis: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """Facts of a finished analysis and the near-duplicate lookup (state unchanged)."""
+        doc = event.document
+        assert doc is not None
+        facts, reasons = document_facts(analysis, doc.kind, self._companies(event, analysis))
+        phash = analysis.get("phash")
+        if isinstance(phash, str):
+            others, bits = self.similar.nearest_other(phash, event.user_id, event.ts)
+            facts["document.near_duplicate_accounts_30d"] = others
+            facts["document.near_duplicate_bits"] = bits
+            if others:
+                reasons.append(f"near-duplicate of {others} other account(s)' upload ({bits} bits)")
+        return facts, reasons
+
+    def learn(self, event: Event, analysis: dict[str, Any]) -> None:
+        """Add a finished analysis of ``event``'s upload: its perceptual hash, its company."""
+        doc = event.document
+        assert doc is not None
+        if isinstance(analysis.get("phash"), str):
+            self.similar.add(analysis["phash"], event.user_id, event.ts)
+        name = analysis.get("fields", {}).get("name")
+        if doc.kind == "business_license" and name:
+            self._remember_company(event.user_id, str(name))
+
+    def _companies(self, event: Event, analysis: dict[str, Any]) -> list[str]:
+        names = list(analysis.get("companies") or [])
+        attrs = event.attributes or {}
+        if isinstance(attrs.get("company_name"), str):
+            names.append(attrs["company_name"])
+        known = self._company.get(event.user_id)
+        if known:
+            names.append(known)
+        return names
+
+    def _remember_company(self, account: str, name: str) -> None:
+        self._company.pop(account, None)
+        self._company[account] = name
+        if len(self._company) > _MAX_COMPANIES:
+            self._company.pop(next(iter(self._company)))
+
+    def _late_facts(self, event: Event) -> Any:
+        def facts(analysis: dict[str, Any]) -> dict[str, Any]:
+            doc = event.document
+            assert doc is not None
+            found, reasons = document_facts(analysis, doc.kind, self._companies(event, analysis))
+            return {"facts": found, "reasons": reasons, "timings_ms": analysis.get("timings_ms")}
+
+        return facts
+
+    def _learn_late(self, event: Event, done: Future[dict[str, Any]]) -> None:
+        if done.exception() is None and isinstance(done.result().get("phash"), str):
+            self.similar.add(done.result()["phash"], event.user_id, event.ts)
+
     def observe(self, event: Event) -> None:
-        if event.document is not None:
-            self.index.add(image_fingerprint(event.document.image_b64), event.user_id, event.ts)
+        doc = event.document
+        if doc is None:
+            return
+        self.index.add(image_fingerprint(doc.image_b64), event.user_id, event.ts)
+        # A rebuild restores the near-duplicate index from the perceptual hash alone.
+        from fengkong.documents.analyse import perceptual_hash
+        from fengkong.imaging import ImageError, decode_image, image_bytes
+
+        try:
+            img = decode_image(image_bytes(doc.image_b64))
+        except ImageError:
+            return
+        self.similar.add(perceptual_hash(img), event.user_id, event.ts)
 
     def horizon_seconds(self) -> float:
         return self.index.window_s
 
     def maintain(self, now: float) -> None:
         self.index.expire(now)
+        self.similar.expire(now)
 
     def snapshot(self) -> bytes:
-        return dump_state("documents", self.index)
+        return dump_state("documents", (self.index, self.similar, self._company))
 
     def restore(self, data: bytes) -> None:
-        self.index = load_state("documents", data)
+        self.index, self.similar, self._company = load_state("documents", data)
+
+    def close(self) -> None:
+        self.images.close()

@@ -3,14 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
+from concurrent.futures import Future
+from typing import Any, ClassVar
 
 from fengkong.decisions.state import dump_state, load_state
 from fengkong.decisions.types import DecisionContext
 from fengkong.events import Event
+from fengkong.imaging import ImagePool, PendingChecks
+from fengkong.imaging.late import ExplainStore, LateAttacher
 from fengkong.links import FACT_NAMES, analyse_link
+from fengkong.links.qr_image import read_qr
 
-FEATURE_NAMES: dict[str, str] = {"user.secs_since_risky_qr": "num"}
+QR_FACT_NAMES: dict[str, str] = {
+    "qr.from_image": "bool",
+    "qr.image_codes": "num",
+    "qr.image_unreadable": "bool",
+    "qr.payload_mismatch": "bool",
+    "qr.image_pending": "bool",
+    "qr.image_ms": "num",
+}
+# Names rules may read (facts included, so a rule can name ``qr.payload_mismatch``).
+FEATURE_NAMES: dict[str, str] = {"user.secs_since_risky_qr": "num", **QR_FACT_NAMES}
+
+
+def _riskiest(payloads: list[str]) -> str | None:
+    if not payloads:
+        return None
+    return max(payloads, key=lambda p: float(analyse_link(p)["link.risk"] or 0.0))
 
 
 class LinksStage:
@@ -19,16 +38,40 @@ class LinksStage:
     A phishing QR code leads to a payment or transfer a few minutes later, so the stage
     remembers, per user, when they last scanned a code whose ``link.risk`` reached
     ``risky_at``; the feature is the time since (``None`` beyond ``memory_s``).
+
+    With ``qr.image_b64`` the code is read from the picture in an image worker
+    (``qr.*`` facts); the payload analysed is the riskiest code in the image, else the
+    client's ``payload``.
     """
 
     name = "links"
     outputs: ClassVar[Mapping[str, str]] = {**FACT_NAMES, **FEATURE_NAMES}
     inputs: tuple[str, ...] = ()
 
-    def __init__(self, risky_at: float = 0.5, memory_s: float = 86_400.0) -> None:
+    def __init__(
+        self,
+        risky_at: float = 0.5,
+        memory_s: float = 86_400.0,
+        *,
+        images: ImagePool | None = None,
+        store: ExplainStore | None = None,
+    ) -> None:
         self.risky_at = risky_at
         self.memory_s = memory_s
         self._last_risky: dict[str, float] = {}
+        self.images = images or ImagePool(workers=0)
+        self._checks: PendingChecks[dict[str, Any]] = PendingChecks(self.images, read_qr)
+        self._late = LateAttacher(store)
+
+    @property
+    def budget_s(self) -> float:
+        return self.images.budget_s
+
+    def prepare(self, event: Event) -> Future[dict[str, Any]] | None:
+        qr = event.qr
+        if qr is None or qr.image_b64 is None:
+            return None
+        return self._checks.start(event.event_id, qr.image_b64)
 
     def read(self, ctx: DecisionContext) -> None:
         event = ctx.event
@@ -38,22 +81,64 @@ class LinksStage:
             since if since is not None and 0 <= since <= self.memory_s else None
         )
         qr = event.qr
-        if qr is not None and qr.payload:
-            ctx.facts.update(analyse_link(qr.payload))
+        if qr is None:
+            return
+        payload = qr.payload
+        if qr.image_b64 is not None:
+            payload = self._image_facts(ctx, qr.image_b64, qr.payload)
+        if payload:
+            ctx.facts.update(analyse_link(payload))
 
     def update(self, ctx: DecisionContext) -> None:
-        qr = ctx.event.qr
-        if qr is not None and qr.payload:
-            self._remember(ctx.event, ctx.facts.get("link.risk"))
+        if ctx.event.qr is not None and "link.risk" in ctx.facts:
+            self._remember(ctx.event, ctx.facts["link.risk"])
 
     def run(self, ctx: DecisionContext) -> None:
         self.read(ctx)
         self.update(ctx)
 
+    def _image_facts(self, ctx: DecisionContext, image_b64: str, claimed: str | None) -> str | None:
+        """Read the image's codes into ``qr.*`` facts; the payload to analyse."""
+        try:
+            result, future = self._checks.take(ctx.event.event_id, image_b64)
+        except Exception as exc:
+            ctx.facts["qr.image_unreadable"] = True
+            ctx.explain["qr_image_error"] = f"{type(exc).__name__}: {exc}"
+            return claimed
+        if result is None:
+            ctx.facts["qr.image_pending"] = True
+            self._late.later(ctx.event.event_id, self.name, future, _late_facts)
+            event = ctx.event
+            future.add_done_callback(lambda done: self._remember_late(event, done))
+            return claimed
+        payloads: list[str] = result["payloads"]
+        found = _riskiest(payloads)
+        ctx.facts.update(
+            {
+                "qr.from_image": found is not None,
+                "qr.image_codes": len(payloads),
+                "qr.image_unreadable": found is None,
+                "qr.payload_mismatch": claimed is not None
+                and found is not None
+                and claimed.strip() not in payloads,
+                "qr.image_pending": False,
+                "qr.image_ms": result["ms"],
+            }
+        )
+        if result["error"]:
+            ctx.explain["qr_image_error"] = result["error"]
+        return found or claimed
+
     def observe(self, event: Event) -> None:
         qr = event.qr
-        if qr is not None and qr.payload:
-            self._remember(event, analyse_link(qr.payload)["link.risk"])
+        if qr is None:
+            return
+        payload = qr.payload
+        if qr.image_b64 is not None:
+            # Rebuilds read the image again: state must not depend on the client's word.
+            payload = _riskiest(read_qr(qr.image_b64)["payloads"]) or payload
+        if payload:
+            self._remember(event, analyse_link(payload)["link.risk"])
 
     def horizon_seconds(self) -> float:
         return self.memory_s
@@ -69,6 +154,24 @@ class LinksStage:
     def restore(self, data: bytes) -> None:
         self._last_risky = load_state("links", data)
 
+    def _remember_late(self, event: Event, done: Future[dict[str, Any]]) -> None:
+        if done.exception() is None:
+            found = _riskiest(done.result()["payloads"])
+            if found is not None:
+                self._remember(event, analyse_link(found)["link.risk"])
+
+    def close(self) -> None:
+        self.images.close()
+
     def _remember(self, event: Event, risk: object) -> None:
         if isinstance(risk, float | int) and risk >= self.risky_at:
             self._last_risky[event.user_id] = event.ts
+
+
+def _late_facts(result: dict[str, Any]) -> dict[str, Any]:
+    """What a late QR read adds to the decision: the codes' link facts."""
+    found = _riskiest(result["payloads"])
+    facts: dict[str, Any] = {"qr.image_codes": len(result["payloads"]), "qr.image_ms": result["ms"]}
+    if found is not None:
+        facts.update(analyse_link(found))
+    return facts

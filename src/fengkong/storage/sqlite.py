@@ -200,6 +200,19 @@ class SQLiteStore:
         )
         return None if row is None else (bytes(row[0]), bytes(row[1]))
 
+    def attach_explain(self, event_id: str, key: str, value_json: bytes) -> bool:
+        """Add ``key`` to a stored decision's explanation (a check that finished late).
+
+        ``False`` when the decision is not stored (yet): the caller may retry.
+        """
+        conn = self._conn()
+        cursor = conn.execute(
+            "UPDATE decisions SET explain = CAST(json_set(CAST(explain AS TEXT),"
+            " '$.' || ?, json(?)) AS BLOB) WHERE event_id = ?",
+            (key, value_json.decode(), event_id),
+        )
+        return cursor.rowcount > 0
+
     def add_labels(self, labels: Sequence[LabelRecord]) -> None:
         now = time.time()
         conn = self._conn()

@@ -1,0 +1,43 @@
+"""From ``image_b64`` to pixels, refusing what is not a sane picture.
+
+Images arrive from clients, so decoding guards against decompression bombs (a few
+kilobytes of PNG that unpack to gigapixels) and reads EXIF orientation so a phone
+photo is upright before anything looks at it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+# A 12-megapixel phone photo is the largest honest upload.
+MAX_PIXELS = 12_000_000
+
+
+class ImageError(ValueError):
+    """The bytes are not an image fengkong can read (the reason is the message)."""
+
+
+def image_bytes(image_b64: str) -> bytes:
+    """The decoded bytes of ``image_b64`` (line breaks and spaces ignored)."""
+    try:
+        return base64.b64decode("".join(image_b64.split()), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ImageError("not valid base64") from exc
+
+
+def decode_image(data: bytes) -> Image.Image:
+    """An upright RGB image from encoded bytes (JPEG, PNG, WebP, ...)."""
+    try:
+        img = Image.open(io.BytesIO(data))
+        width, height = img.size
+        if width * height > MAX_PIXELS:
+            raise ImageError(f"image of {width}x{height} pixels exceeds {MAX_PIXELS}")
+        img.load()
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+        raise ImageError("not a readable image") from exc
+    upright = ImageOps.exif_transpose(img)
+    return upright.convert("RGB")
