@@ -16,6 +16,7 @@ from pathlib import Path
 from fengkong.decisions import Engine, Pipeline, Policy, Stage
 from fengkong.events import Tokenizer
 from fengkong.models.registry import Registry
+from fengkong.runtime_identity import Identity, open_identity
 from fengkong.settings import Settings
 from fengkong.storage import GroupCommitter, SQLiteStore
 from fengkong.storage.rules_sqlite import SQLiteRuleStore
@@ -80,7 +81,10 @@ def serving_feature_definitions(registry: Registry) -> list[str]:
 
 
 def build_stages(
-    settings: Settings, rule_store: SQLiteRuleStore, store: SQLiteStore
+    settings: Settings,
+    rule_store: SQLiteRuleStore,
+    store: SQLiteStore,
+    identity: Identity | None = None,
 ) -> list[Stage]:
     """In order: enrich → links → features → flows → documents → graph → models → rules."""
     from fengkong.decisions.stages_documents import DocumentsStage
@@ -103,6 +107,7 @@ def build_stages(
     )
     return [
         EnrichStage(ip_ranges=ranges),
+        *(identity.stages if identity is not None else []),
         LinksStage(),
         FeaturesStage(features),
         FlowsStage(),
@@ -123,10 +128,13 @@ class Runtime:
     engine: Engine
     committer: GroupCommitter | None = None
     rebuilt_events: int = field(default=0)
+    identity: Identity | None = None
 
     def close(self) -> None:
         if self.committer is not None:
             self.committer.close()
+        if self.identity is not None:
+            self.identity.close()
         self.rule_store.close()
         self.store.close()
 
@@ -137,18 +145,22 @@ def build_runtime(settings: Settings, *, server: bool = False, rebuild: bool = T
         Path(settings.db_path).parent.mkdir(parents=True, exist_ok=True)
     store = SQLiteStore(settings.db_path, synchronous=settings.sqlite_synchronous)
     rule_store = open_rule_store(settings)
+    secret = token_secret(settings)
+    identity = open_identity(settings, secret)
     pipeline = Pipeline(
-        build_stages(settings, rule_store, store), Policy(settings.policy.to_config())
+        build_stages(settings, rule_store, store, identity), Policy(settings.policy.to_config())
     )
     committer = GroupCommitter(store, settings.group_commit_max) if server else None
     engine = Engine(
         pipeline,
         store,
-        Tokenizer(token_secret(settings)),
+        Tokenizer(secret),
         durable=settings.durable,
         committer=committer,
     )
-    runtime = Runtime(settings, store, rule_store, engine, committer)
+    if server:
+        engine.challenger = identity.service
+    runtime = Runtime(settings, store, rule_store, engine, committer, identity=identity)
     if rebuild:
         runtime.rebuilt_events = engine.rebuild()
     # The rebuilt state is millions of long-lived containers: keep the cyclic GC from

@@ -33,6 +33,22 @@ class PolicySettings(BaseModel):
         return PolicyConfig(**self.model_dump())
 
 
+class ChallengeSettings(BaseModel):
+    """Step-up challenges (see docs/identity.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ttl_s: float = Field(300.0, gt=0, description="how long a challenge can be answered")
+    max_attempts: int = Field(3, ge=1, le=10)
+    code_digits: int = Field(6, ge=4, le=10)
+    on_fail: Literal["block", "review"] = "block"
+    on_expire: Literal["block", "review"] = "block"
+    otp_sink: Path | None = Field(
+        None, description="file the codes are written to (JSON lines); none: the log"
+    )
+    sweep_interval_s: float = Field(5.0, gt=0, description="how often expiries are settled")
+
+
 class Settings(BaseSettings):
     """Everything an operator can set; see docs/configuration.md."""
 
@@ -65,6 +81,7 @@ class Settings(BaseSettings):
     )
     rules_path: Path | None = Field(None, description="rule set file to publish at start")
     policy: PolicySettings = PolicySettings()
+    challenges: ChallengeSettings = ChallengeSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @classmethod

@@ -23,6 +23,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fengkong import __version__
+from fengkong.api.challenges_routes import challenge_outcome, challenges_router, sweep_challenges
 from fengkong.api.metrics import Metrics
 from fengkong.api.schemas import (
     DecisionOut,
@@ -104,10 +105,12 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
             if hasattr(stage, "drift_gauges") and hasattr(stage, "drift_alert"):
                 metrics.watch_drift(stage)  # type: ignore[arg-type]
         housekeeping = asyncio.create_task(_maintain(rt, settings.maintenance_interval_s))
+        sweeper = asyncio.create_task(sweep_challenges(app, settings.challenges.sweep_interval_s))
         try:
             yield
         finally:
             housekeeping.cancel()
+            sweeper.cancel()
             if runtime is None:
                 rt.close()
 
@@ -211,6 +214,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         if found is None:
             return _json({"detail": f"no decision for event_id {event_id!r}"}, 404)
         decision = orjson.loads(found[0])
+        if (outcome := challenge_outcome(request, decision)) is not None:
+            decision["challenge_outcome"] = outcome
         if explain:
             decision["explain"] = orjson.loads(found[1])
         return _json(decision)
@@ -250,6 +255,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     async def prometheus() -> Response:
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
+    app.include_router(challenges_router(settings.max_body_bytes))
     if runtime is not None:
         _mount_rules(app, runtime)
     app.openapi = _openapi_with_models(app)  # type: ignore[method-assign]

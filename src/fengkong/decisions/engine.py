@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -30,6 +30,12 @@ from fengkong.storage import DecisionRecord, GroupCommitter, LabelRecord, Store
 log = logging.getLogger(__name__)
 
 DecisionDict = dict[str, Any]
+
+
+class ChallengeIssuer(Protocol):
+    """Creates the step-up a ``challenge`` decision asks for (identity.challenges)."""
+
+    def issue(self, event: Event, decision: Decision) -> Decision: ...
 
 
 class IdempotencyConflict(ValueError):
@@ -88,6 +94,8 @@ class Engine:
         self._committer = committer
         # Decisions made but not yet durable, so a concurrent retry waits for them.
         self._inflight: dict[str, tuple[str, DecisionDict, Future[None] | None]] = {}
+        # Servers attach one; replays and the CLI decide without issuing challenges.
+        self.challenger: ChallengeIssuer | None = None
 
     # -- the edge -------------------------------------------------------------
     def accept(self, raw: bytes | str | dict[str, Any]) -> Accepted:
@@ -144,6 +152,8 @@ class Engine:
     # -- deciding ---------------------------------------------------------------
     def _evaluate(self, item: Accepted) -> tuple[DecisionDict, DecisionRecord]:
         decision, ctx = self.pipeline.evaluate(item.event)
+        if self.challenger is not None and decision.challenge is not None:
+            decision = self.challenger.issue(item.event, decision)
         return self._record(item, decision, ctx)
 
     def _record(

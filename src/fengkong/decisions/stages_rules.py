@@ -46,9 +46,16 @@ def rule_known_names() -> dict[str, Type]:
     from fengkong.decisions.stages_documents import FEATURE_NAMES as DOC_FEATURES
     from fengkong.decisions.stages_flows import FEATURE_NAMES as FLOW_FEATURES
     from fengkong.decisions.stages_links import FEATURE_NAMES as LINK_FEATURES
+    from fengkong.identity.outcomes import FEATURE_NAMES as CHALLENGE_FEATURES
     from fengkong.links import FACT_NAMES as LINK_FACTS
 
-    for name, kind in {**LINK_FACTS, **LINK_FEATURES, **FLOW_FEATURES, **DOC_FEATURES}.items():
+    for name, kind in {
+        **LINK_FACTS,
+        **LINK_FEATURES,
+        **FLOW_FEATURES,
+        **DOC_FEATURES,
+        **CHALLENGE_FEATURES,
+    }.items():
         names.setdefault(name, kind)  # type: ignore[arg-type]
     try:
         from fengkong.graph import FEATURE_NAMES

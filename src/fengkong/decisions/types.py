@@ -141,6 +141,8 @@ class Decision:
     versions: dict[str, str]
     latency_ms: float
     durable: bool = True
+    # Set when a challenge service issued the step-up this decision asks for.
+    challenge_id: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -153,6 +155,8 @@ class Decision:
             "versions": self.versions,
             "latency_ms": round(self.latency_ms, 3),
         }
+        if self.challenge_id is not None:
+            out["challenge_id"] = self.challenge_id
         if not self.durable:
             out["durable"] = False
         return out
