@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 
 from fengkong.decisions import Stage
+from fengkong.identity.behaviour import BehaviourStage
 from fengkong.identity.challenges import ChallengeConfig, ChallengeService, Resolution
 from fengkong.identity.otp_sender import ConsoleSender, FileSender, OtpSender
 from fengkong.identity.outcomes import ChallengeFeaturesStage, ChallengeOutcomes
@@ -69,5 +70,5 @@ def open_identity(settings: Settings, secret: bytes) -> Identity:
     service.listeners.append(outcomes.record)
     # The audit log (issue 12's audit package) subscribes here: one listener per
     # settlement, e.g. ``service.listeners.append(audit.record_challenge)``.
-    stages: list[Stage] = [ChallengeFeaturesStage(outcomes, service.clock)]
+    stages: list[Stage] = [ChallengeFeaturesStage(outcomes, service.clock), BehaviourStage()]
     return Identity(store, outcomes, service, stages)

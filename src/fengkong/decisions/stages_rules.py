@@ -46,6 +46,7 @@ def rule_known_names() -> dict[str, Type]:
     from fengkong.decisions.stages_documents import FEATURE_NAMES as DOC_FEATURES
     from fengkong.decisions.stages_flows import FEATURE_NAMES as FLOW_FEATURES
     from fengkong.decisions.stages_links import FEATURE_NAMES as LINK_FEATURES
+    from fengkong.identity.behaviour import FEATURE_NAMES as BEHAVIOUR_FEATURES
     from fengkong.identity.outcomes import FEATURE_NAMES as CHALLENGE_FEATURES
     from fengkong.links import FACT_NAMES as LINK_FACTS
 
@@ -55,6 +56,7 @@ def rule_known_names() -> dict[str, Type]:
         **FLOW_FEATURES,
         **DOC_FEATURES,
         **CHALLENGE_FEATURES,
+        **BEHAVIOUR_FEATURES,
     }.items():
         names.setdefault(name, kind)  # type: ignore[arg-type]
     try:

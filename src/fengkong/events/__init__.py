@@ -13,6 +13,7 @@ from fengkong.events.labels import Label, LabelSource, LabelValue, parse_label
 from fengkong.events.models import (
     MONEY_EVENT_TYPES,
     OPERATIONS,
+    Behaviour,
     Context,
     Counterparty,
     Device,
@@ -21,7 +22,9 @@ from fengkong.events.models import (
     EventType,
     Fingerprint,
     Geo,
+    Keystrokes,
     QRCode,
+    Touch,
     Voice,
 )
 from fengkong.events.tokens import Tokenizer, is_token
@@ -29,6 +32,7 @@ from fengkong.events.tokens import Tokenizer, is_token
 __all__ = [
     "MONEY_EVENT_TYPES",
     "OPERATIONS",
+    "Behaviour",
     "Context",
     "Counterparty",
     "Device",
@@ -39,11 +43,13 @@ __all__ = [
     "FieldError",
     "Fingerprint",
     "Geo",
+    "Keystrokes",
     "Label",
     "LabelSource",
     "LabelValue",
     "QRCode",
     "Tokenizer",
+    "Touch",
     "Voice",
     "body_hash",
     "decode_json",
