@@ -14,8 +14,10 @@ from fengkong.identity.behaviour import BehaviourStage
 from fengkong.identity.challenges import ChallengeConfig, ChallengeService, Resolution
 from fengkong.identity.otp_sender import ConsoleSender, FileSender, OtpSender
 from fengkong.identity.outcomes import ChallengeFeaturesStage, ChallengeOutcomes
+from fengkong.identity.voice import Voiceprints, VoiceStage, VoiceVerifier, load_embedder
 from fengkong.settings import Settings
 from fengkong.storage.challenges_sqlite import SQLiteChallengeStore
+from fengkong.storage.voiceprints_sqlite import SQLiteVoiceprintStore
 
 
 @dataclass
@@ -25,10 +27,25 @@ class Identity:
     store: SQLiteChallengeStore
     outcomes: ChallengeOutcomes
     service: ChallengeService
+    voiceprints: Voiceprints
+    voice_store: SQLiteVoiceprintStore
     stages: list[Stage] = field(default_factory=list)
 
     def close(self) -> None:
         self.store.close()
+        self.voice_store.close()
+
+
+def _voiceprints(settings: Settings) -> tuple[Voiceprints, SQLiteVoiceprintStore]:
+    """Enrolled voices of the configured embedder (its model is loaded on first use)."""
+    embedder = load_embedder(settings.voice.model)
+    if settings.voice.threshold is not None:
+        embedder.threshold = settings.voice.threshold
+    store = SQLiteVoiceprintStore(settings.db_path)
+    prints = Voiceprints(embedder, settings.voice.enrol_utterances, persist=store.add)
+    for user_id, event_id, embedding in store.load(embedder.name):
+        prints.load(user_id, event_id, embedding)
+    return prints, store
 
 
 def _sender(settings: Settings) -> OtpSender:
@@ -70,5 +87,11 @@ def open_identity(settings: Settings, secret: bytes) -> Identity:
     service.listeners.append(outcomes.record)
     # The audit log (issue 12's audit package) subscribes here: one listener per
     # settlement, e.g. ``service.listeners.append(audit.record_challenge)``.
-    stages: list[Stage] = [ChallengeFeaturesStage(outcomes, service.clock), BehaviourStage()]
-    return Identity(store, outcomes, service, stages)
+    voiceprints, voice_store = _voiceprints(settings)
+    service.verifiers["voice"] = VoiceVerifier(voiceprints)
+    stages: list[Stage] = [
+        ChallengeFeaturesStage(outcomes, service.clock),
+        BehaviourStage(),
+        VoiceStage(voiceprints),
+    ]
+    return Identity(store, outcomes, service, voiceprints, voice_store, stages)

@@ -49,6 +49,20 @@ class ChallengeSettings(BaseModel):
     sweep_interval_s: float = Field(5.0, gt=0, description="how often expiries are settled")
 
 
+class VoiceSettings(BaseModel):
+    """Voiceprint (see docs/identity.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: Literal["auto", "resemblyzer", "mfcc"] = Field(
+        "auto", description="speaker embedder; auto: resemblyzer when installed, else mfcc"
+    )
+    enrol_utterances: int = Field(3, ge=1, le=20)
+    threshold: float | None = Field(
+        None, ge=-1, le=1, description="cosine for a match; none: the model's default"
+    )
+
+
 class Settings(BaseSettings):
     """Everything an operator can set; see docs/configuration.md."""
 
@@ -82,6 +96,7 @@ class Settings(BaseSettings):
     rules_path: Path | None = Field(None, description="rule set file to publish at start")
     policy: PolicySettings = PolicySettings()
     challenges: ChallengeSettings = ChallengeSettings()
+    voice: VoiceSettings = VoiceSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @classmethod

@@ -232,3 +232,42 @@ def test_failure_can_send_the_action_to_review(
         code = read_codes(sink)[cid]
         r = c.post(f"/v1/challenges/{cid}", json={"code": _wrong(code)})
         assert r.json()["status"] == "failed" and r.json()["final_decision"] == "review"
+
+
+def test_a_voice_challenge_is_answered_by_speaking(settings: Settings, sink: Path) -> None:
+    from tests.identity.voices import utterance, wav_b64
+
+    settings.voice.model = "mfcc"
+    settings.challenges.otp_sink = sink
+    owner, stranger = (110.0, 1.0), (230.0, 1.2)
+    with TestClient(create_app(settings)) as c:
+        for i in range(3):
+            check = {
+                "event_id": f"v{i}",
+                "type": "voice_check",
+                "user_id": "u5",
+                "occurred_at": "2026-11-21T10:00:00+08:00",
+                "voice": {"audio_b64": wav_b64(utterance(*owner, seed=i))},
+            }
+            assert c.post("/v1/events", json=check).status_code == 200
+        scam = {
+            "event_id": "close-1",
+            "type": "account_change",
+            "user_id": "u5",
+            "occurred_at": "2026-11-21T10:05:00+08:00",
+            "operation": "close_credit_line",
+            "context": {"in_call": True, "caller_in_contacts": False},
+        }
+        decision = c.post("/v1/events", json=scam).json()
+        assert decision["decision"] == "challenge" and decision["challenge"] == "voice"
+        cid = decision["challenge_id"]
+        assert c.get(f"/v1/challenges/{cid}").json()["method"] == "voice"
+        assert c.post(f"/v1/challenges/{cid}", json={"code": "123456"}).status_code == 422
+        bad = c.post(f"/v1/challenges/{cid}", json={"audio_b64": "UklGRiQAAABXQVZF"})
+        assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "audio_b64"
+        r = c.post(f"/v1/challenges/{cid}", json={"audio_b64": wav_b64(utterance(*stranger, 9))})
+        assert r.json()["verified"] is False
+        r = c.post(f"/v1/challenges/{cid}", json={"audio_b64": wav_b64(utterance(*owner, 8))})
+        assert r.json()["status"] == "passed"
+        outcome = c.get("/v1/decisions/close-1").json()["challenge_outcome"]
+        assert outcome["final_decision"] == "allow"

@@ -48,6 +48,7 @@ def rule_known_names() -> dict[str, Type]:
     from fengkong.decisions.stages_links import FEATURE_NAMES as LINK_FEATURES
     from fengkong.identity.behaviour import FEATURE_NAMES as BEHAVIOUR_FEATURES
     from fengkong.identity.outcomes import FEATURE_NAMES as CHALLENGE_FEATURES
+    from fengkong.identity.voice import FEATURE_NAMES as VOICE_FEATURES
     from fengkong.links import FACT_NAMES as LINK_FACTS
 
     for name, kind in {
@@ -57,6 +58,7 @@ def rule_known_names() -> dict[str, Type]:
         **DOC_FEATURES,
         **CHALLENGE_FEATURES,
         **BEHAVIOUR_FEATURES,
+        **VOICE_FEATURES,
     }.items():
         names.setdefault(name, kind)  # type: ignore[arg-type]
     try:

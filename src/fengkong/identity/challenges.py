@@ -98,9 +98,11 @@ class Verifier(Protocol):
         """Whether the user has a template to verify against."""
         ...
 
-    def verify(self, user_id: str, answer: Any) -> bool:
-        """Check ``answer[field]``; raise :class:`AnswerInvalid` on malformed input."""
+    def prepare(self, answer: Mapping[str, Any]) -> Any:
+        """Decode ``answer[field]``; raise :class:`AnswerInvalid` when malformed."""
         ...
+
+    def verify(self, user_id: str, prepared: Any) -> bool: ...
 
 
 class ChallengeError(Exception):
@@ -201,11 +203,11 @@ class ChallengeService:
     def answer(self, challenge_id: str, answer: Mapping[str, Any]) -> dict[str, Any]:
         """Verify one answer; the challenge's state afterwards (see :meth:`view`)."""
         row = self._open(challenge_id)
-        self._check_form(row, answer)
+        prepared = self._check_form(row, answer)
         attempt = self.store.count_attempt(challenge_id, row.max_attempts)
         if attempt is None:
             raise ChallengeClosed(self._get(challenge_id))
-        verified = self._verify(row, answer)
+        verified = self._verify(row, prepared)
         if verified:
             self._settle(row, "passed", "allow", attempt)
         elif attempt >= row.max_attempts:
@@ -227,21 +229,23 @@ class ChallengeService:
             raise ChallengeNotFound(challenge_id)
         return row
 
-    def _check_form(self, row: ChallengeRow, answer: Mapping[str, Any]) -> None:
+    def _check_form(self, row: ChallengeRow, answer: Mapping[str, Any]) -> Any:
+        """The answer decoded for its method (before any attempt is used up)."""
         verifier = self.verifiers.get(row.method)
         if verifier is not None:
             if answer.get(verifier.field) is None:
                 raise AnswerInvalid(verifier.field, f"a {row.method} challenge needs this field")
-            return
+            return verifier.prepare(answer)
         code = answer.get("code")
         if not isinstance(code, str) or not self._code_re.fullmatch(code):
             raise AnswerInvalid("code", f"give the {self.config.code_digits}-digit code")
+        return code
 
-    def _verify(self, row: ChallengeRow, answer: Mapping[str, Any]) -> bool:
+    def _verify(self, row: ChallengeRow, prepared: Any) -> bool:
         verifier = self.verifiers.get(row.method)
         if verifier is not None:
-            return verifier.verify(row.user_id, answer)
-        code = str(answer["code"])
+            return verifier.verify(row.user_id, prepared)
+        code = str(prepared)
         if row.method == "totp":
             return self._verify_totp(row.user_id, code)
         expected = row.code_hash or ""
