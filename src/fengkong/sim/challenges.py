@@ -16,7 +16,7 @@ written as JSON Lines for ``fengkong evaluate --challenges``.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -73,10 +73,17 @@ def fraud_events(labels: Path) -> dict[str, str]:
 class ChallengeResponder:
     """Answers a server's challenges as the simulated people would."""
 
-    def __init__(self, fraud: dict[str, str], otp_sink: Path, seed: int = 0) -> None:
+    def __init__(
+        self,
+        fraud: dict[str, str],
+        otp_sink: Path,
+        seed: int = 0,
+        chance: Callable[[str | None, str], float] = pass_probability,
+    ) -> None:
         self.fraud = fraud
         self.otp_sink = otp_sink
         self.seed = seed
+        self.chance = chance
         self.outcomes: list[dict[str, Any]] = []
 
     def answer_all(self, client: httpx.Client, decisions: Iterable[dict[str, Any]]) -> None:
@@ -96,7 +103,7 @@ class ChallengeResponder:
         state = client.get(f"/v1/challenges/{cid}").json()
         code = codes.get(cid)
         if state.get("status") == "pending" and code is not None:
-            can = _draw(self.seed, event_id) < pass_probability(scenario, kind)
+            can = _draw(self.seed, event_id) < self.chance(scenario, kind)
             for _ in range(int(state.get("attempts_left", 0))):
                 resp = client.post(
                     f"/v1/challenges/{cid}", json={"code": code if can else _wrong(code)}
