@@ -271,3 +271,29 @@ def test_a_voice_challenge_is_answered_by_speaking(settings: Settings, sink: Pat
         assert r.json()["status"] == "passed"
         outcome = c.get("/v1/decisions/close-1").json()["challenge_outcome"]
         assert outcome["final_decision"] == "allow"
+
+
+def test_the_default_pack_reviews_money_after_failed_challenges(
+    settings: Settings, sink: Path
+) -> None:
+    settings.challenges.otp_sink = sink
+    settings.challenges.max_attempts = 1
+    with TestClient(create_app(settings)) as c:
+        for i in range(2):
+            scam = {
+                "event_id": f"close-{i}",
+                "type": "account_change",
+                "user_id": "u8",
+                "occurred_at": "2026-11-21T10:05:00+08:00",
+                "operation": "close_credit_line",
+                "context": {"in_call": True, "caller_in_contacts": False},
+            }
+            cid = c.post("/v1/events", json=scam).json()["challenge_id"]
+            code = read_codes(sink)[cid]
+            assert (
+                c.post(f"/v1/challenges/{cid}", json={"code": _wrong(code)}).json()["status"]
+                == "failed"
+            )
+        r = c.post("/v1/events", json={**_transfer(9, "u8"), "amount": "300"}).json()
+        assert r["decision"] == "review"
+        assert "money_after_failed_challenges" in [x["name"] for x in r["reasons"]]
