@@ -9,6 +9,7 @@ from typing import Any
 import pyotp
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from fengkong.api.app import create_app
 from fengkong.identity.otp_sender import read_codes
@@ -297,3 +298,14 @@ def test_the_default_pack_reviews_money_after_failed_challenges(
         r = c.post("/v1/events", json={**_transfer(9, "u8"), "amount": "300"}).json()
         assert r["decision"] == "review"
         assert "money_after_failed_challenges" in [x["name"] for x in r["reasons"]]
+
+
+def test_totp_enrolment_is_guarded(settings: Settings) -> None:
+    settings.analyst_token = SecretStr("admin-secret-token")
+    with TestClient(create_app(settings)) as c:
+        assert c.post("/v1/users/u1/totp").status_code == 401
+        auth = {"authorization": "Bearer admin-secret-token"}
+        assert c.post("/v1/users/u1/totp", headers=auth).status_code == 201
+        # Replacing a second factor must be explicit.
+        assert c.post("/v1/users/u1/totp", headers=auth).status_code == 409
+        assert c.post("/v1/users/u1/totp?replace=true", headers=auth).status_code == 201

@@ -255,7 +255,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     async def prometheus() -> Response:
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
-    app.include_router(challenges_router(settings.max_body_bytes))
+    app.include_router(challenges_router(settings.max_body_bytes, settings.analyst_token))
     if runtime is not None:
         _mount_rules(app, runtime)
     app.openapi = _openapi_with_models(app)  # type: ignore[method-assign]

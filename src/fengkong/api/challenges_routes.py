@@ -10,13 +10,14 @@ once it expired; 422 naming the field for a malformed answer (no attempt used up
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 from typing import Any, Literal
 
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 
 from fengkong.events import EventValidationError, FieldError, decode_json
 from fengkong.identity.challenges import (
@@ -73,8 +74,20 @@ def _closed(exc: ChallengeClosed) -> Response:
     return _json(body, status)
 
 
-def challenges_router(max_body_bytes: int) -> APIRouter:
-    """The routes; the service is the runtime's (``app.state.runtime.identity``)."""
+def _admin(request: Request, token: SecretStr | None) -> bool:
+    """Enrolment replaces a second factor: only the operator's backend may do it."""
+    if token is None:
+        return True
+    given = request.headers.get("authorization", "")
+    expected = f"Bearer {token.get_secret_value()}"
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def challenges_router(max_body_bytes: int, admin_token: SecretStr | None = None) -> APIRouter:
+    """The routes; the service is the runtime's (``app.state.runtime.identity``).
+
+    ``admin_token`` guards TOTP enrolment (``Authorization: Bearer <token>``).
+    """
     router = APIRouter(tags=["challenges"])
     errors: dict[int | str, dict[str, Any]] = {
         404: {"description": "no such challenge"},
@@ -129,12 +142,22 @@ def challenges_router(max_body_bytes: int) -> APIRouter:
         "/v1/users/{user_id}/totp",
         status_code=201,
         response_model=TotpOut,
-        summary="Enrol (or re-enrol) an authenticator app for a user; shown once",
+        responses={
+            401: {"description": "enrolment needs the admin token"},
+            409: {"description": "already enrolled; replace=true replaces the secret"},
+        },
+        summary="Enrol an authenticator app for a user (the secret is shown once)",
     )
-    async def enrol(request: Request, user_id: str) -> Response:
+    async def enrol(request: Request, user_id: str, replace: bool = False) -> Response:
+        if not _admin(request, admin_token):
+            return _json({"detail": "TOTP enrolment: give Authorization: Bearer <token>"}, 401)
         if not 1 <= len(user_id) <= 128:
             raise EventValidationError([FieldError(("user_id",), "1 to 128 characters", "len")])
-        return _json(_service(request).enrol_totp(user_id), 201)
+        service = _service(request)
+        if not replace and service.store.totp(user_id) is not None:
+            detail = f"user {user_id!r} already has an authenticator; replace=true replaces it"
+            return _json({"detail": detail}, 409)
+        return _json(service.enrol_totp(user_id), 201)
 
     return router
 
