@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -105,3 +106,33 @@ def test_challenge_ids_are_keyed_and_stable(tmp_path: Path) -> None:
     assert a.challenge_id_for("e1") == a.challenge_id_for("e1") != a.challenge_id_for("e2")
     other = ChallengeService(a.store, b"x" * 32, a.sender)
     assert other.challenge_id_for("e1") != a.challenge_id_for("e1")
+
+
+def test_failures_survive_a_restart(tmp_path: Path) -> None:
+    from fengkong.runtime import build_runtime
+    from fengkong.settings import Settings
+
+    settings = Settings(db_path=tmp_path / "fk.db", token_secret="t" * 32)
+    settings.challenges.otp_sink = tmp_path / "otp.jsonl"
+    settings.challenges.max_attempts = 1
+    rt = build_runtime(settings, server=True)
+    try:
+        assert rt.identity is not None
+        service = rt.identity.service
+        for i, good in enumerate((False, True)):
+            event, decision = _decision(f"e{i}")
+            event = event.model_copy(update={"device": None, "ip": "198.51.100.4"})
+            cid = service.issue(event, decision).challenge_id
+            assert cid is not None
+            code = read_codes(tmp_path / "otp.jsonl")[cid]
+            service.answer(cid, {"code": code if good else f"{(int(code) + 1) % 10**6:06d}"})
+    finally:
+        rt.close()
+    again = build_runtime(settings)
+    try:
+        assert again.identity is not None
+        outcomes = again.identity.outcomes
+        assert outcomes.failures("user", "u1", now=time.time()) == 1
+        assert outcomes.failures("ip", "198.51.100.4", now=time.time()) == 1
+    finally:
+        again.close()
