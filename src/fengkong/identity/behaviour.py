@@ -37,6 +37,7 @@ FEATURE_NAMES: dict[str, str] = {
     "behaviour.enrolled": "bool",
 }
 
+_ABSENT: dict[str, FeatureValue] = dict.fromkeys(FEATURE_NAMES)
 # A deviation below this (ms, or the statistic's unit) is treated as this: a timing
 # that never varied in enrolment must not make every later sample infinitely far.
 _MIN_DEVIATION = 1e-3
@@ -161,6 +162,9 @@ class BehaviourStage:
 
     def run(self, ctx: DecisionContext) -> None:
         event = ctx.event
+        if event.behaviour is None:
+            ctx.features.update(_ABSENT)
+            return
         out: dict[str, FeatureValue] = dict.fromkeys(FEATURE_NAMES)
         samples = _samples(event)
         matches: list[float] = []

@@ -69,7 +69,8 @@ class ChallengeOutcomes:
             )
 
     def failures(self, entity: Entity, key: str | None, now: float) -> int:
-        if key is None:
+        # Most keys never failed: a plain read (atomic) spares the lock on the hot path.
+        if key is None or (entity, key) not in self._failures:
             return 0
         with self._lock:
             return self._count(entity, key, now)
@@ -87,6 +88,9 @@ class ChallengeOutcomes:
 
     def is_bound(self, user_id: str, device: str) -> bool:
         return device in self._bound.get(user_id, ())
+
+    def has_bindings(self, user_id: str) -> bool:
+        return user_id in self._bound
 
     def bound_devices(self, user_id: str) -> int:
         return len(self._bound.get(user_id, ()))
@@ -114,8 +118,11 @@ class ChallengeFeaturesStage:
 
     def run(self, ctx: DecisionContext) -> None:
         event = ctx.event
-        key = ctx.facts.get("device.key")
-        device = key if isinstance(key, str) else device_key(event.device)[0]
+        if "device.key" in ctx.facts:
+            key = ctx.facts["device.key"]
+            device = key if isinstance(key, str) else None
+        else:
+            device = device_key(event.device)[0]
         now = self.clock()
         out: dict[str, FeatureValue] = {
             "challenge.failed_user_24h": self.outcomes.failures("user", event.user_id, now),

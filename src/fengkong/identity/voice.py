@@ -49,6 +49,8 @@ FEATURE_NAMES: dict[str, str] = {
     "voice.claims_other_user": "bool",
 }
 
+_ABSENT: dict[str, FeatureValue] = dict.fromkeys(FEATURE_NAMES)
+
 
 class AudioInvalid(ValueError):
     """The audio is not a usable WAV (the message says why)."""
@@ -238,10 +240,12 @@ class VoiceStage:
         self.clock = clock
 
     def run(self, ctx: DecisionContext) -> None:
-        out: dict[str, FeatureValue] = dict.fromkeys(FEATURE_NAMES)
         voice = ctx.event.voice
-        if voice is not None:
-            self._check(ctx, voice.audio_b64, voice.claimed_user_id, out)
+        if voice is None:
+            ctx.features.update(_ABSENT)
+            return
+        out: dict[str, FeatureValue] = dict.fromkeys(FEATURE_NAMES)
+        self._check(ctx, voice.audio_b64, voice.claimed_user_id, out)
         ctx.features.update(out)
 
     def _check(
