@@ -86,7 +86,8 @@ def build_stages(
     store: SQLiteStore,
     identity: Identity | None = None,
 ) -> list[Stage]:
-    """In order: enrich → links → features → flows → documents → graph → models → rules."""
+    """In order: enrich → (identity) → links → features → flows → documents → graph →
+    models → rules; the identity stages (challenges, behaviour, voice) when given."""
     from fengkong.decisions.stages_documents import DocumentsStage
     from fengkong.decisions.stages_features import EnrichStage, FeaturesStage
     from fengkong.decisions.stages_flows import FlowsStage

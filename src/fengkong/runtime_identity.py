@@ -6,6 +6,7 @@ the service to the engine so that ``challenge`` decisions issue a challenge.
 
 from __future__ import annotations
 
+import importlib
 import time
 from dataclasses import dataclass, field
 
@@ -49,6 +50,13 @@ def _voiceprints(settings: Settings) -> tuple[Voiceprints, SQLiteVoiceprintStore
 
 
 def _sender(settings: Settings) -> OtpSender:
+    """The configured sender: a ``module:factory`` gateway, the file sink, or the log."""
+    target = settings.challenges.otp_sender
+    if target is not None:
+        module, _, attr = target.partition(":")
+        factory = getattr(importlib.import_module(module), attr)
+        sender: OtpSender = factory()
+        return sender
     sink = settings.challenges.otp_sink
     return FileSender(sink) if sink is not None else ConsoleSender()
 

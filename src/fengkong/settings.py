@@ -46,6 +46,11 @@ class ChallengeSettings(BaseModel):
     otp_sink: Path | None = Field(
         None, description="file the codes are written to (JSON lines); none: the log"
     )
+    otp_sender: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$",
+        description="module:factory of an OtpSender (an SMS gateway); wins over otp_sink",
+    )
     sweep_interval_s: float = Field(5.0, gt=0, description="how often expiries are settled")
 
 

@@ -6,6 +6,7 @@ import base64
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -136,3 +137,25 @@ def test_failures_survive_a_restart(tmp_path: Path) -> None:
         assert outcomes.failures("ip", "198.51.100.4", now=time.time()) == 1
     finally:
         again.close()
+
+
+class RecordingSender:
+    sent: ClassVar[list[str]] = []
+
+    def send(self, message: object) -> None:
+        RecordingSender.sent.append(getattr(message, "challenge_id", ""))
+
+
+def test_a_gateway_sender_is_plugged_by_name(tmp_path: Path) -> None:
+    from fengkong.runtime_identity import open_identity
+    from fengkong.settings import Settings
+
+    settings = Settings(db_path=tmp_path / "fk.db", token_secret="t" * 32)
+    settings.challenges.otp_sender = f"{__name__}:RecordingSender"
+    identity = open_identity(settings, b"k" * 32)
+    try:
+        event, decision = _decision("e1")
+        cid = identity.service.issue(event, decision).challenge_id
+        assert RecordingSender.sent == [cid]
+    finally:
+        identity.close()
