@@ -18,6 +18,7 @@ from fengkong.decisions import Engine, Pipeline, Policy, Stage
 from fengkong.events import Tokenizer
 from fengkong.features import FeatureEngine
 from fengkong.models.registry import Registry
+from fengkong.runtime_identity import Identity, open_identity
 from fengkong.settings import Settings
 from fengkong.storage import GroupCommitter, SQLiteStore
 from fengkong.storage.repair import StoreDamaged
@@ -116,6 +117,7 @@ def compose(
     store: SQLiteStore | None = None,
     ip_ranges_path: Path | None = None,
     features: FeatureEngine | None = None,
+    identity: Identity | None = None,
 ) -> list[Stage]:
     """The stage list for every use, built one way so each sees the same facts.
 
@@ -125,7 +127,8 @@ def compose(
     itself); the models come in when ``store`` is given. ``export``: up to the graph.
     The features engine always defines what the registered models read, so a backtest
     or an export computes the serving features; ``features`` replaces that engine (an
-    export of other definitions). ``ip_ranges_path`` overrides settings.
+    export of other definitions). ``ip_ranges_path`` overrides settings. ``identity``
+    adds its stages (challenges, behaviour, voice) after enrich.
     """
     from fengkong.decisions.stages_documents import DocumentsStage
     from fengkong.decisions.stages_features import EnrichStage, FeaturesStage
@@ -149,9 +152,12 @@ def compose(
     if features is None:
         assert registry is not None
         features = FeatureEngine(serving_feature_definitions(registry))
-    images = ImagePool(settings.image_workers, settings.image_budget_s)
+    # Only a server waits on image workers within a budget; every other use reads the
+    # images inline, so a replay decides the same way each time.
+    images = ImagePool(settings.image_workers if mode == "serve" else 0, settings.image_budget_s)
     stages: list[Stage] = [
         EnrichStage(ip_ranges=ranges),
+        *(identity.stages if identity is not None else []),
         LinksStage(images=images, store=store),
         FeaturesStage(features),
         BaseRatesStage(),
@@ -179,10 +185,14 @@ def compose(
 
 
 def build_stages(
-    settings: Settings, rule_store: SQLiteRuleStore, store: SQLiteStore
+    settings: Settings,
+    rule_store: SQLiteRuleStore,
+    store: SQLiteStore,
+    identity: Identity | None = None,
+    mode: Mode = "serve",
 ) -> list[Stage]:
-    """The serving stages (:func:`compose` in ``serve`` mode)."""
-    return compose(settings, "serve", rule_store=rule_store, store=store)
+    """The deciding stages (:func:`compose` in ``serve`` or ``replay`` mode)."""
+    return compose(settings, mode, rule_store=rule_store, store=store, identity=identity)
 
 
 @dataclass
@@ -195,6 +205,7 @@ class Runtime:
     engine: Engine
     committer: GroupCommitter | None = None
     rebuilt_events: int = field(default=0)
+    identity: Identity | None = None
 
     def close(self) -> None:
         if self.committer is not None:
@@ -205,6 +216,8 @@ class Runtime:
             close = getattr(stage, "close", None)
             if callable(close):
                 close()
+        if self.identity is not None:
+            self.identity.close()
         self.rule_store.close()
         self.store.close()
 
@@ -218,21 +231,26 @@ def build_runtime(settings: Settings, *, server: bool = False, rebuild: bool = T
         raise StoreDamaged(str(settings.db_path), problems)
     store = SQLiteStore(settings.db_path, synchronous=settings.sqlite_synchronous)
     rule_store = open_rule_store(settings)
+    secret = token_secret(settings)
+    identity = open_identity(settings, secret)
     pipeline = Pipeline(
-        build_stages(settings, rule_store, store), Policy(settings.policy.to_config())
+        build_stages(settings, rule_store, store, identity, "serve" if server else "replay"),
+        Policy(settings.policy.to_config()),
     )
     committer = GroupCommitter(store, settings.group_commit_max) if server else None
     engine = Engine(
         pipeline,
         store,
-        Tokenizer(token_secret(settings)),
+        Tokenizer(secret),
         durable=settings.durable,
         committer=committer,
         snapshot_path=snapshot_path(settings),
         max_skew_s=settings.future_skew_s,
         limits=settings.limits(),
     )
-    runtime = Runtime(settings, store, rule_store, engine, committer)
+    if server:
+        engine.challenger = identity.service
+    runtime = Runtime(settings, store, rule_store, engine, committer, identity=identity)
     if rebuild:
         runtime.rebuilt_events = engine.rebuild()
         if runtime.rebuilt_events >= SNAPSHOT_AFTER_EVENTS:

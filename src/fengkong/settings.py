@@ -35,6 +35,41 @@ class PolicySettings(BaseModel):
         return PolicyConfig(**self.model_dump())
 
 
+class ChallengeSettings(BaseModel):
+    """Step-up challenges (see docs/identity.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ttl_s: float = Field(300.0, gt=0, description="how long a challenge can be answered")
+    max_attempts: int = Field(3, ge=1, le=10)
+    code_digits: int = Field(6, ge=4, le=10)
+    on_fail: Literal["block", "review"] = "block"
+    on_expire: Literal["block", "review"] = "block"
+    otp_sink: Path | None = Field(
+        None, description="file the codes are written to (JSON lines); none: the log"
+    )
+    otp_sender: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$",
+        description="module:factory of an OtpSender (an SMS gateway); wins over otp_sink",
+    )
+    sweep_interval_s: float = Field(5.0, gt=0, description="how often expiries are settled")
+
+
+class VoiceSettings(BaseModel):
+    """Voiceprint (see docs/identity.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: Literal["auto", "resemblyzer", "mfcc"] = Field(
+        "auto", description="speaker embedder; auto: resemblyzer when installed, else mfcc"
+    )
+    enrol_utterances: int = Field(3, ge=1, le=20)
+    threshold: float | None = Field(
+        None, ge=-1, le=1, description="cosine for a match; none: the model's default"
+    )
+
+
 class Settings(BaseSettings):
     """Everything an operator can set; see docs/configuration.md."""
 
@@ -129,6 +164,8 @@ class Settings(BaseSettings):
         1.5, gt=0, description="how long a decision waits for its image checks"
     )
     policy: PolicySettings = PolicySettings()
+    challenges: ChallengeSettings = ChallengeSettings()
+    voice: VoiceSettings = VoiceSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     def limits(self) -> Limits:

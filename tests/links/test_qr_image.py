@@ -81,7 +81,7 @@ def test_a_check_over_budget_decides_pending_and_attaches_the_result_later(
     settings.image_workers = 0
     rt = build_runtime(settings)
     try:
-        links = rt.engine.pipeline.stages[1]
+        (links,) = [s for s in rt.engine.pipeline.stages if s.name == "links"]
         assert isinstance(links, LinksStage)
         # A worker process takes a second to start: the first check is always late.
         links.images = ImagePool(workers=1, budget_s=0.001)

@@ -24,6 +24,7 @@ from fastapi_offline import FastAPIOffline
 from fengkong import __version__
 from fengkong.api import errors, secure
 from fengkong.api.auth import require
+from fengkong.api.challenges_routes import challenge_outcome, challenges_router, sweep_challenges
 from fengkong.api.errors import Health, JSONOnly, unavailable
 from fengkong.api.load import Admission, Overloaded
 from fengkong.api.metrics import Metrics
@@ -111,11 +112,13 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
                 metrics.watch_drift(stage)  # type: ignore[arg-type]
         housekeeping = asyncio.create_task(_maintain(rt, settings.maintenance_interval_s))
         lag = asyncio.create_task(admission.watch_lag())
+        sweeper = asyncio.create_task(sweep_challenges(app, settings.challenges.sweep_interval_s))
         try:
             yield
         finally:
             housekeeping.cancel()
             lag.cancel()
+            sweeper.cancel()
             secure.close_security(app)
             if runtime is None:
                 rt.close()
@@ -237,6 +240,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         if found is None:
             return _json({"detail": f"no decision for event_id {event_id!r}"}, 404)
         decision = orjson.loads(found[0])
+        if (outcome := challenge_outcome(request, decision)) is not None:
+            decision["challenge_outcome"] = outcome
         if explain:
             decision["explain"] = orjson.loads(found[1])
         return _json(secure.analyst_view(request, event_id, decision, who, unmask=unmask))
@@ -298,6 +303,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     async def prometheus() -> Response:
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
+    app.include_router(challenges_router(settings.max_body_bytes))
     if runtime is not None:
         _mount_rules(app, runtime)
     secure.limit_bodies(app, settings)

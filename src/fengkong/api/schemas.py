@@ -43,6 +43,8 @@ class DecisionOut(BaseModel):
     versions: dict[str, str]
     latency_ms: float
     durable: bool | None = None
+    challenge_id: str | None = None
+    challenge_outcome: dict[str, Any] | None = None
     explain: dict[str, Any] | None = None
     offer: OfferOut | None = None
 

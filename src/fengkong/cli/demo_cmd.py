@@ -11,8 +11,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 import httpx
@@ -21,7 +22,9 @@ from tqdm import tqdm
 
 from fengkong.cli.sim_cmd import find_shared_data
 from fengkong.evaluation import evaluate_files, format_table, write_html
+from fengkong.evaluation.challenges import evaluate_challenges, format_challenges
 from fengkong.sim import SimConfig, write_simulation
+from fengkong.sim.challenges import ChallengeResponder, fraud_events
 from fengkong.sim.world import WORLDS
 
 # Files the demo writes into its directory; only these are removed on a fresh start.
@@ -38,6 +41,8 @@ _OWN_FILES = (
     "fengkong.db.key",
     "fengkong.db.audit-key",
     "fengkong.db.field-key",
+    "otp.jsonl",
+    "challenges.jsonl",
 )
 
 
@@ -82,6 +87,8 @@ def start_server(workdir: Path, port: int) -> subprocess.Popen[bytes]:
     ip_ranges = find_shared_data("ip-ranges/datacenters.csv")
     if ip_ranges is not None:
         lines.append(f'ip_ranges_path = "{ip_ranges.as_posix()}"')
+    # The simulated customers read their one-time codes from this sink.
+    lines += ["[challenges]", f'otp_sink = "{(workdir / "otp.jsonl").as_posix()}"']
     config.write_text("\n".join(lines) + "\n", encoding="utf-8")
     log = (workdir / "server.log").open("wb")
     cmd = [
@@ -117,9 +124,19 @@ def start_server(workdir: Path, port: int) -> subprocess.Popen[bytes]:
 
 
 def stream_events(
-    base_url: str, events: Path, decisions: Path, batch_size: int, progress: bool, key: str
+    base_url: str,
+    events: Path,
+    decisions: Path,
+    batch_size: int,
+    progress: bool,
+    key: str,
+    on_batch: Callable[[httpx.Client, list[dict[str, Any]]], None] | None = None,
 ) -> int:
-    """POST the events in batches to ``/v1/events/batch``; write decisions in order."""
+    """POST the events in batches to ``/v1/events/batch``; write decisions in order.
+
+    ``on_batch`` sees each batch's decisions before the next batch goes out (the
+    simulated customers answer their challenges there).
+    """
     total = sum(1 for line in events.open("rb") if line.strip())
     done = 0
     auth = {"Authorization": f"Bearer {key}"}
@@ -142,6 +159,8 @@ def stream_events(
                 raise click.ClickException("the server's answer does not match the batch")
             for decision in answer:
                 out.write(orjson.dumps(decision) + b"\n")
+            if on_batch is not None:
+                on_batch(client, answer)
             done += len(batch)
             bar.update(len(batch))
     return done
@@ -220,13 +239,25 @@ def demo(
     base_url = f"http://127.0.0.1:{port}"
     try:
         started = time.perf_counter()
-        n = stream_events(base_url, events, decisions, batch_size, not quiet, ingest_key)
+        responder = ChallengeResponder(fraud_events(labels), workdir / "otp.jsonl", seed)
+        n = stream_events(
+            base_url,
+            events,
+            decisions,
+            batch_size,
+            not quiet,
+            ingest_key,
+            on_batch=responder.answer_all,
+        )
+        responder.write(workdir / "challenges.jsonl")
         rate = n / max(time.perf_counter() - started, 1e-9)
         click.echo(f"    {n} decisions at {rate:,.0f} events/s over HTTP", err=True)
         click.echo("3/3 evaluating ...", err=True)
         ev = evaluate_files(events, labels, decisions)
         write_html(ev, report, title="fengkong demo")
         click.echo(format_table(ev))
+        outcomes = evaluate_challenges(events, labels, workdir / "challenges.jsonl")
+        click.echo(format_challenges(outcomes))
         click.echo(f"\nReport: {report.resolve()}")
         click.echo(f"Events, labels, decisions: {workdir.resolve()}")
     except BaseException:

@@ -10,7 +10,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -33,6 +33,12 @@ from fengkong.storage import DecisionRecord, GroupCommitter, LabelRecord, Stale,
 log = logging.getLogger(__name__)
 
 DecisionDict = dict[str, Any]
+
+
+class ChallengeIssuer(Protocol):
+    """Creates the step-up a ``challenge`` decision asks for (identity.challenges)."""
+
+    def issue(self, event: Event, decision: Decision) -> Decision: ...
 
 
 class IdempotencyConflict(ValueError):
@@ -119,6 +125,8 @@ class Engine:
         self.snapshot_seq = 0
         # Decisions made but not yet durable, so a concurrent retry waits for them.
         self._inflight: dict[str, tuple[str, DecisionDict, Future[None] | None]] = {}
+        # Servers attach one; replays and the CLI decide without issuing challenges.
+        self.challenger: ChallengeIssuer | None = None
 
     # -- the edge -------------------------------------------------------------
     def accept(self, raw: bytes | str | dict[str, Any]) -> Accepted:
@@ -180,6 +188,8 @@ class Engine:
 
     def _evaluate(self, item: Accepted) -> tuple[DecisionDict, DecisionRecord]:
         decision, ctx = self.pipeline.decide(item.event)
+        if self.challenger is not None and decision.challenge is not None:
+            decision = self.challenger.issue(item.event, decision)
         out = self._record(item, decision, ctx)
         self.pipeline.apply(ctx)
         return out

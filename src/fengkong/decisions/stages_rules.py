@@ -49,9 +49,15 @@ def stage_classes() -> list[type]:
     from fengkong.decisions.stages_links import LinksStage
     from fengkong.decisions.stages_models import ModelStage
     from fengkong.features.baserates import BaseRatesStage
+    from fengkong.identity.behaviour import BehaviourStage
+    from fengkong.identity.outcomes import ChallengeFeaturesStage
+    from fengkong.identity.voice import VoiceStage
 
     return [
         EnrichStage,
+        ChallengeFeaturesStage,
+        BehaviourStage,
+        VoiceStage,
         LinksStage,
         FeaturesStage,
         BaseRatesStage,

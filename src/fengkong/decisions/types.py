@@ -183,6 +183,8 @@ class Decision:
     latency_ms: float
     durable: bool = True
     offer: dict[str, Any] | None = None
+    # Set when a challenge service issued the step-up this decision asks for.
+    challenge_id: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -197,6 +199,8 @@ class Decision:
         }
         if self.offer is not None:
             out["offer"] = self.offer
+        if self.challenge_id is not None:
+            out["challenge_id"] = self.challenge_id
         if not self.durable:
             out["durable"] = False
         return out

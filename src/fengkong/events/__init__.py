@@ -13,6 +13,7 @@ from fengkong.events.labels import Label, LabelSource, LabelValue, parse_label
 from fengkong.events.models import (
     MONEY_EVENT_TYPES,
     OPERATIONS,
+    Behaviour,
     Context,
     Counterparty,
     CreditApplication,
@@ -22,7 +23,9 @@ from fengkong.events.models import (
     EventType,
     Fingerprint,
     Geo,
+    Keystrokes,
     QRCode,
+    Touch,
     Voice,
 )
 from fengkong.events.tokens import Tokenizer, is_token
@@ -30,6 +33,7 @@ from fengkong.events.tokens import Tokenizer, is_token
 __all__ = [
     "MONEY_EVENT_TYPES",
     "OPERATIONS",
+    "Behaviour",
     "Context",
     "Counterparty",
     "CreditApplication",
@@ -41,11 +45,13 @@ __all__ = [
     "FieldError",
     "Fingerprint",
     "Geo",
+    "Keystrokes",
     "Label",
     "LabelSource",
     "LabelValue",
     "QRCode",
     "Tokenizer",
+    "Touch",
     "Voice",
     "body_hash",
     "decode_json",

@@ -225,6 +225,45 @@ class CreditApplication(_Strict):
         return value
 
 
+# Timings in milliseconds; a minute bounds any single key hold, gap or touch.
+TimingMs = Annotated[float, Field(ge=0, le=60_000, allow_inf_nan=False)]
+Unit = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+MAX_TIMINGS = 256
+
+
+class Keystrokes(_Strict):
+    """Key timings of one typed field: ``hold_ms[i]`` key i held, ``flight_ms[i]`` the gap
+    from releasing key i to pressing key i + 1 (negative overlaps are sent as 0)."""
+
+    field: Annotated[str, StringConstraints(max_length=64)] | None = None
+    hold_ms: Annotated[list[TimingMs], Field(min_length=2, max_length=MAX_TIMINGS)]
+    flight_ms: Annotated[list[TimingMs], Field(max_length=MAX_TIMINGS - 1)]
+
+    @model_validator(mode="after")
+    def _aligned(self) -> Keystrokes:
+        if len(self.flight_ms) != len(self.hold_ms) - 1:
+            raise ValueError("`flight_ms` must have one entry fewer than `hold_ms`")
+        return self
+
+
+class Touch(_Strict):
+    """Touch gestures of the session: per tap its duration, pressure and contact size,
+    per swipe its speed (px/ms)."""
+
+    tap_ms: Annotated[list[TimingMs], Field(max_length=MAX_TIMINGS)] = []
+    pressure: Annotated[list[Unit], Field(max_length=MAX_TIMINGS)] = []
+    size: Annotated[list[Unit], Field(max_length=MAX_TIMINGS)] = []
+    swipe_speed: Annotated[
+        list[Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]],
+        Field(max_length=MAX_TIMINGS),
+    ] = []
+
+
+class Behaviour(_Strict):
+    keystrokes: Keystrokes | None = None
+    touch: Touch | None = None
+
+
 class Event(_Strict):
     """One sensitive action, as sent by a client (wire format v1)."""
 
@@ -249,6 +288,7 @@ class Event(_Strict):
     document: Document | None = None
     voice: Voice | None = None
     application: CreditApplication | None = None
+    behaviour: Behaviour | None = None
     attributes: dict[str, Any] | None = None
 
     _rfc3339 = field_validator("occurred_at", mode="before")(rfc3339)

@@ -1,0 +1,242 @@
+"""Embedded store of step-up challenges, device bindings and TOTP enrolments.
+
+It lives in the same SQLite file as the events and decisions, in its own tables.
+Every state change of a challenge is one conditional ``UPDATE`` inside an immediate
+transaction, so two concurrent answers cannot both pass (or both be counted once).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS challenges (
+    challenge_id TEXT PRIMARY KEY,
+    event_id TEXT NOT NULL UNIQUE,
+    user_id TEXT NOT NULL,
+    device_key TEXT,
+    ip TEXT,
+    kind TEXT NOT NULL,
+    method TEXT NOT NULL,
+    code_hash TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    max_attempts INTEGER NOT NULL,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    status TEXT NOT NULL,
+    final_decision TEXT,
+    resolved_at REAL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS challenges_pending ON challenges (status, expires_at);
+CREATE INDEX IF NOT EXISTS challenges_resolved ON challenges (resolved_at);
+CREATE TABLE IF NOT EXISTS device_bindings (
+    user_id TEXT NOT NULL,
+    device_key TEXT NOT NULL,
+    bound_at REAL NOT NULL,
+    PRIMARY KEY (user_id, device_key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS totp_secrets (
+    user_id TEXT PRIMARY KEY,
+    secret TEXT NOT NULL,
+    last_step INTEGER NOT NULL DEFAULT -1,
+    enrolled_at REAL NOT NULL
+) WITHOUT ROWID;
+"""
+
+_COLUMNS = (
+    "challenge_id, event_id, user_id, device_key, ip, kind, method, code_hash, attempts,"
+    " max_attempts, created_at, expires_at, status, final_decision, resolved_at"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ChallengeRow:
+    """One challenge as stored; ``status`` is pending, passed, failed or expired."""
+
+    challenge_id: str
+    event_id: str
+    user_id: str
+    device_key: str | None
+    ip: str | None
+    kind: str
+    method: str
+    code_hash: str | None
+    attempts: int
+    max_attempts: int
+    created_at: float
+    expires_at: float
+    status: str
+    final_decision: str | None = None
+    resolved_at: float | None = None
+
+
+class SQLiteChallengeStore:
+    """Challenges, device bindings and TOTP secrets in the embedded SQLite file."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._all: list[sqlite3.Connection] = []
+        self._memory = self.path == ":memory:"
+        if self._memory:
+            self._shared = self._connect()
+        self._conn().executescript(_SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+        )
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        with self._lock:
+            self._all.append(conn)
+        return conn
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._memory:
+            return self._shared
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        return conn
+
+    # -- challenges -----------------------------------------------------------
+    def put(self, row: ChallengeRow) -> None:
+        """Store a new challenge; a re-issue for the same event replaces a pending one."""
+        self._conn().execute(
+            f"INSERT INTO challenges ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+            " ON CONFLICT(challenge_id) DO UPDATE SET code_hash = excluded.code_hash,"
+            " method = excluded.method, attempts = 0, created_at = excluded.created_at,"
+            " expires_at = excluded.expires_at WHERE status = 'pending'",
+            (
+                row.challenge_id,
+                row.event_id,
+                row.user_id,
+                row.device_key,
+                row.ip,
+                row.kind,
+                row.method,
+                row.code_hash,
+                row.attempts,
+                row.max_attempts,
+                row.created_at,
+                row.expires_at,
+                row.status,
+                row.final_decision,
+                row.resolved_at,
+            ),
+        )
+
+    def get(self, challenge_id: str) -> ChallengeRow | None:
+        row = (
+            self._conn()
+            .execute(f"SELECT {_COLUMNS} FROM challenges WHERE challenge_id = ?", (challenge_id,))
+            .fetchone()
+        )
+        return None if row is None else ChallengeRow(*row)
+
+    def count_attempt(self, challenge_id: str, max_attempts: int) -> int | None:
+        """Use up one attempt of a pending challenge; the attempt number, or ``None``."""
+        conn = self._conn()
+        with self._lock if self._memory else _nolock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                cur = conn.execute(
+                    "UPDATE challenges SET attempts = attempts + 1"
+                    " WHERE challenge_id = ? AND status = 'pending' AND attempts < ?"
+                    " RETURNING attempts",
+                    (challenge_id, max_attempts),
+                )
+                found = cur.fetchone()
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        return None if found is None else int(found[0])
+
+    def resolve(self, challenge_id: str, status: str, final_decision: str, at: float) -> bool:
+        """Move a pending challenge to its final status; ``False`` if it was not pending."""
+        cur = self._conn().execute(
+            "UPDATE challenges SET status = ?, final_decision = ?, resolved_at = ?"
+            " WHERE challenge_id = ? AND status = 'pending'",
+            (status, final_decision, at, challenge_id),
+        )
+        return cur.rowcount == 1
+
+    def due(self, now: float, limit: int = 1000) -> list[ChallengeRow]:
+        """Pending challenges whose time ran out at ``now``."""
+        rows = self._conn().execute(
+            f"SELECT {_COLUMNS} FROM challenges WHERE status = 'pending' AND expires_at <= ?"
+            " ORDER BY expires_at LIMIT ?",
+            (now, limit),
+        )
+        return [ChallengeRow(*r) for r in rows]
+
+    def resolved_since(self, since: float) -> Iterator[ChallengeRow]:
+        """Challenges resolved at or after ``since``, oldest first."""
+        rows = self._conn().execute(
+            f"SELECT {_COLUMNS} FROM challenges WHERE resolved_at >= ? ORDER BY resolved_at",
+            (since,),
+        )
+        for r in rows.fetchall():
+            yield ChallengeRow(*r)
+
+    # -- device bindings ------------------------------------------------------
+    def bind(self, user_id: str, device_key: str, at: float) -> None:
+        self._conn().execute(
+            "INSERT INTO device_bindings VALUES (?,?,?) ON CONFLICT DO NOTHING",
+            (user_id, device_key, at),
+        )
+
+    def bindings(self) -> Iterator[tuple[str, str, float]]:
+        rows = self._conn().execute("SELECT user_id, device_key, bound_at FROM device_bindings")
+        for user_id, device_key, at in rows.fetchall():
+            yield str(user_id), str(device_key), float(at)
+
+    # -- TOTP -----------------------------------------------------------------
+    def set_totp(self, user_id: str, secret: str, at: float) -> None:
+        self._conn().execute(
+            "INSERT INTO totp_secrets VALUES (?,?,-1,?) ON CONFLICT(user_id) DO UPDATE"
+            " SET secret = excluded.secret, last_step = -1, enrolled_at = excluded.enrolled_at",
+            (user_id, secret, at),
+        )
+
+    def totp(self, user_id: str) -> tuple[str, int] | None:
+        """The user's TOTP secret and the last time step accepted."""
+        row = (
+            self._conn()
+            .execute("SELECT secret, last_step FROM totp_secrets WHERE user_id = ?", (user_id,))
+            .fetchone()
+        )
+        return None if row is None else (str(row[0]), int(row[1]))
+
+    def use_totp_step(self, user_id: str, step: int) -> bool:
+        """Record ``step`` as used; ``False`` if it (or a later one) was used before."""
+        cur = self._conn().execute(
+            "UPDATE totp_secrets SET last_step = ? WHERE user_id = ? AND last_step < ?",
+            (step, user_id, step),
+        )
+        return cur.rowcount == 1
+
+    def close(self) -> None:
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            conn.close()
+
+
+class _NoLock:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+_nolock = _NoLock()
