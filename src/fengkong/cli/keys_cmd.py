@@ -13,6 +13,18 @@ from fengkong.cli.common import load_settings, settings_options
 from fengkong.storage.keys_sqlite import KeyStore
 
 
+def _keys(config: Path | None, db_path: Path | None) -> KeyStore:
+    from fengkong.runtime import secure_files
+    from fengkong.storage.files import InsecureFile
+
+    settings = load_settings(config, db_path=db_path)
+    try:
+        secure_files(settings)
+    except InsecureFile as exc:
+        raise click.ClickException(str(exc)) from None
+    return KeyStore(settings.db_path)
+
+
 def _operator() -> str:
     """Changes made here are attributed to the operating-system account that ran them."""
     try:
@@ -39,8 +51,7 @@ def keys() -> None:
 )
 def create(config: Path | None, db_path: Path | None, name: str, roles: tuple[str, ...]) -> None:
     """Create a key and print it once."""
-    settings = load_settings(config, db_path=db_path)
-    store = KeyStore(settings.db_path)
+    store = _keys(config, db_path)
     try:
         key, info = store.create(name, check_roles(list(roles)), actor=_operator())
     finally:
@@ -55,8 +66,7 @@ def create(config: Path | None, db_path: Path | None, name: str, roles: tuple[st
 @settings_options
 def listing(config: Path | None, db_path: Path | None) -> None:
     """Every key: id, name, roles, created, revoked."""
-    settings = load_settings(config, db_path=db_path)
-    store = KeyStore(settings.db_path)
+    store = _keys(config, db_path)
     try:
         for k in store.listing():
             created = datetime.fromtimestamp(k.created_at, UTC).isoformat(timespec="seconds")
@@ -75,8 +85,7 @@ def listing(config: Path | None, db_path: Path | None) -> None:
 @click.argument("key_id")
 def revoke(config: Path | None, db_path: Path | None, key_id: str) -> None:
     """Revoke a key by its id (``fengkong keys list``); it stops working at once."""
-    settings = load_settings(config, db_path=db_path)
-    store = KeyStore(settings.db_path)
+    store = _keys(config, db_path)
     try:
         if not store.revoke(key_id, actor=_operator()):
             raise click.ClickException(f"no live key {key_id}")
