@@ -105,10 +105,20 @@ def _chain(conn: sqlite3.Connection, report: Report) -> tuple[list[dict[str, Any
 
 
 def _checkpoints(
-    conn: sqlite3.Connection, leaves: list[bytes], verifier: Verifier | None, report: Report
+    conn: sqlite3.Connection,
+    leaves: list[bytes],
+    verifier: Verifier | None,
+    report: Report,
+    published: list[str],
 ) -> None:
     rows = conn.execute("SELECT size, note FROM audit_checkpoints ORDER BY size").fetchall()
     report.checkpoints = len(rows)
+    for note in published:
+        try:
+            size = int(note.split("\n")[1])
+        except (IndexError, ValueError):
+            size = 0
+        rows.append((size, note))
     for size, note in rows:
         if verifier is None:
             continue
@@ -239,14 +249,22 @@ def _state(conn: sqlite3.Connection, entries: list[dict[str, Any]], report: Repo
             )
 
 
-def verify_database(conn: sqlite3.Connection, verifier: Verifier | None = None) -> Report:
-    """Check the chain, its checkpoints (when ``verifier`` is given) and every record."""
+def verify_database(
+    conn: sqlite3.Connection,
+    verifier: Verifier | None = None,
+    published: list[str] | None = None,
+) -> Report:
+    """Check the chain, its checkpoints (when ``verifier`` is given) and every record.
+
+    ``published`` are checkpoints kept outside the database (signed by ``verifier``):
+    the chain must still hold what they cover.
+    """
     report = Report()
     if not _has_table(conn, "audit_log"):
         report.problems.append(Problem(None, "this database has no audit chain"))
         return report
     entries, leaves = _chain(conn, report)
-    _checkpoints(conn, leaves, verifier, report)
+    _checkpoints(conn, leaves, verifier, report, published or [])
     _records(conn, entries, report)
     _state(conn, entries, report)
     return report

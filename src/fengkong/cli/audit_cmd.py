@@ -40,18 +40,42 @@ def audit() -> None:
 
 @audit.command("verify")
 @settings_options
-def verify(config: Path | None, db_path: Path | None) -> None:
+@click.option(
+    "--key", default=None, help="The published public key (default: the local signing key's)."
+)
+@click.option(
+    "--checkpoint",
+    "published",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A checkpoint published outside the database; the chain must still hold it.",
+)
+def verify(
+    config: Path | None, db_path: Path | None, key: str | None, published: tuple[Path, ...]
+) -> None:
     """Check every record against the chain and its signed checkpoints; exit 1 if any fails."""
     from fengkong.api.secure import audit_key_path
-    from fengkong.audit.checkpoint import load_signer
+    from fengkong.audit.checkpoint import CheckpointError, load_signer, parse_verifier
     from fengkong.audit.verify import verify_database
 
     settings = load_settings(config, db_path=db_path)
-    key = audit_key_path(settings)
-    verifier = load_signer(key, settings.audit_origin).verifier if key.exists() else None
+    key_file = audit_key_path(settings)
+    try:
+        verifier = (
+            parse_verifier(key)
+            if key
+            else load_signer(key_file, settings.audit_origin).verifier
+            if key_file.exists()
+            else None
+        )
+    except CheckpointError as exc:
+        raise click.BadParameter(str(exc), param_hint="--key") from None
+    notes = [p.read_text(encoding="utf-8") for p in published]
+    if notes and verifier is None:
+        raise click.UsageError("give --key to check published checkpoints")
     conn = _open(settings)
     try:
-        report = verify_database(conn, verifier)
+        report = verify_database(conn, verifier, notes)
     finally:
         conn.close()
     if report.ok:
