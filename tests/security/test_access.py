@@ -153,3 +153,36 @@ def test_keys_cli_create_list_revoke(tmp_path: Path) -> None:
     assert bad.exit_code != 0
     rows = sqlite3.connect(tmp_path / "c.db").execute("SELECT hash FROM api_keys").fetchall()
     assert all(len(h) == 64 and key not in h for (h,) in rows)
+
+
+def test_loopback_ingest_opens_events_only_and_only_on_loopback(settings: Settings) -> None:
+    from fengkong.api.app import create_app
+
+    settings.open_ingest_on_loopback = True
+    app = create_app(settings)
+    with TestClient(app, client=("127.0.0.1", 50000)) as local:
+        assert local.post("/v1/events", json=_event()).status_code == 200
+        label = {
+            "event_id": "e1",
+            "label": "fraud",
+            "source": "chargeback",
+            "at": "2026-11-21T00:00:00Z",
+        }
+        assert local.post("/v1/labels", json=label).status_code == 401
+        assert local.get("/v1/decisions/e1").status_code == 401
+    with TestClient(app, client=("10.0.0.5", 50000)) as remote:
+        assert remote.post("/v1/events", json=_event(2)).status_code == 401
+
+
+def test_auditors_verify_and_export_over_http(client: TestClient, key_for: KeyMaker) -> None:
+    from fengkong.audit.verify_bundle import verify_bundle
+
+    client.post("/v1/events", json=_event(), headers=AUTH)
+    auditor = key_for("auditor")
+    assert client.get("/v1/audit/verify", headers=key_for("analyst")).status_code == 403
+    report = client.get("/v1/audit/verify", headers=auditor).json()
+    assert report["ok"] is True and report["entries"] >= 4
+    cp = client.get("/v1/audit/checkpoint", headers=auditor).json()
+    bundle = client.get("/v1/audit/export", params={"user": "u1"}, headers=auditor)
+    assert bundle.status_code == 200
+    assert verify_bundle(bundle.content, cp["public_key"])["entries"] == 2

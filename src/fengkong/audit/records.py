@@ -21,7 +21,8 @@ live       rules_live_log       seq (chain order = ``seq`` order)
 Changed-state kinds (the entry's ``data`` holds the change; replaying them must give
 the table as it is): ``list_add``, ``list_remove``, ``freeze``, ``unfreeze``,
 ``purge`` (lists and freezes) and ``key_create``, ``key_revoke`` (API keys).
-``read`` entries (an analyst read customer data) exist only in the chain.
+``read`` (an analyst read customer data), ``tokenise`` (raw values were tokenised) and
+``export`` (an evidence bundle was exported) entries exist only in the chain.
 """
 
 from __future__ import annotations

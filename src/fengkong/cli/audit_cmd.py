@@ -136,16 +136,15 @@ def public_key(config: Path | None, db_path: Path | None) -> None:
 )
 def export(config: Path | None, db_path: Path | None, user: str, out: Path | None) -> None:
     """Write an evidence bundle (JSON + HTML) for one user, with inclusion proofs."""
-    from fengkong.audit.bundle import VERIFY_COMMAND, bundle_bytes, bundle_html, export_bundle
+    from fengkong.audit.bundle import VERIFY_COMMAND, bundle_bytes, bundle_html
 
     trail = _trail(load_settings(config, db_path=db_path))
     try:
-        note = trail.checkpoint()
-        if note is None or trail.signer is None:
-            raise click.ClickException("the chain is empty: nothing to export")
-        bundle = export_bundle(trail.conn, trail.signer, note, user)
+        bundle = trail.export(user)
     finally:
         trail.close()
+    if bundle is None:
+        raise click.ClickException("the chain is empty: nothing to export")
     path = out or Path(f"evidence-{user}.json")
     path.write_bytes(bundle_bytes(bundle))
     path.with_suffix(".html").write_text(bundle_html(bundle), encoding="utf-8")
