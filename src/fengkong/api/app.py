@@ -226,7 +226,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         decision = orjson.loads(found[0])
         if explain:
             decision["explain"] = orjson.loads(found[1])
-        return _json(secure.analyst_view(request, event_id, decision, who, unmask=unmask))
+        return _json(await secure.analyst_view(request, event_id, decision, who, unmask=unmask))
 
     @app.post(
         "/v1/labels",

@@ -83,15 +83,22 @@ async def _checkpoints(trail: AuditTrail, every_s: float) -> None:
             log.exception("signing an audit checkpoint failed")
 
 
-def analyst_view(
+async def analyst_view(
     request: Request, ref: str, payload: dict[str, Any], who: KeyInfo, *, unmask: bool
 ) -> Any:
-    """``payload`` as an analyst may see it (masked unless unmasking), the read recorded."""
+    """``payload`` as an analyst may see it (masked unless unmasking), the read recorded.
+
+    The read is committed (off the event loop) before the data is returned.
+    """
     if unmask and not holds(who, "unmask"):
         raise HTTPException(403, "unmask=true needs the role unmask")
     trail: AuditTrail = request.app.state.audit
     data = {"path": request.url.path, "explain": "explain" in payload, "unmask": unmask}
-    trail.record_read(ref, user=trail.user_of_event(ref), actor=who.identity, data=data)
+
+    def record() -> None:
+        trail.record_read(ref, user=trail.user_of_event(ref), actor=who.identity, data=data)
+
+    await asyncio.to_thread(record)
     return payload if unmask else mask(payload)
 
 

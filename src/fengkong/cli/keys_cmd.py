@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import getpass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
 from fengkong.api.auth import ROLES, check_roles
-from fengkong.cli.common import load_settings, settings_options
+from fengkong.cli.common import load_settings, operator, settings_options
 from fengkong.storage.keys_sqlite import KeyStore
 
 
@@ -23,14 +22,6 @@ def _keys(config: Path | None, db_path: Path | None) -> KeyStore:
     except InsecureFile as exc:
         raise click.ClickException(str(exc)) from None
     return KeyStore(settings.db_path)
-
-
-def _operator() -> str:
-    """Changes made here are attributed to the operating-system account that ran them."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except OSError:
-        return "cli"
 
 
 @click.group()
@@ -53,7 +44,7 @@ def create(config: Path | None, db_path: Path | None, name: str, roles: tuple[st
     """Create a key and print it once."""
     store = _keys(config, db_path)
     try:
-        key, info = store.create(name, check_roles(list(roles)), actor=_operator())
+        key, info = store.create(name, check_roles(list(roles)), actor=operator())
     finally:
         store.close()
     click.echo(
@@ -87,7 +78,7 @@ def revoke(config: Path | None, db_path: Path | None, key_id: str) -> None:
     """Revoke a key by its id (``fengkong keys list``); it stops working at once."""
     store = _keys(config, db_path)
     try:
-        if not store.revoke(key_id, actor=_operator()):
+        if not store.revoke(key_id, actor=operator()):
             raise click.ClickException(f"no live key {key_id}")
     finally:
         store.close()
