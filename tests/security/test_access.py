@@ -186,3 +186,21 @@ def test_auditors_verify_and_export_over_http(client: TestClient, key_for: KeyMa
     bundle = client.get("/v1/audit/export", params={"user": "u1"}, headers=auditor)
     assert bundle.status_code == 200
     assert verify_bundle(bundle.content, cp["public_key"])["entries"] == 2
+
+
+def test_serve_prints_the_generated_admin_key_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fengkong.cli.serve_cmd import _first_admin_key
+
+    settings = Settings(db_path=tmp_path / "s.db", token_secret="t" * 32)
+    _first_admin_key(settings)
+    printed = capsys.readouterr().err
+    key = printed.strip().splitlines()[-1].strip()
+    assert key.startswith("fk_")
+    store = KeyStore(settings.db_path)
+    assert store.check(key) is not None
+    store.close()
+    _first_admin_key(settings)
+    assert "fk_" not in capsys.readouterr().err
+    assert (tmp_path / "s.db").stat().st_mode & 0o777 == 0o600
