@@ -299,6 +299,7 @@ def _mount_rules(app: FastAPI, rt: Runtime) -> None:
             replay_stages=lambda: default_replay_stages(str(ip_ranges) if ip_ranges else None),
             actor=secure.actor_of,
             tokenise_guard=secure.tokenise_guard(rt.settings.tokenise_per_minute),
+            view=secure.list_view,
         ),
         dependencies=[secure.rules_access()],
     )
