@@ -204,3 +204,17 @@ def test_serve_prints_the_generated_admin_key_once(
     _first_admin_key(settings)
     assert "fk_" not in capsys.readouterr().err
     assert (tmp_path / "s.db").stat().st_mode & 0o777 == 0o600
+
+
+def test_checkpoints_are_published_outside_the_database(settings: Settings, tmp_path: Path) -> None:
+    from fengkong.api.app import create_app
+    from fengkong.audit.checkpoint import parse_verifier, verify_checkpoint
+
+    settings.audit_publish_dir = tmp_path / "published"
+    with TestClient(create_app(settings), headers=AUTH) as c:
+        c.post("/v1/events", json=_event())
+        key = c.get("/v1/audit/checkpoint").json()["public_key"]
+    notes = sorted((tmp_path / "published").iterdir())
+    assert notes, "no checkpoint published"
+    cp = verify_checkpoint(notes[-1].read_text(), parse_verifier(key))
+    assert cp.size >= 4

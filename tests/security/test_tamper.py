@@ -407,3 +407,16 @@ def test_an_operator_rewrite_is_caught_by_a_published_checkpoint(db: Path) -> No
     )
     assert r.exit_code == 1
     assert "differ from the signed checkpoint" in r.output
+
+
+def test_a_database_from_before_the_chain_is_adopted_once(db: Path) -> None:
+    _sql(db, "DELETE FROM audit_log", "DELETE FROM audit_checkpoints")
+    first = _verify(db)
+    assert first.exit_code == 1 and "covered by no chain entry" in first.output
+    runner = CliRunner()
+    adopted = runner.invoke(main, ["audit", "adopt", "--db", str(db)], env=ENV)
+    assert adopted.exit_code == 0, adopted.output
+    assert _verify(db).exit_code == 0
+    assert runner.invoke(main, ["audit", "adopt", "--db", str(db)], env=ENV).exit_code == 1
+    _sql(db, "UPDATE labels SET label = 'legit' WHERE id = 3")
+    assert "label '3': record edited" in _verify(db).output

@@ -94,6 +94,26 @@ def verify(
     sys.exit(1)
 
 
+@audit.command("adopt")
+@settings_options
+def adopt_cmd(config: Path | None, db_path: Path | None) -> None:
+    """Chain a database written before the chain existed (once, before serving it)."""
+    from fengkong.audit.adopt import AdoptionRefused, adopt
+    from fengkong.cli.common import operator
+
+    settings = load_settings(config, db_path=db_path)
+    if not Path(settings.db_path).exists():
+        raise click.ClickException(f"no database at {settings.db_path}")
+    conn = sqlite3.connect(settings.db_path, isolation_level=None)
+    try:
+        n = adopt(conn, f"adopted by {operator()}")
+    except AdoptionRefused as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        conn.close()
+    click.echo(f"adopted {n} records into the audit chain; sign a checkpoint and publish it")
+
+
 @audit.command("checkpoint")
 @settings_options
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None)
