@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fengkong.decisions import ChallengeKind, PolicyConfig
@@ -103,6 +103,13 @@ class Settings(BaseSettings):
     rules_path: Path | None = Field(None, description="rule set file to publish at start")
     policy: PolicySettings = PolicySettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("bootstrap_key", "field_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters")
+        return value
 
     @classmethod
     def load(cls, config: Path | None = None, **overrides: Any) -> Settings:
