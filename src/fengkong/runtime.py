@@ -16,11 +16,13 @@ from typing import Literal
 
 from fengkong.decisions import Engine, Pipeline, Policy, Stage
 from fengkong.events import Tokenizer
+from fengkong.events.protect import DEFAULT_PROTECTED_KEYS, FieldProtector
 from fengkong.features import FeatureEngine
 from fengkong.models.registry import Registry
 from fengkong.runtime_identity import Identity, open_identity
 from fengkong.settings import Settings
 from fengkong.storage import GroupCommitter, SQLiteStore
+from fengkong.storage.files import check_private, create_private, key_from_file, store_files
 from fengkong.storage.repair import StoreDamaged
 from fengkong.storage.repair import check as check_store
 from fengkong.storage.rules_sqlite import SQLiteRuleStore
@@ -56,6 +58,36 @@ def snapshot_path(settings: Settings) -> Path | None:
     if not settings.snapshots or str(settings.db_path) == ":memory:":
         return None
     return Path(f"{settings.db_path}.snapshot")
+
+
+def field_protector(settings: Settings) -> FieldProtector:
+    """Field-level encryption of stored events: key from settings, else ``<db>.field-key``."""
+    from fengkong.documents import image_fingerprint
+
+    if settings.field_key is not None:
+        key = settings.field_key.get_secret_value().encode()
+    elif str(settings.db_path) == ":memory:":
+        key = secrets.token_bytes(32)
+    else:
+        key_file = Path(f"{settings.db_path}.field-key")
+        if not key_file.exists():
+            log.warning("no field_key set: generated one in %s (keep it elsewhere)", key_file)
+        key = key_from_file(key_file)
+    return FieldProtector(
+        key,
+        protected_keys=[*DEFAULT_PROTECTED_KEYS, *settings.protected_attributes],
+        retain_media=settings.retain_media,
+        media_digest=image_fingerprint,
+    )
+
+
+def secure_files(settings: Settings) -> None:
+    """Create the database 0600 and refuse to start on any wider database or key file."""
+    if str(settings.db_path) == ":memory:":
+        return
+    create_private(Path(settings.db_path))
+    extra = [p for p in (settings.audit_key_path,) if p is not None]
+    check_private([*store_files(Path(settings.db_path)), *extra])
 
 
 def open_rule_store(settings: Settings) -> SQLiteRuleStore:
@@ -229,7 +261,12 @@ def build_runtime(settings: Settings, *, server: bool = False, rebuild: bool = T
     damaged = settings.integrity_check and Path(settings.db_path).is_file()
     if damaged and (problems := check_store(settings.db_path)):
         raise StoreDamaged(str(settings.db_path), problems)
-    store = SQLiteStore(settings.db_path, synchronous=settings.sqlite_synchronous)
+    secure_files(settings)
+    store = SQLiteStore(
+        settings.db_path,
+        synchronous=settings.sqlite_synchronous,
+        protector=field_protector(settings),
+    )
     rule_store = open_rule_store(settings)
     secret = token_secret(settings)
     identity = open_identity(settings, secret)

@@ -13,7 +13,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from fengkong.decisions import ChallengeKind, PolicyConfig
@@ -175,6 +183,13 @@ class Settings(BaseSettings):
             future_skew_s=self.future_skew_s,
             earliest=self.earliest_occurred_at,
         )
+
+    @field_validator("bootstrap_key", "field_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters")
+        return value
 
     @classmethod
     def load(cls, config: Path | None = None, **overrides: Any) -> Settings:

@@ -153,3 +153,82 @@ def test_keys_cli_create_list_revoke(tmp_path: Path) -> None:
     assert bad.exit_code != 0
     rows = sqlite3.connect(tmp_path / "c.db").execute("SELECT hash FROM api_keys").fetchall()
     assert all(len(h) == 64 and key not in h for (h,) in rows)
+
+
+def test_loopback_ingest_opens_events_only_and_only_on_loopback(settings: Settings) -> None:
+    from fengkong.api.app import create_app
+
+    settings.open_ingest_on_loopback = True
+    app = create_app(settings)
+    with TestClient(app, client=("127.0.0.1", 50000)) as local:
+        assert local.post("/v1/events", json=_event()).status_code == 200
+        label = {
+            "event_id": "e1",
+            "label": "fraud",
+            "source": "chargeback",
+            "at": "2026-11-21T00:00:00Z",
+        }
+        assert local.post("/v1/labels", json=label).status_code == 401
+        assert local.get("/v1/decisions/e1").status_code == 401
+    with TestClient(app, client=("10.0.0.5", 50000)) as remote:
+        assert remote.post("/v1/events", json=_event(2)).status_code == 401
+
+
+def test_auditors_verify_and_export_over_http(client: TestClient, key_for: KeyMaker) -> None:
+    from fengkong.audit.verify_bundle import verify_bundle
+
+    client.post("/v1/events", json=_event(), headers=AUTH)
+    auditor = key_for("auditor")
+    assert client.get("/v1/audit/verify", headers=key_for("analyst")).status_code == 403
+    report = client.get("/v1/audit/verify", headers=auditor).json()
+    assert report["ok"] is True and report["entries"] >= 4
+    cp = client.get("/v1/audit/checkpoint", headers=auditor).json()
+    bundle = client.get("/v1/audit/export", params={"user": "u1"}, headers=auditor)
+    assert bundle.status_code == 200
+    assert verify_bundle(bundle.content, cp["public_key"])["entries"] == 2
+
+
+def test_serve_prints_the_generated_admin_key_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fengkong.cli.serve_cmd import _first_admin_key
+
+    settings = Settings(db_path=tmp_path / "s.db", token_secret="t" * 32)
+    _first_admin_key(settings)
+    printed = capsys.readouterr().err
+    key = printed.strip().splitlines()[-1].strip()
+    assert key.startswith("fk_")
+    store = KeyStore(settings.db_path)
+    assert store.check(key) is not None
+    store.close()
+    _first_admin_key(settings)
+    assert "fk_" not in capsys.readouterr().err
+    assert (tmp_path / "s.db").stat().st_mode & 0o777 == 0o600
+
+
+def test_checkpoints_are_published_outside_the_database(settings: Settings, tmp_path: Path) -> None:
+    from fengkong.api.app import create_app
+    from fengkong.audit.checkpoint import parse_verifier, verify_checkpoint
+
+    settings.audit_publish_dir = tmp_path / "published"
+    with TestClient(create_app(settings), headers=AUTH) as c:
+        c.post("/v1/events", json=_event())
+        key = c.get("/v1/audit/checkpoint").json()["public_key"]
+    notes = sorted((tmp_path / "published").iterdir())
+    assert notes, "no checkpoint published"
+    cp = verify_checkpoint(notes[-1].read_text(), parse_verifier(key))
+    assert cp.size >= 4
+
+
+def test_list_changes_are_chained_with_the_key_that_made_them(
+    client: TestClient, key_for: KeyMaker, settings: Settings
+) -> None:
+    import orjson
+
+    admin = key_for("rule_admin", name="ops")
+    client.post("/v1/rules/lists/w", json={"values": ["1.2.3.4"]}, headers=admin)
+    client.post("/v1/rules/lists/w/remove", json={"values": ["1.2.3.4"]}, headers=admin)
+    rows = sqlite3.connect(settings.db_path).execute("SELECT entry FROM audit_log ORDER BY seq")
+    entries = [orjson.loads(r[0]) for r in rows]
+    changes = [(e["kind"], e["actor"].split()[0]) for e in entries if e["kind"].startswith("list")]
+    assert changes == [("list_add", "ops"), ("list_remove", "ops")]

@@ -91,3 +91,25 @@ def test_analyst_reads_are_masked_and_chained_unmask_is_a_separate_permission(
         ("ana", "u-victim", False),
         ("lead", "u-victim", True),
     ]
+
+
+def test_list_and_freeze_values_are_masked_for_analysts(
+    client: TestClient, key_for: KeyMaker
+) -> None:
+    admin = key_for("rule_admin")
+    token = "tk_phone_0123456789abcdef01234567"
+    client.post("/v1/rules/lists/watch", json={"values": [token, "198.51.100.9"]}, headers=admin)
+    client.post(
+        "/v1/rules/freezes", json={"kind": "user", "value": "u-4242", "reason": "r"}, headers=admin
+    )
+    client.post(
+        "/v1/rules/freezes",
+        json={"kind": "event_type", "value": "transfer", "reason": "r"},
+        headers=admin,
+    )
+    analyst = key_for("analyst")
+    listed = client.get("/v1/rules/lists/watch", headers=analyst).text
+    frozen = client.get("/v1/rules/freezes", headers=analyst).json()
+    assert token not in listed and "198.51.100.9" not in listed and "tk_phone_0123" in listed
+    assert {f["value"] for f in frozen} == {"u-***", "transfer"}
+    assert token in client.get("/v1/rules/lists/watch", headers=admin).text

@@ -353,3 +353,70 @@ def test_any_tampering_fails_and_names_the_first_bad_entry(
     assert "audit chain FAILED: first bad entry:" in first
     if expected is not None:
         assert f"entry {expected}:" in first, (case, expected, r.output)
+
+
+def test_an_operator_rewrite_is_caught_by_a_published_checkpoint(db: Path) -> None:
+    """The operator holds the database and the signing key: they edit a decision, rebuild
+    the whole chain and re-sign it. Only a checkpoint published before gives it away."""
+    import orjson
+
+    from fengkong.audit import log
+    from fengkong.audit.canonical import canonical
+    from fengkong.audit.records import row_digest
+
+    runner = CliRunner()
+    key = runner.invoke(main, ["audit", "public-key", "--db", str(db)], env=ENV).output.strip()
+    published = db.parent / "published.txt"
+    out = runner.invoke(
+        main, ["audit", "checkpoint", "--db", str(db), "--out", str(published)], env=ENV
+    )
+    assert out.exit_code == 0, out.output
+
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE decisions SET outcome = 'block', score = 0.99 WHERE event_id = 'e4'")
+    row = conn.execute(
+        "SELECT event_id, body_hash, outcome, score, decided_at, body, explain FROM decisions "
+        "WHERE event_id = 'e4'"
+    ).fetchone()
+    rows = conn.execute(
+        "SELECT seq, kind, ref, user_id, entry FROM audit_log ORDER BY seq"
+    ).fetchall()
+    for name in ("audit_log_no_update", "audit_log_no_delete"):
+        conn.execute(f"DROP TRIGGER {name}")
+    conn.execute("DELETE FROM audit_log")
+    conn.execute("DELETE FROM audit_checkpoints")
+    head = log.GENESIS
+    for seq, kind, ref, user, entry in rows:
+        parsed = orjson.loads(entry)
+        if kind == "decision" and ref == "e4":
+            parsed["digest"] = row_digest("decision", tuple(row))
+        raw = canonical(parsed)
+        head = log.chain_hash(head, raw)
+        conn.execute(
+            "INSERT INTO audit_log VALUES (?,?,?,?,?,?)", (seq, kind, ref, user, raw, head.hex())
+        )
+    conn.commit()
+    conn.close()
+    assert runner.invoke(main, ["audit", "checkpoint", "--db", str(db)], env=ENV).exit_code == 0
+
+    assert _verify(db).exit_code == 0  # the local check alone is fooled
+    r = runner.invoke(
+        main,
+        ["audit", "verify", "--db", str(db), "--key", key, "--checkpoint", str(published)],
+        env=ENV,
+    )
+    assert r.exit_code == 1
+    assert "differ from the signed checkpoint" in r.output
+
+
+def test_a_database_from_before_the_chain_is_adopted_once(db: Path) -> None:
+    _sql(db, "DELETE FROM audit_log", "DELETE FROM audit_checkpoints")
+    first = _verify(db)
+    assert first.exit_code == 1 and "covered by no chain entry" in first.output
+    runner = CliRunner()
+    adopted = runner.invoke(main, ["audit", "adopt", "--db", str(db)], env=ENV)
+    assert adopted.exit_code == 0, adopted.output
+    assert _verify(db).exit_code == 0
+    assert runner.invoke(main, ["audit", "adopt", "--db", str(db)], env=ENV).exit_code == 1
+    _sql(db, "UPDATE labels SET label = 'legit' WHERE id = 3")
+    assert "label '3': record edited" in _verify(db).output

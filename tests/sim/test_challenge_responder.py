@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from fengkong.api.app import create_app
 from fengkong.evaluation.challenges import evaluate_challenges, format_challenges
 from fengkong.settings import Settings
-from tests.keys import AUTH
 from fengkong.sim.challenges import ChallengeResponder, pass_probability
+from tests.keys import AUTH
 
 RULES = """
 name = "sim-step-up"

@@ -244,7 +244,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
             decision["challenge_outcome"] = outcome
         if explain:
             decision["explain"] = orjson.loads(found[1])
-        return _json(secure.analyst_view(request, event_id, decision, who, unmask=unmask))
+        return _json(await secure.analyst_view(request, event_id, decision, who, unmask=unmask))
 
     @app.post(
         "/v1/labels",
@@ -335,6 +335,7 @@ def _mount_rules(app: FastAPI, rt: Runtime) -> None:
             limits=rt.engine.limits,
             actor=secure.actor_of,
             tokenise_guard=secure.tokenise_guard(rt.settings.tokenise_per_minute),
+            view=secure.list_view,
         ),
         dependencies=[secure.rules_access()],
     )

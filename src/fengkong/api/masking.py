@@ -72,3 +72,11 @@ def mask(value: Any, key: str = "") -> Any:
     if isinstance(value, list):
         return [mask(v, key) for v in value]
     return _mask_scalar(key, value)
+
+
+def mask_value(value: Any) -> Any:
+    """A list or freeze value (a token, an IP, a device or user id) masked."""
+    if not isinstance(value, str):
+        return value
+    masked = _mask_text(value)
+    return masked if masked != value else value[:2] + "***"

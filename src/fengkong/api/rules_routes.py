@@ -121,12 +121,14 @@ def rules_router(
     limits: Limits = DEFAULT_LIMITS,
     actor: Callable[[Request], str] | None = None,
     tokenise_guard: Callable[[Request, str, int], None] | None = None,
+    view: Callable[[Request, Any], Any] | None = None,
 ) -> APIRouter:
     """Routes under ``/v1/rules``. ``tokenizer`` tokenises phones/cards given in clear;
     ``replay_stages`` builds fresh enrich/features stages for a backtest. ``actor`` names
     the caller (then ``author`` / ``created_by`` in bodies are ignored: a change is
     attributed to the key that made it); ``tokenise_guard`` is called before raw values
-    are tokenised (to rate-limit and audit it) and may raise."""
+    are tokenised (to rate-limit and audit it) and may raise; ``view`` shapes what list
+    and freeze reads return to the caller (masking identifiers for analysts)."""
     r = APIRouter(
         prefix="/v1/rules",
         tags=["rules"],
@@ -136,6 +138,9 @@ def rules_router(
 
     def who(request: Request, claimed: str) -> str:
         return actor(request) if actor is not None else claimed
+
+    def shown(request: Request, payload: Any) -> Any:
+        return view(request, payload) if view is not None else payload
 
     def tokenising(request: Request, kind: str, n: int) -> None:
         if tokenise_guard is not None:
@@ -203,8 +208,11 @@ def rules_router(
         return store.list_names()
 
     @r.get("/lists/{name}")
-    def list_entries(name: str, include_expired: bool = False) -> list[dict[str, Any]]:
-        return [e.as_dict() for e in store.list_entries(name, include_expired=include_expired)]
+    def list_entries(
+        request: Request, name: str, include_expired: bool = False
+    ) -> list[dict[str, Any]]:
+        entries = store.list_entries(name, include_expired=include_expired)
+        return shown(request, [e.as_dict() for e in entries])  # type: ignore[no-any-return]
 
     @r.post("/lists/{name}", status_code=201)
     def list_add(request: Request, name: str, body: ListAddBody) -> dict[str, Any]:
@@ -227,8 +235,9 @@ def rules_router(
 
     # -- freezes ------------------------------------------------------------------------
     @r.get("/freezes")
-    def freezes(include_expired: bool = False) -> list[dict[str, Any]]:
-        return [f.as_dict() for f in store.freezes(include_expired=include_expired)]
+    def freezes(request: Request, include_expired: bool = False) -> list[dict[str, Any]]:
+        found = store.freezes(include_expired=include_expired)
+        return shown(request, [f.as_dict() for f in found])  # type: ignore[no-any-return]
 
     @r.post("/freezes", status_code=201)
     def freeze(request: Request, body: FreezeBody) -> dict[str, Any]:

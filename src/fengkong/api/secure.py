@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fengkong.api.auth import ROLES, actor_of, authenticate, bootstrap_admin, holds, require
-from fengkong.api.masking import mask
+from fengkong.api.masking import mask, mask_value
 from fengkong.audit.checkpoint import Signer, load_signer
 from fengkong.audit.trail import AuditTrail
 from fengkong.settings import Settings
@@ -83,16 +83,35 @@ async def _checkpoints(trail: AuditTrail, every_s: float) -> None:
             log.exception("signing an audit checkpoint failed")
 
 
-def analyst_view(
+async def analyst_view(
     request: Request, ref: str, payload: dict[str, Any], who: KeyInfo, *, unmask: bool
 ) -> Any:
-    """``payload`` as an analyst may see it (masked unless unmasking), the read recorded."""
+    """``payload`` as an analyst may see it (masked unless unmasking), the read recorded.
+
+    The read is committed (off the event loop) before the data is returned.
+    """
     if unmask and not holds(who, "unmask"):
         raise HTTPException(403, "unmask=true needs the role unmask")
     trail: AuditTrail = request.app.state.audit
     data = {"path": request.url.path, "explain": "explain" in payload, "unmask": unmask}
-    trail.record_read(ref, user=trail.user_of_event(ref), actor=who.identity, data=data)
+
+    def record() -> None:
+        trail.record_read(ref, user=trail.user_of_event(ref), actor=who.identity, data=data)
+
+    await asyncio.to_thread(record)
     return payload if unmask else mask(payload)
+
+
+def list_view(request: Request, payload: Any) -> Any:
+    """Lists and freezes as a reader may see them: values masked unless the key may change
+    them (``rule_admin``) or unmask."""
+    info: KeyInfo | None = getattr(request.state, "principal", None)
+    if info is not None and (holds(info, "rule_admin") or holds(info, "unmask")):
+        return payload
+    return [
+        item if item.get("kind") == "event_type" else {**item, "value": mask_value(item["value"])}
+        for item in payload
+    ]
 
 
 def rules_access() -> Any:

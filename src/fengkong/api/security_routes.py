@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from fengkong.api.auth import check_roles, require
+from fengkong.audit.bundle import bundle_bytes
 from fengkong.audit.trail import AuditTrail
+from fengkong.audit.verify import verify_database
 from fengkong.storage.keys_sqlite import KeyInfo, KeyStore
 
 Admin = Annotated[KeyInfo, require("admin")]
+Auditor = Annotated[KeyInfo, require("auditor")]
 
 
 class KeyBody(BaseModel):
@@ -61,5 +66,35 @@ def audit_router() -> APIRouter:
         if trail.signer is None:
             raise HTTPException(404, "this store signs no checkpoints")
         return {"checkpoint": trail.checkpoint(), "public_key": trail.signer.verifier.encode()}
+
+    @r.get("/verify")
+    def verify(request: Request) -> dict[str, Any]:
+        trail: AuditTrail = request.app.state.audit
+        conn = sqlite3.connect(trail.path, check_same_thread=False)
+        try:
+            report = verify_database(conn, trail.signer.verifier if trail.signer else None)
+        finally:
+            conn.close()
+        first = report.first
+        return {
+            "ok": report.ok,
+            "entries": report.entries,
+            "checkpoints": report.checkpoints,
+            "first_bad_entry": None if first is None else str(first),
+            "problems": [str(p) for p in report.problems[:100]],
+        }
+
+    @r.get("/export", response_class=Response)
+    def export(request: Request, user: str, who: Auditor) -> Response:
+        trail: AuditTrail = request.app.state.audit
+        if trail.signer is None:
+            raise HTTPException(404, "this store signs no checkpoints")
+        bundle = trail.export(user)
+        if bundle is None:
+            raise HTTPException(404, "the chain is empty")
+        trail.record(
+            "export", user, user=user, actor=who.identity, data={"items": len(bundle["items"])}
+        )
+        return Response(bundle_bytes(bundle), media_type="application/json")
 
     return r

@@ -32,7 +32,6 @@ CREATE TABLE IF NOT EXISTS audit_log (
     entry BLOB NOT NULL,
     hash TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS audit_log_user ON audit_log (user_id);
 CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log

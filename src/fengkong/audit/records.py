@@ -21,14 +21,16 @@ live       rules_live_log       seq (chain order = ``seq`` order)
 Changed-state kinds (the entry's ``data`` holds the change; replaying them must give
 the table as it is): ``list_add``, ``list_remove``, ``freeze``, ``unfreeze``,
 ``purge`` (lists and freezes) and ``key_create``, ``key_revoke`` (API keys).
-``read`` entries (an analyst read customer data) exist only in the chain.
+``read`` (an analyst read customer data), ``tokenise`` (raw values were tokenised) and
+``export`` (an evidence bundle was exported) entries exist only in the chain.
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
-from fengkong.audit.canonical import digest, sha256_hex
+from fengkong.audit.canonical import digest
 
 EVENT_COLUMNS = ("event_id", "type", "user_id", "ts", "body")
 DECISION_COLUMNS = ("event_id", "body_hash", "outcome", "score", "decided_at", "body", "explain")
@@ -58,21 +60,20 @@ APPEND_ONLY: dict[str, tuple[str, tuple[str, ...], str, str | None, frozenset[st
 }
 
 
-def _value(v: Any) -> Any:
-    if isinstance(v, bytes | bytearray | memoryview):
-        return {"sha256": sha256_hex(bytes(v))}
-    return v
-
-
 def row_digest(kind: str, row: tuple[Any, ...]) -> str:
     """The digest of one row of an append-only kind, columns as in :data:`APPEND_ONLY`."""
+    # On the write path of every event: plain loops, no per-value helper calls.
     _, columns, _, _, hashed = APPEND_ONLY[kind]
-    fields: dict[str, Any] = {}
+    fields: dict[str, Any] = {"kind": kind}
     for name, v in zip(columns, row, strict=True):
-        if name in hashed and isinstance(v, str):
-            v = v.encode()
-        fields[name] = _value(v)
-    return digest({"kind": kind, **fields})
+        if type(v) is bytes:
+            v = {"sha256": hashlib.sha256(v).hexdigest()}
+        elif name in hashed and type(v) is str:
+            v = {"sha256": hashlib.sha256(v.encode()).hexdigest()}
+        elif isinstance(v, bytearray | memoryview):
+            v = {"sha256": hashlib.sha256(bytes(v)).hexdigest()}
+        fields[name] = v
+    return digest(fields)
 
 
 def row_ref(kind: str, row: tuple[Any, ...]) -> str:

@@ -98,6 +98,16 @@ class AuditTrail:
             (self.publish_dir / f"checkpoint-{len(leaves):012d}.txt").write_text(note)
         return note
 
+    def export(self, user: str) -> dict[str, Any] | None:
+        """``user``'s evidence bundle under a fresh checkpoint (``None``: empty chain)."""
+        from fengkong.audit.bundle import export_bundle
+
+        note = self.checkpoint()
+        if note is None or self.signer is None:
+            return None
+        with self._lock:
+            return export_bundle(self._conn, self.signer, note, user)
+
     def latest_checkpoint(self) -> str | None:
         with self._lock:
             row = self._conn.execute(

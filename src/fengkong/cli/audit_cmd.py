@@ -40,18 +40,42 @@ def audit() -> None:
 
 @audit.command("verify")
 @settings_options
-def verify(config: Path | None, db_path: Path | None) -> None:
+@click.option(
+    "--key", default=None, help="The published public key (default: the local signing key's)."
+)
+@click.option(
+    "--checkpoint",
+    "published",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A checkpoint published outside the database; the chain must still hold it.",
+)
+def verify(
+    config: Path | None, db_path: Path | None, key: str | None, published: tuple[Path, ...]
+) -> None:
     """Check every record against the chain and its signed checkpoints; exit 1 if any fails."""
     from fengkong.api.secure import audit_key_path
-    from fengkong.audit.checkpoint import load_signer
+    from fengkong.audit.checkpoint import CheckpointError, load_signer, parse_verifier
     from fengkong.audit.verify import verify_database
 
     settings = load_settings(config, db_path=db_path)
-    key = audit_key_path(settings)
-    verifier = load_signer(key, settings.audit_origin).verifier if key.exists() else None
+    key_file = audit_key_path(settings)
+    try:
+        verifier = (
+            parse_verifier(key)
+            if key
+            else load_signer(key_file, settings.audit_origin).verifier
+            if key_file.exists()
+            else None
+        )
+    except CheckpointError as exc:
+        raise click.BadParameter(str(exc), param_hint="--key") from None
+    notes = [p.read_text(encoding="utf-8") for p in published]
+    if notes and verifier is None:
+        raise click.UsageError("give --key to check published checkpoints")
     conn = _open(settings)
     try:
-        report = verify_database(conn, verifier)
+        report = verify_database(conn, verifier, notes)
     finally:
         conn.close()
     if report.ok:
@@ -68,6 +92,26 @@ def verify(config: Path | None, db_path: Path | None) -> None:
     if len(report.problems) > 20:
         click.echo(f"  ... {len(report.problems) - 20} more", err=True)
     sys.exit(1)
+
+
+@audit.command("adopt")
+@settings_options
+def adopt_cmd(config: Path | None, db_path: Path | None) -> None:
+    """Chain a database written before the chain existed (once, before serving it)."""
+    from fengkong.audit.adopt import AdoptionRefused, adopt
+    from fengkong.cli.common import operator
+
+    settings = load_settings(config, db_path=db_path)
+    if not Path(settings.db_path).exists():
+        raise click.ClickException(f"no database at {settings.db_path}")
+    conn = sqlite3.connect(settings.db_path, isolation_level=None)
+    try:
+        n = adopt(conn, f"adopted by {operator()}")
+    except AdoptionRefused as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        conn.close()
+    click.echo(f"adopted {n} records into the audit chain; sign a checkpoint and publish it")
 
 
 @audit.command("checkpoint")
@@ -112,16 +156,15 @@ def public_key(config: Path | None, db_path: Path | None) -> None:
 )
 def export(config: Path | None, db_path: Path | None, user: str, out: Path | None) -> None:
     """Write an evidence bundle (JSON + HTML) for one user, with inclusion proofs."""
-    from fengkong.audit.bundle import VERIFY_COMMAND, bundle_bytes, bundle_html, export_bundle
+    from fengkong.audit.bundle import VERIFY_COMMAND, bundle_bytes, bundle_html
 
     trail = _trail(load_settings(config, db_path=db_path))
     try:
-        note = trail.checkpoint()
-        if note is None or trail.signer is None:
-            raise click.ClickException("the chain is empty: nothing to export")
-        bundle = export_bundle(trail.conn, trail.signer, note, user)
+        bundle = trail.export(user)
     finally:
         trail.close()
+    if bundle is None:
+        raise click.ClickException("the chain is empty: nothing to export")
     path = out or Path(f"evidence-{user}.json")
     path.write_bytes(bundle_bytes(bundle))
     path.with_suffix(".html").write_text(bundle_html(bundle), encoding="utf-8")

@@ -42,3 +42,17 @@ def load_settings(config: Path | None, **overrides: Any) -> Settings:
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     return settings
+
+
+def operator() -> str:
+    """Who changes things from the command line: ``cli:<operating-system account>``.
+
+    The command line works on the database directly, so it is an operator's tool; the
+    audit chain attributes its changes to the account that ran it.
+    """
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (OSError, KeyError):
+        return "cli"

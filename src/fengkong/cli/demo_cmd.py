@@ -68,8 +68,10 @@ def _batches(path: Path, size: int) -> Iterator[list[bytes]]:
 def demo_keys(db: Path) -> tuple[str, str]:
     """The demo's own keys in its fresh store: an admin key and an ingest-only key."""
     from fengkong.api.auth import bootstrap_admin
+    from fengkong.storage.files import create_private
     from fengkong.storage.keys_sqlite import KeyStore, new_key
 
+    create_private(db)
     store = KeyStore(db)
     try:
         admin = new_key()

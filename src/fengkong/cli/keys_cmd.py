@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-import getpass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
 from fengkong.api.auth import ROLES, check_roles
-from fengkong.cli.common import load_settings, settings_options
+from fengkong.cli.common import load_settings, operator, settings_options
 from fengkong.storage.keys_sqlite import KeyStore
 
 
-def _operator() -> str:
-    """Changes made here are attributed to the operating-system account that ran them."""
+def _keys(config: Path | None, db_path: Path | None) -> KeyStore:
+    from fengkong.runtime import secure_files
+    from fengkong.storage.files import InsecureFile
+
+    settings = load_settings(config, db_path=db_path)
     try:
-        return f"cli:{getpass.getuser()}"
-    except OSError:
-        return "cli"
+        secure_files(settings)
+    except InsecureFile as exc:
+        raise click.ClickException(str(exc)) from None
+    return KeyStore(settings.db_path)
 
 
 @click.group()
@@ -39,10 +42,9 @@ def keys() -> None:
 )
 def create(config: Path | None, db_path: Path | None, name: str, roles: tuple[str, ...]) -> None:
     """Create a key and print it once."""
-    settings = load_settings(config, db_path=db_path)
-    store = KeyStore(settings.db_path)
+    store = _keys(config, db_path)
     try:
-        key, info = store.create(name, check_roles(list(roles)), actor=_operator())
+        key, info = store.create(name, check_roles(list(roles)), actor=operator())
     finally:
         store.close()
     click.echo(
@@ -55,8 +57,7 @@ def create(config: Path | None, db_path: Path | None, name: str, roles: tuple[st
 @settings_options
 def listing(config: Path | None, db_path: Path | None) -> None:
     """Every key: id, name, roles, created, revoked."""
-    settings = load_settings(config, db_path=db_path)
-    store = KeyStore(settings.db_path)
+    store = _keys(config, db_path)
     try:
         for k in store.listing():
             created = datetime.fromtimestamp(k.created_at, UTC).isoformat(timespec="seconds")
@@ -75,10 +76,9 @@ def listing(config: Path | None, db_path: Path | None) -> None:
 @click.argument("key_id")
 def revoke(config: Path | None, db_path: Path | None, key_id: str) -> None:
     """Revoke a key by its id (``fengkong keys list``); it stops working at once."""
-    settings = load_settings(config, db_path=db_path)
-    store = KeyStore(settings.db_path)
+    store = _keys(config, db_path)
     try:
-        if not store.revoke(key_id, actor=_operator()):
+        if not store.revoke(key_id, actor=operator()):
             raise click.ClickException(f"no live key {key_id}")
     finally:
         store.close()

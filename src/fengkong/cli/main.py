@@ -25,7 +25,19 @@ from fengkong.cli.serve_cmd import serve
 from fengkong.cli.sim_cmd import sim
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Main(click.Group):
+    """The command group; a refused insecure file is a one-line error, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        from fengkong.storage.files import InsecureFile
+
+        try:
+            return super().invoke(ctx)
+        except InsecureFile as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="fengkong")
 def main() -> None:
     """fengkong (风控): real-time risk decisions for credit and payment apps."""

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from fengkong.cli.common import load_settings, settings_options
+from fengkong.cli.common import load_settings, operator, settings_options
 from fengkong.decisions.stages_rules import backtest_events, rule_known_names
 from fengkong.events import EventValidationError, Tokenizer, normalise, parse_label
 from fengkong.rules import (
@@ -105,7 +105,9 @@ def publish(
     assert path is not None
     store = _store(_settings(config, db_path))
     try:
-        info = store.publish(load_ruleset(path), author=author, comment=comment, activate=activate)
+        info = store.publish(
+            load_ruleset(path), author=author or operator(), comment=comment, activate=activate
+        )
     except RuleSetInvalid as exc:
         click.echo(f"not published: {exc}", err=True)
         _print_problems(exc)
@@ -161,7 +163,7 @@ def rollback(to: int | None, author: str, config: Path | None, db_path: Path | N
     """Make the previous version (or --to N) live again, at once."""
     store = _store(_settings(config, db_path))
     try:
-        info = store.rollback(to, author=author)
+        info = store.rollback(to, author=author or operator())
     except (LookupError, KeyError, RuleSetInvalid) as exc:
         raise click.ClickException(str(exc)) from None
     finally:
@@ -230,7 +232,7 @@ def freeze(
             action,
             reason,
             expires_at=None if seconds is None else time.time() + seconds,
-            created_by=author,
+            created_by=author or operator(),
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None

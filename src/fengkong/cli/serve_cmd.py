@@ -47,10 +47,14 @@ def serve(config: Path | None, db_path: Path | None, host: str | None, port: int
 def _first_admin_key(settings: Settings) -> None:
     """At first start, create the admin key (printed once, only its hash kept)."""
     from fengkong.api.auth import bootstrap_admin
+    from fengkong.runtime import secure_files
+    from fengkong.storage.files import InsecureFile
     from fengkong.storage.keys_sqlite import KeyStore
 
-    if str(settings.db_path) != ":memory:":
-        Path(settings.db_path).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        secure_files(settings)
+    except InsecureFile as exc:
+        raise click.ClickException(str(exc)) from None
     keys = KeyStore(settings.db_path)
     try:
         given = settings.bootstrap_key.get_secret_value() if settings.bootstrap_key else None

@@ -21,13 +21,19 @@ def ensure(conn: sqlite3.Connection) -> None:
 
 
 def chain_decisions(
-    conn: sqlite3.Connection, records: Sequence[DecisionRecord], decided_at: float
+    conn: sqlite3.Connection,
+    records: Sequence[DecisionRecord],
+    decided_at: float,
+    bodies: Sequence[bytes],
 ) -> None:
-    """One ``event`` and one ``decision`` entry per record, in commit order."""
+    """One ``event`` and one ``decision`` entry per record, in commit order.
+
+    ``bodies`` are the event bodies as stored (protected fields sealed).
+    """
     actor = current_actor.get()
     pending: list[log.Pending] = []
-    for r in records:
-        event = (r.event_id, r.event_type, r.user_id, r.ts, r.event_json)
+    for r, body in zip(records, bodies, strict=True):
+        event = (r.event_id, r.event_type, r.user_id, r.ts, body)
         decision = (
             r.event_id,
             r.body_hash,

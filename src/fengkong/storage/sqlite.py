@@ -12,12 +12,21 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from fengkong.storage import audit_hooks
 from fengkong.storage.base import DecisionRecord, LabelRecord, NotAttempted, StoredDecision
 
 Synchronous = Literal["FULL", "NORMAL", "OFF"]
+
+
+class BodyProtector(Protocol):
+    """Field-level protection of stored event bodies (``events.protect.FieldProtector``)."""
+
+    def seal(self, event_json: bytes) -> bytes: ...
+
+    def reveal(self, stored: bytes) -> bytes: ...
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -75,8 +84,15 @@ class SQLiteStore:
     0
     """
 
-    def __init__(self, path: str | Path, synchronous: Synchronous = "FULL") -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        synchronous: Synchronous = "FULL",
+        *,
+        protector: BodyProtector | None = None,
+    ) -> None:
         self.path = str(path)
+        self._protector = protector
         self._synchronous = synchronous
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
@@ -177,11 +193,18 @@ class SQLiteStore:
                 raise
         return results
 
-    @staticmethod
-    def _insert(conn: sqlite3.Connection, records: Sequence[DecisionRecord], now: float) -> None:
+    def _insert(
+        self, conn: sqlite3.Connection, records: Sequence[DecisionRecord], now: float
+    ) -> None:
+        # Protected fields are sealed here, so only sealed bodies reach the file.
+        seal = self._protector.seal if self._protector else bytes
+        bodies = [seal(r.event_json) for r in records]
         conn.executemany(
             "INSERT INTO events (event_id, type, user_id, ts, body) VALUES (?,?,?,?,?)",
-            [(r.event_id, r.event_type, r.user_id, r.ts, r.event_json) for r in records],
+            [
+                (r.event_id, r.event_type, r.user_id, r.ts, b)
+                for r, b in zip(records, bodies, strict=True)
+            ],
         )
         conn.executemany(
             "INSERT INTO decisions VALUES (?,?,?,?,?,?,?)",
@@ -190,7 +213,7 @@ class SQLiteStore:
                 for r in records
             ],
         )
-        audit_hooks.chain_decisions(conn, records, now)
+        audit_hooks.chain_decisions(conn, records, now, bodies)
 
     def decision(self, event_id: str) -> tuple[bytes, bytes] | None:
         row = (
@@ -260,8 +283,9 @@ class SQLiteStore:
             )
             if not rows:
                 return
+            reveal = self._protector.reveal if self._protector else bytes
             for _, body in rows:
-                yield bytes(body)
+                yield reveal(bytes(body))
             last = rows[-1][0]
 
     def events_after(self, seq: int, since: float | None = None) -> Iterator[tuple[int, bytes]]:
@@ -280,8 +304,9 @@ class SQLiteStore:
             )
             if not rows:
                 return
+            reveal = self._protector.reveal if self._protector else bytes
             for n, body in rows:
-                yield int(n), bytes(body)
+                yield int(n), reveal(bytes(body))
             last = rows[-1][0]
 
     def last_seq(self) -> int:
