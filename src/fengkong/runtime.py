@@ -262,10 +262,9 @@ def build_runtime(settings: Settings, *, server: bool = False, rebuild: bool = T
     if damaged and (problems := check_store(settings.db_path)):
         raise StoreDamaged(str(settings.db_path), problems)
     secure_files(settings)
+    protector = field_protector(settings)
     store = SQLiteStore(
-        settings.db_path,
-        synchronous=settings.sqlite_synchronous,
-        protector=field_protector(settings),
+        settings.db_path, synchronous=settings.sqlite_synchronous, protector=protector
     )
     rule_store = open_rule_store(settings)
     secret = token_secret(settings)
@@ -284,6 +283,10 @@ def build_runtime(settings: Settings, *, server: bool = False, rebuild: bool = T
         snapshot_path=snapshot_path(settings),
         max_skew_s=settings.future_skew_s,
         limits=settings.limits(),
+    )
+    engine.snapshot_codec = (
+        lambda data: protector.seal_blob(data, b"snapshot"),
+        lambda blob: protector.open_blob(blob, b"snapshot"),
     )
     if server:
         engine.challenger = identity.service

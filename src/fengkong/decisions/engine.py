@@ -123,6 +123,8 @@ class Engine:
         self.recoveries = 0
         # The log position of the snapshot last saved or loaded.
         self.snapshot_seq = 0
+        # (seal, unseal) for the snapshot file: the runtime sets the field key's.
+        self.snapshot_codec: tuple[Callable[[bytes], bytes], Callable[[bytes], bytes]] | None = None
         # Decisions made but not yet durable, so a concurrent retry waits for them.
         self._inflight: dict[str, tuple[str, DecisionDict, Future[None] | None]] = {}
         # Servers attach one; replays and the CLI decide without issuing challenges.
@@ -384,7 +386,8 @@ class Engine:
         snap: Snapshot | None = None
         if self.snapshot_path is not None:
             try:
-                snap = Snapshot.load(self.snapshot_path)
+                unseal = self.snapshot_codec[1] if self.snapshot_codec else None
+                snap = Snapshot.load(self.snapshot_path, unseal)
                 if snap is not None and snap.seq > self.store.last_seq():
                     raise SnapshotError("the snapshot is newer than the stored log")
                 if snap is not None:
@@ -402,7 +405,9 @@ class Engine:
             return False
         started = time.perf_counter()
         snap = self.pipeline.snapshot(self.store.last_seq(), self.store.last_label_id())
-        size = snap.save(self.snapshot_path)
+        size = snap.save(
+            self.snapshot_path, self.snapshot_codec[0] if self.snapshot_codec else None
+        )
         self.snapshot_seq = snap.seq
         log.info(
             "saved a snapshot at event %d (%.1f MB) in %.1f s",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import pickle
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,9 +64,13 @@ class Snapshot:
             raise SnapshotError(f"damaged snapshot: {exc}") from exc
         return cls(int(seq), int(label_id), dict(stages), float(created_at))
 
-    def save(self, path: Path) -> int:
-        """Write atomically (temporary file, fsync, rename); returns the bytes written."""
-        data = self.dumps()
+    def save(self, path: Path, seal: Callable[[bytes], bytes] | None = None) -> int:
+        """Write atomically (temporary file, fsync, rename); returns the bytes written.
+
+        ``seal`` encrypts the whole snapshot: the learnt state holds identifiers
+        (device ids, IPs) that the database keeps sealed.
+        """
+        data = self.dumps() if seal is None else seal(self.dumps())
         tmp = path.with_name(path.name + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as out:
@@ -76,10 +81,15 @@ class Snapshot:
         return len(data)
 
     @classmethod
-    def load(cls, path: Path) -> Snapshot | None:
+    def load(cls, path: Path, unseal: Callable[[bytes], bytes] | None = None) -> Snapshot | None:
         """The snapshot in ``path``, ``None`` when there is none."""
         try:
             data = path.read_bytes()
         except FileNotFoundError:
             return None
+        if unseal is not None:
+            try:
+                data = unseal(data)
+            except ValueError as exc:
+                raise SnapshotError(f"the snapshot does not open: {exc}") from exc
         return cls.loads(data)

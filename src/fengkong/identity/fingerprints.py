@@ -24,7 +24,7 @@ import hashlib
 
 from fengkong.events import Device
 from fengkong.features.windows import DistinctWindows
-from fengkong.identity.device import FeatureValue, normal_platform, usable_device_id
+from fengkong.identity.device import FeatureValue, device_key, normal_platform, usable_device_id
 
 HOUR = 3600
 DAY = 86_400
@@ -136,5 +136,11 @@ class FingerprintStats:
 
 
 def event_device_id(device: Device | None) -> str | None:
-    """The usable ``device_id`` of an event's device, if any."""
-    return None if device is None else usable_device_id(device.device_id)
+    """The device key of an event's usable ``device_id``, if any.
+
+    The key, not the id itself, is what the counts remember: a client's device id is
+    customer data, and the learnt state (snapshots included) must not hold it in clear.
+    """
+    if device is None or usable_device_id(device.device_id) is None:
+        return None
+    return device_key(device)[0]

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fengkong.storage.files import create_private
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS models_versions (
     version INTEGER PRIMARY KEY,
@@ -62,6 +64,8 @@ class SQLiteModelStore:
             artefacts = Path(f"{db_path}.models") if self.path != ":memory:" else Path("models")
         self.artefacts = artefacts
         self._lock = threading.Lock()
+        # Training may be the first to touch the database: it is created private too.
+        create_private(Path(self.path))
         self._conn = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=30.0
         )

@@ -19,6 +19,8 @@ from typing import Any
 
 from tqdm import tqdm
 
+from fengkong.storage.files import create_private
+
 _CHUNK = 500
 
 
@@ -84,6 +86,7 @@ def recover(src: str | Path, dst: str | Path, *, progress: bool = False) -> Reco
     if Path(dst).exists():
         raise FileExistsError(f"{dst} exists: recover writes a new file")
     source = sqlite3.connect(f"file:{src}?mode=ro", uri=True)
+    create_private(Path(dst))  # the salvaged copy holds the same customer data
     target = sqlite3.connect(dst, isolation_level=None)
     report = RecoverReport()
     try:
