@@ -77,10 +77,10 @@ def _with_store(rt: Runtime, store: SQLiteStore) -> None:
 
 
 def _explain(rt: Runtime, event_id: str) -> dict[str, Any]:
-    stored = rt.store.decision(event_id) if rt.engine.store is rt.store else None
-    stored = stored or rt.engine.store.decision(event_id)
+    stored = rt.engine.store.decision(event_id)
     assert stored is not None
-    return orjson.loads(stored[1])
+    explain: dict[str, Any] = orjson.loads(stored[1])
+    return explain
 
 
 def test_a_failed_batch_commit_counts_nothing_and_a_retry_counts_once(tmp_path: Path) -> None:
@@ -239,3 +239,33 @@ def test_random_commit_failures_equal_a_clean_replay_of_what_was_stored(
     clean.close()
     assert len(got) == len(stored_ids) > 300
     assert got == want
+
+
+def test_a_damaged_snapshot_falls_back_to_the_log(tmp_path: Path) -> None:
+    rt = _runtime(tmp_path)
+    rt.engine.decide_many(rt.engine.accept_many([_event(i) for i in range(5)]))
+    rt.close()  # saves a snapshot
+    snap = tmp_path / "fk.db.snapshot"
+    assert snap.exists()
+    snap.write_bytes(snap.read_bytes()[:100])
+    again = _runtime(tmp_path)
+    assert again.rebuilt_events == 5 and again.engine.snapshot_seq == 0
+    again.engine.decide(_event(9))
+    assert _explain(again, "e9")["features"]["user.events_10m"] == 5
+    again.close()
+
+
+def test_recovery_starts_from_the_snapshot_and_reads_the_tail(tmp_path: Path) -> None:
+    rt = _runtime(tmp_path)
+    rt.engine.decide_many(rt.engine.accept_many([_event(i) for i in range(4)]))
+    assert rt.engine.save_snapshot()
+    rt.engine.decide_many(rt.engine.accept_many([_event(i) for i in range(4, 6)]))
+    flaky = FlakyStore(tmp_path / "fk.db")
+    rt.engine.store = flaky
+    flaky.fail_next = "full"
+    with pytest.raises(sqlite3.OperationalError):
+        rt.engine.decide(_event(6))
+    assert rt.engine.snapshot_seq == 4
+    rt.engine.decide(_event(6))
+    assert _explain(rt, "e6")["features"]["user.events_10m"] == 6
+    rt.close()

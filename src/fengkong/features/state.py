@@ -15,6 +15,7 @@ exchange format.
 
 from __future__ import annotations
 
+import gc
 import pickle
 from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any, Protocol
@@ -90,7 +91,14 @@ class InMemoryState:
     def loads(self, data: bytes, fingerprint: str) -> None:
         if not data.startswith(_MAGIC):
             raise SnapshotMismatch("not a fengkong feature snapshot")
-        saved, tables = pickle.loads(data[len(_MAGIC) :])
+        # Millions of small lists: the cyclic GC would run again and again while loading.
+        was = gc.isenabled()
+        gc.disable()
+        try:
+            saved, tables = pickle.loads(data[len(_MAGIC) :])
+        finally:
+            if was:
+                gc.enable()
         if saved != fingerprint:
             raise SnapshotMismatch("the snapshot was taken with other feature definitions")
         self._tables.clear()
