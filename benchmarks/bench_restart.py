@@ -39,24 +39,34 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("db", type=Path)
     parser.add_argument("--tail", type=int, default=10_000)
+    parser.add_argument(
+        "--keep-snapshot", action="store_true", help="skip (1): start from the saved snapshot"
+    )
     args = parser.parse_args()
     settings = Settings(db_path=args.db, token_secret=SECRET, sqlite_synchronous="NORMAL")
     snap = snapshot_path(settings)
     assert snap is not None
-    snap.unlink(missing_ok=True)
-
-    full, n_full = _start(settings)
-    size = snap.stat().st_size if snap.exists() else 0
-    print(
-        f"{args.db.name}: full rebuild of {n_full:,} events (and saving a snapshot "
-        f"of {size / 1e6:.0f} MB): {full:.2f} s"
-    )
+    if not args.keep_snapshot:
+        snap.unlink(missing_ok=True)
+        full, n_full = _start(settings)
+        size = snap.stat().st_size if snap.exists() else 0
+        print(
+            f"{args.db.name}: full rebuild of {n_full:,} events (and saving a snapshot "
+            f"of {size / 1e6:.0f} MB): {full:.2f} s",
+            flush=True,
+        )
     warm, n_warm = _start(settings)
-    print(f"{args.db.name}: restart from the snapshot, tail {n_warm:,} events: {warm:.2f} s")
+    print(
+        f"{args.db.name}: restart from the snapshot, tail {n_warm:,} events: {warm:.2f} s",
+        flush=True,
+    )
     if args.tail:
         build(args.db, args.tail, users=20_000, prefix=f"tail{int(time.time())}")
         tail, n_tail = _start(settings)
-        print(f"{args.db.name}: restart from the snapshot, tail {n_tail:,} events: {tail:.2f} s")
+        print(
+            f"{args.db.name}: restart from the snapshot, tail {n_tail:,} events: {tail:.2f} s",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -212,7 +212,8 @@ def build_runtime(settings: Settings, *, server: bool = False, rebuild: bool = T
         if runtime.rebuilt_events >= SNAPSHOT_AFTER_EVENTS:
             engine.save_snapshot()  # the next start need not read them again
     # The rebuilt state is millions of long-lived containers: keep the cyclic GC from
-    # walking them again and again (it made per-event tails ten times longer).
-    gc.collect()
+    # walking them again and again (it made per-event tails ten times longer). No full
+    # collection first: walking them once costs seconds at a million events, and a
+    # fresh rebuild or restore leaves little garbage to free.
     gc.freeze()
     return runtime
