@@ -269,3 +269,40 @@ def test_recovery_starts_from_the_snapshot_and_reads_the_tail(tmp_path: Path) ->
     rt.engine.decide(_event(6))
     assert _explain(rt, "e6")["features"]["user.events_10m"] == 6
     rt.close()
+
+
+class ClashingStore(SQLiteStore):
+    """Someone else stores ``clash`` just before our group commit containing it."""
+
+    def __init__(self, path: Path, clash: str) -> None:
+        super().__init__(path, synchronous="OFF")
+        self.clash = clash
+
+    def write_each(self, units: Sequence[Sequence[DecisionRecord]]) -> list[Exception | None]:
+        for unit in units:
+            for r in unit:
+                if r.event_id == self.clash and not self.lookup([r.event_id]):
+                    super().write([r])
+        return super().write_each(units)
+
+
+def test_a_duplicate_never_fails_its_neighbours_in_a_group_commit(tmp_path: Path) -> None:
+    rt = _runtime(tmp_path)
+    store = ClashingStore(tmp_path / "fk.db", clash="e2")
+    committer = GroupCommitter(store)
+    rt.engine.store = store
+    rt.engine._committer = committer
+    engine = rt.engine
+
+    async def go() -> list[object]:
+        calls = [engine.decide_async([engine.accept(_event(i))]) for i in (1, 2, 3)]
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    first, second, third = asyncio.run(go())
+    committer.close()
+    assert isinstance(second, sqlite3.IntegrityError)
+    assert isinstance(first, list) and isinstance(third, list)
+    assert sorted(store.lookup(["e1", "e2", "e3"])) == ["e1", "e2", "e3"]
+    # e3 was decided again on the state of the log (e1 and the e2 stored by the other).
+    assert _explain(rt, "e3")["features"]["user.events_10m"] == 2
+    rt.close()
