@@ -44,7 +44,7 @@ def token_secret(settings: Settings) -> bytes:
     return key
 
 
-# A rebuild that read this many events saves a snapshot at once.
+# A start from scratch that read this many events saves a snapshot at once.
 SNAPSHOT_AFTER_EVENTS = 10_000
 
 
@@ -209,8 +209,10 @@ def build_runtime(settings: Settings, *, server: bool = False, rebuild: bool = T
     runtime = Runtime(settings, store, rule_store, engine, committer)
     if rebuild:
         runtime.rebuilt_events = engine.rebuild()
-        if runtime.rebuilt_events >= SNAPSHOT_AFTER_EVENTS:
-            engine.save_snapshot()  # the next start need not read them again
+        if engine.snapshot_seq == 0 and runtime.rebuilt_events >= SNAPSHOT_AFTER_EVENTS:
+            # A start from scratch: the next one need not read it all again. (After a
+            # snapshot and its tail, the next maintenance round or the shutdown saves.)
+            engine.save_snapshot()
     # The rebuilt state is millions of long-lived containers: keep the cyclic GC from
     # walking them again and again (it made per-event tails ten times longer). No full
     # collection first: walking them once costs seconds at a million events, and a

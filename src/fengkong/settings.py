@@ -60,6 +60,9 @@ class Settings(BaseSettings):
         3600.0, gt=0, description="how often the server expires old feature state"
     )
     snapshots: bool = Field(True, description="keep state snapshots in <db_path>.snapshot")
+    snapshot_interval_s: float = Field(
+        600.0, gt=0, description="how often the server saves a snapshot (when events came)"
+    )
     max_clock_skew_s: float = Field(
         300.0, ge=0, description="how far past the server clock occurred_at may anchor a rebuild"
     )
