@@ -92,7 +92,7 @@ def serving_feature_definitions(registry: Registry) -> list[str]:
     return texts
 
 
-Mode = Literal["serve", "replay", "backtest", "export"]
+Mode = Literal["serve", "replay", "backtest", "export", "training"]
 
 
 def compose(
@@ -110,6 +110,8 @@ def compose(
     models → rules (``rule_store`` required; ``store`` gives the models their labels).
     ``backtest``: the same up to the models (the backtest evaluates the rule sets
     itself); the models come in when ``store`` is given. ``export``: up to the graph.
+    ``training``: the context stages (enrich, links, flows, documents, graph) that
+    ``models.build_rows`` runs beside the model's own features engine.
     The features engine always defines what the registered models read, so a backtest
     or an export computes the serving features; ``features`` replaces that engine (an
     export of other definitions). ``ip_ranges_path`` overrides settings.
@@ -120,11 +122,19 @@ def compose(
     from fengkong.decisions.stages_graph import GraphStage
     from fengkong.decisions.stages_links import LinksStage
     from fengkong.decisions.stages_models import ModelStage, serving_definitions
-    from fengkong.decisions.stages_rules import RulesStage
+    from fengkong.decisions.stages_rules import RulesStage, declared_names
     from fengkong.features import load_ip_ranges
 
     ranges_path = ip_ranges_path or settings.ip_ranges_path
     ranges = load_ip_ranges(ranges_path) if ranges_path else None
+    if mode == "training":
+        return [
+            EnrichStage(ip_ranges=ranges),
+            LinksStage(),
+            FlowsStage(),
+            DocumentsStage(),
+            GraphStage(),
+        ]
     needs_models = mode in ("serve", "replay") or (mode == "backtest" and store is not None)
     registry = (
         Registry(settings.db_path, settings.models_dir)
@@ -150,6 +160,7 @@ def compose(
             defined=serving_definitions(features),
             labels=None if store is None else store.labels,
             reasons_at=settings.policy.challenge_at or 0.0,
+            context=declared_names(stages),
         )
     )
     if mode == "backtest":

@@ -20,7 +20,7 @@ from fengkong.decisions.state import dump_state, load_state
 from fengkong.decisions.types import DecisionContext, FeatureValue, Reason
 from fengkong.events import Event
 from fengkong.features import FeatureEngine, feature_names
-from fengkong.models.dataset import PointInTime
+from fengkong.models.dataset import CONTEXT_DEFINITION, PointInTime
 from fengkong.models.drift import ALERT_AT, psi
 from fengkong.models.model import Model, ModelLoadError
 from fengkong.models.registry import Registry
@@ -50,9 +50,14 @@ def serving_definitions(engine: FeatureEngine) -> dict[str, str]:
 class _Slot:
     """A loaded model with its own point-in-time blocks and live drift counts."""
 
-    def __init__(self, model: Model, defined: Mapping[str, str]) -> None:
+    def __init__(
+        self, model: Model, defined: Mapping[str, str], context: Iterable[str] = ()
+    ) -> None:
         texts = model.feature_set.definition_texts()
         serving = dict(defined)
+        # Context inputs are served by the stages composed before this one.
+        for name in set(model.feature_set.context) & set(context):
+            serving.setdefault(name, CONTEXT_DEFINITION)
         # The stage computes the models' own blocks itself: those are defined here.
         for name in model.feature_set.own_names():
             serving.setdefault(name, texts[name])
@@ -90,10 +95,14 @@ class ModelStage:
         reasons_at: float = 0.5,
         drift_window: int = 10_000,
         clock: Callable[[], float] = time.time,
+        context: Iterable[str] = (),
     ) -> None:
         self.defined = dict(defined)
-        self.champion = None if champion is None else _Slot(champion, self.defined)
-        self.challenger = None if challenger is None else _Slot(challenger, self.defined)
+        self.context = tuple(context)
+        self.champion = None if champion is None else _Slot(champion, self.defined, self.context)
+        self.challenger = (
+            None if challenger is None else _Slot(challenger, self.defined, self.context)
+        )
         self.labels = labels
         self.label_poll_s = label_poll_s
         self.reasons = reasons
@@ -134,7 +143,7 @@ class ModelStage:
         slots = []
         for v in roles:
             try:
-                slots.append(None if v is None else _Slot(reg.load(v), self.defined))
+                slots.append(None if v is None else _Slot(reg.load(v), self.defined, self.context))
             except ModelLoadError as exc:
                 if force:
                     raise
