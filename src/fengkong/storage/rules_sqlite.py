@@ -32,6 +32,7 @@ from fengkong.rules.lists import (
 from fengkong.rules.ruleset import CompiledRuleSet, RuleSet, compile_ruleset
 from fengkong.rules.schema import Type
 from fengkong.rules.store import RulesSnapshot, VersionInfo
+from fengkong.storage.connect import connect, migrate
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -106,12 +107,8 @@ class SQLiteRuleStore:
         self.refresh_s = refresh_s
         self.clock = clock
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=30.0
-        )
-        if self.path != ":memory:":
-            self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.executescript(_SCHEMA)
+        self._conn = connect(self.path)
+        migrate(self._conn, "rules", [_SCHEMA])
         self._generation = -1
         self._checked = 0.0
         self._snapshot = RulesSnapshot(None, ListSnapshot(), FreezeTable())

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from fengkong.storage.base import DecisionRecord, LabelRecord, NotAttempted, StoredDecision
+from fengkong.storage.connect import connect, migrate
 
 Synchronous = Literal["FULL", "NORMAL", "OFF"]
 
@@ -74,14 +75,10 @@ class SQLiteStore:
         if self._memory:
             # One shared connection: an in-memory database is private to its connection.
             self._shared = self._connect()
-        self._conn().executescript(_SCHEMA)
+        migrate(self._conn(), "events", [_SCHEMA])
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=30.0
-        )
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(f"PRAGMA synchronous={self._synchronous}")
+        conn = connect(self.path, self._synchronous)
         conn.execute("PRAGMA foreign_keys=OFF")
         with self._lock:
             self._all.append(conn)
