@@ -20,6 +20,7 @@ from fengkong.features import FeatureEngine
 from fengkong.models.registry import Registry
 from fengkong.settings import Settings
 from fengkong.storage import GroupCommitter, SQLiteStore
+from fengkong.storage.changes import ChangeFeed
 from fengkong.storage.rules_sqlite import SQLiteRuleStore
 
 log = logging.getLogger(__name__)
@@ -178,6 +179,20 @@ def build_stages(
     return compose(settings, "serve", rule_store=rule_store, store=store)
 
 
+def open_change_feed(
+    settings: Settings, rule_store: SQLiteRuleStore, pipeline: Pipeline
+) -> ChangeFeed | None:
+    """One feed tells the rule store and the models stage when to reload (a file only)."""
+    if str(settings.db_path) == ":memory:":
+        return None
+    feed = ChangeFeed(str(settings.db_path))
+    rule_store.changes = feed.version
+    for stage in pipeline.stages:
+        if hasattr(stage, "changes") and getattr(stage, "changes", 0) is None:
+            stage.changes = feed.version
+    return feed
+
+
 @dataclass
 class Runtime:
     """A store, an engine over it, and (for servers) the group committer."""
@@ -188,6 +203,7 @@ class Runtime:
     engine: Engine
     committer: GroupCommitter | None = None
     rebuilt_events: int = field(default=0)
+    changes: ChangeFeed | None = None
 
     def close(self) -> None:
         if self.committer is not None:
@@ -195,6 +211,8 @@ class Runtime:
         if self.engine.store.last_seq() > self.engine.snapshot_seq:
             self.engine.save_snapshot()
         self.rule_store.close()
+        if self.changes is not None:
+            self.changes.close()
         self.store.close()
 
 
@@ -207,6 +225,7 @@ def build_runtime(settings: Settings, *, server: bool = False, rebuild: bool = T
     pipeline = Pipeline(
         build_stages(settings, rule_store, store), Policy(settings.policy.to_config())
     )
+    changes = open_change_feed(settings, rule_store, pipeline)
     committer = GroupCommitter(store, settings.group_commit_max) if server else None
     engine = Engine(
         pipeline,
@@ -217,7 +236,7 @@ def build_runtime(settings: Settings, *, server: bool = False, rebuild: bool = T
         snapshot_path=snapshot_path(settings),
         max_skew_s=settings.max_clock_skew_s,
     )
-    runtime = Runtime(settings, store, rule_store, engine, committer)
+    runtime = Runtime(settings, store, rule_store, engine, committer, changes=changes)
     if rebuild:
         runtime.rebuilt_events = engine.rebuild()
         if engine.snapshot_seq == 0 and runtime.rebuilt_events >= SNAPSHOT_AFTER_EVENTS:

@@ -111,6 +111,9 @@ class SQLiteRuleStore:
         migrate(self._conn, "rules", [_SCHEMA])
         self._generation = -1
         self._checked = 0.0
+        # ``topic -> version`` of a change feed; without one, poll every ``refresh_s``.
+        self.changes: Callable[[str], int] | None = None
+        self._changes_seen = -1
         self._snapshot = RulesSnapshot(None, ListSnapshot(), FreezeTable())
         self._compiled: dict[int, CompiledRuleSet] = {}
         self._reload()
@@ -119,7 +122,12 @@ class SQLiteRuleStore:
     def snapshot(self) -> RulesSnapshot:
         """The cached snapshot, reloaded when another writer moved the generation."""
         now = time.monotonic()
-        if now - self._checked >= self.refresh_s:
+        if self.changes is not None:  # the change feed says when to look
+            version = self.changes("rules")
+            due, self._changes_seen = version != self._changes_seen, version
+        else:
+            due = now - self._checked >= self.refresh_s
+        if due:
             self._checked = now
             row = self._conn.execute(
                 "SELECT value FROM rules_meta WHERE key = 'generation'"
