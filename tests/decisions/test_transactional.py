@@ -306,3 +306,23 @@ def test_a_duplicate_never_fails_its_neighbours_in_a_group_commit(tmp_path: Path
     # e3 was decided again on the state of the log (e1 and the e2 stored by the other).
     assert _explain(rt, "e3")["features"]["user.events_10m"] == 2
     rt.close()
+
+
+def test_a_stored_event_that_no_longer_loads_does_not_stop_the_start(tmp_path: Path) -> None:
+    """An event nested ~250 levels deep, once accepted, made every later start fail."""
+    rt = _runtime(tmp_path, snapshots=False)
+    rt.engine.decide_many(rt.engine.accept_many([_event(i) for i in range(3)]))
+    bad = DecisionRecord(
+        **{
+            **_fields(rt.engine._evaluate(rt.engine.accept(_event(7)))[1]),
+            "event_id": "deep",
+            "event_json": orjson.dumps({**_event(8), "context": {"deep": "x"}}).replace(
+                b'"x"', b"[" * 5000 + b'"x"' + b"]" * 5000
+            ),
+        }
+    )
+    rt.store.write([bad])
+    rt.close()
+    again = _runtime(tmp_path, snapshots=False)
+    assert again.rebuilt_events == 3 and again.engine.skipped_in_rebuild == 1
+    again.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -114,6 +114,7 @@ class Engine:
         self.recoveries = 0
         # The log position of the snapshot last saved or loaded.
         self.snapshot_seq = 0
+        self.skipped_in_rebuild = 0
         # Decisions made but not yet durable, so a concurrent retry waits for them.
         self._inflight: dict[str, tuple[str, DecisionDict, Future[None] | None]] = {}
 
@@ -314,11 +315,7 @@ class Engine:
             since = self.rebuild_since(horizon)
             if since is not None:
                 count = self.pipeline.observe(
-                    (
-                        normalise(body, self.tokenizer)
-                        for _, body in self.store.events_after(seq, since)
-                    ),
-                    restorable_only=recovering,
+                    self._stored_events(seq, since), restorable_only=recovering
                 )
         labels = 0
         if self.pipeline.label_aware:
@@ -346,6 +343,24 @@ class Engine:
                 time.perf_counter() - started,
             )
         return count
+
+    def _stored_events(self, seq: int, since: float) -> Iterator[Event]:
+        """Stored events after ``seq``; one that no longer loads is skipped, not fatal.
+
+        A body accepted by an older, laxer version (say, nested too deep for today's
+        limits) must not stop every later start.
+        """
+        skipped = 0
+        for n, body in self.store.events_after(seq, since):
+            try:
+                yield normalise(body, self.tokenizer)
+            except (EventValidationError, ValueError, RecursionError) as exc:
+                skipped += 1
+                if skipped <= 10:
+                    log.warning("stored event #%d skipped in the rebuild: %s", n, exc)
+        if skipped:
+            log.warning("%d stored events skipped in the rebuild", skipped)
+        self.skipped_in_rebuild = skipped
 
     def rebuild_since(self, horizon: float) -> float | None:
         """The oldest ``occurred_at`` a rebuild reads (``None``: no stored events)."""
