@@ -22,6 +22,7 @@ from fengkong.models.registry import Registry
 from fengkong.runtime_identity import Identity, open_identity
 from fengkong.settings import Settings
 from fengkong.storage import GroupCommitter, SQLiteStore
+from fengkong.storage.changes import ChangeFeed
 from fengkong.storage.files import check_private, create_private, key_from_file, store_files
 from fengkong.storage.repair import StoreDamaged
 from fengkong.storage.repair import check as check_store
@@ -49,7 +50,7 @@ def token_secret(settings: Settings) -> bytes:
     return key
 
 
-# A rebuild that read this many events saves a snapshot at once.
+# A start from scratch that read this many events saves a snapshot at once.
 SNAPSHOT_AFTER_EVENTS = 10_000
 
 
@@ -138,7 +139,7 @@ def credit_stage(settings: Settings) -> Stage:
     return CreditStage.from_registry(CreditRegistry(settings.db_path, settings.models_dir), policy)
 
 
-Mode = Literal["serve", "replay", "backtest", "export"]
+Mode = Literal["serve", "replay", "backtest", "export", "training"]
 
 
 def compose(
@@ -157,6 +158,8 @@ def compose(
     models → rules → credit (``rule_store`` required; ``store`` gives the models their labels).
     ``backtest``: the same up to the models (the backtest evaluates the rule sets
     itself); the models come in when ``store`` is given. ``export``: up to the graph.
+    ``training``: the context stages (enrich, links, baserates, flows, documents, graph) that
+    ``models.build_rows`` runs beside the model's own features engine.
     The features engine always defines what the registered models read, so a backtest
     or an export computes the serving features; ``features`` replaces that engine (an
     export of other definitions). ``ip_ranges_path`` overrides settings. ``identity``
@@ -168,13 +171,22 @@ def compose(
     from fengkong.decisions.stages_graph import GraphStage
     from fengkong.decisions.stages_links import LinksStage
     from fengkong.decisions.stages_models import ModelStage, serving_definitions
-    from fengkong.decisions.stages_rules import RulesStage
+    from fengkong.decisions.stages_rules import RulesStage, declared_names
     from fengkong.features import load_ip_ranges
     from fengkong.features.baserates import BaseRatesStage
     from fengkong.imaging import ImagePool
 
     ranges_path = ip_ranges_path or settings.ip_ranges_path
     ranges = load_ip_ranges(ranges_path) if ranges_path else None
+    if mode == "training":
+        return [
+            EnrichStage(ip_ranges=ranges),
+            LinksStage(),
+            BaseRatesStage(),
+            FlowsStage(),
+            DocumentsStage(),
+            GraphStage(),
+        ]
     needs_models = mode in ("serve", "replay") or (mode == "backtest" and store is not None)
     registry = (
         Registry(settings.db_path, settings.models_dir)
@@ -205,6 +217,7 @@ def compose(
             defined=serving_definitions(features),
             labels=None if store is None else store.labels,
             reasons_at=settings.policy.challenge_at or 0.0,
+            context=declared_names(stages),
         )
     )
     if mode == "backtest":
@@ -227,6 +240,20 @@ def build_stages(
     return compose(settings, mode, rule_store=rule_store, store=store, identity=identity)
 
 
+def open_change_feed(
+    settings: Settings, rule_store: SQLiteRuleStore, pipeline: Pipeline
+) -> ChangeFeed | None:
+    """One feed tells the rule store and the models stage when to reload (a file only)."""
+    if str(settings.db_path) == ":memory:":
+        return None
+    feed = ChangeFeed(str(settings.db_path))
+    rule_store.changes = feed.version
+    for stage in pipeline.stages:
+        if hasattr(stage, "changes") and getattr(stage, "changes", 0) is None:
+            stage.changes = feed.version
+    return feed
+
+
 @dataclass
 class Runtime:
     """A store, an engine over it, and (for servers) the group committer."""
@@ -238,6 +265,7 @@ class Runtime:
     committer: GroupCommitter | None = None
     rebuilt_events: int = field(default=0)
     identity: Identity | None = None
+    changes: ChangeFeed | None = None
 
     def close(self) -> None:
         if self.committer is not None:
@@ -251,6 +279,8 @@ class Runtime:
         if self.identity is not None:
             self.identity.close()
         self.rule_store.close()
+        if self.changes is not None:
+            self.changes.close()
         self.store.close()
 
 
@@ -273,6 +303,7 @@ def build_runtime(settings: Settings, *, server: bool = False, rebuild: bool = T
         build_stages(settings, rule_store, store, identity, "serve" if server else "replay"),
         Policy(settings.policy.to_config()),
     )
+    changes = open_change_feed(settings, rule_store, pipeline)
     committer = GroupCommitter(store, settings.group_commit_max) if server else None
     engine = Engine(
         pipeline,
@@ -290,13 +321,18 @@ def build_runtime(settings: Settings, *, server: bool = False, rebuild: bool = T
     )
     if server:
         engine.challenger = identity.service
-    runtime = Runtime(settings, store, rule_store, engine, committer, identity=identity)
+    runtime = Runtime(
+        settings, store, rule_store, engine, committer, identity=identity, changes=changes
+    )
     if rebuild:
         runtime.rebuilt_events = engine.rebuild()
-        if runtime.rebuilt_events >= SNAPSHOT_AFTER_EVENTS:
-            engine.save_snapshot()  # the next start need not read them again
+        if engine.snapshot_seq == 0 and runtime.rebuilt_events >= SNAPSHOT_AFTER_EVENTS:
+            # A start from scratch: the next one need not read it all again. (After a
+            # snapshot and its tail, the next maintenance round or the shutdown saves.)
+            engine.save_snapshot()
     # The rebuilt state is millions of long-lived containers: keep the cyclic GC from
-    # walking them again and again (it made per-event tails ten times longer).
-    gc.collect()
+    # walking them again and again (it made per-event tails ten times longer). No full
+    # collection first: walking them once costs seconds at a million events, and a
+    # fresh rebuild or restore leaves little garbage to free.
     gc.freeze()
     return runtime

@@ -157,6 +157,9 @@ class Settings(BaseSettings):
         3600.0, gt=0, description="how often the server expires old feature state"
     )
     snapshots: bool = Field(True, description="keep state snapshots in <db_path>.snapshot")
+    snapshot_interval_s: float = Field(
+        600.0, gt=0, description="how often the server saves a snapshot (when events came)"
+    )
     ip_ranges_path: Path | None = Field(None, description="CSV of data-centre IP ranges")
     models_dir: Path | None = Field(
         None, description="model artefacts directory; default: <db_path>.models"

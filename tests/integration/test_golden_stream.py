@@ -12,4 +12,6 @@ def test_demo_stream_decisions_and_features_are_unchanged(tmp_path: Path) -> Non
     got = digests(tmp_path / "golden.db", stream())
     assert len(got) == len(want) > 2000
     changed = [w.split()[0] for g, w in zip(got, want, strict=True) if g != w]
+    # A deliberate change of outcomes (a new rule, stage or feature) regenerates the file:
+    # python tests/integration/golden.py tests/data/golden_demo_digests.txt
     assert changed == [], f"{len(changed)} events decide differently, first {changed[:3]}"

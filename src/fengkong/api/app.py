@@ -113,12 +113,14 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         housekeeping = asyncio.create_task(_maintain(rt, settings.maintenance_interval_s))
         lag = asyncio.create_task(admission.watch_lag())
         sweeper = asyncio.create_task(sweep_challenges(app, settings.challenges.sweep_interval_s))
+        snapshots = asyncio.create_task(_snapshots(rt, settings.snapshot_interval_s))
         try:
             yield
         finally:
             housekeeping.cancel()
             lag.cancel()
             sweeper.cancel()
+            snapshots.cancel()
             secure.close_security(app)
             if runtime is None:
                 rt.close()
@@ -312,14 +314,20 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
 
 
 async def _maintain(rt: Runtime, every_s: float) -> None:
-    """Expire old state and save a snapshot now and then, between requests (on the loop)."""
+    """Expire old feature state now and then, between requests (on the event loop)."""
     while True:
         await asyncio.sleep(every_s)
         started = time.perf_counter()
         rt.engine.pipeline.maintain(time.time())
-        # A snapshot bounds the log tail the next start (or a recovery) reads.
-        rt.engine.save_snapshot()
         log.info("state maintenance took %.2f s", time.perf_counter() - started)
+
+
+async def _snapshots(rt: Runtime, every_s: float) -> None:
+    """Save a snapshot now and then: it bounds the log tail a start or a recovery reads."""
+    while True:
+        await asyncio.sleep(every_s)
+        if rt.store.last_seq() > rt.engine.snapshot_seq:
+            rt.engine.save_snapshot()
 
 
 def _mount_rules(app: FastAPI, rt: Runtime) -> None:

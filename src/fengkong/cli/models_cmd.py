@@ -12,6 +12,7 @@ import click
 import numpy as np
 
 from fengkong.cli.common import load_settings, settings_options
+from fengkong.decisions.types import Stage
 from fengkong.events import Event, EventValidationError, Label
 from fengkong.models import (
     FEATURE_SETS,
@@ -22,7 +23,13 @@ from fengkong.models import (
     build_rows,
     targets,
 )
-from fengkong.models.dataset import read_events, read_labels, store_events, store_labels
+from fengkong.models.dataset import (
+    CONTEXT_FEATURES,
+    read_events,
+    read_labels,
+    store_events,
+    store_labels,
+)
 from fengkong.models.drift import level, psi
 from fengkong.models.registry import Registry
 
@@ -131,6 +138,12 @@ def models() -> None:
     show_default=True,
     help="Without --train-start: after measuring on the test share, refit on all events.",
 )
+@click.option(
+    "--context/--no-context",
+    default=False,
+    show_default=True,
+    help="Also read the graph, flows, links and document features (as serving computes them).",
+)
 @click.option("--imbalance", type=click.Choice(["none", "sqrt", "balanced"]), default="sqrt")
 @click.option("--threads", type=int, default=2, show_default=True)
 @click.option("--html", "html_path", type=_OUT, help="Write the evaluation report here.")
@@ -153,6 +166,7 @@ def train(
     valid_fraction: float,
     test_fraction: float,
     refit_test: bool,
+    context: bool,
     imbalance: str,
     threads: int,
     html_path: Path | None,
@@ -175,7 +189,7 @@ def train(
             raise click.BadParameter(str(exc), param_hint="--features") from None
     use_risk = in_file if known_fraud is None else known_fraud
     risk = LabelRiskSpec(delay_days=label_delay_days) if use_risk else None
-    fs = FeatureSet(texts, risk)
+    fs = FeatureSet(texts, risk, CONTEXT_FEATURES if context else ())
     options: dict[str, Any] = {
         "label_delay_days": label_delay_days,
         "imbalance": imbalance,
@@ -196,7 +210,13 @@ def train(
         if warmup_start is not None:
             first = _ts(warmup_start)
             stream = (e for e in stream if e.ts >= first)
-        rows = build_rows(stream, labs, fs, start=None if cfg is None else cfg.start)
+        rows = build_rows(
+            stream,
+            labs,
+            fs,
+            start=None if cfg is None else cfg.start,
+            stages=_context(config, db_path, fs),
+        )
     except EventValidationError as exc:
         raise click.ClickException(f"bad event or label: {exc}") from None
     if cfg is None:
@@ -232,11 +252,26 @@ def train(
         click.echo(f"HTML report: {html_path}")
 
 
+def _context(config: Path | None, db_path: Path | None, fs: FeatureSet) -> list[Stage] | None:
+    """The serving context stages when ``fs`` reads context features (else none)."""
+    if not fs.context:
+        return None
+    from fengkong.runtime import compose
+
+    return compose(load_settings(config, db_path=db_path), "training")
+
+
 def _period_rows(
-    fs: FeatureSet, events: Path | None, labels: Path | None, db: Path, start: float, end: float
+    fs: FeatureSet,
+    events: Path | None,
+    labels: Path | None,
+    db: Path,
+    start: float,
+    end: float,
+    stages: list[Stage] | None = None,
 ) -> tuple[Rows, list[Label]]:
     stream, labs = _source(events, labels, db, end)
-    return build_rows(stream, labs, fs, start=start), labs
+    return build_rows(stream, labs, fs, start=start, stages=stages), labs
 
 
 @models.command()
@@ -273,7 +308,10 @@ def evaluate(
     feats: list[tuple[str, float]] = []
     for v in chosen:
         model = reg.load(v)
-        rows, labs = _period_rows(model.feature_set, events, labels, db, _ts(start), _ts(end))
+        stages = _context(config, db_path, model.feature_set)
+        rows, labs = _period_rows(
+            model.feature_set, events, labels, db, _ts(start), _ts(end), stages
+        )
         rows = rows.take(np.asarray([t in model.event_types for t in rows.types]))
         y = targets(rows, labs, None)
         x = _columns(rows, model)
@@ -352,7 +390,8 @@ def monitor(
     if v is None:
         raise click.UsageError("no champion; give --version")
     model = reg.load(v)
-    rows, _ = _period_rows(model.feature_set, events, labels, db, _ts(start), _ts(end))
+    stages = _context(config, db_path, model.feature_set)
+    rows, _ = _period_rows(model.feature_set, events, labels, db, _ts(start), _ts(end), stages)
     rows = rows.take(np.asarray([t in model.event_types for t in rows.types]))
     x = _columns(rows, model)
     live = {n: x[:, j] for j, n in enumerate(model.features)}

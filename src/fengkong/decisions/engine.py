@@ -125,6 +125,7 @@ class Engine:
         self.snapshot_seq = 0
         # (seal, unseal) for the snapshot file: the runtime sets the field key's.
         self.snapshot_codec: tuple[Callable[[bytes], bytes], Callable[[bytes], bytes]] | None = None
+        self.skipped_in_rebuild = 0
         # Decisions made but not yet durable, so a concurrent retry waits for them.
         self._inflight: dict[str, tuple[str, DecisionDict, Future[None] | None]] = {}
         # Servers attach one; replays and the CLI decide without issuing challenges.
@@ -313,19 +314,6 @@ class Engine:
         self.pipeline.apply_labels(labels)
         return len(records)
 
-    def _stored_events(self, bodies: Iterable[bytes | str]) -> Iterator[Event]:
-        """Stored events for a rebuild; one that no longer parses is skipped, not fatal."""
-        skipped = 0
-        for body in bodies:
-            try:
-                yield normalise(body, self.tokenizer, STORED_LIMITS)
-            except EventValidationError as exc:
-                skipped += 1
-                if skipped <= 5:
-                    log.warning("rebuild skips a stored event that no longer parses: %s", exc)
-        if skipped:
-            log.warning("rebuild skipped %d stored events", skipped)
-
     def rebuild(self, *, recovering: bool = False) -> int:
         """Rebuild the stages' state from the last snapshot and the stored log after it.
 
@@ -344,8 +332,7 @@ class Engine:
             since = self.rebuild_since(horizon)
             if since is not None:
                 count = self.pipeline.observe(
-                    self._stored_events(body for _, body in self.store.events_after(seq, since)),
-                    restorable_only=recovering,
+                    self._stored_events(seq, since), restorable_only=recovering
                 )
         labels = 0
         if self.pipeline.label_aware:
@@ -373,6 +360,24 @@ class Engine:
                 time.perf_counter() - started,
             )
         return count
+
+    def _stored_events(self, seq: int, since: float) -> Iterator[Event]:
+        """Stored events after ``seq``; one that no longer loads is skipped, not fatal.
+
+        A body accepted by an older, laxer version (say, nested too deep for today's
+        limits) must not stop every later start.
+        """
+        skipped = 0
+        for n, body in self.store.events_after(seq, since):
+            try:
+                yield normalise(body, self.tokenizer, STORED_LIMITS)
+            except (EventValidationError, ValueError, RecursionError) as exc:
+                skipped += 1
+                if skipped <= 10:
+                    log.warning("stored event #%d skipped in the rebuild: %s", n, exc)
+        if skipped:
+            log.warning("%d stored events skipped in the rebuild", skipped)
+        self.skipped_in_rebuild = skipped
 
     def rebuild_since(self, horizon: float) -> float | None:
         """The oldest ``occurred_at`` a rebuild reads (``None``: no stored events)."""

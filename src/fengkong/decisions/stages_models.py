@@ -20,7 +20,7 @@ from fengkong.decisions.state import dump_state, load_state
 from fengkong.decisions.types import DecisionContext, FeatureValue, Reason
 from fengkong.events import Event
 from fengkong.features import FeatureEngine, feature_names
-from fengkong.models.dataset import PointInTime
+from fengkong.models.dataset import CONTEXT_DEFINITION, PointInTime
 from fengkong.models.drift import ALERT_AT, psi
 from fengkong.models.model import Model, ModelLoadError
 from fengkong.models.registry import Registry
@@ -50,9 +50,14 @@ def serving_definitions(engine: FeatureEngine) -> dict[str, str]:
 class _Slot:
     """A loaded model with its own point-in-time blocks and live drift counts."""
 
-    def __init__(self, model: Model, defined: Mapping[str, str]) -> None:
+    def __init__(
+        self, model: Model, defined: Mapping[str, str], context: Iterable[str] = ()
+    ) -> None:
         texts = model.feature_set.definition_texts()
         serving = dict(defined)
+        # Context inputs are served by the stages composed before this one.
+        for name in set(model.feature_set.context) & set(context):
+            serving.setdefault(name, CONTEXT_DEFINITION)
         # The stage computes the models' own blocks itself: those are defined here.
         for name in model.feature_set.own_names():
             serving.setdefault(name, texts[name])
@@ -90,10 +95,14 @@ class ModelStage:
         reasons_at: float = 0.5,
         drift_window: int = 10_000,
         clock: Callable[[], float] = time.time,
+        context: Iterable[str] = (),
     ) -> None:
         self.defined = dict(defined)
-        self.champion = None if champion is None else _Slot(champion, self.defined)
-        self.challenger = None if challenger is None else _Slot(challenger, self.defined)
+        self.context = tuple(context)
+        self.champion = None if champion is None else _Slot(champion, self.defined, self.context)
+        self.challenger = (
+            None if challenger is None else _Slot(challenger, self.defined, self.context)
+        )
         self.labels = labels
         self.label_poll_s = label_poll_s
         self.reasons = reasons
@@ -109,6 +118,10 @@ class ModelStage:
         self._roles: tuple[int | None, int | None] = (None, None)
         self._roles_checked = 0.0
         self.refresh_s = 5.0
+        # ``topic -> version`` of a change feed (``storage.changes.ChangeFeed.version``):
+        # with it, roles and labels are read only when they changed.
+        self.changes: Callable[[str], int] | None = None
+        self._seen: dict[str, int] = {}
 
     @classmethod
     def from_registry(
@@ -124,17 +137,15 @@ class ModelStage:
         reg = self._registry
         if reg is None:
             return
-        now = self.clock()
-        if not force and now - self._roles_checked < self.refresh_s:
+        if not force and not self._due("models"):
             return
-        self._roles_checked = now
         roles = (reg.role("champion"), reg.role("challenger"))
         if roles == self._roles and not force:
             return
         slots = []
         for v in roles:
             try:
-                slots.append(None if v is None else _Slot(reg.load(v), self.defined))
+                slots.append(None if v is None else _Slot(reg.load(v), self.defined, self.context))
             except ModelLoadError as exc:
                 if force:
                     raise
@@ -146,9 +157,27 @@ class ModelStage:
     def _slots(self) -> list[_Slot]:
         return [s for s in (self.champion, self.challenger) if s is not None]
 
+    def _due(self, topic: str) -> bool:
+        """Whether ``topic`` may have changed: per the change feed, else per poll interval."""
+        if self.changes is not None:
+            version = self.changes(topic)
+            if self._seen.get(topic) == version:
+                return False
+            self._seen[topic] = version
+            return True
+        now = self.clock()
+        if topic == "models":
+            if now - self._roles_checked < self.refresh_s:
+                return False
+            self._roles_checked = now
+            return True
+        if now - self._label_checked < self.label_poll_s:
+            return False
+        self._label_checked = now
+        return True
+
     def _poll_labels(self, now: float) -> None:
-        if self.labels is not None and self.clock() - self._label_checked >= self.label_poll_s:
-            self._label_checked = self.clock()
+        if self.labels is not None and self._due("labels"):
             for rec in self.labels(self._label_since):
                 at, key = float(rec.at), (rec.event_id, rec.label)
                 # The source returns labels from ``since`` on, the boundary included:
@@ -247,6 +276,7 @@ class ModelStage:
             slot.pit.block = blocks.get(slot.version, PointInTime(slot.model.feature_set).block)
         self._label_since, self._at_since, self._pending = cursor
         self._label_checked = float("-inf")
+        self._seen.pop("labels", None)
 
     def drift_gauges(self) -> dict[str, float]:
         """PSI per variable (``score`` and each feature) of the last full live window."""

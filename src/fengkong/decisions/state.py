@@ -8,10 +8,12 @@ this installation wrote (a pickle from elsewhere can run code).
 
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,10 +30,24 @@ def dump_state(kind: str, state: Any) -> bytes:
     return pickle.dumps((kind, state), protocol=pickle.HIGHEST_PROTOCOL)
 
 
+@contextmanager
+def no_gc() -> Iterator[None]:
+    """The cyclic GC paused: loading millions of small containers would trigger it
+    again and again (and it finds nothing to free in a fresh load)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def load_state(kind: str, data: bytes) -> Any:
     """The state :func:`dump_state` saved for ``kind``; :class:`SnapshotError` otherwise."""
     try:
-        saved, state = pickle.loads(data)
+        with no_gc():
+            saved, state = pickle.loads(data)
     except Exception as exc:  # a damaged or foreign blob
         raise SnapshotError(f"unreadable {kind} state: {exc}") from exc
     if saved != kind:

@@ -16,7 +16,7 @@ from fengkong.features.spec import (
     feature_names,
     parse_feature,
 )
-from fengkong.features.state import FeatureState, InMemoryState, SnapshotMismatch
+from fengkong.features.state import FeatureState, InMemoryState, SnapshotMismatch, StateBackend
 
 __all__ = [
     "DEFAULT_FEATURES",
@@ -28,6 +28,7 @@ __all__ = [
     "InMemoryState",
     "IpRanges",
     "SnapshotMismatch",
+    "StateBackend",
     "default_definitions",
     "default_engine",
     "default_feature_names",

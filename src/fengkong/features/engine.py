@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, MutableMapping, Sequence
 from math import sqrt
 from typing import Any, Protocol
 
@@ -43,7 +43,7 @@ from fengkong.features.spec import (
     feature_names,
     parse_feature,
 )
-from fengkong.features.state import EntityState, InMemoryState
+from fengkong.features.state import EntityState, InMemoryState, StateBackend
 
 FeatureValue = float | int | str | bool | None
 
@@ -91,7 +91,9 @@ class _Plan:
 
     __slots__ = ("accs", "entity", "missing", "table")
 
-    def __init__(self, entity: str, accs: list[Accumulator], table: dict[str, EntityState]):
+    def __init__(
+        self, entity: str, accs: list[Accumulator], table: MutableMapping[str, EntityState]
+    ):
         self.entity = entity
         self.accs = tuple(enumerate(accs, start=1))  # slot 0 is the entity's last ts
         self.table = table
@@ -258,14 +260,14 @@ class FeatureEngine:
         max_distinct: int = 1000,
         percentile_size: int = 200,
         local_utc_offset_hours: float = 8.0,
-        state: InMemoryState | None = None,
+        state: StateBackend | None = None,
     ) -> None:
         texts = DEFAULT_FEATURES if definitions is None else definitions
         self.definitions = [d if isinstance(d, FeatureDef) else parse_feature(d) for d in texts]
         self.names = feature_names(self.definitions)
         self.max_distinct = max_distinct
         self._offset = local_utc_offset_hours * 3600.0
-        self.state = state if state is not None else InMemoryState()
+        self.state: StateBackend = state if state is not None else InMemoryState()
         # value / category read the event itself: no accumulator, no state.
         self._values = [d for d in self.definitions if d.agg in EVENT_AGGREGATES]
         groups: dict[tuple[object, ...], list[FeatureDef]] = {}
@@ -317,8 +319,7 @@ class FeatureEngine:
             n += 1
         return n
 
-    @staticmethod
-    def _prune_keys(plan: _Plan, keys: Iterable[str], now: float) -> int:
+    def _prune_keys(self, plan: _Plan, keys: Iterable[str], now: float) -> int:
         table = plan.table
         accs = [(i, a, a.limit(now)) for i, a in plan.accs]
         # Every bucket an entity keeps is at most its last event's bucket, so an entity
@@ -338,8 +339,7 @@ class FeatureEngine:
                     empty = False
             if empty:
                 stale.append(key)
-        for key in stale:
-            del table[key]
+        self.state.delete_many(plan.entity, stale)
         return len(stale)
 
     def expire(self, now: float, budget: int | None = None) -> int:
@@ -353,9 +353,9 @@ class FeatureEngine:
         """
         if budget is None:
             self._sweep = []
-            return sum(self._prune_keys(p, list(p.table), now) for p in self._plans)
+            return sum(self._prune_keys(p, self.state.keys(p.entity), now) for p in self._plans)
         if not self._sweep:
-            self._sweep = [(p, list(p.table)) for p in reversed(self._plans)]
+            self._sweep = [(p, self.state.keys(p.entity)) for p in reversed(self._plans)]
         dropped = 0
         while self._sweep and budget > 0:
             plan, keys = self._sweep[-1]

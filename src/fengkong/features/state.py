@@ -15,21 +15,41 @@ exchange format.
 
 from __future__ import annotations
 
+import gc
 import pickle
+from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any, Protocol
 
 EntityState = list[Any]
 _MAGIC = b"fengkong-features-v1\n"
 
 
-class FeatureState(Protocol):
-    """The state store the feature engine runs on."""
+class StateBackend(Protocol):
+    """Per-entity state by entity kind and key: what the compiled feature step runs on.
 
-    def table(self, kind: str) -> dict[str, EntityState]: ...
+    ``table(kind)`` is the mapping the generated code binds (``get`` and item
+    assignment, mutated in place); ``get_many`` / ``put_many`` / ``delete_many`` move
+    several entities at once (a remote backend: one round trip), and are what expiry
+    and tooling use. The in-memory default is :class:`InMemoryState`.
+    """
+
+    def table(self, kind: str) -> MutableMapping[str, EntityState]: ...
+
+    def get_many(self, kind: str, keys: Iterable[str]) -> dict[str, EntityState]: ...
+
+    def put_many(self, kind: str, states: Mapping[str, EntityState]) -> None: ...
+
+    def delete_many(self, kind: str, keys: Iterable[str]) -> None: ...
+
+    def keys(self, kind: str) -> list[str]: ...
 
     def dumps(self, fingerprint: str) -> bytes: ...
 
     def loads(self, data: bytes, fingerprint: str) -> None: ...
+
+
+# The name the features package exported before the backend methods were added.
+FeatureState = StateBackend
 
 
 class SnapshotMismatch(ValueError):
@@ -45,6 +65,21 @@ class InMemoryState:
     def table(self, kind: str) -> dict[str, EntityState]:
         return self._tables.setdefault(kind, {})
 
+    def get_many(self, kind: str, keys: Iterable[str]) -> dict[str, EntityState]:
+        table = self.table(kind)
+        return {k: table[k] for k in keys if k in table}
+
+    def put_many(self, kind: str, states: Mapping[str, EntityState]) -> None:
+        self.table(kind).update(states)
+
+    def delete_many(self, kind: str, keys: Iterable[str]) -> None:
+        table = self.table(kind)
+        for key in keys:
+            table.pop(key, None)
+
+    def keys(self, kind: str) -> list[str]:
+        return list(self.table(kind))
+
     def kinds(self) -> list[str]:
         return sorted(self._tables)
 
@@ -56,7 +91,14 @@ class InMemoryState:
     def loads(self, data: bytes, fingerprint: str) -> None:
         if not data.startswith(_MAGIC):
             raise SnapshotMismatch("not a fengkong feature snapshot")
-        saved, tables = pickle.loads(data[len(_MAGIC) :])
+        # Millions of small lists: the cyclic GC would run again and again while loading.
+        was = gc.isenabled()
+        gc.disable()
+        try:
+            saved, tables = pickle.loads(data[len(_MAGIC) :])
+        finally:
+            if was:
+                gc.enable()
         if saved != fingerprint:
             raise SnapshotMismatch("the snapshot was taken with other feature definitions")
         self._tables.clear()

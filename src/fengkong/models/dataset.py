@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from fengkong.decisions.types import DecisionContext, Stage
 from fengkong.events import Event, Label, parse_event, parse_label
 from fengkong.features import DEFAULT_FEATURES, FeatureEngine, feature_names, parse_feature
 from fengkong.identity.device import device_key
@@ -53,12 +54,33 @@ FEATURE_SETS: dict[str, tuple[str, ...]] = {
 }
 
 
+# The definition text of an input another stage computes (graph, flows, links,
+# documents): served by that stage, trained on the same stage (``build_rows(stages=)``).
+CONTEXT_DEFINITION = "stage output"
+# The context features a model may read: what the graph, flows, links and documents
+# stages write, as serving composes them.
+CONTEXT_FEATURES: tuple[str, ...] = (
+    "graph.cluster_size",
+    "graph.cluster_growth_24h",
+    "graph.accounts_per_device",
+    "graph.fraud_share_2hop",
+    "user.received_amount_24h",
+    "user.received_transfers_24h",
+    "user.received_senders_24h",
+    "user.secs_since_received",
+    "user.secs_since_risky_qr",
+    "document.other_accounts_30d",
+)
+
+
 @dataclass(frozen=True)
 class FeatureSet:
-    """What a model reads: streaming-feature definitions plus the models' own blocks."""
+    """What a model reads: streaming-feature definitions, the models' own blocks, and
+    ``context`` features other stages compute (``CONTEXT_FEATURES``)."""
 
     definitions: tuple[str, ...]
     label_risk: LabelRiskSpec | None = field(default_factory=LabelRiskSpec)
+    context: tuple[str, ...] = ()
 
     def engine(self) -> FeatureEngine:
         return FeatureEngine(list(self.definitions))
@@ -76,6 +98,8 @@ class FeatureSet:
             out[name] = DERIVED_DEFINITIONS[key]
         if self.label_risk is not None:
             out.update(self.label_risk.definitions())
+        for name in self.context:
+            out.setdefault(name, CONTEXT_DEFINITION)
         return out
 
     def names(self) -> list[str]:
@@ -94,15 +118,22 @@ class FeatureSet:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "definitions": list(self.definitions),
             "label_risk": None if self.label_risk is None else self.label_risk.to_dict(),
         }
+        if self.context:
+            out["context"] = list(self.context)
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FeatureSet:
         lr = data.get("label_risk")
-        return cls(tuple(data["definitions"]), None if lr is None else LabelRiskSpec.from_dict(lr))
+        return cls(
+            tuple(data["definitions"]),
+            None if lr is None else LabelRiskSpec.from_dict(lr),
+            tuple(data.get("context", ())),
+        )
 
 
 def definitions_hash(texts: Mapping[str, str], names: Sequence[str]) -> str:
@@ -244,11 +275,17 @@ def build_rows(
     *,
     start: float | None = None,
     types: frozenset[str] | None = None,
+    stages: Sequence[Stage] | None = None,
 ) -> Rows:
     """Replay ``events`` (time order) and keep the rows of those at or after ``start``.
 
     Events before ``start`` only warm the state up; ``types`` keeps only those event types.
+    ``stages``: the context stages as serving composes them (``compose(settings,
+    "training")``), run on every event before its row, so ``fs.context`` features are
+    what serving computes; required when ``fs.context`` is not empty.
     """
+    if fs.context and stages is None:
+        raise ValueError("a feature set with context features needs the context stages")
     pit = PointInTime(fs, fs.engine())
     names = fs.names()
     text: dict[str, list[str | None]] = {n: [] for n in fs.categorical()}
@@ -264,6 +301,12 @@ def build_rows(
             continue
         assert event is not None
         values = pit.row(event)
+        if stages is not None:
+            ctx = DecisionContext(event)
+            for stage in stages:
+                stage.run(ctx)  # read, then update: the state before the next event
+            for name in fs.context:
+                values[name] = ctx.features.get(name)
         if (start is not None and event.ts < start) or (
             types is not None and event.type.value not in types
         ):

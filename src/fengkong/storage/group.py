@@ -104,12 +104,12 @@ class GroupCommitter:
             self._commit(items)
 
     def _commit(self, items: list[_Item]) -> None:
-        live = []
+        live = [i for i in items if i.epoch == self.epoch or not i.records]
+        if len(live) < len(items):
+            log.warning("%d units refused: decided before a failed commit", len(items) - len(live))
         for item in items:
             if item.epoch != self.epoch and item.records:
                 item.done.set_exception(Stale("decided before a failed commit"))
-            else:
-                live.append(item)
         try:
             results: list[Exception | None] = self._store.write_each([i.records for i in live])
         except Exception as exc:  # the transaction failed: every unit learns of it

@@ -10,14 +10,13 @@ holds their digest so a changed file is noticed.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fengkong.storage.files import create_private
+from fengkong.storage.connect import connect, migrate
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS models_versions (
@@ -64,14 +63,8 @@ class SQLiteModelStore:
             artefacts = Path(f"{db_path}.models") if self.path != ":memory:" else Path("models")
         self.artefacts = artefacts
         self._lock = threading.Lock()
-        # Training may be the first to touch the database: it is created private too.
-        create_private(Path(self.path))
-        self._conn = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=30.0
-        )
-        if self.path != ":memory:":
-            self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.executescript(_SCHEMA)
+        self._conn = connect(self.path)
+        migrate(self._conn, "models", [_SCHEMA])
 
     def next_version(self) -> int:
         row = self._conn.execute("SELECT COALESCE(MAX(version), 0) FROM models_versions")

@@ -34,6 +34,7 @@ from fengkong.rules.ruleset import CompiledRuleSet, RuleSet, compile_ruleset
 from fengkong.rules.schema import Type
 from fengkong.rules.store import RulesSnapshot, VersionInfo
 from fengkong.storage.audit_hooks import chain_change, ensure
+from fengkong.storage.connect import connect, migrate
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -108,15 +109,14 @@ class SQLiteRuleStore:
         self.refresh_s = refresh_s
         self.clock = clock
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=30.0
-        )
-        if self.path != ":memory:":
-            self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.executescript(_SCHEMA)
+        self._conn = connect(self.path)
+        migrate(self._conn, "rules", [_SCHEMA])
         ensure(self._conn)
         self._generation = -1
         self._checked = 0.0
+        # ``topic -> version`` of a change feed; without one, poll every ``refresh_s``.
+        self.changes: Callable[[str], int] | None = None
+        self._changes_seen = -1
         self._snapshot = RulesSnapshot(None, ListSnapshot(), FreezeTable())
         self._compiled: dict[int, CompiledRuleSet] = {}
         self._reload()
@@ -125,7 +125,12 @@ class SQLiteRuleStore:
     def snapshot(self) -> RulesSnapshot:
         """The cached snapshot, reloaded when another writer moved the generation."""
         now = time.monotonic()
-        if now - self._checked >= self.refresh_s:
+        if self.changes is not None:  # the change feed says when to look
+            version = self.changes("rules")
+            due, self._changes_seen = version != self._changes_seen, version
+        else:
+            due = now - self._checked >= self.refresh_s
+        if due:
             self._checked = now
             row = self._conn.execute(
                 "SELECT value FROM rules_meta WHERE key = 'generation'"

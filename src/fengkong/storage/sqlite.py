@@ -16,6 +16,7 @@ from typing import Literal, Protocol
 
 from fengkong.storage import audit_hooks
 from fengkong.storage.base import DecisionRecord, LabelRecord, NotAttempted, StoredDecision
+from fengkong.storage.connect import connect, migrate
 
 Synchronous = Literal["FULL", "NORMAL", "OFF"]
 
@@ -63,13 +64,12 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 # A label repeated (a client's retry) is one fact; older files may hold repeats.
+# Version 2: a label is stored once (repeats before this version are dropped).
 _LABELS_ONCE = """
-BEGIN IMMEDIATE;
 DELETE FROM labels WHERE id NOT IN (SELECT MIN(id) FROM labels GROUP BY
     IFNULL(event_id, ''), IFNULL(user_id, ''), label, source, at, IFNULL(scenario, ''));
 CREATE UNIQUE INDEX IF NOT EXISTS labels_once ON labels (
     IFNULL(event_id, ''), IFNULL(user_id, ''), label, source, at, IFNULL(scenario, ''));
-COMMIT;
 """
 
 # SQLite caps bound parameters per statement; stay well below the oldest default (999).
@@ -102,19 +102,11 @@ class SQLiteStore:
             # One shared connection: an in-memory database is private to its connection.
             self._shared = self._connect()
         conn = self._conn()
-        conn.executescript(_SCHEMA)
-        if not conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'labels_once'"
-        ).fetchone():
-            conn.executescript(_LABELS_ONCE)
+        migrate(conn, "events", [_SCHEMA, _LABELS_ONCE])
         audit_hooks.ensure(conn)
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=30.0
-        )
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(f"PRAGMA synchronous={self._synchronous}")
+        conn = connect(self.path, self._synchronous)
         conn.execute("PRAGMA foreign_keys=OFF")
         with self._lock:
             self._all.append(conn)

@@ -1,0 +1,105 @@
+"""The store contract, run against every backend (the embedded one now)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from fengkong.storage import DecisionRecord, LabelRecord, NotAttempted, SQLiteStore, Store
+
+BACKENDS: dict[str, Callable[[Path], Store]] = {
+    "sqlite-file": lambda tmp: SQLiteStore(tmp / "c.db", synchronous="OFF"),
+    "sqlite-memory": lambda tmp: SQLiteStore(":memory:"),
+}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    backend = BACKENDS[request.param](tmp_path)
+    yield backend
+    backend.close()
+
+
+def rec(i: int, ts: float | None = None, user: str = "u1") -> DecisionRecord:
+    return DecisionRecord(
+        event_id=f"e{i}",
+        event_type="payment",
+        user_id=user,
+        ts=float(i * 10 if ts is None else ts),
+        body_hash=f"h{i}",
+        event_json=b'{"event_id":"e%d"}' % i,
+        outcome="allow",
+        score=0.0,
+        decision_json=b'{"decision":"allow"}',
+        explain_json=b"{}",
+    )
+
+
+def test_written_records_are_found_and_read_back(store: Store) -> None:
+    store.write([rec(1), rec(2)])
+    found = store.lookup(["e1", "e2", "e3"])
+    assert sorted(found) == ["e1", "e2"] and found["e1"].body_hash == "h1"
+    assert store.decision("e2") == (b'{"decision":"allow"}', b"{}")
+    assert store.decision("e3") is None
+    assert store.count_events() == 2 and store.newest_ts() == 20.0
+
+
+def test_a_failed_write_stores_nothing(store: Store) -> None:
+    store.write([rec(1)])
+    with pytest.raises(Exception, match="UNIQUE"):
+        store.write([rec(2), rec(1)])
+    assert store.count_events() == 1 and store.lookup(["e2"]) == {}
+
+
+def test_write_each_reports_per_unit(store: Store) -> None:
+    store.write([rec(2)])
+    results = store.write_each([[rec(1)], [rec(3), rec(2)], [rec(4)]])
+    assert results[0] is None
+    assert results[1] is not None and not isinstance(results[1], NotAttempted)
+    assert isinstance(results[2], NotAttempted)
+    assert sorted(store.lookup(["e1", "e2", "e3", "e4"])) == ["e1", "e2"]
+    assert store.write_each([]) == []
+
+
+def test_the_log_reads_in_acceptance_order_from_a_position(store: Store) -> None:
+    store.write([rec(3, ts=30), rec(1, ts=10)])
+    store.write([rec(2, ts=20)])
+    seqs = [(seq, body) for seq, body in store.events_after(0)]
+    assert [b for _, b in seqs] == [
+        b'{"event_id":"e3"}',
+        b'{"event_id":"e1"}',
+        b'{"event_id":"e2"}',
+    ]
+    assert store.last_seq() == seqs[-1][0]
+    after_first = [b for _, b in store.events_after(seqs[0][0])]
+    assert after_first == [b'{"event_id":"e1"}', b'{"event_id":"e2"}']
+    assert [b for _, b in store.events_after(0, since=15)] == [
+        b'{"event_id":"e3"}',
+        b'{"event_id":"e2"}',
+    ]
+    assert list(store.events(since=25)) == [b'{"event_id":"e3"}']
+
+
+def test_labels_by_time_and_by_position(store: Store) -> None:
+    assert store.last_label_id() == 0
+    store.add_labels([LabelRecord("e1", None, "fraud", "chargeback", 50.0)])
+    store.add_labels([LabelRecord(None, "u1", "legit", "review", 40.0, "s")])
+    assert [x.label for x in store.labels()] == ["legit", "fraud"]  # by ``at``
+    ids = [(i, x.label) for i, x in store.labels_after(0)]
+    assert [label for _, label in ids] == ["fraud", "legit"]  # by position
+    assert store.last_label_id() == ids[-1][0]
+    assert list(store.labels_after(ids[-1][0])) == []
+
+
+def test_meta(store: Store) -> None:
+    assert store.get_meta("k") is None
+    store.set_meta("k", "1")
+    store.set_meta("k", "2")
+    assert store.get_meta("k") == "2"
+
+
+def test_empty_store(store: Store) -> None:
+    assert store.newest_ts() is None and store.last_seq() == 0
+    assert list(store.events_after(0)) == [] and store.lookup([]) == {}
