@@ -83,7 +83,9 @@ def _body_schema(name: str, array: bool = False) -> dict[str, Any]:
     ref: dict[str, Any] = {"$ref": f"#/components/schemas/{name}"}
     schema: dict[str, Any] = ref
     if array:
-        schema = {"oneOf": [{"type": "array", "items": ref, "maxItems": 1000}, ref]}
+        items = {"type": "array", "items": ref, "maxItems": 1000}
+        wrapped = {"type": "object", "properties": {"events": items}, "required": ["events"]}
+        schema = {"oneOf": [items, wrapped if name == "Event" else ref]}
     return {"requestBody": {"required": True, "content": {_JSON: {"schema": schema}}}}
 
 
@@ -340,6 +342,7 @@ def _openapi_with_models(app: FastAPI) -> Callable[[], dict[str, Any]]:
             model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(model_schema.pop("$defs", {}))
             components[model.__name__] = model_schema
+        errors.declare_failures(schema, "#/components/schemas/MessageOut")
         app.openapi_schema = schema
         return schema
 
