@@ -103,7 +103,7 @@ def build_stages(
         labels=store.labels,
         reasons_at=settings.policy.challenge_at or 0.0,
     )
-    return [
+    stages: list[Stage] = [
         EnrichStage(ip_ranges=ranges),
         LinksStage(),
         FeaturesStage(features),
@@ -113,6 +113,10 @@ def build_stages(
         models,
         RulesStage(rule_store),
     ]
+    for stage in stages:  # memory bounded under hostile cardinality
+        if hasattr(stage, "max_entities"):
+            stage.max_entities = settings.max_entities
+    return stages
 
 
 @dataclass

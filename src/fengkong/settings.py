@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     )
     retry_after_s: int = Field(1, ge=1, description="Retry-After of a 503")
     integrity_check: bool = Field(True, description="SQLite quick_check of the store at start")
+    max_entities: int = Field(
+        500_000,
+        ge=0,
+        description="entities each stage keeps per kind (least recently seen dropped); 0: no cap",
+    )
     maintenance_interval_s: float = Field(
         3600.0, gt=0, description="how often the server expires old feature state"
     )

@@ -20,6 +20,7 @@ class DocumentsStage:
 
     def __init__(self, window_s: float = 30 * 86_400.0) -> None:
         self.index = ReuseIndex(window_s)
+        self.max_entities = 0  # image fingerprints kept; 0: no cap
 
     def run(self, ctx: DecisionContext) -> None:
         event = ctx.event
@@ -32,6 +33,11 @@ class DocumentsStage:
             fingerprint, event.user_id, event.ts
         )
         self.index.add(fingerprint, event.user_id, event.ts)
+        if self.max_entities:
+            self.index.bound(self.max_entities)
+
+    def entity_counts(self) -> dict[str, int]:
+        return {"image": len(self.index)}
 
     def observe(self, event: Event) -> None:
         if event.document is not None:

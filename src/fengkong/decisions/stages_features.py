@@ -79,6 +79,7 @@ class FeaturesStage:
     def __init__(self, engine: FeatureEngine, expire_budget: int | None = None) -> None:
         self.engine = engine
         self.expire_budget = expire_budget
+        self.max_entities = 0  # per entity kind; 0: no cap (the runtime sets it)
         self._devices = DeviceCache()
 
     def run(self, ctx: DecisionContext) -> None:
@@ -86,9 +87,16 @@ class FeaturesStage:
         if not isinstance(key, str):
             key = self._devices.key(ctx.event.device)
         self.engine.process(ctx.event, ctx.features, key)
+        if self.max_entities:
+            self.engine.bound(self.max_entities)
 
     def observe(self, event: Event) -> None:
         self.engine.observe(event, self._devices.key(event.device))
+        if self.max_entities:
+            self.engine.bound(self.max_entities)
+
+    def entity_counts(self) -> dict[str, int]:
+        return self.engine.entity_counts()
 
     def horizon_seconds(self) -> float:
         return self.engine.horizon_seconds()

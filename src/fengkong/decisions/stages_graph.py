@@ -25,6 +25,17 @@ class GraphStage:
     def __init__(self, graph: OnlineGraph | None = None) -> None:
         self.graph = graph if graph is not None else OnlineGraph()
 
+    @property
+    def max_entities(self) -> int:
+        return self.graph.max_nodes
+
+    @max_entities.setter
+    def max_entities(self, cap: int) -> None:
+        self.graph.max_nodes = cap
+
+    def entity_counts(self) -> dict[str, int]:
+        return {"graph_node": self.graph.node_count()}
+
     def run(self, ctx: DecisionContext) -> None:
         event = ctx.event
         dk = ctx.facts.get("device.key")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fengkong.decisions.types import DecisionContext
 from fengkong.events import Event
+from fengkong.features.bounded import evict_least_recent
 from fengkong.links import analyse_link
 
 FEATURE_NAMES: dict[str, str] = {"user.secs_since_risky_qr": "num"}
@@ -23,6 +24,7 @@ class LinksStage:
         self.risky_at = risky_at
         self.memory_s = memory_s
         self._last_risky: dict[str, float] = {}
+        self.max_entities = 0  # users remembered; 0: no cap
 
     def run(self, ctx: DecisionContext) -> None:
         event = ctx.event
@@ -53,3 +55,8 @@ class LinksStage:
     def _remember(self, event: Event, risk: object) -> None:
         if isinstance(risk, float | int) and risk >= self.risky_at:
             self._last_risky[event.user_id] = event.ts
+            if self.max_entities:
+                evict_least_recent(self._last_risky, self.max_entities, float)
+
+    def entity_counts(self) -> dict[str, int]:
+        return {"risky_qr_user": len(self._last_risky)}

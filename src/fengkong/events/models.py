@@ -1,4 +1,4 @@
-"""Event types of the wire format v1 (see docs/events.md and ../shared/design/EVENTS.md).
+"""Event types of the wire format v1 (see docs/events.md).
 
 Events are validated and normalised on construction: timestamps become UTC, amounts
 become :class:`~decimal.Decimal` (with integer cents at hand), IP addresses are parsed
