@@ -69,9 +69,12 @@ class Settings(BaseSettings):
         64, ge=1, description="events in flight on the decision endpoints; beyond: 503"
     )
     retry_after_s: int = Field(1, ge=1, description="Retry-After of a 503")
+    shed_loop_lag_s: float = Field(
+        0.25, ge=0, description="event-loop lag beyond which new work gets 503; 0: never"
+    )
     integrity_check: bool = Field(True, description="SQLite quick_check of the store at start")
     max_entities: int = Field(
-        500_000,
+        200_000,
         ge=0,
         description="entities each stage keeps per kind (least recently seen dropped); 0: no cap",
     )

@@ -100,7 +100,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     """The FastAPI application over an embedded engine built from ``settings``."""
     metrics = Metrics()
     health = Health()
-    admission = Admission(settings.max_inflight)
+    admission = Admission(settings.max_inflight, settings.shed_loop_lag_s or float("inf"))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
