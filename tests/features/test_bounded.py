@@ -67,6 +67,6 @@ def test_settings_cap_every_stage(tmp_path: object) -> None:
             rt.engine.pipeline.evaluate(_event(i))
         counts = rt.engine.pipeline.entity_counts()
         assert counts["user"] <= 80 and counts["ip"] <= 80 and counts["merchant"] <= 80
-        assert counts["graph_node"] <= 2 * 80 + 20
+        assert counts["graph_node"] <= 2 * 80 * 11 + 20
     finally:
         rt.close()
