@@ -7,7 +7,7 @@ connections busy with distinct events for ``--seconds`` and reports the throughp
 decisions (200s), the share of requests shed with 503, the p50/p99 latency of all
 answers and of the 200s, and the server's resident memory before and after. A probe
 measures how long ``/healthz`` takes meanwhile (does the event loop stall?).
-Run it twice to compare: with the default shedding (``max_inflight`` 64) and with
+Run it twice to compare: with the default shedding (``max_inflight`` 32) and with
 ``--max-inflight 1000000`` (no shedding: requests only queue, the old behaviour).
 """
 
@@ -47,7 +47,7 @@ async def _worker(
         status = await _read_response(reader)
         out.append((status, time.perf_counter() - started))
         if status == 503:
-            await asyncio.sleep(0.05)  # a polite client backs off a little
+            await asyncio.sleep(1.0)  # a polite client honours Retry-After (1 s)
     writer.close()
 
 
@@ -130,7 +130,7 @@ def main() -> None:
         server = start_server(Path(tmp) / "overload.db", port, env)
         proc = psutil.Process(server.pid)
         try:
-            shedding = "off" if args.no_shedding else f"max_inflight {args.max_inflight or 64}"
+            shedding = "off" if args.no_shedding else f"max_inflight {args.max_inflight or 32}"
             print(f"server pid {server.pid}, shedding: {shedding}")
             for level, c in enumerate(args.concurrency):
                 before = proc.memory_info().rss / 2**20

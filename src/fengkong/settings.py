@@ -66,7 +66,7 @@ class Settings(BaseSettings):
         datetime(2000, 1, 1, tzinfo=UTC), description="timestamps before this are refused"
     )
     max_inflight: int = Field(
-        64, ge=1, description="events in flight on the decision endpoints; beyond: 503"
+        32, ge=1, description="events in flight on the decision endpoints; beyond: 503"
     )
     retry_after_s: int = Field(1, ge=1, description="Retry-After of a 503")
     shed_loop_lag_s: float = Field(

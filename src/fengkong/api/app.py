@@ -2,7 +2,9 @@
 
 Errors a client can cause are 4xx with a JSON body naming the field, never a 500:
 422 for bad input, 409 for an ``event_id`` reused with another body, 413 for a body
-over the limit, 404 for an unknown decision.
+over the limit, 415 for a body that is not JSON, 404 for an unknown decision. When the
+server cannot go on it answers 503 with ``Retry-After`` (see :mod:`fengkong.api.errors`
+and :mod:`fengkong.api.load`).
 """
 
 from __future__ import annotations
