@@ -97,6 +97,38 @@ async def _load(port: int, concurrency: int, seconds: float, tag: str) -> dict[s
     }
 
 
+async def _batches(port: int, count: int, size: int, tag: str) -> dict[str, object]:
+    """``count`` concurrent batches of ``size`` events while /healthz is probed."""
+    reqs = []
+    for b in range(count):
+        body = orjson.dumps([e for e in events(size, prefix=f"{tag}{b}-")])
+        head = (
+            "POST /v1/events/batch HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        reqs.append(head.encode() + body)
+
+    async def send(raw: bytes) -> tuple[int, float]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        started = time.perf_counter()
+        writer.write(raw)
+        status = await _read_response(reader)
+        writer.close()
+        return status, time.perf_counter() - started
+
+    health: list[float] = []
+    probe = asyncio.create_task(_probe(port, time.perf_counter() + 30, health))
+    await asyncio.sleep(0.3)
+    answers = await asyncio.gather(*(send(r) for r in reqs))
+    await asyncio.sleep(0.3)
+    probe.cancel()
+    return {
+        "statuses": [s for s, _ in answers],
+        "seconds": [round(t, 2) for _, t in answers],
+        "healthz_max_ms": round(max(health) * 1000) if health else None,
+    }
+
+
 def _run_loadgen(port: int, concurrency: int, seconds: float, tag: str) -> dict[str, float]:
     cmd = [sys.executable, __file__, "--loadgen", "--port", str(port), "--tag", tag]
     cmd += ["--concurrency", str(concurrency), "--seconds", str(seconds)]
@@ -111,6 +143,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--max-inflight", type=int, default=None, help="server setting")
     parser.add_argument("--no-shedding", action="store_true", help="baseline: only queue")
+    parser.add_argument(
+        "--batches", type=int, default=0, help="instead: N concurrent 1,000-event batches"
+    )
     parser.add_argument("--loadgen", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--tag", default="o", help=argparse.SUPPRESS)
@@ -132,6 +167,10 @@ def main() -> None:
         try:
             shedding = "off" if args.no_shedding else f"max_inflight {args.max_inflight or 32}"
             print(f"server pid {server.pid}, shedding: {shedding}")
+            if args.batches:
+                res = asyncio.run(_batches(port, args.batches, 1000, "b"))
+                print(f"{args.batches} concurrent 1,000-event batches: {res}")
+                return
             for level, c in enumerate(args.concurrency):
                 before = proc.memory_info().rss / 2**20
                 r = _run_loadgen(port, c, args.seconds, f"c{level}")
