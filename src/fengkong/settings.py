@@ -70,7 +70,7 @@ class Settings(BaseSettings):
     )
     retry_after_s: int = Field(1, ge=1, description="Retry-After of a 503")
     shed_loop_lag_s: float = Field(
-        0.25, ge=0, description="event-loop lag beyond which new work gets 503; 0: never"
+        0.5, ge=0, description="event-loop lag beyond which new work gets 503; 0: never"
     )
     integrity_check: bool = Field(True, description="SQLite quick_check of the store at start")
     max_entities: int = Field(

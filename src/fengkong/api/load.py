@@ -37,7 +37,7 @@ class Admission:
     0
     """
 
-    def __init__(self, max_inflight: int, max_lag_s: float = 0.25) -> None:
+    def __init__(self, max_inflight: int, max_lag_s: float = 0.5) -> None:
         self.max_inflight = max_inflight
         self.max_lag_s = max_lag_s
         self.inflight = 0
