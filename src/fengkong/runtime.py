@@ -179,14 +179,17 @@ def compose(
     ranges_path = ip_ranges_path or settings.ip_ranges_path
     ranges = load_ip_ranges(ranges_path) if ranges_path else None
     if mode == "training":
-        return [
-            EnrichStage(ip_ranges=ranges),
-            LinksStage(),
-            BaseRatesStage(),
-            FlowsStage(),
-            DocumentsStage(),
-            GraphStage(),
-        ]
+        return _bounded(
+            settings,
+            [
+                EnrichStage(ip_ranges=ranges),
+                LinksStage(),
+                BaseRatesStage(),
+                FlowsStage(),
+                DocumentsStage(),
+                GraphStage(),
+            ],
+        )
     needs_models = mode in ("serve", "replay") or (mode == "backtest" and store is not None)
     registry = (
         Registry(settings.db_path, settings.models_dir)
@@ -210,7 +213,7 @@ def compose(
         GraphStage(),
     ]
     if not needs_models or registry is None:
-        return stages
+        return _bounded(settings, stages)
     stages.append(
         ModelStage.from_registry(
             registry,
@@ -221,11 +224,19 @@ def compose(
         )
     )
     if mode == "backtest":
-        return stages
+        return _bounded(settings, stages)
     if rule_store is None:
         raise ValueError(f"compose({mode!r}) needs the rule store")
     stages.append(RulesStage(rule_store))
     stages.append(credit_stage(settings))
+    return _bounded(settings, stages)
+
+
+def _bounded(settings: Settings, stages: list[Stage]) -> list[Stage]:
+    """Cap the entities each stage remembers (memory bounded under hostile cardinality)."""
+    for stage in stages:
+        if hasattr(stage, "max_entities"):
+            stage.max_entities = settings.max_entities
     return stages
 
 

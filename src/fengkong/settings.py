@@ -149,10 +149,18 @@ class Settings(BaseSettings):
         datetime(2000, 1, 1, tzinfo=UTC), description="timestamps before this are refused"
     )
     max_inflight: int = Field(
-        64, ge=1, description="events in flight on the decision endpoints; beyond: 503"
+        32, ge=1, description="events in flight on the decision endpoints; beyond: 503"
     )
     retry_after_s: int = Field(1, ge=1, description="Retry-After of a 503")
+    shed_loop_lag_s: float = Field(
+        0.5, ge=0, description="event-loop lag beyond which new work gets 503; 0: never"
+    )
     integrity_check: bool = Field(True, description="SQLite quick_check of the store at start")
+    max_entities: int = Field(
+        200_000,
+        ge=0,
+        description="entities each stage keeps per kind (least recently seen dropped); 0: no cap",
+    )
     maintenance_interval_s: float = Field(
         3600.0, gt=0, description="how often the server expires old feature state"
     )

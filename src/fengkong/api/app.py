@@ -2,7 +2,9 @@
 
 Errors a client can cause are 4xx with a JSON body naming the field, never a 500:
 422 for bad input, 409 for an ``event_id`` reused with another body, 413 for a body
-over the limit, 404 for an unknown decision.
+over the limit, 415 for a body that is not JSON, 404 for an unknown decision. When the
+server cannot go on it answers 503 with ``Retry-After`` (see :mod:`fengkong.api.errors`
+and :mod:`fengkong.api.load`).
 """
 
 from __future__ import annotations
@@ -83,7 +85,9 @@ def _body_schema(name: str, array: bool = False) -> dict[str, Any]:
     ref: dict[str, Any] = {"$ref": f"#/components/schemas/{name}"}
     schema: dict[str, Any] = ref
     if array:
-        schema = {"oneOf": [{"type": "array", "items": ref, "maxItems": 1000}, ref]}
+        items = {"type": "array", "items": ref, "maxItems": 1000}
+        wrapped = {"type": "object", "properties": {"events": items}, "required": ["events"]}
+        schema = {"oneOf": [items, wrapped if name == "Event" else ref]}
     return {"requestBody": {"required": True, "content": {_JSON: {"schema": schema}}}}
 
 
@@ -98,7 +102,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     """The FastAPI application over an embedded engine built from ``settings``."""
     metrics = Metrics()
     health = Health()
-    admission = Admission(settings.max_inflight)
+    admission = Admission(settings.max_inflight, settings.shed_loop_lag_s or float("inf"))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -365,6 +369,7 @@ def _openapi_with_models(app: FastAPI) -> Callable[[], dict[str, Any]]:
             model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(model_schema.pop("$defs", {}))
             components[model.__name__] = model_schema
+        errors.declare_failures(schema, "#/components/schemas/MessageOut")
         app.openapi_schema = schema
         return schema
 

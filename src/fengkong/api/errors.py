@@ -23,6 +23,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,10 @@ def install(app: FastAPI, health: Health, retry_after_s: int, count: Any) -> Non
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        return json_response({"detail": exc.detail}, exc.status_code, exc.headers)
+        headers = exc.headers
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": _allowed(request)}
+        return json_response({"detail": exc.detail}, exc.status_code, headers)
 
     @app.exception_handler(sqlite3.Error)
     async def _store(request: Request, exc: sqlite3.Error) -> Response:
@@ -115,6 +119,45 @@ def install(app: FastAPI, health: Health, retry_after_s: int, count: Any) -> Non
         log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
         count("500")
         return json_response({"detail": "internal error; it was logged"}, 500)
+
+
+def _allowed(request: Request) -> str:
+    """Every method some route serves on this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
+
+
+_FAILURES = {
+    "503": "the store cannot commit, or the server is saturated: retry after Retry-After",
+}
+_BODY_FAILURES = {
+    "413": "body too large",
+    "415": "the body is not application/json",
+}
+
+
+def declare_failures(schema: dict[str, Any], message_ref: str) -> None:
+    """Add the answers every operation can give (503; 413 and 415 with a body) to the spec."""
+    for path, operations in schema.get("paths", {}).items():
+        for operation in operations.values():
+            answers = operation.setdefault("responses", {})
+            extra = dict(_FAILURES)
+            if "requestBody" in operation:
+                extra.update(_BODY_FAILURES)
+            if path.startswith("/v1/rules"):
+                extra["401"] = "the analyst token is missing or wrong"
+            for status, description in extra.items():
+                answers.setdefault(
+                    status,
+                    {
+                        "description": description,
+                        "content": {_JSON: {"schema": {"$ref": message_ref}}},
+                    },
+                )
 
 
 class JSONOnly:

@@ -1,8 +1,9 @@
 """Load shedding: bounded work in flight, refused early with 503 rather than queued.
 
 Every event admitted to the decision endpoints holds a unit until its answer is sent.
-Beyond ``max_inflight`` units, or while the event loop lags (a coarse sign that CPU,
-not the store, is the bottleneck), new work is refused at once with 503 and
+Beyond ``max_inflight`` units, or while the event loop lags with at least a quarter of
+that in flight (a sign that deciding, not the store, is the bottleneck), new work is
+refused at once with 503 and
 ``Retry-After``: a client retries later instead of every client waiting longer. A
 lone request is always admitted, so a batch larger than the cap still gets through.
 """
@@ -36,7 +37,7 @@ class Admission:
     0
     """
 
-    def __init__(self, max_inflight: int, max_lag_s: float = 0.25) -> None:
+    def __init__(self, max_inflight: int, max_lag_s: float = 0.5) -> None:
         self.max_inflight = max_inflight
         self.max_lag_s = max_lag_s
         self.inflight = 0
@@ -51,12 +52,15 @@ class Admission:
             return f"{self.inflight} events in flight (cap {self.max_inflight})"
         return None
 
+    def _lagging(self) -> bool:
+        # A lagging loop with little admitted work is busy answering (or refusing)
+        # requests, not deciding them: shedding more would only lower the goodput.
+        return self.lag_s > self.max_lag_s and self.inflight >= max(1, self.max_inflight // 4)
+
     @contextmanager
     def hold(self, units: int = 1) -> Iterator[None]:
         """Admit ``units`` events for the duration of the block, or raise :class:`Overloaded`."""
-        if self.inflight > 0 and (
-            self.inflight + units > self.max_inflight or self.lag_s > self.max_lag_s
-        ):
+        if self.inflight > 0 and (self.inflight + units > self.max_inflight or self._lagging()):
             self.shed += 1
             raise Overloaded(self.overloaded() or f"{self.inflight} events in flight")
         self.inflight += units

@@ -12,9 +12,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from fengkong.api.schemas import RulesInvalidOut
+from fengkong.api.schemas import MessageOut, RulesInvalidOut
 from fengkong.api.strict import strict_json_route
 from fengkong.decisions.stages_rules import backtest_events, rule_known_names
 from fengkong.decisions.types import Stage
@@ -43,50 +43,73 @@ from fengkong.storage.rules_sqlite import SQLiteRuleStore
 MAX_BACKTEST_EVENTS = 200_000
 
 
+_BODY = ConfigDict(extra="forbid", strict=True)
+_404: dict[int | str, dict[str, Any]] = {
+    404: {"model": MessageOut, "description": "no such version, list entry or freeze"}
+}
+_409: dict[int | str, dict[str, Any]] = {
+    409: {"model": MessageOut, "description": "the request conflicts with the live state"}
+}
+ListName = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+ListValue = Annotated[str, Field(min_length=1, max_length=256)]
+
+
 class PublishBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _BODY
     ruleset: dict[str, Any]
     author: str = Field(default="", max_length=128)
     comment: str = Field(default="", max_length=2000)
     activate: bool = True
 
 
-# Versions are SQLite integers: a larger number is no version (and must not overflow).
-MAX_VERSION = 2**63 - 1
+# Versions are SQLite integers; beyond 2^53 JSON clients lose precision anyway.
+MAX_VERSION = 2**53
 Version = Annotated[int, Path(ge=1, le=MAX_VERSION)]
 
 
+def _whole(value: Any) -> Any:
+    """JSON has one number type: 3.0 is the integer 3 (strings stay refused)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 class RollbackBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    to: int | None = Field(default=None, ge=1, le=MAX_VERSION)
+    model_config = _BODY
+    to: Annotated[int, Field(ge=1, le=MAX_VERSION), BeforeValidator(_whole)] | None = None
     author: str = Field(default="", max_length=128)
 
 
 class ListAddBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    values: list[str] = Field(min_length=1, max_length=100_000)
-    ttl_seconds: float | None = Field(default=None, gt=0)
+    model_config = _BODY
+    values: list[ListValue] = Field(min_length=1, max_length=100_000)
+    ttl_seconds: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     note: str = Field(default="", max_length=1000)
     tokenise: str | None = Field(default=None, pattern="^(phone|id_number|bank_card)$")
 
 
 class ListRemoveBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    values: list[str] = Field(min_length=1, max_length=100_000)
+    model_config = _BODY
+    values: list[ListValue] = Field(min_length=1, max_length=100_000)
 
 
 class FreezeBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    kind: str = Field(description=f"one of {', '.join(FREEZE_KINDS)}")
+    model_config = _BODY
+    kind: str = Field(
+        description=f"one of {', '.join(FREEZE_KINDS)}",
+        json_schema_extra={"enum": list(FREEZE_KINDS)},
+    )
     value: str = Field(min_length=1, max_length=256)
-    action: str = Field(default="block", description=f"one of {', '.join(FREEZE_ACTIONS)}")
-    reason: str = Field(min_length=1, max_length=1000)
-    ttl_seconds: float | None = Field(default=None, gt=0)
+    action: str = Field(
+        default="block",
+        description=f"one of {', '.join(FREEZE_ACTIONS)}",
+        json_schema_extra={"enum": list(FREEZE_ACTIONS)},
+    )
+    reason: str = Field(min_length=1, max_length=1000, pattern=r"\S")
+    ttl_seconds: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     created_by: str = Field(default="", max_length=128)
 
 
 class BacktestBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _BODY
     ruleset: dict[str, Any] | None = Field(
         default=None, description="candidate rule set; default: the live one"
     )
@@ -150,14 +173,14 @@ def rules_router(
     def versions() -> list[dict[str, Any]]:
         return [v.as_dict() for v in store.versions()]
 
-    @r.get("/versions/{version}")
+    @r.get("/versions/{version}", responses=_404)
     def get_version(version: Version) -> dict[str, Any]:
         try:
             return store.get_version(version).model_dump(mode="json")
         except KeyError:
             raise HTTPException(404, f"no rule set version {version}") from None
 
-    @r.get("/live")
+    @r.get("/live", responses=_404)
     def live() -> dict[str, Any]:
         info = store.live_version()
         if info is None:
@@ -189,7 +212,7 @@ def rules_router(
             return _invalid(exc)
         return info.as_dict()
 
-    @r.post("/rollback")
+    @r.post("/rollback", responses={**_404, **_409})
     def rollback(request: Request, body: RollbackBody) -> dict[str, Any]:
         try:
             return store.rollback(body.to, author=who(request, body.author)).as_dict()
@@ -209,13 +232,13 @@ def rules_router(
 
     @r.get("/lists/{name}")
     def list_entries(
-        request: Request, name: str, include_expired: bool = False
+        request: Request, name: ListName, include_expired: bool = False
     ) -> list[dict[str, Any]]:
         entries = store.list_entries(name, include_expired=include_expired)
         return shown(request, [e.as_dict() for e in entries])  # type: ignore[no-any-return]
 
-    @r.post("/lists/{name}", status_code=201)
-    def list_add(request: Request, name: str, body: ListAddBody) -> dict[str, Any]:
+    @r.post("/lists/{name}", status_code=201, responses={400: {"model": MessageOut}})
+    def list_add(request: Request, name: ListName, body: ListAddBody) -> dict[str, Any]:
         values = body.values
         if body.tokenise is not None:
             if tokenizer is None:
@@ -230,7 +253,7 @@ def rules_router(
         return {"list": name, "added": n, "expires_at": expires}
 
     @r.post("/lists/{name}/remove")
-    def list_remove(name: str, body: ListRemoveBody) -> dict[str, Any]:
+    def list_remove(name: ListName, body: ListRemoveBody) -> dict[str, Any]:
         return {"list": name, "removed": store.remove_from_list(name, body.values)}
 
     # -- freezes ------------------------------------------------------------------------
@@ -260,14 +283,14 @@ def rules_router(
             raise _field_error("kind", exc) from None
         return f.as_dict()
 
-    @r.delete("/freezes/{kind}/{value}")
+    @r.delete("/freezes/{kind}/{value}", responses=_404)
     def unfreeze(kind: str, value: str) -> dict[str, Any]:
         if not store.unfreeze(kind, value):
             raise HTTPException(404, f"no freeze on {kind}={value}")
         return {"kind": kind, "value": value, "unfrozen": True}
 
     # -- backtest -----------------------------------------------------------------------
-    @r.post("/backtest", response_model=None)
+    @r.post("/backtest", response_model=None, responses=_409)
     def backtest(request: Request, body: BacktestBody) -> dict[str, Any] | JSONResponse:
         snap = store.snapshot()
         sets: dict[str, CompiledRuleSet] = {}

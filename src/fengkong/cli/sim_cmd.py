@@ -157,7 +157,12 @@ def handbook(
     """Turn the fraud-detection handbook's card transactions into payment events."""
     path = data or find_shared_data("handbook-transactions/transactions.csv.gz")
     if path is None:
-        raise click.UsageError("transactions.csv.gz not found; give --data PATH")
+        raise click.UsageError(
+            "transactions.csv.gz not found (looked in ../shared/data/handbook-transactions/); "
+            "give --data PATH: the simulated transactions of the Fraud-Detection-Handbook "
+            "(repository Fraud-Detection-Handbook/simulated-data-raw, daily pickles "
+            "concatenated into one CSV), see docs/simulator.md"
+        )
     lo = date_from.replace(tzinfo=UTC) if date_from else None
     hi = date_to.replace(tzinfo=UTC) + timedelta(days=1) if date_to else None
     counts = write_handbook(

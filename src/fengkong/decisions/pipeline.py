@@ -92,6 +92,15 @@ class Pipeline:
             if callable(maintain):
                 maintain(now)
 
+    def entity_counts(self) -> dict[str, int]:
+        """Entities each stateful stage keeps, by kind (for memory monitoring)."""
+        out: dict[str, int] = {}
+        for stage in self.stages:
+            counts = getattr(stage, "entity_counts", None)
+            if callable(counts):
+                out.update(counts())
+        return out
+
     def horizon_seconds(self) -> float:
         """How far back stored events must be replayed to rebuild the state."""
         return max((s.horizon_seconds() for s in self.stateful), default=0.0)

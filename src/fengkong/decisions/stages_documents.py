@@ -66,6 +66,7 @@ class DocumentsStage:
         self._company: dict[str, str] = {}
         # What read() found for the event that update() is about to add.
         self._found: _Found | None = None
+        self.max_entities = 0  # image fingerprints kept; 0: no cap
 
     @property
     def budget_s(self) -> float:
@@ -118,6 +119,8 @@ class DocumentsStage:
             self.observe(event)
             return
         self.index.add(found.fingerprint, event.user_id, event.ts)
+        if self.max_entities:
+            self.index.bound(self.max_entities)
         if found.analysis is not None:
             self.learn(event, found.analysis)
         if found.late is not None:
@@ -179,6 +182,9 @@ class DocumentsStage:
     def _learn_late(self, event: Event, done: Future[dict[str, Any]]) -> None:
         if done.exception() is None and isinstance(done.result().get("phash"), str):
             self.similar.add(done.result()["phash"], event.user_id, event.ts)
+
+    def entity_counts(self) -> dict[str, int]:
+        return {"image": len(self.index)}
 
     def observe(self, event: Event) -> None:
         doc = event.document

@@ -88,6 +88,7 @@ class FeaturesStage:
         # Declared per instance: the definitions decide the names.
         self.outputs: dict[str, str] = {n: "any" for n in engine.names}
         self.expire_budget = expire_budget
+        self.max_entities = 0  # per entity kind; 0: no cap (the runtime sets it)
         self._devices = DeviceCache()
 
     def read(self, ctx: DecisionContext) -> None:
@@ -102,6 +103,8 @@ class FeaturesStage:
         if not isinstance(key, str):
             key = self._devices.key(ctx.event.device)
         self.engine.process(ctx.event, ctx.features, key)
+        if self.max_entities:
+            self.engine.bound(self.max_entities)
 
     def update(self, ctx: DecisionContext) -> None:
         """Nothing left to do: :meth:`read` has added the event."""
@@ -111,6 +114,11 @@ class FeaturesStage:
 
     def observe(self, event: Event) -> None:
         self.engine.observe(event, self._devices.key(event.device))
+        if self.max_entities:
+            self.engine.bound(self.max_entities)
+
+    def entity_counts(self) -> dict[str, int]:
+        return self.engine.entity_counts()
 
     def snapshot(self) -> bytes:
         return self.engine.snapshot()

@@ -29,6 +29,7 @@ class FlowsStage:
 
     def __init__(self, window_s: float = 86_400.0) -> None:
         self.inflows = InflowWindow(window_s)
+        self.max_entities = 0  # receiving accounts kept; 0: no cap
 
     def read(self, ctx: DecisionContext) -> None:
         event = ctx.event
@@ -50,6 +51,11 @@ class FlowsStage:
         cp = event.counterparty
         if event.type is EventType.TRANSFER and cp is not None and cp.account_id is not None:
             self.inflows.add(cp.account_id, event.user_id, event.amount_float, event.ts)
+            if self.max_entities:
+                self.inflows.bound(self.max_entities)
+
+    def entity_counts(self) -> dict[str, int]:
+        return {"receiver": len(self.inflows)}
 
     def horizon_seconds(self) -> float:
         return self.inflows.window_s

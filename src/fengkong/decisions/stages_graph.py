@@ -10,6 +10,7 @@ from fengkong.decisions.state import dump_state, load_state
 from fengkong.decisions.types import DecisionContext
 from fengkong.events import Event, Label
 from fengkong.graph import FEATURE_NAMES, OnlineGraph, account_key, identifier_keys
+from fengkong.graph.entities import STRONG_KINDS, WEAK_KINDS
 from fengkong.identity.device import device_key as derive_device_key
 
 
@@ -30,6 +31,21 @@ class GraphStage:
     def __init__(self, graph: OnlineGraph | None = None) -> None:
         self.graph = graph if graph is not None else OnlineGraph()
         self._read: tuple[str, str, list[str]] | None = None
+
+    # A generation's nodes are accounts and identifiers of every kind: the per-kind
+    # cap times the kinds (account + strong + weak identifiers).
+    _NODE_KINDS = 1 + len(STRONG_KINDS) + len(WEAK_KINDS)
+
+    @property
+    def max_entities(self) -> int:
+        return self.graph.max_nodes // self._NODE_KINDS
+
+    @max_entities.setter
+    def max_entities(self, cap: int) -> None:
+        self.graph.max_nodes = cap * self._NODE_KINDS
+
+    def entity_counts(self) -> dict[str, int]:
+        return {"graph_node": self.graph.node_count()}
 
     def read(self, ctx: DecisionContext) -> None:
         event = ctx.event

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from fengkong.decisions.state import dump_state, load_state
 from fengkong.decisions.types import DecisionContext
 from fengkong.events import Event
+from fengkong.features.bounded import evict_least_recent
 from fengkong.imaging import ImagePool, PendingChecks
 from fengkong.imaging.late import ExplainStore, LateAttacher
 from fengkong.links import FACT_NAMES, analyse_link
@@ -62,6 +63,7 @@ class LinksStage:
         self.images = images or ImagePool(workers=0)
         self._checks: PendingChecks[dict[str, Any]] = PendingChecks(self.images, read_qr)
         self._late = LateAttacher(store)
+        self.max_entities = 0  # users remembered; 0: no cap
 
     @property
     def budget_s(self) -> float:
@@ -166,6 +168,11 @@ class LinksStage:
     def _remember(self, event: Event, risk: object) -> None:
         if isinstance(risk, float | int) and risk >= self.risky_at:
             self._last_risky[event.user_id] = event.ts
+            if self.max_entities:
+                evict_least_recent(self._last_risky, self.max_entities, float)
+
+    def entity_counts(self) -> dict[str, int]:
+        return {"risky_qr_user": len(self._last_risky)}
 
 
 def _late_facts(result: dict[str, Any]) -> dict[str, Any]:

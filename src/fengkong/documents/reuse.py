@@ -19,6 +19,8 @@ import base64
 import binascii
 import hashlib
 
+from fengkong.features.bounded import evict_least_recent
+
 # What replaces an image in a stored event (events.protect.MEDIA_DIGEST).
 STORED_DIGEST = "fp:"
 # Accounts remembered per image; past this many the image is recycled beyond doubt.
@@ -49,6 +51,10 @@ class ReuseIndex:
 
     def __len__(self) -> int:
         return len(self._seen)
+
+    def bound(self, cap: int) -> int:
+        """Keep at most ``cap`` images, the least recently uploaded dropped first."""
+        return evict_least_recent(self._seen, cap, lambda accounts: max(accounts.values()))
 
     def add(self, fingerprint: str, account: str, ts: float) -> None:
         accounts = self._seen.setdefault(fingerprint, {})

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AwareDatetime,
+    ConfigDict,
     StringConstraints,
     field_validator,
     model_validator,
@@ -26,6 +27,15 @@ class Label(_Strict):
     ``scenario`` (optional, an extension of the v1 label) names the attack, as the
     simulator writes it, so evaluations can report recall per scenario.
     """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"required": [n], "properties": {n: {"type": "string"}, m: {"type": "null"}}}
+                for n, m in (("event_id", "user_id"), ("user_id", "event_id"))
+            ]
+        }
+    )
 
     event_id: Id | None = None
     user_id: Id | None = None

@@ -1,4 +1,4 @@
-"""Event types of the wire format v1 (see docs/events.md and ../shared/design/EVENTS.md).
+"""Event types of the wire format v1 (see docs/events.md).
 
 Events are validated and normalised on construction: timestamps become UTC, amounts
 become :class:`~decimal.Decimal` (with integer cents at hand), IP addresses are parsed
@@ -30,6 +30,7 @@ from pydantic import (
     StrictBool,
     StrictFloat,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -85,9 +86,9 @@ _CANONICAL_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 
 # Ids are printable: no whitespace, control or invisible formatting characters, which
 # would make an id that prints like another one (or cannot be written in a URL path).
-Id = Annotated[
-    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^\s\p{Cc}\p{Cf}]+$")
-]
+# (Spelled with code points, not \p{...} classes, so OpenAPI tools can read it too.)
+_ID_PATTERN = r"^[^\s\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2028-\u202f\u2060-\u206f\ufeff]+$"
+Id = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=_ID_PATTERN)]
 ShortText = Annotated[str, StringConstraints(max_length=1024)]
 # 8 MiB of base64 is far above any sane upload; the API's body limit is lower anyway.
 Base64Text = Annotated[str, StringConstraints(max_length=8 * 1024 * 1024)]
@@ -175,7 +176,16 @@ class Context(_Open):
     entry: Entry | None = None
 
 
+def _one_of_present(*names: str) -> dict[str, Any]:
+    """JSON Schema: at least one of ``names`` is given and not null."""
+    return {
+        "anyOf": [{"required": [n], "properties": {n: {"not": {"type": "null"}}}} for n in names]
+    }
+
+
 class QRCode(_Strict):
+    model_config = ConfigDict(json_schema_extra=_one_of_present("payload", "image_b64"))
+
     payload: Annotated[str, StringConstraints(max_length=8192)] | None = None
     image_b64: Base64Text | None = None
 
@@ -264,8 +274,36 @@ class Behaviour(_Strict):
     touch: Touch | None = None
 
 
+_IP_SCHEMA = {"anyOf": [{"type": "string", "format": f} for f in ("ipv4", "ipv6")]}
+_AMOUNT_SCHEMA = {
+    "anyOf": [
+        {"type": "number", "minimum": 0, "exclusiveMaximum": 1e15},
+        {"type": "string", "pattern": r"^[0-9]{1,15}(\.[0-9]{1,12})?$"},
+    ],
+    "description": "≥ 0 and below 10^15; a decimal string keeps every digit",
+}
+
+
+def _required_by_type_schema() -> dict[str, Any]:
+    """JSON Schema ``if``/``then`` per event type: the field each type requires."""
+    by_field: dict[str, list[str]] = {}
+    for kind, name in _REQUIRED_BY_TYPE.items():
+        by_field.setdefault(name, []).append(kind.value)
+    return {
+        "allOf": [
+            {
+                "if": {"properties": {"type": {"enum": sorted(kinds)}}, "required": ["type"]},
+                "then": {"required": [name], "properties": {name: {"not": {"type": "null"}}}},
+            }
+            for name, kinds in by_field.items()
+        ]
+    }
+
+
 class Event(_Strict):
     """One sensitive action, as sent by a client (wire format v1)."""
+
+    model_config = ConfigDict(json_schema_extra=_required_by_type_schema())
 
     event_id: Id
     type: EventType
@@ -273,12 +311,12 @@ class Event(_Strict):
     user_id: Id
     session_id: ShortText | None = None
     device: Device | None = None
-    ip: str | None = None
+    ip: Annotated[str, WithJsonSchema(_IP_SCHEMA)] | None = None
     geo: Geo | None = None
     phone: ShortText | None = None
     id_number: ShortText | None = None
     bank_card: ShortText | None = None
-    amount: Decimal | None = None
+    amount: Annotated[Decimal, WithJsonSchema(_AMOUNT_SCHEMA)] | None = None
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "CNY"
     merchant_id: ShortText | None = None
     counterparty: Counterparty | None = None

@@ -32,6 +32,7 @@ from fengkong.features.accumulators import (
     SeenWindow,
     TravelProfile,
 )
+from fengkong.features.bounded import evict_least_recent, first_item
 from fengkong.features.slots import Out, cell_of, haversine_km
 from fengkong.features.spec import (
     AMOUNT_AGGREGATES,
@@ -378,6 +379,17 @@ class FeatureEngine:
             plan.table = self.state.table(plan.entity)
         self.process = _compile(self._plans, self._offset, self._values)  # it holds the tables
         self._sweep = []
+
+    def bound(self, cap: int) -> int:
+        """Keep at most ``cap`` entities per kind (least recently seen dropped first)."""
+        dropped = 0
+        for plan in self._plans:
+            if len(plan.table) > cap > 0:
+                dropped += evict_least_recent(plan.table, cap, first_item)
+        return dropped
+
+    def entity_counts(self) -> dict[str, int]:
+        return {p.entity: len(p.table) for p in self._plans}
 
     def entity_count(self) -> int:
         return sum(len(p.table) for p in self._plans)

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from collections import deque
 
+from fengkong.features.bounded import evict_least_recent
+
 _BUCKET_S = 3600.0
 # Distinct senders are counted exactly up to this many per account and window.
 MAX_SENDERS = 64
@@ -40,6 +42,10 @@ class InflowWindow:
 
     def __len__(self) -> int:
         return len(self._accounts)
+
+    def bound(self, cap: int) -> int:
+        """Keep at most ``cap`` accounts, the least recently credited dropped first."""
+        return evict_least_recent(self._accounts, cap, lambda s: s.last_ts)
 
     def add(self, account: str, sender: str, amount: float, ts: float) -> None:
         """Record ``amount`` received by ``account`` from ``sender`` at ``ts``."""

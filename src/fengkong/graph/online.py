@@ -177,6 +177,9 @@ class OnlineGraph:
         self.horizon = float(horizon)
         self.period = self.horizon / 2
         self.caps: dict[str, int] = dict(DEFAULT_CAPS if caps is None else caps)
+        # Nodes (accounts and identifiers) one generation may hold; 0: no cap. Beyond it
+        # the oldest generation is dropped early: features then look back less far.
+        self.max_nodes = 0
         self.gens: dict[int, Generation] = {}
         self._oldest: Generation | None = None
         self.clock = float("-inf")
@@ -236,6 +239,25 @@ class OnlineGraph:
         caps = self.caps
         for gen in self.gens.values():
             gen.link(self.clock, account, keys, caps, is_fraud)
+        if (
+            self.max_nodes
+            and self._oldest is not None
+            and len(self._oldest.parent) > self.max_nodes
+        ):
+            self._drop_oldest()
+
+    def _drop_oldest(self) -> None:
+        """Too many nodes: forget the oldest generation early; the younger one takes its
+        place and a fresh one starts now (the period's rotation then goes on as usual)."""
+        newest = max(self.gens)
+        young = self.gens[newest]
+        self.gens = {newest - 1: young, newest: Generation(self.clock)}
+        if len(young.parent) > self.max_nodes:  # the younger one is full already, too
+            self.gens = {newest: Generation(self.clock)}
+        self._oldest = self.gens[min(self.gens)]
+
+    def node_count(self) -> int:
+        return sum(len(g.parent) for g in self.gens.values())
 
     # -- features ---------------------------------------------------------------------
     def features(self, ts: float, account: str, keys: list[str]) -> dict[str, float | int | None]:
