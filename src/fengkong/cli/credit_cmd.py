@@ -232,7 +232,8 @@ def score(
                     annual_income=_num(row.get(income_col or "")) if income_col else None,
                     exposure=_num(row.get(debt_col or "")) if debt_col else 0.0,
                 )
-                line += [o.decision, o.tier, o.limit, o.annual_rate, o.term_months]
+                rate = None if o.annual_rate is None else round(o.annual_rate, 6)
+                line += [o.decision, o.tier, o.limit, rate, o.term_months]
                 line.append(";".join(o.reasons))
             writer.writerow(line)
     click.echo(f"{len(data)} applicants scored with {card.meta.get('version')}: {out_path}")
