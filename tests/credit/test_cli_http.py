@@ -78,7 +78,7 @@ def client(settings: Settings) -> Iterator[TestClient]:
     from fengkong.credit.train import fit_scorecard
 
     reg = CreditRegistry(settings.db_path, settings.models_dir)
-    reg.promote(reg.register(fit_scorecard(synthetic(), 0.05, "woe", 1.0)).version)
+    reg.promote(reg.register(fit_scorecard(synthetic(), 0.05, "woe", 1.0)))
     with TestClient(create_app(settings), headers=AUTH) as c:
         yield c
 

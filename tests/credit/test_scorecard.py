@@ -71,7 +71,9 @@ def test_training_chooses_by_inner_cv_and_calibrates(applicants: Applicants) -> 
     best = max(g["auc"] for g in result.grid)
     assert best - cfg.tolerance <= result.chosen["auc"] <= best
     simpler = [g for g in result.grid if g["auc"] >= best - cfg.tolerance]
-    assert result.chosen["form"] == ("woe" if any(g["form"] == "woe" for g in simpler) else "bins")
+    form = "woe" if any(g["form"] == "woe" for g in simpler) else "bins"
+    assert result.chosen["form"] == form
+    assert result.chosen["auc"] == max(g["auc"] for g in result.grid if g["form"] == form)
     card = result.scorecard
     y = applicants.require_outcome()
     pd = card.pd_many(card.score_many(applicants.columns, len(applicants)))

@@ -122,15 +122,15 @@ def train(
     y = data.require_outcome()
     figures = evaluate(card, y, card.score_many(data.columns, len(data)))
     card.meta["metrics"] = {k: figures[k] for k in ("auc", "ks", "brier")}
-    info = reg.register(card)
+    version = reg.register(card)
     if challenger:
-        reg.set_challenger(info.version, author="cli")
+        reg.set_challenger(version, author="cli")
     else:
-        reg.promote(info.version, author="cli")
+        reg.promote(version, author="cli")
     role = "challenger" if challenger else "champion"
     inner = card.meta["inner_cv"]
     click.echo(
-        f"scorecard v{info.version} ({role}): {len(card.variables)} variables, "
+        f"scorecard v{version} ({role}): {len(card.variables)} variables, "
         f"inner-CV AUC {inner['auc']:.3f} KS {inner['ks']:.3f}; "
         f"chosen {result.chosen['trend']} {result.chosen['form']}, "
         f"min bin {result.chosen['min_bin_size']}, "
@@ -138,7 +138,7 @@ def train(
     )
     if html_path is not None:
         # In-sample figures flatter; the inner-CV ones in the summary are the honest ones.
-        title = f"scorecard v{info.version} on its training sample"
+        title = f"scorecard v{version} on its training sample"
         scores = card.score_many(data.columns, len(data))
         html_path.write_text(render_html(card, y, scores, title), encoding="utf-8")
         click.echo(f"report: {html_path}")
@@ -232,7 +232,8 @@ def score(
                     annual_income=_num(row.get(income_col or "")) if income_col else None,
                     exposure=_num(row.get(debt_col or "")) if debt_col else 0.0,
                 )
-                line += [o.decision, o.tier, o.limit, o.annual_rate, o.term_months]
+                rate = None if o.annual_rate is None else round(o.annual_rate, 6)
+                line += [o.decision, o.tier, o.limit, rate, o.term_months]
                 line.append(";".join(o.reasons))
             writer.writerow(line)
     click.echo(f"{len(data)} applicants scored with {card.meta.get('version')}: {out_path}")

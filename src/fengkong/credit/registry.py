@@ -10,7 +10,6 @@ from typing import Any
 
 from fengkong.credit.scorecard import Scorecard
 from fengkong.models.registry import Registry
-from fengkong.storage.models_sqlite import ModelVersion
 
 KIND = "credit"
 ARTEFACT = "scorecard.json"
@@ -32,7 +31,7 @@ class CreditRegistry:
         self.registry = Registry(db_path, artefacts)
         self.store = self.registry.store
 
-    def register(self, card: Scorecard) -> ModelVersion:
+    def register(self, card: Scorecard) -> int:
         """Save ``card`` as the next version of the shared registry (no role yet)."""
         version = self.store.next_version()
         directory = self.store.artefact_dir(version)
@@ -46,7 +45,7 @@ class CreditRegistry:
             "metrics": card.meta.get("metrics", {}),
             "kind": KIND,
         }
-        return self.store.add(version, KIND, _digest(directory), summary)
+        return self.store.add(version, KIND, _digest(directory), summary).version
 
     def load(self, version: int) -> Scorecard:
         info = self.store.get(version)

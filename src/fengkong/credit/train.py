@@ -31,8 +31,9 @@ class TrainConfig:
     ``trends``: ``monotonic`` bins (event rate rising or falling with the value) or
     optbinning's ``auto`` trend, which may also be one peak or valley. ``forms``: ``woe``
     (one coefficient per variable times the bin's WOE, the classic scorecard) or ``bins``
-    (one L2-shrunk coefficient per bin). The simplest setting within ``tolerance`` of
-    the best inner-CV AUC is chosen (monotonic, WOE, more shrinkage, larger bins first).
+    (one L2-shrunk coefficient per bin). The simplest structure (monotonic, then WOE)
+    within ``tolerance`` of the best inner-CV AUC is chosen, and within it the best
+    bin size and shrinkage.
     ``min_iv``: variables whose information value is below it are left out.
     """
 
@@ -172,15 +173,21 @@ def _oof_grid(
 
 
 def _choose(mean_auc: dict[Setting, float], tolerance: float) -> Setting:
-    """The simplest setting within ``tolerance`` of the best mean fold AUC.
+    """The best setting of the simplest structure within ``tolerance`` of the best.
 
-    The mean of the folds' AUCs, not the pooled one (which also punishes settings whose
-    scale moves between folds). Simplest: monotonic bins, then the WOE form, then more
-    shrinkage, then larger bins; a more flexible setting must win by more than noise.
+    Scores are the mean of the folds' AUCs, not the pooled one (which also punishes
+    settings whose scale moves between folds). Structures from simplest: monotonic bins
+    before the automatic trend, the WOE form before per-bin coefficients; a more flexible
+    structure must beat the simpler one by more than noise. Within the structure chosen
+    the bin size and the shrinkage go to the best mean AUC.
     """
     top = max(mean_auc.values())
-    near = [k for k, v in mean_auc.items() if v >= top - tolerance]
-    return min(near, key=lambda k: (k.trend != "monotonic", k.form != "woe", k.c, -k.min_bin_size))
+
+    def simplicity(k: Setting) -> tuple[bool, bool]:
+        return (k.trend != "monotonic", k.form != "woe")
+
+    structure = min(simplicity(k) for k, v in mean_auc.items() if v >= top - tolerance)
+    return max((k for k in mean_auc if simplicity(k) == structure), key=lambda k: mean_auc[k])
 
 
 def calibrate(scores: np.ndarray[Any, Any], y: np.ndarray[Any, Any]) -> tuple[float, float]:
