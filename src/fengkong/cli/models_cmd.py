@@ -131,7 +131,13 @@ def models() -> None:
     show_default=True,
     help="Without --train-start: after measuring on the test share, refit on all events.",
 )
-@click.option("--imbalance", type=click.Choice(["none", "sqrt", "balanced"]), default="sqrt")
+@click.option(
+    "--imbalance",
+    type=click.Choice(["auto", "none", "sqrt", "balanced"]),
+    default="auto",
+    show_default=True,
+    help="Fraud class weight; auto: none or sqrt, by out-of-sample AP.",
+)
 @click.option("--threads", type=int, default=2, show_default=True)
 @click.option("--html", "html_path", type=_OUT, help="Write the evaluation report here.")
 @click.option("--challenger/--champion", default=True, help="Role of the new version.")
