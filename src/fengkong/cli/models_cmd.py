@@ -78,6 +78,11 @@ def _fraction_config(
     end = float(t[min(n - 1, int(n * (1 - test_fraction)))]) if test_fraction > 0 else t[-1] + 1
     valid = float(t[int(n * (1 - test_fraction) * (1 - valid_fraction))])
     start = float(t[0])
+    if not start < valid < end:
+        raise click.ClickException(
+            "the events' occurred_at times do not spread over training and validation: "
+            "give each event its own time, in order"
+        )
     return TrainConfig(
         start=start,
         train_days=(end - start) / DAY,
