@@ -119,12 +119,13 @@ def serving_feature_definitions(registry: Registry) -> list[str]:
     model that reads other features takes effect at the next start.
     """
     from fengkong.features import DEFAULT_FEATURES
+    from fengkong.features.spec import merge_definitions
 
     texts = list(DEFAULT_FEATURES)
     for role in ("champion", "challenger"):
         model = registry.load_role(role)
         if model is not None:
-            texts.extend(t for t in model.feature_set.definitions if t not in texts)
+            texts = merge_definitions(texts, model.feature_set.definitions)
     return texts
 
 

@@ -152,3 +152,17 @@ def test_default_step_reads_no_attributes() -> None:
     """The default set's compiled step is unchanged: no attribute loads on the hot path."""
     step = FeatureEngine().process.__doc__ or ""
     assert "attrs" not in step and "num(" not in step
+
+
+def test_merge_keeps_the_models_words_for_the_same_meaning() -> None:
+    from fengkong.features.spec import merge_definitions
+
+    base = ["sum(amount) by user over 24h", "count(event) by user over 10m"]
+    more = ["sum(amount) by user over 1d", "value(attributes.x)", "count(event) by user over 10m"]
+    merged = merge_definitions(base, more)
+    assert merged == [
+        "sum(amount) by user over 1d",
+        "count(event) by user over 10m",
+        "value(attributes.x)",
+    ]
+    FeatureEngine(merged)  # one definition per name

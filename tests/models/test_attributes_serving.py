@@ -161,3 +161,19 @@ def test_reasons_name_the_category() -> None:
             pytest.approx(float(model.trees.contributions(x)[0])),
         )
     ]
+
+
+def test_bad_feature_file_and_unsplittable_times_are_clear_errors(tmp_path: Path) -> None:
+    ev, lab, feat = _write(tmp_path, n=200)
+    db = str(tmp_path / "x.db")
+    bad = tmp_path / "bad.txt"
+    bad.write_text("value(attributes.x1)\nmean(attributes.x1) by planet over 1d\n")
+    args = ["models", "train", "--db", db, "--events", str(ev), "--labels", str(lab)]
+    r = CliRunner().invoke(main, [*args, "--features", str(bad)])
+    assert r.exit_code == 2 and "bad.txt:2: unknown entity" in r.output
+    same = tmp_path / "same.jsonl"
+    lines = [json.loads(line) for line in ev.read_text().splitlines()]
+    same.write_text("".join(json.dumps({**e, "occurred_at": T0}) + "\n" for e in lines))
+    args[5] = str(same)
+    r = CliRunner().invoke(main, [*args, "--features", str(feat)])
+    assert r.exit_code == 1 and "do not spread" in r.output

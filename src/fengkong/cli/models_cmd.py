@@ -85,6 +85,11 @@ def _fraction_config(
     end = float(t[min(n - 1, int(n * (1 - test_fraction)))]) if test_fraction > 0 else t[-1] + 1
     valid = float(t[int(n * (1 - test_fraction) * (1 - valid_fraction))])
     start = float(t[0])
+    if not start < valid < end:
+        raise click.ClickException(
+            "the events' occurred_at times do not spread over training and validation: "
+            "give each event its own time, in order"
+        )
     return TrainConfig(
         start=start,
         train_days=(end - start) / DAY,
@@ -144,7 +149,13 @@ def models() -> None:
     show_default=True,
     help="Also read the graph, flows, links and document features (as serving computes them).",
 )
-@click.option("--imbalance", type=click.Choice(["none", "sqrt", "balanced"]), default="sqrt")
+@click.option(
+    "--imbalance",
+    type=click.Choice(["auto", "none", "sqrt", "balanced"]),
+    default="auto",
+    show_default=True,
+    help="Fraud class weight; auto: none or sqrt, by out-of-sample AP.",
+)
 @click.option("--threads", type=int, default=2, show_default=True)
 @click.option("--html", "html_path", type=_OUT, help="Write the evaluation report here.")
 @click.option("--challenger/--champion", default=True, help="Role of the new version.")

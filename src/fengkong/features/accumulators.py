@@ -22,6 +22,7 @@ from the raw events (see docs/features.md, "Windows").
 
 from __future__ import annotations
 
+from fengkong.features.fields import value_var
 from fengkong.features.slots import (
     SMALL_SEEN,
     EntityState,
@@ -57,21 +58,6 @@ __all__ = [
 
 
 # ---------------------------------------------------------------- accumulators
-
-
-def value_var(d: FeatureDef) -> tuple[str, int]:
-    """The step's local holding the value a definition aggregates, and its scale.
-
-    Amounts are integer cents (``x``, scale 100: exact, mergeable sums); an attribute is
-    its float value (``a_<NAME>``, scale 1).
-    """
-    name = d.attribute
-    return ("x", 100) if name is None else (attribute_var(name), 1)
-
-
-def attribute_var(name: str) -> str:
-    """A Python identifier for attribute ``name`` (unique per name)."""
-    return "a_" + "".join(ch if ch.isalnum() or ch == "_" else f"_{ord(ch)}_" for ch in name)
 
 
 class Accumulator:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from fengkong.features.accumulators import attribute_var
 from fengkong.features.spec import ATTRIBUTE_PREFIX, FeatureDef
 
 # Longer texts are cut: a category is a label, not a document.
@@ -46,6 +45,21 @@ _CATEGORY_EXPR: dict[str, str] = {
         "getattr(getattr(event.device, 'fingerprint', None), 'platform', None)"
     ),
 }
+
+
+def value_var(d: FeatureDef) -> tuple[str, int]:
+    """The step's local holding the value a definition aggregates, and its scale.
+
+    Amounts are integer cents (``x``, scale 100: exact, mergeable sums); an attribute is
+    its float value (``a_<NAME>``, scale 1).
+    """
+    name = d.attribute
+    return ("x", 100) if name is None else (attribute_var(name), 1)
+
+
+def attribute_var(name: str) -> str:
+    """A Python identifier for attribute ``name`` (unique per name)."""
+    return "a_" + "".join(ch if ch.isalnum() or ch == "_" else f"_{ord(ch)}_" for ch in name)
 
 
 def num(v: Any) -> float | None:

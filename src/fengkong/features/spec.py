@@ -37,7 +37,8 @@ definition (``distinct(user) by ip24 over 24h`` -> ``ip24.distinct_users_24h``).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from fengkong.events import OPERATIONS
 
@@ -416,6 +417,23 @@ DEFAULT_FEATURES: tuple[str, ...] = (
     "last(operation where type=account_change) by user over 90d as last_account_change",
     "count(event where type=account_change) by user over 24h",
 )
+
+
+def merge_definitions(base: Sequence[str], more: Sequence[str]) -> list[str]:
+    """``base`` then the definitions of ``more`` it lacks. A definition of ``more`` that
+    means the same as one of ``base`` in other words (``over 1d`` / ``over 24h``) takes
+    its place, so a model's inputs are defined by the very text it was trained with."""
+    out = list(base)
+    meaning = {replace(parse_feature(t), text=""): i for i, t in enumerate(out)}
+    for text in more:
+        if text in out:
+            continue
+        i = meaning.get(replace(parse_feature(text), text=""))
+        if i is None:
+            out.append(text)
+        else:
+            out[i] = text
+    return out
 
 
 def default_definitions() -> list[FeatureDef]:

@@ -20,12 +20,13 @@ import lightgbm as lgb
 import numpy as np
 from sklearn.ensemble import IsolationForest
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score
 
 from fengkong.events import Label
 from fengkong.models.compiled import isolation_forest_trees
 from fengkong.models.dataset import FeatureSet, Rows, encode, fit_categories, targets
 from fengkong.models.drift import reference
-from fengkong.models.fitting import choose_trees
+from fengkong.models.fitting import Fit, choose_trees
 from fengkong.models.model import Anomaly, Model, build_meta
 from fengkong.models.report import evaluate_scores
 
@@ -54,7 +55,9 @@ class TrainConfig:
     min_trees: int = 50  # the best iteration is looked for from here on
     min_valid_positives: int = 50  # fewer in validation: time-ordered CV instead
     cv_folds: int = 4
-    imbalance: str = "sqrt"  # "none" | "sqrt" | "balanced": weight of the fraud class
+    # Weight of the fraud class: "none" | "sqrt" | "balanced", or "auto": none or sqrt,
+    # whichever scores the higher out-of-sample AP.
+    imbalance: str = "auto"
     num_threads: int = 2
     seed: int = 0
     anomaly_trees: int = 50
@@ -151,22 +154,36 @@ def train_model(
     categories = {n: v for n, v in categories.items() if n in names}
     xtr = x_all[tr][:, keep]
     ratio = float((ytr == 0).sum()) / float(ytr.sum())
-    weight = {"none": 1.0, "sqrt": ratio**0.5, "balanced": ratio}[cfg.imbalance]
-    params = _params(cfg, weight)
     x_win, y_win = x_all[both][:, keep], y_known[both]
-    fit = choose_trees(
-        params,
-        x_win,
-        y_win,
-        va[both],
-        names=names,
-        categorical=list(categories),
-        rounds=cfg.rounds,
-        patience=cfg.early_stopping,
-        min_trees=cfg.min_trees,
-        min_valid_positives=cfg.min_valid_positives,
-        n_folds=cfg.cv_folds,
+    tried: dict[str, tuple[float, Fit]] = {}
+    for kind in ("none", "sqrt") if cfg.imbalance == "auto" else (cfg.imbalance,):
+        weight = {"none": 1.0, "sqrt": ratio**0.5, "balanced": ratio}[kind]
+        fit = choose_trees(
+            _params(cfg, weight),
+            x_win,
+            y_win,
+            va[both],
+            names=names,
+            categorical=list(categories),
+            rounds=cfg.rounds,
+            patience=cfg.early_stopping,
+            min_trees=cfg.min_trees,
+            min_valid_positives=cfg.min_valid_positives,
+            n_folds=cfg.cv_folds,
+        )
+        tried[kind] = (weight, fit)
+    # "auto": the class weight whose out-of-sample AP is higher (same rows for both).
+    kind = max(
+        tried, key=lambda k: average_precision_score(y_win[tried[k][1].index], tried[k][1].raw)
     )
+    weight, fit = tried[kind]
+    params = _params(cfg, weight)
+    if len(tried) > 1:
+        aps = ", ".join(
+            f"{k} {average_precision_score(y_win[f.index], f.raw):.4f}"
+            for k, (_, f) in tried.items()
+        )
+        fit.why += f"; class weight {kind} (out-of-sample AP: {aps})"
     best, y_oos = fit.best, y_win[fit.index]
     # Platt scaling fitted on out-of-sample scores (validation window or CV folds):
     # monotone, so ranking metrics are unchanged; it undoes the class weighting so the
@@ -216,6 +233,7 @@ def train_model(
             "best_iteration": int(best),
             "iteration": kept,
             "scale_pos_weight": weight,
+            "imbalance": kind,
             "categories": categories,
         },
     )
