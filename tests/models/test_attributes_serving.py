@@ -173,7 +173,7 @@ def test_bad_feature_file_and_unsplittable_times_are_clear_errors(tmp_path: Path
     assert r.exit_code == 2 and "bad.txt:2: unknown entity" in r.output
     same = tmp_path / "same.jsonl"
     lines = [json.loads(line) for line in ev.read_text().splitlines()]
-    same.write_text("".join(json.dumps({**e, "occurred_at": T0}) + "\n" for e in lines))
+    same.write_text("".join(json.dumps({**e, "occurred_at": _iso(T0)}) + "\n" for e in lines))
     args[5] = str(same)
     r = CliRunner().invoke(main, [*args, "--features", str(feat)])
     assert r.exit_code == 1 and "do not spread" in r.output

@@ -19,6 +19,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from fengkong.api.auth import require
+from fengkong.api.schemas import MessageOut, ValidationErrorOut
 from fengkong.events import EventValidationError, FieldError, decode_json
 from fengkong.identity.challenges import (
     AnswerInvalid,
@@ -83,10 +84,10 @@ def challenges_router(max_body_bytes: int) -> APIRouter:
     """
     router = APIRouter(tags=["challenges"])
     errors: dict[int | str, dict[str, Any]] = {
-        404: {"description": "no such challenge"},
+        404: {"model": MessageOut, "description": "no such challenge"},
         409: {"model": ClosedOut, "description": "already passed or failed"},
         410: {"model": ClosedOut, "description": "expired"},
-        422: {"description": "malformed answer, naming the field"},
+        422: {"model": ValidationErrorOut, "description": "malformed answer, naming the field"},
     }
 
     @router.post(
@@ -123,7 +124,7 @@ def challenges_router(max_body_bytes: int) -> APIRouter:
     @router.get(
         "/v1/challenges/{challenge_id}",
         response_model=ChallengeOut,
-        responses={404: {"description": "no such challenge"}},
+        responses={404: {"model": MessageOut, "description": "no such challenge"}},
         summary="A challenge's state and, once settled, the held action's final outcome",
         dependencies=[require("ingest", "analyst")],
     )

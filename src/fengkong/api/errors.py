@@ -148,8 +148,9 @@ def declare_failures(schema: dict[str, Any], message_ref: str) -> None:
             extra = dict(_FAILURES)
             if "requestBody" in operation:
                 extra.update(_BODY_FAILURES)
-            if path.startswith("/v1/rules"):
-                extra["401"] = "the analyst token is missing or wrong"
+            if path != "/healthz":
+                extra["401"] = "no API key, or one that is unknown or revoked"
+                extra["403"] = "the key does not hold a role this operation needs"
             for status, description in extra.items():
                 answers.setdefault(
                     status,

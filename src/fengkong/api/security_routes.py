@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from fengkong.api.auth import check_roles, require
+from fengkong.api.schemas import MessageOut, ValidationErrorOut
+from fengkong.api.strict import strict_json_route
 from fengkong.audit.bundle import bundle_bytes
 from fengkong.audit.trail import AuditTrail
 from fengkong.audit.verify import verify_database
@@ -19,21 +21,31 @@ Admin = Annotated[KeyInfo, require("admin")]
 Auditor = Annotated[KeyInfo, require("auditor")]
 
 
+# The roles of fengkong.api.auth.ROLES, spelled out so the OpenAPI document lists them.
+RoleName = Literal["ingest", "labeler", "analyst", "unmask", "rule_admin", "auditor", "admin"]
+
+
 class KeyBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@:-]+$")
-    roles: list[str] = Field(min_length=1, max_length=8)
+    roles: list[RoleName] = Field(min_length=1, max_length=8)
 
 
 def keys_router() -> APIRouter:
-    r = APIRouter(prefix="/v1/keys", tags=["keys"])
+    # The analyst API's JSON parser: one set of limits, 422 naming the field.
+    r = APIRouter(
+        prefix="/v1/keys",
+        tags=["keys"],
+        route_class=strict_json_route(),
+        responses={422: {"model": ValidationErrorOut, "description": "invalid input, by field"}},
+    )
 
     @r.post("", status_code=201)
     def create(
         request: Request, body: KeyBody, who: Annotated[KeyInfo, require("admin")]
     ) -> dict[str, Any]:
         try:
-            roles = check_roles(body.roles)
+            roles = check_roles(list(body.roles))
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None
         keys: KeyStore = request.app.state.keys
@@ -45,7 +57,7 @@ def keys_router() -> APIRouter:
         keys: KeyStore = request.app.state.keys
         return [k.as_dict() for k in keys.listing()]
 
-    @r.delete("/{key_id}")
+    @r.delete("/{key_id}", responses={404: {"model": MessageOut, "description": "no live key"}})
     def revoke(
         request: Request, key_id: str, who: Annotated[KeyInfo, require("admin")]
     ) -> dict[str, Any]:

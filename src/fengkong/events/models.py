@@ -236,8 +236,8 @@ class CreditApplication(_Strict):
 
 
 # Timings in milliseconds; a minute bounds any single key hold, gap or touch.
-TimingMs = Annotated[float, Field(ge=0, le=60_000, allow_inf_nan=False)]
-Unit = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+TimingMs = Annotated[float, Field(ge=0, le=60_000, allow_inf_nan=False, strict=True)]
+Unit = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, strict=True)]
 MAX_TIMINGS = 256
 
 
@@ -264,7 +264,7 @@ class Touch(_Strict):
     pressure: Annotated[list[Unit], Field(max_length=MAX_TIMINGS)] = []
     size: Annotated[list[Unit], Field(max_length=MAX_TIMINGS)] = []
     swipe_speed: Annotated[
-        list[Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]],
+        list[Annotated[float, Field(ge=0, le=100, allow_inf_nan=False, strict=True)]],
         Field(max_length=MAX_TIMINGS),
     ] = []
 
