@@ -12,7 +12,7 @@ from fengkong.documents.analyse import analyse_document
 from fengkong.documents.facts import FACT_NAMES, document_facts
 from fengkong.documents.similar import NearDuplicateIndex
 from fengkong.events import Event
-from fengkong.imaging import ImagePool, PendingChecks
+from fengkong.imaging import ImagePool, PendingChecks, probe
 from fengkong.imaging.late import ExplainStore, LateAttacher
 
 # Names rules may read (facts included).
@@ -57,7 +57,7 @@ class DocumentsStage:
 
     def prepare(self, event: Event) -> Future[dict[str, Any]] | None:
         doc = event.document
-        if doc is None:
+        if doc is None or probe(doc.image_b64) is not None:
             return None
         return self._checks.start(event.event_id, doc.image_b64, doc.kind, _today(event))
 
@@ -72,10 +72,16 @@ class DocumentsStage:
             fingerprint, event.user_id, event.ts
         )
         self.index.add(fingerprint, event.user_id, event.ts)
+        unreadable = probe(doc.image_b64)
+        analysis: dict[str, Any] | None
+        future: Future[dict[str, Any]] | None
         try:
-            analysis, future = self._checks.take(
-                event.event_id, doc.image_b64, doc.kind, _today(event)
-            )
+            if unreadable is not None:
+                analysis, future = {"error": unreadable}, None
+            else:
+                analysis, future = self._checks.take(
+                    event.event_id, doc.image_b64, doc.kind, _today(event)
+                )
         except Exception as exc:
             analysis, future = {"error": f"{type(exc).__name__}: {exc}"}, None
         if analysis is None:
