@@ -10,7 +10,11 @@ from fengkong.decisions.types import DecisionContext
 from fengkong.documents import ReuseIndex, image_fingerprint
 from fengkong.documents.analyse import analyse_document
 from fengkong.documents.facts import FACT_NAMES, document_facts
-from fengkong.documents.similar import NearDuplicateIndex
+from fengkong.documents.similar import (
+    MAX_BITS_BY_KIND,
+    OTHER_KINDS_MAX_BITS,
+    NearDuplicateIndex,
+)
 from fengkong.events import Event
 from fengkong.imaging import ImagePool, PendingChecks, probe
 from fengkong.imaging.late import ExplainStore, LateAttacher
@@ -44,12 +48,21 @@ class DocumentsStage:
         store: ExplainStore | None = None,
     ) -> None:
         self.index = ReuseIndex(window_s)
-        self.similar = NearDuplicateIndex(window_s)
+        self._window_s = window_s
+        self._similar: dict[str, NearDuplicateIndex] = {}
         self.images = images or ImagePool(workers=0)
         self._checks: PendingChecks[dict[str, Any]] = PendingChecks(self.images, analyse_document)
         self._late = LateAttacher(store)
         # The company on each account's latest business licence, for its seals.
         self._company: dict[str, str] = {}
+
+    def similar(self, kind: str) -> NearDuplicateIndex:
+        """The near-duplicate index of one document kind (kinds are never compared)."""
+        index = self._similar.get(kind)
+        if index is None:
+            bits = MAX_BITS_BY_KIND.get(kind, OTHER_KINDS_MAX_BITS)
+            index = self._similar[kind] = NearDuplicateIndex(self._window_s, bits)
+        return index
 
     @property
     def budget_s(self) -> float:
@@ -106,12 +119,12 @@ class DocumentsStage:
         facts, reasons = document_facts(analysis, doc.kind, self._companies(event, analysis))
         phash = analysis.get("phash")
         if isinstance(phash, str):
-            others, bits = self.similar.nearest_other(phash, event.user_id, event.ts)
+            others, bits = self.similar(doc.kind).nearest_other(phash, event.user_id, event.ts)
             facts["document.near_duplicate_accounts_30d"] = others
             facts["document.near_duplicate_bits"] = bits
             if others:
                 reasons.append(f"near-duplicate of {others} other account(s)' upload ({bits} bits)")
-            self.similar.add(phash, event.user_id, event.ts)
+            self.similar(doc.kind).add(phash, event.user_id, event.ts)
         name = analysis.get("fields", {}).get("name")
         if doc.kind == "business_license" and name:
             self._remember_company(event.user_id, str(name))
@@ -143,8 +156,11 @@ class DocumentsStage:
         return facts
 
     def _learn_late(self, event: Event, done: Future[dict[str, Any]]) -> None:
-        if done.exception() is None and isinstance(done.result().get("phash"), str):
-            self.similar.add(done.result()["phash"], event.user_id, event.ts)
+        if done.cancelled() or done.exception() is not None:
+            return
+        if isinstance(done.result().get("phash"), str):
+            assert event.document is not None
+            self.similar(event.document.kind).add(done.result()["phash"], event.user_id, event.ts)
 
     def observe(self, event: Event) -> None:
         doc = event.document
@@ -159,14 +175,15 @@ class DocumentsStage:
             img = decode_image(image_bytes(doc.image_b64))
         except ImageError:
             return
-        self.similar.add(perceptual_hash(img), event.user_id, event.ts)
+        self.similar(doc.kind).add(perceptual_hash(img), event.user_id, event.ts)
 
     def horizon_seconds(self) -> float:
         return self.index.window_s
 
     def maintain(self, now: float) -> None:
         self.index.expire(now)
-        self.similar.expire(now)
+        for index in self._similar.values():
+            index.expire(now)
 
     def close(self) -> None:
         self.images.close()

@@ -146,7 +146,7 @@ class LinksStage:
             del self._last_risky[user]
 
     def _remember_late(self, event: Event, done: Future[dict[str, Any]]) -> None:
-        if done.exception() is None:
+        if not done.cancelled() and done.exception() is None:
             found = _riskiest(done.result()["payloads"])
             if found is not None:
                 self._remember(event, analyse_link(found)["link.risk"])
