@@ -74,12 +74,26 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--dump", help="write each sample's analysis (JSON lines) here")
+    parser.add_argument(
+        "--from-dump", help="score the analyses of an earlier --dump (same --per-kind, --seed)"
+    )
     args = parser.parse_args()
     samples = _samples(args.per_kind, args.seed)
-    with ProcessPoolExecutor(args.workers) as pool:
-        results = list(
-            tqdm(pool.map(_analyse, samples, chunksize=2), total=len(samples), desc="analyse")
-        )
+    if args.from_dump:
+        with open(args.from_dump, "rb") as dumped:
+            rows = [orjson.loads(line) for line in dumped]
+        assert [(r["kind"], r["forgery"]) for r in rows] == [
+            (s.kind, s.forgery) for s in samples
+        ], "the dump is of another --per-kind or --seed"
+        results = [
+            ({k: v for k, v in r.items() if k not in ("kind", "forgery", "cpu")}, r["cpu"])
+            for r in rows
+        ]
+    else:
+        with ProcessPoolExecutor(args.workers) as pool:
+            results = list(
+                tqdm(pool.map(_analyse, samples, chunksize=2), total=len(samples), desc="analyse")
+            )
     if args.dump:
         with open(args.dump, "wb") as out:
             for sample, (analysis, cpu) in zip(samples, results, strict=True):

@@ -79,12 +79,12 @@ def test_facts_and_risk_of_an_analysis() -> None:
 
 def test_near_duplicates_are_other_accounts_within_the_bit_budget_and_window() -> None:
     idx = NearDuplicateIndex(window_s=100.0, max_bits=8)
-    base = "0" * 64
+    base = "0" * 256
     idx.add(base, "a", ts=0.0)
-    idx.add("f" * 64, "b", ts=0.0)
-    near = "0" * 62 + "ff"  # 8 bits away
+    idx.add("f" * 256, "b", ts=0.0)
+    near = "0" * 254 + "ff"  # 8 bits away
     assert idx.nearest_other(near, "c", ts=10.0) == (1, 8)
-    assert idx.nearest_other(near, "a", ts=10.0) == (0, 248)
-    assert idx.nearest_other("0" * 60 + "ffff", "c", ts=10.0)[0] == 0  # 16 bits: too far
+    assert idx.nearest_other(near, "a", ts=10.0) == (0, 1016)
+    assert idx.nearest_other("0" * 252 + "ffff", "c", ts=10.0)[0] == 0  # 16 bits: too far
     idx.expire(150.0)
     assert len(idx) == 0 and idx.nearest_other(base, "c", ts=150.0) == (0, None)

@@ -12,9 +12,13 @@ from fengkong.decisions.types import DecisionContext
 from fengkong.documents import ReuseIndex, image_fingerprint
 from fengkong.documents.analyse import analyse_document
 from fengkong.documents.facts import FACT_NAMES, document_facts
-from fengkong.documents.similar import NearDuplicateIndex
+from fengkong.documents.similar import (
+    MAX_BITS_BY_KIND,
+    OTHER_KINDS_MAX_BITS,
+    NearDuplicateIndex,
+)
 from fengkong.events import Event
-from fengkong.imaging import ImagePool, PendingChecks
+from fengkong.imaging import ImagePool, PendingChecks, probe
 from fengkong.imaging.late import ExplainStore, LateAttacher
 
 # Names rules may read (facts included).
@@ -58,7 +62,8 @@ class DocumentsStage:
         store: ExplainStore | None = None,
     ) -> None:
         self.index = ReuseIndex(window_s)
-        self.similar = NearDuplicateIndex(window_s)
+        self._window_s = window_s
+        self._similar: dict[str, NearDuplicateIndex] = {}
         self.images = images or ImagePool(workers=0)
         self._checks: PendingChecks[dict[str, Any]] = PendingChecks(self.images, analyse_document)
         self._late = LateAttacher(store)
@@ -68,13 +73,21 @@ class DocumentsStage:
         self._found: _Found | None = None
         self.max_entities = 0  # image fingerprints kept; 0: no cap
 
+    def similar(self, kind: str) -> NearDuplicateIndex:
+        """The near-duplicate index of one document kind (kinds are never compared)."""
+        index = self._similar.get(kind)
+        if index is None:
+            bits = MAX_BITS_BY_KIND.get(kind, OTHER_KINDS_MAX_BITS)
+            index = self._similar[kind] = NearDuplicateIndex(self._window_s, bits)
+        return index
+
     @property
     def budget_s(self) -> float:
         return self.images.budget_s
 
     def prepare(self, event: Event) -> Future[dict[str, Any]] | None:
         doc = event.document
-        if doc is None:
+        if doc is None or probe(doc.image_b64) is not None:
             return None
         return self._checks.start(event.event_id, doc.image_b64, doc.kind, _today(event))
 
@@ -89,10 +102,14 @@ class DocumentsStage:
         ctx.features["document.other_accounts_30d"] = self.index.other_accounts(
             found.fingerprint, event.user_id, event.ts
         )
+        unreadable = probe(doc.image_b64)
         try:
-            analysis, found.late = self._checks.take(
-                event.event_id, doc.image_b64, doc.kind, _today(event)
-            )
+            if unreadable is not None:
+                analysis: dict[str, Any] | None = {"error": unreadable}
+            else:
+                analysis, found.late = self._checks.take(
+                    event.event_id, doc.image_b64, doc.kind, _today(event)
+                )
         except Exception as exc:
             analysis = {"error": f"{type(exc).__name__}: {exc}"}
         if analysis is None:
@@ -137,7 +154,7 @@ class DocumentsStage:
         facts, reasons = document_facts(analysis, doc.kind, self._companies(event, analysis))
         phash = analysis.get("phash")
         if isinstance(phash, str):
-            others, bits = self.similar.nearest_other(phash, event.user_id, event.ts)
+            others, bits = self.similar(doc.kind).nearest_other(phash, event.user_id, event.ts)
             facts["document.near_duplicate_accounts_30d"] = others
             facts["document.near_duplicate_bits"] = bits
             if others:
@@ -149,7 +166,7 @@ class DocumentsStage:
         doc = event.document
         assert doc is not None
         if isinstance(analysis.get("phash"), str):
-            self.similar.add(analysis["phash"], event.user_id, event.ts)
+            self.similar(doc.kind).add(analysis["phash"], event.user_id, event.ts)
         name = analysis.get("fields", {}).get("name")
         if doc.kind == "business_license" and name:
             self._remember_company(event.user_id, str(name))
@@ -180,8 +197,11 @@ class DocumentsStage:
         return facts
 
     def _learn_late(self, event: Event, done: Future[dict[str, Any]]) -> None:
-        if done.exception() is None and isinstance(done.result().get("phash"), str):
-            self.similar.add(done.result()["phash"], event.user_id, event.ts)
+        if done.cancelled() or done.exception() is not None:
+            return
+        if isinstance(done.result().get("phash"), str):
+            assert event.document is not None
+            self.similar(event.document.kind).add(done.result()["phash"], event.user_id, event.ts)
 
     def entity_counts(self) -> dict[str, int]:
         return {"image": len(self.index)}
@@ -199,20 +219,21 @@ class DocumentsStage:
             img = decode_image(image_bytes(doc.image_b64))
         except ImageError:
             return
-        self.similar.add(perceptual_hash(img), event.user_id, event.ts)
+        self.similar(doc.kind).add(perceptual_hash(img), event.user_id, event.ts)
 
     def horizon_seconds(self) -> float:
         return self.index.window_s
 
     def maintain(self, now: float) -> None:
         self.index.expire(now)
-        self.similar.expire(now)
+        for index in self._similar.values():
+            index.expire(now)
 
     def snapshot(self) -> bytes:
-        return dump_state("documents", (self.index, self.similar, self._company))
+        return dump_state("documents", (self.index, self._similar, self._company))
 
     def restore(self, data: bytes) -> None:
-        self.index, self.similar, self._company = load_state("documents", data)
+        self.index, self._similar, self._company = load_state("documents", data)
 
     def close(self) -> None:
         self.images.close()

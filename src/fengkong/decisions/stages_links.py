@@ -10,7 +10,7 @@ from fengkong.decisions.state import dump_state, load_state
 from fengkong.decisions.types import DecisionContext
 from fengkong.events import Event
 from fengkong.features.bounded import evict_least_recent
-from fengkong.imaging import ImagePool, PendingChecks
+from fengkong.imaging import ImagePool, PendingChecks, probe
 from fengkong.imaging.late import ExplainStore, LateAttacher
 from fengkong.links import FACT_NAMES, analyse_link
 from fengkong.links.qr_image import read_qr
@@ -71,7 +71,7 @@ class LinksStage:
 
     def prepare(self, event: Event) -> Future[dict[str, Any]] | None:
         qr = event.qr
-        if qr is None or qr.image_b64 is None:
+        if qr is None or qr.image_b64 is None or probe(qr.image_b64) is not None:
             return None
         return self._checks.start(event.event_id, qr.image_b64)
 
@@ -101,17 +101,24 @@ class LinksStage:
 
     def _image_facts(self, ctx: DecisionContext, image_b64: str, claimed: str | None) -> str | None:
         """Read the image's codes into ``qr.*`` facts; the payload to analyse."""
+        unreadable = probe(image_b64)
+        result: dict[str, Any] | None
+        future: Future[dict[str, Any]] | None
         try:
-            result, future = self._checks.take(ctx.event.event_id, image_b64)
+            if unreadable is not None:
+                result, future = {"payloads": [], "error": unreadable, "ms": 0.0}, None
+            else:
+                result, future = self._checks.take(ctx.event.event_id, image_b64)
         except Exception as exc:
             ctx.facts["qr.image_unreadable"] = True
             ctx.explain["qr_image_error"] = f"{type(exc).__name__}: {exc}"
             return claimed
         if result is None:
             ctx.facts["qr.image_pending"] = True
-            self._late.later(ctx.event.event_id, self.name, future, _late_facts)
-            event = ctx.event
-            future.add_done_callback(lambda done: self._remember_late(event, done))
+            if future is not None:
+                self._late.later(ctx.event.event_id, self.name, future, _late_facts)
+                event = ctx.event
+                future.add_done_callback(lambda done: self._remember_late(event, done))
             return claimed
         payloads: list[str] = result["payloads"]
         found = _riskiest(payloads)
@@ -157,7 +164,7 @@ class LinksStage:
         self._last_risky = load_state("links", data)
 
     def _remember_late(self, event: Event, done: Future[dict[str, Any]]) -> None:
-        if done.exception() is None:
+        if not done.cancelled() and done.exception() is None:
             found = _riskiest(done.result()["payloads"])
             if found is not None:
                 self._remember(event, analyse_link(found)["link.risk"])

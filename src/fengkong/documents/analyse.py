@@ -17,9 +17,12 @@ import numpy as np
 from fengkong.documents import checks, fields
 from fengkong.imaging import ImageError, decode_image, image_bytes
 
-# Perceptual hash size: 16 gives 256 bits, enough to tell two cards of one template
-# apart by their photo and text while a re-saved or re-scaled copy stays within a few bits.
-HASH_SIZE = 16
+# Perceptual hash: a difference hash of 32x32 gradients (1,024 bits). On generated
+# ID cards of one template, two people's cards were at least 105 bits apart, a copy
+# with a new name typed in at most 49, the same card rescaled and re-saved at JPEG
+# quality 70 at most 67 (benchmarks/bench_documents.py; lower-frequency DCT hashes put
+# the template's layout first and could not tell these apart).
+HASH_SIZE = 32
 
 
 def _timed(timings: dict[str, float], name: str, started: float) -> None:
@@ -29,7 +32,7 @@ def _timed(timings: dict[str, float], name: str, started: float) -> None:
 def perceptual_hash(img: Any) -> str:
     import imagehash
 
-    return str(imagehash.phash(img, hash_size=HASH_SIZE))
+    return str(imagehash.dhash(img, hash_size=HASH_SIZE))
 
 
 def analyse_document(image_b64: str, kind: str, today: str) -> dict[str, Any]:

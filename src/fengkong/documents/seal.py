@@ -20,7 +20,8 @@ from fengkong.documents.ocr import Pixels, read_strip, red_mask
 # A seal is at least this share of the image's short side across.
 MIN_DIAMETER = 0.12
 # Names of registration authorities: their seal is expected on a business licence.
-AUTHORITY_WORDS = ("市场监督管理局", "工商行政管理局", "监督管理局", "行政审批局")
+# Fragments, so one misread character (监鑫管理局) still counts.
+AUTHORITY_WORDS = ("管理局", "监督", "工商行政", "行政审批", "审批局")
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,14 +2,14 @@
 
 Exact reuse (:mod:`fengkong.documents.reuse`) misses a template that a workshop
 re-saves, crops slightly or edits (a new name on the same card). A perceptual hash
-(DCT hash, 256 bits) changes by a few bits under such edits, while two different
+(difference hash, 1,024 bits) changes by a few dozen bits under such edits, while two different
 people's cards, even of one official template, differ by far more. The index keeps
 each account's recent hashes and answers: how many *other* accounts uploaded an image
 within ``max_bits`` of this one.
 
 >>> idx = NearDuplicateIndex(window_s=86_400)
->>> idx.add("f" * 64, "u1", ts=0.0)
->>> idx.nearest_other("f" * 63 + "e", "u2", ts=1.0)
+>>> idx.add("f" * 256, "u1", ts=0.0)
+>>> idx.nearest_other("f" * 255 + "e", "u2", ts=1.0)
 (1, 1)
 """
 
@@ -19,14 +19,21 @@ from typing import Any
 
 import numpy as np
 
-# Found on generated cards (benchmarks/bench_documents.py): re-saved or re-typed copies
-# stay under 30 bits of 256, different people's cards of one template are over 60 apart.
-MAX_BITS = 36
+# Between the 67 bits of a rescaled, re-saved copy and the 105 of two different
+# people's cards of one template (see fengkong.documents.analyse.HASH_SIZE).
+MAX_BITS = 86
+# Per document kind. A business licence is mostly one template's layout, so two
+# companies' licences come closer (85 bits at the least on generated ones); letters and
+# certificates of one employer are near-duplicates of each other for honest reasons
+# (colleagues), so only a re-saved copy counts there.
+MAX_BITS_BY_KIND = {"id_card": MAX_BITS, "business_license": 60}
+OTHER_KINDS_MAX_BITS = 16
+WORDS = 16  # 1,024 bits in 64-bit words
 _CAPACITY = 200_000
 
 
 def _words(hex_hash: str) -> np.ndarray[Any, np.dtype[np.uint64]]:
-    raw = bytes.fromhex(hex_hash.rjust(64, "0")[-64:])
+    raw = bytes.fromhex(hex_hash.rjust(WORDS * 16, "0")[-WORDS * 16 :])
     return np.frombuffer(raw, dtype=">u8").astype(np.uint64)
 
 
@@ -43,7 +50,7 @@ class NearDuplicateIndex:
     def __init__(self, window_s: float = 30 * 86_400.0, max_bits: int = MAX_BITS) -> None:
         self.window_s = window_s
         self.max_bits = max_bits
-        self._hashes = np.zeros((64, 4), dtype=np.uint64)
+        self._hashes = np.zeros((64, WORDS), dtype=np.uint64)
         self._ts = np.zeros(64, dtype=np.float64)
         self._accounts: list[str] = []
 
@@ -85,7 +92,7 @@ class NearDuplicateIndex:
         hashes, stamps = self._hashes[:n][keep], self._ts[:n][keep]
         self._accounts = [a for a, k in zip(self._accounts, keep, strict=True) if k]
         size = max(64, len(self._accounts) * 2)
-        self._hashes = np.zeros((size, 4), dtype=np.uint64)
+        self._hashes = np.zeros((size, WORDS), dtype=np.uint64)
         self._ts = np.zeros(size, dtype=np.float64)
         self._hashes[: len(hashes)] = hashes
         self._ts[: len(stamps)] = stamps

@@ -1,6 +1,6 @@
 """Images sent with events: safe decoding and the worker pool that checks them."""
 
-from fengkong.imaging.decode import MAX_PIXELS, ImageError, decode_image, image_bytes
+from fengkong.imaging.decode import MAX_PIXELS, ImageError, decode_image, image_bytes, probe
 from fengkong.imaging.pending import PendingChecks
 from fengkong.imaging.pool import ImagePool, PoolStats
 
@@ -12,4 +12,5 @@ __all__ = [
     "PoolStats",
     "decode_image",
     "image_bytes",
+    "probe",
 ]

@@ -41,3 +41,21 @@ def decode_image(data: bytes) -> Image.Image:
         raise ImageError("not a readable image") from exc
     upright = ImageOps.exif_transpose(img)
     return upright.convert("RGB")
+
+
+def probe(image_b64: str) -> str | None:
+    """Why ``image_b64`` is no image (``None`` when it looks like one), from its header.
+
+    Cheap enough to run on the event loop: an upload that is not an image is answered
+    at once instead of waiting for a worker.
+    """
+    try:
+        with Image.open(io.BytesIO(image_bytes(image_b64))) as img:
+            width, height = img.size
+    except ImageError as exc:
+        return str(exc)
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
+        return "not a readable image"
+    if width * height > MAX_PIXELS:
+        return f"image of {width}x{height} pixels exceeds {MAX_PIXELS}"
+    return None

@@ -45,6 +45,8 @@ class LateAttacher:
             return
 
         def _done(done: Future[Any]) -> None:
+            if done.cancelled():  # the pool shut down: nothing to attach
+                return
             try:
                 value = facts(done.result())
             except Exception as exc:
@@ -70,8 +72,8 @@ class LateAttacher:
                 if store.attach_explain(event_id, key, body):
                     self.attached += 1
                     continue
-            except Exception:
-                log.exception("could not attach a late result to %s", event_id)
+            except Exception as exc:
+                log.warning("could not attach a late result to %s: %s", event_id, exc)
                 continue
             if time.monotonic() < deadline:
                 # The decision is not committed yet (group commit): try again shortly.
