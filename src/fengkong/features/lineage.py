@@ -18,10 +18,12 @@ Counts are of the registrations within two days of the account's own (its burst)
 * ``user.reg_cluster_registrations_30d`` / ``user.reg_cluster_lift_30d``: registrations on
   the registration fingerprint cluster, over its expected share of all registrations.
 
-Young payers per merchant describe cash-out rings (a ring merchant is paid by accounts
-opened days ago; a shop by its neighbourhood): ``merchant.payers_7d``,
-``merchant.young_payers_7d`` (payers registered less than 7 days before paying) and
-``merchant.young_payer_share_7d``. ``cp_account.registered_secs_ago`` is the payee's
+Young payers of large amounts per merchant describe cash-out rings (a ring merchant is
+paid hundreds to thousands by accounts opened days ago, even when it also has honest
+customers buying small things; a shop's large purchases come from its established
+customers): over payments of at least 500, ``merchant.large_payers_7d``,
+``merchant.young_large_payers_7d`` (payers registered less than 7 days before paying)
+and ``merchant.young_large_payer_share_7d``. ``cp_account.registered_secs_ago`` is the payee's
 registration age (mule and collection accounts are young).
 """
 
@@ -39,6 +41,7 @@ WEEK = 7 * DAY
 PLACE_S = 30 * DAY  # registration places are kept this long
 NEAR_S = 2 * DAY  # an account counts the registrations this close to its own
 YOUNG_S = WEEK
+LARGE = 500.0  # payments this large count towards a merchant's payer mix
 
 FEATURE_NAMES: dict[str, str] = {
     "user.registered_secs_ago": "num",
@@ -49,9 +52,9 @@ FEATURE_NAMES: dict[str, str] = {
     "user.reg_device_accounts_30d": "num",
     "user.reg_cluster_registrations_30d": "num",
     "user.reg_cluster_lift_30d": "num",
-    "merchant.payers_7d": "num",
-    "merchant.young_payers_7d": "num",
-    "merchant.young_payer_share_7d": "num",
+    "merchant.large_payers_7d": "num",
+    "merchant.young_large_payers_7d": "num",
+    "merchant.young_large_payer_share_7d": "num",
     "cp_account.registered_secs_ago": "num",
 }
 
@@ -139,9 +142,9 @@ class Lineage:
             payers = young = 0
             if pair is not None:
                 payers, young = pair[0].counts(now)[0], pair[1].counts(now)[0]
-            out["merchant.payers_7d"] = payers
-            out["merchant.young_payers_7d"] = young
-            out["merchant.young_payer_share_7d"] = round(young / max(payers, 1), 3)
+            out["merchant.large_payers_7d"] = payers
+            out["merchant.young_large_payers_7d"] = young
+            out["merchant.young_large_payer_share_7d"] = round(young / max(payers, 1), 3)
         return out
 
     def see(self, event: Event, device: str | None, cluster: str | None) -> None:
@@ -165,7 +168,8 @@ class Lineage:
         if registers and event.user_id not in self.openings:
             self.openings[event.user_id] = _Opening(now, ip, ip24, device, cluster)
             self.everyone.regs.append(now)
-        if event.type is EventType.PAYMENT and event.merchant_id is not None:
+        large = event.amount is not None and event.amount_float >= LARGE
+        if event.type is EventType.PAYMENT and event.merchant_id is not None and large:
             pair = self.payers.get(event.merchant_id)
             if pair is None:
                 pair = self.payers[event.merchant_id] = (
