@@ -24,7 +24,9 @@ customers buying small things; a shop's large purchases come from its establishe
 customers): over payments of at least 500, ``merchant.large_payers_7d``,
 ``merchant.young_large_payers_7d`` (payers registered less than 7 days before paying)
 and ``merchant.young_large_payer_share_7d``. ``cp_account.registered_secs_ago`` is the payee's
-registration age (mule and collection accounts are young).
+registration age (mule and collection accounts are young). ``user.device_age_secs`` is
+how long this account has used this device id (``None`` without one; 0 the first time):
+takeovers reconfigure the account minutes after the first login on their device.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ FEATURE_NAMES: dict[str, str] = {
     "merchant.young_large_payers_7d": "num",
     "merchant.young_large_payer_share_7d": "num",
     "cp_account.registered_secs_ago": "num",
+    "user.device_age_secs": "num",
 }
 
 
@@ -96,6 +99,7 @@ class Lineage:
         self.openings: dict[str, _Opening] = {}
         self.everyone = _Place()  # all registrations
         self.payers: dict[str, tuple[DistinctWindows, DistinctWindows]] = {}
+        self.device_first: dict[tuple[str, str], float] = {}
 
     def _place(self, kind: str, key: str | None) -> _Place | None:
         return None if key is None else self.places.get((kind, key))
@@ -133,6 +137,9 @@ class Lineage:
                 if commonness is not None and cluster == o.cluster:
                     expected = commonness * self.everyone.registrations(now, o.ts)
                     out["user.reg_cluster_lift_30d"] = round(regs / max(expected, 1.0), 3)
+        if device is not None:
+            first = self.device_first.get((event.user_id, device))
+            out["user.device_age_secs"] = 0.0 if first is None else round(now - first, 1)
         cp = event.counterparty
         if cp is not None and cp.account_id is not None:
             payee = self.openings.get(cp.account_id)
@@ -153,6 +160,8 @@ class Lineage:
         ip24 = ip_prefix(ip) if ip is not None else None
         keys = (("ip", ip), ("ip24", ip24), ("device", device), ("cluster", cluster))
         registers = event.type is EventType.REGISTER
+        if device is not None:
+            self.device_first.setdefault((event.user_id, device), now)
         for kind, key in keys:
             if key is None:
                 continue
@@ -192,4 +201,7 @@ class Lineage:
         idle = [m for m, (a, _) in self.payers.items() if not a.counts(now)[0]]
         for m in idle:
             del self.payers[m]
-        return len(old) + len(gone) + len(idle)
+        stale = [k for k, ts in self.device_first.items() if ts <= now - 90 * DAY]
+        for k in stale:
+            del self.device_first[k]
+        return len(old) + len(gone) + len(idle) + len(stale)
