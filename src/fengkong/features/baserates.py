@@ -223,10 +223,14 @@ class BaseRatesStage:
         self.observe(ctx.event)
 
     def observe(self, event: Event) -> None:
-        self.rates.see(event)
         cluster = fingerprint_cluster(event.device)
+        commonness = None
+        if event.type is EventType.REGISTER:
+            common = self.fingerprints.read(cluster, None, event.ts)["fingerprint.commonness"]
+            commonness = float(common) if isinstance(common, int | float) else None
+        self.rates.see(event)
         self.fingerprints.see(cluster, event_device_id(event.device), event.user_id, event.ts)
-        self.lineage.see(event, self._device(event), cluster)
+        self.lineage.see(event, self._device(event), cluster, commonness)
 
     def horizon_seconds(self) -> float:
         return 30.0 * DAY

@@ -27,6 +27,9 @@ and ``merchant.young_large_payer_share_7d``. ``cp_account.registered_secs_ago`` 
 registration age (mule and collection accounts are young). ``user.device_age_secs`` is
 how long this account has used this device id (``None`` without one; 0 the first time):
 takeovers reconfigure the account minutes after the first login on their device.
+``cp_account.shares_opening``: the payee was opened on the same device id as this
+account, or on the same *rare* fingerprint (under 0.5 % of device ids): a closed group of
+farm accounts trading among themselves to build credit.
 """
 
 from __future__ import annotations
@@ -59,7 +62,9 @@ FEATURE_NAMES: dict[str, str] = {
     "merchant.young_large_payer_share_7d": "num",
     "cp_account.registered_secs_ago": "num",
     "user.device_age_secs": "num",
+    "cp_account.shares_opening": "bool",
 }
+RARE_SHARE = 0.005  # a fingerprint cluster carrying under 0.5 % of device ids is rare
 
 
 class _Place:
@@ -89,6 +94,7 @@ class _Opening:
     ip24: str | None
     device: str | None
     cluster: str | None
+    rare_cluster: bool = False
 
 
 class Lineage:
@@ -144,6 +150,10 @@ class Lineage:
         if cp is not None and cp.account_id is not None:
             payee = self.openings.get(cp.account_id)
             out["cp_account.registered_secs_ago"] = None if payee is None else now - payee.ts
+            if payee is not None and o is not None:
+                out["cp_account.shares_opening"] = (
+                    o.device is not None and o.device == payee.device
+                ) or (o.rare_cluster and o.cluster == payee.cluster)
         if event.merchant_id is not None:
             pair = self.payers.get(event.merchant_id)
             payers = young = 0
@@ -154,7 +164,13 @@ class Lineage:
             out["merchant.young_large_payer_share_7d"] = round(young / max(payers, 1), 3)
         return out
 
-    def see(self, event: Event, device: str | None, cluster: str | None) -> None:
+    def see(
+        self,
+        event: Event,
+        device: str | None,
+        cluster: str | None,
+        commonness: float | None = None,
+    ) -> None:
         now = event.ts
         ip = event.ip
         ip24 = ip_prefix(ip) if ip is not None else None
@@ -175,7 +191,8 @@ class Lineage:
             if registers:
                 p.regs.append(now)
         if registers and event.user_id not in self.openings:
-            self.openings[event.user_id] = _Opening(now, ip, ip24, device, cluster)
+            rare = commonness is not None and commonness < RARE_SHARE
+            self.openings[event.user_id] = _Opening(now, ip, ip24, device, cluster, rare)
             self.everyone.regs.append(now)
         large = event.amount is not None and event.amount_float >= LARGE
         if event.type is EventType.PAYMENT and event.merchant_id is not None and large:
