@@ -29,7 +29,9 @@ how long this account has used this device id (``None`` without one; 0 the first
 takeovers reconfigure the account minutes after the first login on their device.
 ``cp_account.shares_opening``: the payee was opened on the same device id as this
 account, or on the same *rare* fingerprint (under 0.5 % of device ids): a closed group of
-farm accounts trading among themselves to build credit.
+farm accounts trading among themselves to build credit. ``user.secs_since_credit_draw``
+and ``user.last_credit_draw_amount``: the account's last loan (takeovers and coached
+victims borrow, then transfer the cash to a payee they never paid).
 """
 
 from __future__ import annotations
@@ -63,6 +65,8 @@ FEATURE_NAMES: dict[str, str] = {
     "cp_account.registered_secs_ago": "num",
     "user.device_age_secs": "num",
     "cp_account.shares_opening": "bool",
+    "user.secs_since_credit_draw": "num",
+    "user.last_credit_draw_amount": "num",
 }
 RARE_SHARE = 0.005  # a fingerprint cluster carrying under 0.5 % of device ids is rare
 
@@ -106,6 +110,7 @@ class Lineage:
         self.everyone = _Place()  # all registrations
         self.payers: dict[str, tuple[DistinctWindows, DistinctWindows]] = {}
         self.device_first: dict[tuple[str, str], float] = {}
+        self.last_draw: dict[str, tuple[float, float]] = {}
 
     def _place(self, kind: str, key: str | None) -> _Place | None:
         return None if key is None else self.places.get((kind, key))
@@ -143,6 +148,10 @@ class Lineage:
                 if commonness is not None and cluster == o.cluster:
                     expected = commonness * self.everyone.registrations(now, o.ts)
                     out["user.reg_cluster_lift_30d"] = round(regs / max(expected, 1.0), 3)
+        draw = self.last_draw.get(event.user_id)
+        if draw is not None:
+            out["user.secs_since_credit_draw"] = round(now - draw[0], 1)
+            out["user.last_credit_draw_amount"] = draw[1]
         if device is not None:
             first = self.device_first.get((event.user_id, device))
             out["user.device_age_secs"] = 0.0 if first is None else round(now - first, 1)
@@ -178,6 +187,8 @@ class Lineage:
         registers = event.type is EventType.REGISTER
         if device is not None:
             self.device_first.setdefault((event.user_id, device), now)
+        if event.type is EventType.CREDIT_DRAW and event.amount is not None:
+            self.last_draw[event.user_id] = (now, event.amount_float)
         for kind, key in keys:
             if key is None:
                 continue
@@ -221,4 +232,6 @@ class Lineage:
         stale = [k for k, ts in self.device_first.items() if ts <= now - 90 * DAY]
         for k in stale:
             del self.device_first[k]
+        for u in [u for u, (ts, _) in self.last_draw.items() if ts <= now - 30 * DAY]:
+            del self.last_draw[u]
         return len(old) + len(gone) + len(idle) + len(stale)
