@@ -65,6 +65,7 @@ def test_thousand_phones_of_one_model_with_one_canvas_hash_stay_thousand_devices
             "9774d56d682e549c",
             "000000000000000",
             "00000000-0000-0000-0000-000000000000",
+            "02:00:00:00:00:00",
             "abc",
         ]
     )

@@ -47,10 +47,12 @@ def format_table(ev: Evaluation) -> str:
     ]
     for d in ("challenge", "review", "block"):
         lines.append(f"{d:<12}{_pct(ev.fp_rate(d)):>12}{_pct(ev.account_fp_rate(d)):>14}")
+    friction = ev.honest_event_friction
     lines.append(
-        f"{'not allowed':<12}{_pct(ev.honest_event_friction):>12}"
+        f"{'not allowed':<12}{'—' if friction != friction else f'{100 * friction:.2f}%':>12}"
         f"{_pct(ev.honest_account_friction):>14}"
     )
+    lines.append("(a warning counts as detection for fake_customer_service and phishing_qr)")
     lines.append("")
     lines.append(_targets_line(ev))
     lines.append(f"latency p50 {_ms(ev.latency(50))}, p99 {_ms(ev.latency(99))}")

@@ -31,7 +31,10 @@ from functools import lru_cache
 from fengkong.decisions.types import DecisionContext
 from fengkong.events import Event, EventType
 from fengkong.features.engine import FeatureValue, ip_prefix
+from fengkong.features.lineage import FEATURE_NAMES as LINEAGE_FEATURES
+from fengkong.features.lineage import Lineage
 from fengkong.features.windows import DistinctWindows, HourlyLevel
+from fengkong.identity.device import DeviceCache
 from fengkong.identity.fingerprints import FEATURE_NAMES as FINGERPRINT_FEATURES
 from fengkong.identity.fingerprints import FingerprintStats, event_device_id, fingerprint_cluster
 
@@ -82,6 +85,7 @@ FEATURE_NAMES: dict[str, str] = {
     **{name: "num" for kind in KINDS for name in _names(kind)},
     "ip.is_mobile_carrier": "bool",
     **FINGERPRINT_FEATURES,
+    **LINEAGE_FEATURES,
 }
 
 
@@ -197,12 +201,25 @@ class BaseRatesStage:
     def __init__(self) -> None:
         self.rates = BaseRates()
         self.fingerprints = FingerprintStats()
+        self.lineage = Lineage()
+        self._devices = DeviceCache()
+
+    def _device(self, event: Event) -> str | None:
+        """The device key when it is the app's own id (fingerprint keys are shared)."""
+        if event.device is None:
+            return None
+        facts = self._devices.static_facts(event.device)
+        key = facts["device.key"]
+        return key if facts["device.key_strength"] == "client_id" and isinstance(key, str) else None
 
     def values(self, event: Event) -> dict[str, FeatureValue]:
         """The features for ``event`` from the state before it."""
         out = self.rates.read(event)
         cluster = fingerprint_cluster(event.device)
         out.update(self.fingerprints.read(cluster, event_device_id(event.device), event.ts))
+        common = out.get("fingerprint.commonness")
+        commonness = float(common) if isinstance(common, int | float) else None
+        out.update(self.lineage.read(event, self._device(event), cluster, commonness))
         return out
 
     def read(self, ctx: DecisionContext) -> None:
@@ -216,25 +233,31 @@ class BaseRatesStage:
         self.update(ctx)
 
     def observe(self, event: Event) -> None:
-        self.rates.see(event)
         cluster = fingerprint_cluster(event.device)
+        commonness = None
+        if event.type is EventType.REGISTER:
+            common = self.fingerprints.read(cluster, None, event.ts)["fingerprint.commonness"]
+            commonness = float(common) if isinstance(common, int | float) else None
+        self.rates.see(event)
         self.fingerprints.see(cluster, event_device_id(event.device), event.user_id, event.ts)
+        self.lineage.see(event, self._device(event), cluster, commonness)
 
     def horizon_seconds(self) -> float:
         return 30.0 * DAY
 
     def maintain(self, now: float) -> int:
-        return self.rates.expire(now) + self.fingerprints.expire(now)
+        return self.rates.expire(now) + self.fingerprints.expire(now) + self.lineage.expire(now)
 
     def snapshot(self) -> bytes:
         # A restart aid read back only by this installation (see decisions.state).
-        return pickle.dumps((self.name, self.rates, self.fingerprints), pickle.HIGHEST_PROTOCOL)
+        state = (self.name, self.rates, self.fingerprints, self.lineage)
+        return pickle.dumps(state, pickle.HIGHEST_PROTOCOL)
 
     def restore(self, data: bytes) -> None:
         try:
-            name, rates, fingerprints = pickle.loads(data)
+            name, rates, fingerprints, lineage = pickle.loads(data)
         except Exception as exc:
             raise ValueError(f"unreadable baserates state: {exc}") from exc
         if name != self.name:
             raise ValueError(f"a {name!r} state is not a baserates state")
-        self.rates, self.fingerprints = rates, fingerprints
+        self.rates, self.fingerprints, self.lineage = rates, fingerprints, lineage

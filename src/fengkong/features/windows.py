@@ -59,7 +59,7 @@ class DistinctWindows:
         when the value was not already in the shortest window."""
         self._expire(ts)
         prev = self._last.get(value)
-        if prev is not None and ts - prev < self.throttle_s:
+        if prev is not None and (ts <= prev or ts - prev < self.throttle_s):
             return False
         for i, window in enumerate(self.windows):
             if prev is None or prev <= ts - window:

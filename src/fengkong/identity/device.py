@@ -85,6 +85,8 @@ _PLACEHOLDER_IDS = frozenset(
         "n/a",
         "9774d56d682e549c",
         "00000000-0000-0000-0000-000000000000",
+        "ffffffff-ffff-ffff-ffff-ffffffffffff",
+        "02:00:00:00:00:00",  # the MAC address apps get since Android 6 / iOS 7
     }
 )
 

@@ -300,7 +300,7 @@ def phishing_qr(c: Campaign) -> None:
         elif style == "short":
             payload = f"https://t.cn/A6{ident.hexid(c.cid, ts, n=6)}"
         else:  # the same format as an honest personal collection code
-            payload = f"https://qr.alipay.example/c/{coll}"
+            payload = f"https://qr.alipay.com/fkx1{ident.hexid('qr', coll, n=12)}"
         sid = c.session_id()
         c.emit(
             ts,

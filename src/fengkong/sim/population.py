@@ -378,6 +378,7 @@ class Population:
         out: list[Rec],
     ) -> int:
         """Emit an action (after the QR scan that started it, if any) and what follows it."""
+        ev["occurred_at"] = ident.iso_local(ts)
         if ev.get("context", {}).get("entry") == "qr" and rnd.random() < self.world.brand_qr_share:
             # The scan of the merchant's (or friend's) code comes first.
             scan = self._ev(ids, "qr_scan", ts, uid, sess, sid)

@@ -1,0 +1,237 @@
+"""Account lineage: where each account was opened, and what that place looks like now.
+
+A farm's accounts are opened in a burst on a few devices, exits or a rare fingerprint;
+at the moment the first of them registers nothing looks wrong yet. Days later, when
+the account draws its credit line, the registration place has become unmistakable.
+So each account remembers the entities it registered on (IP, /24 or /64, device id,
+fingerprint cluster), and every later event reads those entities' registration counts
+*now* (point in time: the state before the event):
+
+* ``user.registered_secs_ago``: seconds since this account's registration (``None`` if
+  it registered before the history began);
+Counts are of the registrations within two days of the account's own (its burst).
+
+* ``user.reg_ip_registrations_30d`` / ``user.reg_ip_registration_share_30d``: registrations
+  on the registration IP in 30 days, and their share of its distinct users;
+* ``user.reg_ip24_registrations_30d`` / ``_share_30d``: the same for the /24 (/64);
+* ``user.reg_device_accounts_30d``: accounts registered on the registration device id;
+* ``user.reg_cluster_registrations_30d`` / ``user.reg_cluster_lift_30d``: registrations on
+  the registration fingerprint cluster, over its expected share of all registrations.
+
+Young payers of large amounts per merchant describe cash-out rings (a ring merchant is
+paid hundreds to thousands by accounts opened days ago, even when it also has honest
+customers buying small things; a shop's large purchases come from its established
+customers): over payments of at least 500, ``merchant.large_payers_7d``,
+``merchant.young_large_payers_7d`` (payers registered less than 7 days before paying)
+and ``merchant.young_large_payer_share_7d``. ``cp_account.registered_secs_ago`` is the payee's
+registration age (mule and collection accounts are young). ``user.device_age_secs`` is
+how long this account has used this device id (``None`` without one; 0 the first time):
+takeovers reconfigure the account minutes after the first login on their device.
+``cp_account.shares_opening``: the payee was opened on the same device id as this
+account, or on the same *rare* fingerprint (under 0.5 % of device ids): a closed group of
+farm accounts trading among themselves to build credit. ``user.secs_since_credit_draw``
+and ``user.last_credit_draw_amount``: the account's last loan (takeovers and coached
+victims borrow, then transfer the cash to a payee they never paid).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
+
+from fengkong.events import Event, EventType
+from fengkong.features.engine import FeatureValue, ip_prefix
+from fengkong.features.windows import DistinctWindows
+
+DAY = 86_400
+WEEK = 7 * DAY
+PLACE_S = 30 * DAY  # registration places are kept this long
+NEAR_S = 2 * DAY  # an account counts the registrations this close to its own
+YOUNG_S = WEEK
+LARGE = 500.0  # payments this large count towards a merchant's payer mix
+
+FEATURE_NAMES: dict[str, str] = {
+    "user.registered_secs_ago": "num",
+    "user.reg_ip_registrations_30d": "num",
+    "user.reg_ip_registration_share_30d": "num",
+    "user.reg_ip24_registrations_30d": "num",
+    "user.reg_ip24_registration_share_30d": "num",
+    "user.reg_device_accounts_30d": "num",
+    "user.reg_cluster_registrations_30d": "num",
+    "user.reg_cluster_lift_30d": "num",
+    "merchant.large_payers_7d": "num",
+    "merchant.young_large_payers_7d": "num",
+    "merchant.young_large_payer_share_7d": "num",
+    "cp_account.registered_secs_ago": "num",
+    "user.device_age_secs": "num",
+    "cp_account.shares_opening": "bool",
+    "user.secs_since_credit_draw": "num",
+    "user.last_credit_draw_amount": "num",
+}
+RARE_SHARE = 0.005  # a fingerprint cluster carrying under 0.5 % of device ids is rare
+
+
+class _Place:
+    __slots__ = ("last_ts", "regs", "users")
+
+    def __init__(self) -> None:
+        self.regs: list[float] = []  # registration times, ascending
+        self.users = DistinctWindows((PLACE_S,), throttle_s=3600)
+        self.last_ts = 0.0
+
+    def registrations(self, now: float, around: float) -> int:
+        """Registrations up to ``now`` within :data:`NEAR_S` of ``around`` (an account's
+        own registration): the burst it was part of, not strangers months apart."""
+        regs = self.regs
+        old = bisect_right(regs, now - PLACE_S)
+        if old:
+            del regs[:old]
+        lo = bisect_left(regs, around - NEAR_S)
+        hi = bisect_right(regs, min(now, around + NEAR_S))
+        return hi - lo
+
+
+@dataclass(slots=True)
+class _Opening:
+    ts: float
+    ip: str | None
+    ip24: str | None
+    device: str | None
+    cluster: str | None
+    rare_cluster: bool = False
+
+
+class Lineage:
+    """Registration places and young payers, point in time."""
+
+    def __init__(self) -> None:
+        self.places: dict[tuple[str, str], _Place] = {}
+        self.openings: dict[str, _Opening] = {}
+        self.everyone = _Place()  # all registrations
+        self.payers: dict[str, tuple[DistinctWindows, DistinctWindows]] = {}
+        self.device_first: dict[tuple[str, str], float] = {}
+        self.last_draw: dict[str, tuple[float, float]] = {}
+
+    def _place(self, kind: str, key: str | None) -> _Place | None:
+        return None if key is None else self.places.get((kind, key))
+
+    def _counts(
+        self, kind: str, key: str | None, now: float, around: float
+    ) -> tuple[int | None, float | None]:
+        p = self._place(kind, key)
+        if p is None:
+            return (None, None) if key is None else (0, 0.0)
+        regs = p.registrations(now, around)
+        users = p.users.counts(now)[0]
+        return regs, round(regs / max(users, 1), 3)
+
+    def read(
+        self, event: Event, device: str | None, cluster: str | None, commonness: float | None
+    ) -> dict[str, FeatureValue]:
+        now = event.ts
+        out: dict[str, FeatureValue] = dict.fromkeys(FEATURE_NAMES)
+        o = self.openings.get(event.user_id)
+        if o is not None:
+            out["user.registered_secs_ago"] = round(now - o.ts, 1)
+            regs, share = self._counts("ip", o.ip, now, o.ts)
+            out["user.reg_ip_registrations_30d"] = regs
+            out["user.reg_ip_registration_share_30d"] = share
+            regs, share = self._counts("ip24", o.ip24, now, o.ts)
+            out["user.reg_ip24_registrations_30d"] = regs
+            out["user.reg_ip24_registration_share_30d"] = share
+            p = self._place("device", o.device)
+            out["user.reg_device_accounts_30d"] = None if p is None else p.registrations(now, o.ts)
+            p = self._place("cluster", o.cluster)
+            if p is not None:
+                regs = p.registrations(now, o.ts)
+                out["user.reg_cluster_registrations_30d"] = regs
+                if commonness is not None and cluster == o.cluster:
+                    expected = commonness * self.everyone.registrations(now, o.ts)
+                    out["user.reg_cluster_lift_30d"] = round(regs / max(expected, 1.0), 3)
+        draw = self.last_draw.get(event.user_id)
+        if draw is not None:
+            out["user.secs_since_credit_draw"] = round(now - draw[0], 1)
+            out["user.last_credit_draw_amount"] = draw[1]
+        if device is not None:
+            first = self.device_first.get((event.user_id, device))
+            out["user.device_age_secs"] = 0.0 if first is None else round(now - first, 1)
+        cp = event.counterparty
+        if cp is not None and cp.account_id is not None:
+            payee = self.openings.get(cp.account_id)
+            out["cp_account.registered_secs_ago"] = None if payee is None else now - payee.ts
+            if payee is not None and o is not None:
+                out["cp_account.shares_opening"] = (
+                    o.device is not None and o.device == payee.device
+                ) or (o.rare_cluster and o.cluster == payee.cluster)
+        if event.merchant_id is not None:
+            pair = self.payers.get(event.merchant_id)
+            payers = young = 0
+            if pair is not None:
+                payers, young = pair[0].counts(now)[0], pair[1].counts(now)[0]
+            out["merchant.large_payers_7d"] = payers
+            out["merchant.young_large_payers_7d"] = young
+            out["merchant.young_large_payer_share_7d"] = round(young / max(payers, 1), 3)
+        return out
+
+    def see(
+        self,
+        event: Event,
+        device: str | None,
+        cluster: str | None,
+        commonness: float | None = None,
+    ) -> None:
+        now = event.ts
+        ip = event.ip
+        ip24 = ip_prefix(ip) if ip is not None else None
+        keys = (("ip", ip), ("ip24", ip24), ("device", device), ("cluster", cluster))
+        registers = event.type is EventType.REGISTER
+        if device is not None:
+            self.device_first.setdefault((event.user_id, device), now)
+        if event.type is EventType.CREDIT_DRAW and event.amount is not None:
+            self.last_draw[event.user_id] = (now, event.amount_float)
+        for kind, key in keys:
+            if key is None:
+                continue
+            p = self.places.get((kind, key))
+            if p is None:
+                if not registers:
+                    continue  # only places where someone registered are tracked
+                p = self.places[(kind, key)] = _Place()
+            p.users.see(event.user_id, now)
+            p.last_ts = now
+            if registers:
+                p.regs.append(now)
+        if registers and event.user_id not in self.openings:
+            rare = commonness is not None and commonness < RARE_SHARE
+            self.openings[event.user_id] = _Opening(now, ip, ip24, device, cluster, rare)
+            self.everyone.regs.append(now)
+        large = event.amount is not None and event.amount_float >= LARGE
+        if event.type is EventType.PAYMENT and event.merchant_id is not None and large:
+            pair = self.payers.get(event.merchant_id)
+            if pair is None:
+                pair = self.payers[event.merchant_id] = (
+                    DistinctWindows((WEEK,), throttle_s=3600),
+                    DistinctWindows((WEEK,), throttle_s=3600),
+                )
+            pair[0].see(event.user_id, now)
+            o = self.openings.get(event.user_id)
+            if o is not None and now - o.ts < YOUNG_S:
+                pair[1].see(event.user_id, now)
+
+    def expire(self, now: float) -> int:
+        """Drop places idle for 30 days, merchants for a week, openings after 90 days."""
+        old = [k for k, p in self.places.items() if p.last_ts <= now - PLACE_S]
+        for k in old:
+            del self.places[k]
+        gone = [u for u, o in self.openings.items() if o.ts <= now - 90 * DAY]
+        for u in gone:
+            del self.openings[u]
+        idle = [m for m, (a, _) in self.payers.items() if not a.counts(now)[0]]
+        for m in idle:
+            del self.payers[m]
+        stale = [k for k, ts in self.device_first.items() if ts <= now - 90 * DAY]
+        for k in stale:
+            del self.device_first[k]
+        for u in [u for u, (ts, _) in self.last_draw.items() if ts <= now - 30 * DAY]:
+            del self.last_draw[u]
+        return len(old) + len(gone) + len(idle) + len(stale)
