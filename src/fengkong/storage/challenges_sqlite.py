@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from fengkong.storage.connect import PerThread, migrate
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS challenges (
     challenge_id TEXT PRIMARY KEY,
@@ -79,32 +81,13 @@ class SQLiteChallengeStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        self._local = threading.local()
         self._lock = threading.Lock()
-        self._all: list[sqlite3.Connection] = []
         self._memory = self.path == ":memory:"
-        if self._memory:
-            self._shared = self._connect()
-        self._conn().executescript(_SCHEMA)
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=30.0
-        )
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        with self._lock:
-            self._all.append(conn)
-        return conn
+        self._conns = PerThread(self.path, "FULL")
+        migrate(self._conn(), "challenges", [_SCHEMA])
 
     def _conn(self) -> sqlite3.Connection:
-        if self._memory:
-            return self._shared
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._connect()
-            self._local.conn = conn
-        return conn
+        return self._conns.get()
 
     # -- challenges -----------------------------------------------------------
     def put(self, row: ChallengeRow) -> None:
@@ -225,10 +208,7 @@ class SQLiteChallengeStore:
         return cur.rowcount == 1
 
     def close(self) -> None:
-        with self._lock:
-            conns, self._all = self._all, []
-        for conn in conns:
-            conn.close()
+        self._conns.close()
 
 
 class _NoLock:

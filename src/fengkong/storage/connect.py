@@ -10,7 +10,8 @@ the file has taken. A step runs once, in one transaction, whoever opens the file
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -85,3 +86,45 @@ def migrate(conn: sqlite3.Connection, component: str, steps: Sequence[str]) -> i
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+
+
+class PerThread:
+    """One :func:`connect` connection per thread (one shared for ``:memory:``, which is
+    private to its connection); ``setup`` runs on each new one."""
+
+    def __init__(
+        self,
+        path: str,
+        synchronous: Synchronous | None = None,
+        setup: Callable[[sqlite3.Connection], None] | None = None,
+    ) -> None:
+        self.path = path
+        self._synchronous = synchronous
+        self._setup = setup
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._all: list[sqlite3.Connection] = []
+        self._shared = self._open() if path == ":memory:" else None
+
+    def _open(self) -> sqlite3.Connection:
+        conn = connect(self.path, self._synchronous)
+        if self._setup is not None:
+            self._setup(conn)
+        with self._lock:
+            self._all.append(conn)
+        return conn
+
+    def get(self) -> sqlite3.Connection:
+        """This thread's connection."""
+        if self._shared is not None:
+            return self._shared
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._open()
+        return conn
+
+    def close(self) -> None:
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            conn.close()

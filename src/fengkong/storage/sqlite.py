@@ -16,7 +16,7 @@ from typing import Literal, Protocol
 
 from fengkong.storage import audit_hooks
 from fengkong.storage.base import DecisionRecord, LabelRecord, NotAttempted, StoredDecision
-from fengkong.storage.connect import connect, migrate
+from fengkong.storage.connect import PerThread, migrate
 
 Synchronous = Literal["FULL", "NORMAL", "OFF"]
 
@@ -94,32 +94,15 @@ class SQLiteStore:
         self.path = str(path)
         self._protector = protector
         self._synchronous = synchronous
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._memory = self.path == ":memory:"
-        if self._memory:
-            # One shared connection: an in-memory database is private to its connection.
-            self._shared = self._connect()
+        self._conns = PerThread(self.path, self._synchronous, _no_foreign_keys)
         conn = self._conn()
         migrate(conn, "events", [_SCHEMA, _LABELS_ONCE])
         audit_hooks.ensure(conn)
 
-    def _connect(self) -> sqlite3.Connection:
-        conn = connect(self.path, self._synchronous)
-        conn.execute("PRAGMA foreign_keys=OFF")
-        with self._lock:
-            self._all.append(conn)
-        return conn
-
     def _conn(self) -> sqlite3.Connection:
-        if self._memory:
-            return self._shared
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._connect()
-            self._local.conn = conn
-        return conn
+        return self._conns.get()
 
     def lookup(self, event_ids: Sequence[str]) -> dict[str, StoredDecision]:
         conn = self._conn()
@@ -260,28 +243,15 @@ class SQLiteStore:
             yield LabelRecord(*row)
 
     def events(self, since: float | None = None) -> Iterator[bytes]:
-        # A separate cursor walks the table in pages so a long rebuild holds no lock.
-        last = 0
-        lower = float("-inf") if since is None else since
-        while True:
-            rows = (
-                self._conn()
-                .execute(
-                    "SELECT seq, body FROM events WHERE seq > ? AND ts >= ?"
-                    " ORDER BY seq LIMIT 5000",
-                    (last, lower),
-                )
-                .fetchall()
-            )
-            if not rows:
-                return
-            reveal = self._protector.reveal if self._protector else bytes
-            for _, body in rows:
-                yield reveal(bytes(body))
-            last = rows[-1][0]
+        """Bodies of the stored events with ``ts`` ≥ ``since``, in log order."""
+        for _, body in self.events_after(0, since):
+            yield body
 
     def events_after(self, seq: int, since: float | None = None) -> Iterator[tuple[int, bytes]]:
-        """``(seq, body)`` of events stored after ``seq`` with ``ts`` ≥ ``since``, in order."""
+        """``(seq, body)`` of events stored after ``seq`` with ``ts`` ≥ ``since``, in order.
+
+        Read in pages, so a long rebuild holds no lock.
+        """
         last = seq
         lower = float("-inf") if since is None else since
         while True:
@@ -340,10 +310,11 @@ class SQLiteStore:
         )
 
     def close(self) -> None:
-        with self._lock:
-            conns, self._all = self._all, []
-        for conn in conns:
-            conn.close()
+        self._conns.close()
+
+
+def _no_foreign_keys(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA foreign_keys=OFF")
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

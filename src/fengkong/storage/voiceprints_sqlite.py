@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fengkong.storage.connect import PerThread, migrate
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS voiceprints (
     event_id TEXT PRIMARY KEY,
@@ -29,31 +31,13 @@ CREATE INDEX IF NOT EXISTS voiceprints_user ON voiceprints (model, user_id);
 class SQLiteVoiceprintStore:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        self._local = threading.local()
         self._lock = threading.Lock()
-        self._all: list[sqlite3.Connection] = []
         self._memory = self.path == ":memory:"
-        if self._memory:
-            self._shared = self._connect()
-        self._conn().executescript(_SCHEMA)
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=30.0
-        )
-        conn.execute("PRAGMA journal_mode=WAL")
-        with self._lock:
-            self._all.append(conn)
-        return conn
+        self._conns = PerThread(self.path, None)
+        migrate(self._conn(), "voiceprints", [_SCHEMA])
 
     def _conn(self) -> sqlite3.Connection:
-        if self._memory:
-            return self._shared
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._connect()
-            self._local.conn = conn
-        return conn
+        return self._conns.get()
 
     def add(
         self, event_id: str, user_id: str, model: str, embedding: np.ndarray, at: float
@@ -76,7 +60,4 @@ class SQLiteVoiceprintStore:
             yield str(user_id), str(event_id), np.frombuffer(blob, dtype=np.float32)
 
     def close(self) -> None:
-        with self._lock:
-            conns, self._all = self._all, []
-        for conn in conns:
-            conn.close()
+        self._conns.close()
