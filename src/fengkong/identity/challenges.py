@@ -32,7 +32,7 @@ import pyotp
 
 from fengkong.decisions.types import Decision
 from fengkong.events import Event
-from fengkong.identity.device import device_key
+from fengkong.identity.device import client_device_key
 from fengkong.identity.otp_sender import OtpMessage, OtpSender
 from fengkong.storage.challenges_sqlite import ChallengeRow
 
@@ -181,7 +181,7 @@ class ChallengeService:
             challenge_id=challenge_id,
             event_id=event.event_id,
             user_id=event.user_id,
-            device_key=device_key(event.device)[0],
+            device_key=client_device_key(event.device),
             ip=event.ip,
             kind=kind,
             method=method,

@@ -136,6 +136,16 @@ def device_key(device: Device | None) -> tuple[str | None, str | None]:
     return None, None
 
 
+def client_device_key(device: Device | None) -> str | None:
+    """The device key when it comes from the app's own ``device_id``, else ``None``.
+
+    Counts that follow one device (failed challenges, bound devices) must not follow a
+    fingerprint key: one popular phone model shares it among thousands of strangers.
+    """
+    key, strength = device_key(device)
+    return key if strength == "client_id" else None
+
+
 def _prop(props: dict[str, Any], name: str) -> str:
     return str(props.get(name, "")).strip().lower()
 

@@ -22,7 +22,7 @@ from typing import Literal
 
 from fengkong.decisions.types import DecisionContext, FeatureValue
 from fengkong.identity.challenges import Resolution
-from fengkong.identity.device import device_key
+from fengkong.identity.device import client_device_key
 
 Entity = Literal["user", "device", "ip"]
 
@@ -120,11 +120,12 @@ class ChallengeFeaturesStage:
 
     def run(self, ctx: DecisionContext) -> None:
         event = ctx.event
-        if "device.key" in ctx.facts:
-            key = ctx.facts["device.key"]
-            device = key if isinstance(key, str) else None
+        if "device.key_strength" in ctx.facts:  # enrich has derived it already
+            key = ctx.facts.get("device.key")
+            client = ctx.facts["device.key_strength"] == "client_id" and isinstance(key, str)
+            device = key if client and isinstance(key, str) else None
         else:
-            device = device_key(event.device)[0]
+            device = client_device_key(event.device)
         now = self.clock()
         out: dict[str, FeatureValue] = {
             "challenge.failed_user_24h": self.outcomes.failures("user", event.user_id, now),
