@@ -31,17 +31,9 @@ from fengkong.documents.analyse import analyse_document
 from fengkong.documents.facts import document_risk
 from fengkong.events import Event
 
-ID_KINDS = (
-    "bad_checksum",
-    "field_mismatch",
-    "naive_paste",
-    "digital_paste",
-    "careful_paste",
-    "naive_text_edit",
-    "careful_text_edit",
-    "copy_move",
-    "recycled_template",
-)
+# The forgeries of an ID card: every kind but the genuine one and the licence-only kinds.
+_NOT_ID = ("genuine", "seal_mismatch", "bad_uscc")
+ID_KINDS = tuple(k for k in synth.FORGERY_KINDS if k not in _NOT_ID)
 
 
 def _samples(per_kind: int, seed: int) -> list[synth.Sample]:
