@@ -21,6 +21,7 @@ from fengkong.features import FeatureEngine
 from fengkong.models.registry import Registry
 from fengkong.runtime_identity import Identity, open_identity
 from fengkong.settings import Settings
+from fengkong.sharing import ConsortiumKeys, SharingTokenizer, Vault
 from fengkong.storage import GroupCommitter, SQLiteStore
 from fengkong.storage.changes import ChangeFeed
 from fengkong.storage.files import check_private, create_private, key_from_file, store_files
@@ -152,6 +153,7 @@ def compose(
     ip_ranges_path: Path | None = None,
     features: FeatureEngine | None = None,
     identity: Identity | None = None,
+    vault: Vault | None = None,
 ) -> list[Stage]:
     """The stage list for every use, built one way so each sees the same facts.
 
@@ -212,6 +214,7 @@ def compose(
         FlowsStage(),
         DocumentsStage(images=images, store=store),
         GraphStage(),
+        shared_stage(settings, vault),
     ]
     if not needs_models or registry is None:
         return _bounded(settings, stages)
@@ -233,6 +236,32 @@ def compose(
     return _bounded(settings, stages)
 
 
+def consortium_keys(settings: Settings) -> ConsortiumKeys:
+    """The consortium HMAC keys of the settings (empty: sharing off)."""
+    keys = {k: v.get_secret_value().encode() for k, v in settings.sharing.consortium_keys.items()}
+    return ConsortiumKeys(keys, settings.sharing.export_key_id)
+
+
+def shared_stage(settings: Settings, vault: Vault | None) -> Stage:
+    """The consortium-list stage: reads the imported lists (idle until one is imported)."""
+    from fengkong.sharing import SharedListStage
+    from fengkong.storage.sharing_sqlite import SharingStore
+
+    keys = consortium_keys(settings)
+    if not keys:
+        return SharedListStage(None, keys)
+    source = vault.store if vault is not None else SharingStore(settings.db_path)
+    assert isinstance(source, SharingStore)
+    return SharedListStage(source, keys, vault or Vault(source))
+
+
+def open_vault(settings: Settings) -> Vault | None:
+    """The edge's record of consortium hashes of tokenised identifiers (sharing on only)."""
+    from fengkong.storage.sharing_sqlite import SharingStore
+
+    return Vault(SharingStore(settings.db_path)) if consortium_keys(settings) else None
+
+
 def _bounded(settings: Settings, stages: list[Stage]) -> list[Stage]:
     """Cap the entities each stage remembers (memory bounded under hostile cardinality)."""
     for stage in stages:
@@ -247,9 +276,12 @@ def build_stages(
     store: SQLiteStore,
     identity: Identity | None = None,
     mode: Mode = "serve",
+    vault: Vault | None = None,
 ) -> list[Stage]:
     """The deciding stages (:func:`compose` in ``serve`` or ``replay`` mode)."""
-    return compose(settings, mode, rule_store=rule_store, store=store, identity=identity)
+    return compose(
+        settings, mode, rule_store=rule_store, store=store, identity=identity, vault=vault
+    )
 
 
 def open_change_feed(
@@ -311,8 +343,9 @@ def build_runtime(settings: Settings, *, server: bool = False, rebuild: bool = T
     rule_store = open_rule_store(settings)
     secret = token_secret(settings)
     identity = open_identity(settings, secret)
+    vault = open_vault(settings)
     pipeline = Pipeline(
-        build_stages(settings, rule_store, store, identity, "serve" if server else "replay"),
+        build_stages(settings, rule_store, store, identity, "serve" if server else "replay", vault),
         Policy(settings.policy.to_config()),
     )
     changes = open_change_feed(settings, rule_store, pipeline)
@@ -320,7 +353,9 @@ def build_runtime(settings: Settings, *, server: bool = False, rebuild: bool = T
     engine = Engine(
         pipeline,
         store,
-        Tokenizer(secret),
+        Tokenizer(secret)
+        if vault is None
+        else SharingTokenizer(secret, consortium_keys(settings), vault),
         durable=settings.durable,
         committer=committer,
         snapshot_path=snapshot_path(settings),

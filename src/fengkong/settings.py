@@ -78,6 +78,35 @@ class VoiceSettings(BaseModel):
     )
 
 
+class SharingSettings(BaseModel):
+    """Industry sharing: consortium risk lists (see docs/sharing.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    member: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9._-]{1,64}$", description="this member's id in the consortium"
+    )
+    consortium_keys: dict[str, SecretStr] = Field(
+        default_factory=dict, description="consortium HMAC keys by key id (≥ 16 bytes each)"
+    )
+    export_key_id: str | None = Field(
+        None, description="the consortium key exports use; default: the only one configured"
+    )
+    member_key_path: Path | None = Field(
+        None, description="this member's Ed25519 signing key; default: <db_path>.share-key"
+    )
+    members_path: Path | None = Field(
+        None, description="TOML directory of the members' public keys (import trusts these)"
+    )
+    bundle_path: Path | None = Field(
+        None, description="the bundle `GET /v1/share/bundle` serves (the last export)"
+    )
+    ttl_days: float = Field(
+        180.0, gt=0, description="an exported entry expires this long after last seen"
+    )
+    psi_per_hour: int = Field(6, ge=1, description="PSI exchanges a peer key may run per hour")
+
+
 class Settings(BaseSettings):
     """Everything an operator can set; see docs/configuration.md."""
 
@@ -185,6 +214,7 @@ class Settings(BaseSettings):
     policy: PolicySettings = PolicySettings()
     challenges: ChallengeSettings = ChallengeSettings()
     voice: VoiceSettings = VoiceSettings()
+    sharing: SharingSettings = SharingSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     def limits(self) -> Limits:

@@ -29,14 +29,17 @@ ALLOWED: dict[str, set[str]] = {
     "decisions": {"events"},
     "cases": {"decisions", "events"},
     "audit": {"events"},
-    "sharing": {"events"},
-    "storage": {"types", "rules", "models", "cases", "audit", "events"},
+    # types: its stage; audit: police leads carry the chain's evidence bundles.
+    "sharing": {"events", "types", "audit"},
+    "storage": {"types", "rules", "models", "cases", "audit", "sharing", "events"},
     "sim": {"events"},
     "evaluation": {"events"},
     "settings": {"types", "events"},
     "runtime": {"runtime_identity", *BELOW_API},
     # The identity half of the runtime: challenge, voiceprint stores and their stages.
     "runtime_identity": BELOW_API,
+    # The sharing half: a member's keys, export, import, PSI and police leads.
+    "runtime_sharing": {"runtime", *BELOW_API},
     "api": {"runtime", *BELOW_API},
     "console": {"api"},
     "cli": {"api", "runtime", *BELOW_API},
@@ -67,6 +70,8 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ("features", "identity"): "baserates: fingerprint clusters and device keys identity owns",
     ("identity", "features"): "fingerprints: the windowed distinct counts of features",
     ("identity", "storage"): "challenges: the row type of its SQLite challenge store",
+    ("sharing", "identity"): "identifiers: the usable device id and fingerprint cluster",
+    ("decisions", "sharing"): "stages_rules: the shared-list stage's names rules may read",
     ("sim", "identity"): "challenges: simulated customers read the OTP sink and TOTP codes",
 }
 

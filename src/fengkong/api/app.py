@@ -37,6 +37,7 @@ from fengkong.api.schemas import (
     MessageOut,
     ValidationErrorOut,
 )
+from fengkong.api.sharing_routes import sharing_router
 from fengkong.decisions import Engine, IdempotencyConflict
 from fengkong.events import (
     Event,
@@ -310,6 +311,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     app.include_router(challenges_router(settings.max_body_bytes))
+    app.include_router(sharing_router(settings))
     if runtime is not None:
         _mount_rules(app, runtime)
     secure.limit_bodies(app, settings)

@@ -9,7 +9,8 @@ valid key, 403 with a key that lacks the role. Attach it to a route with
 Roles: ``ingest`` (events), ``labeler`` (labels), ``analyst`` (read decisions and
 explanations, work cases), ``unmask`` (see identifiers unmasked, each read audited),
 ``rule_admin`` (publish, roll back, freeze, lists, tokenise), ``auditor`` (audit read,
-verify, export), ``admin`` (keys; holds every role).
+verify, export), ``consortium`` (a peer member: its bundle and PSI, docs/sharing.md),
+``admin`` (keys; holds every role).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ ROLES: tuple[str, ...] = (
     "unmask",
     "rule_admin",
     "auditor",
+    "consortium",
     "admin",
 )
 

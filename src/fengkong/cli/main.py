@@ -22,6 +22,7 @@ from fengkong.cli.models_cmd import models
 from fengkong.cli.replay_cmd import replay
 from fengkong.cli.rules_cmd import rules
 from fengkong.cli.serve_cmd import serve
+from fengkong.cli.share_cmd import share
 from fengkong.cli.sim_cmd import sim
 
 
@@ -57,4 +58,5 @@ main.add_command(models)
 main.add_command(replay)
 main.add_command(rules)
 main.add_command(serve)
+main.add_command(share)
 main.add_command(sim)

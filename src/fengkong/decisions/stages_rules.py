@@ -52,6 +52,7 @@ def stage_classes() -> list[type]:
     from fengkong.identity.behaviour import BehaviourStage
     from fengkong.identity.outcomes import ChallengeFeaturesStage
     from fengkong.identity.voice import VoiceStage
+    from fengkong.sharing.stage import SharedListStage
 
     return [
         EnrichStage,
@@ -64,6 +65,7 @@ def stage_classes() -> list[type]:
         FlowsStage,
         DocumentsStage,
         GraphStage,
+        SharedListStage,
         ModelStage,
     ]
 

@@ -1,0 +1,171 @@
+"""Pipeline stage ``shared``: the consortium's reports about this event's identities.
+
+For each entity kind ``K`` (:data:`~fengkong.sharing.identifiers.KINDS`) and over all
+kinds it writes ``shared.K.reports_30d`` (live reports whose member last saw the
+identity within 30 days), ``shared.K.members`` (distinct members reporting it) and
+``shared.K.max_confidence``; ``shared.reports_30d``, ``shared.members`` and
+``shared.max_confidence`` take every kind together. Point in time: a report counts
+for an event from its import on and until it expires. With nothing imported the stage
+writes nothing, so decisions and explanations are exactly those without it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from fengkong.decisions.types import DecisionContext, FeatureValue
+from fengkong.sharing.identifiers import KINDS, clear_entities, token_entities
+from fengkong.sharing.keys import ConsortiumKeys
+from fengkong.sharing.vault import Vault
+
+WINDOW_S = 30 * 86_400
+METRICS = ("reports_30d", "members", "max_confidence")
+OUTPUTS: dict[str, str] = {
+    **{f"shared.{k}.{m}": "num" for k in KINDS for m in METRICS},
+    **{f"shared.{m}": "num" for m in METRICS},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    member: str
+    last_seen: int
+    confidence: float
+    expires_at: int
+    imported_at: float
+
+
+class StoredLike(Protocol):
+    """An imported entry as the store gives it back."""
+
+    @property
+    def member(self) -> str: ...
+
+    @property
+    def consortium_key(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def digest(self) -> str: ...
+
+    @property
+    def last_seen(self) -> int: ...
+
+    @property
+    def confidence(self) -> float: ...
+
+    @property
+    def expires_at(self) -> int: ...
+
+    @property
+    def imported_at(self) -> float: ...
+
+
+class EntrySource(Protocol):
+    """Where imported entries live (``storage.sharing_sqlite.SharingStore``)."""
+
+    def version(self) -> tuple[int, float]: ...
+
+    def entries(self) -> Iterable[StoredLike]: ...
+
+
+Index = dict[tuple[str, str, str], list[Report]]
+
+
+def build_index(entries: Iterable[StoredLike]) -> Index:
+    """``(consortium key, kind, digest) -> reports`` from stored entries."""
+    index: Index = {}
+    for e in entries:
+        report = Report(e.member, e.last_seen, e.confidence, e.expires_at, e.imported_at)
+        index.setdefault((e.consortium_key, e.kind, e.digest), []).append(report)
+    return index
+
+
+class SharedListStage:
+    """Matches the event's identities against the imported consortium lists."""
+
+    name = "shared"
+    outputs = OUTPUTS
+    inputs: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        source: EntrySource | None,
+        keys: ConsortiumKeys,
+        vault: Vault | None = None,
+        *,
+        refresh_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._source = source
+        self._keys = keys
+        self._vault = vault
+        self._refresh_s = refresh_s
+        self._clock = clock
+        self._checked = float("-inf")
+        self._version: tuple[int, float] | None = None
+        self.index: Index = {}
+
+    def _current(self) -> Index:
+        if self._source is None:
+            return self.index
+        now = self._clock()
+        if now - self._checked >= self._refresh_s:
+            self._checked = now
+            version = self._source.version()
+            if version != self._version:
+                self.index = build_index(self._source.entries())
+                self._version = version
+        return self.index
+
+    def reload(self) -> None:
+        """Read the entries again at the next event (after an import in this process)."""
+        self._checked = float("-inf")
+
+    def close(self) -> None:
+        close = getattr(self._source, "close", None)
+        if callable(close):
+            close()
+
+    def run(self, ctx: DecisionContext) -> None:
+        index = self._current()
+        if not index or not self._keys:
+            return
+        ts = ctx.event.occurred_at.timestamp()
+        found = self._reports(ctx, index, ts)
+        out = ctx.features
+        every: list[Report] = []
+        for kind in KINDS:
+            reports = found.get(kind, [])
+            every.extend(reports)
+            _write(out, f"shared.{kind}", reports, ts)
+        _write(out, "shared", every, ts)
+        if every:
+            members = sorted({r.member for r in every})
+            detail = f"reported by {', '.join(members)}: {', '.join(sorted(found))}"
+            ctx.explain.setdefault("shared", detail)
+
+    def _reports(self, ctx: DecisionContext, index: Index, ts: float) -> dict[str, list[Report]]:
+        found: dict[str, list[Report]] = {}
+        digests: list[tuple[str, str, str]] = []
+        for kind, value in clear_entities(ctx.event):
+            digests.extend((k, kind, d) for k, d in self._keys.digests(kind, value).items())
+        if self._vault is not None:
+            for kind, token in token_entities(ctx.event):
+                digests.extend((k, kind, d) for k, d in self._vault.lookup(token).items())
+        for key in dict.fromkeys(digests):
+            for r in index.get(key, ()):
+                if r.imported_at <= ts < r.expires_at:
+                    found.setdefault(key[1], []).append(r)
+        return found
+
+
+def _write(out: dict[str, FeatureValue], prefix: str, reports: list[Report], ts: float) -> None:
+    out[f"{prefix}.reports_30d"] = sum(1 for r in reports if r.last_seen >= ts - WINDOW_S)
+    out[f"{prefix}.members"] = len({r.member for r in reports})
+    out[f"{prefix}.max_confidence"] = max((r.confidence for r in reports), default=0.0)

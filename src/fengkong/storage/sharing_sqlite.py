@@ -1,0 +1,244 @@
+"""Consortium risk lists in the database file: imported entries, bundles, the vault.
+
+Portable SQL (TEXT, BIGINT, DOUBLE PRECISION, ``ON CONFLICT``; no AUTOINCREMENT, no
+WITHOUT ROWID) so the same steps run on PostgreSQL. A member's newer bundle replaces
+its entries (a bundle is its whole current list, so withdrawn entries go); an older one
+than the last imported is refused (no resurrecting withdrawn entries by replay). Each
+import and revocation is chained in its own transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from fengkong.sharing.bundle import Bundle
+from fengkong.storage.audit_hooks import chain_change, ensure
+from fengkong.storage.connect import PerThread, migrate
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS share_bundles (
+    digest TEXT PRIMARY KEY,
+    member TEXT NOT NULL,
+    member_key TEXT NOT NULL,
+    consortium_key TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    imported_at DOUBLE PRECISION NOT NULL,
+    entries BIGINT NOT NULL,
+    expired BIGINT NOT NULL,
+    via TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS share_bundles_member ON share_bundles (member, created_at);
+CREATE TABLE IF NOT EXISTS share_entries (
+    member TEXT NOT NULL,
+    consortium_key TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    first_seen BIGINT NOT NULL,
+    last_seen BIGINT NOT NULL,
+    confidence DOUBLE PRECISION NOT NULL,
+    source TEXT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    bundle TEXT NOT NULL,
+    imported_at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (member, consortium_key, kind, digest)
+);
+CREATE INDEX IF NOT EXISTS share_entries_digest ON share_entries (digest);
+CREATE TABLE IF NOT EXISTS share_revoked (
+    member TEXT PRIMARY KEY,
+    revoked_at DOUBLE PRECISION NOT NULL,
+    reason TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS share_vault (
+    token TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    PRIMARY KEY (token, key_id)
+);
+"""
+_CHUNK = 500
+
+
+class ImportRefused(ValueError):
+    """A verified bundle the store will not take (revoked member, older than the last)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEntry:
+    member: str
+    consortium_key: str
+    kind: str
+    digest: str
+    first_seen: int
+    last_seen: int
+    confidence: float
+    source: str
+    expires_at: int
+    imported_at: float
+
+
+class SharingStore:
+    """Tables ``share_bundles``, ``share_entries``, ``share_revoked``, ``share_vault``."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._conns = PerThread(self.path, "NORMAL")
+        self._lock = threading.Lock()
+        conn = self._conns.get()
+        migrate(conn, "sharing", [_SCHEMA])
+        ensure(conn)
+
+    def import_bundle(self, bundle: Bundle, *, via: str, now: float | None = None) -> bool:
+        """Store a verified bundle in place of the member's entries; ``False`` if already in."""
+        at = time.time() if now is None else now
+        conn = self._conns.get()
+        with self._lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                done = self._import(conn, bundle, via, at)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return done
+
+    def _import(self, conn: sqlite3.Connection, bundle: Bundle, via: str, at: float) -> bool:
+        if conn.execute(
+            "SELECT 1 FROM share_bundles WHERE digest = ?", (bundle.digest,)
+        ).fetchone():
+            return False
+        if conn.execute(
+            "SELECT 1 FROM share_revoked WHERE member = ?", (bundle.member,)
+        ).fetchone():
+            raise ImportRefused(f"member {bundle.member!r} is revoked here")
+        last = conn.execute(
+            "SELECT MAX(created_at) FROM share_bundles WHERE member = ?", (bundle.member,)
+        ).fetchone()[0]
+        if last is not None and bundle.created_at <= int(last):
+            raise ImportRefused(
+                f"bundle of {bundle.member!r} made at {bundle.created_at} is not newer than "
+                f"the one imported (made at {last})"
+            )
+        conn.execute("DELETE FROM share_entries WHERE member = ?", (bundle.member,))
+        conn.executemany(
+            "INSERT INTO share_entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (member, consortium_key, kind, digest) DO NOTHING",
+            (
+                (bundle.member, bundle.consortium_key, e.kind, e.digest, e.first_seen,
+                 e.last_seen, e.confidence, e.source, e.expires_at, bundle.digest, at)
+                for e in bundle.entries
+            ),
+        )  # fmt: skip
+        conn.execute(
+            "INSERT INTO share_bundles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (bundle.digest, bundle.member, bundle.member_key, bundle.consortium_key,
+             bundle.created_at, at, len(bundle.entries), bundle.expired, via),
+        )  # fmt: skip
+        chain_change(
+            conn,
+            "share_import",
+            bundle.digest[:16],
+            data={
+                "member": bundle.member,
+                "member_key": bundle.member_key,
+                "consortium_key": bundle.consortium_key,
+                "created_at": bundle.created_at,
+                "entries": len(bundle.entries),
+                "expired": bundle.expired,
+                "via": via,
+            },
+        )
+        return True
+
+    def revoke(self, member: str, reason: str, *, now: float | None = None) -> int:
+        """Drop a member's entries and refuse its bundles from now on; entries dropped."""
+        at = time.time() if now is None else now
+        conn = self._conns.get()
+        with self._lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                n = conn.execute("DELETE FROM share_entries WHERE member = ?", (member,)).rowcount
+                conn.execute(
+                    "INSERT INTO share_revoked VALUES (?, ?, ?) ON CONFLICT (member) DO NOTHING",
+                    (member, at, reason),
+                )
+                chain_change(conn, "share_revoke", member, data={"entries": n, "reason": reason})
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return int(n)
+
+    def reinstate(self, member: str) -> None:
+        conn = self._conns.get()
+        with self._lock:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("DELETE FROM share_revoked WHERE member = ?", (member,))
+            chain_change(conn, "share_reinstate", member, data={})
+            conn.execute("COMMIT")
+
+    def purge_expired(self, now: float) -> int:
+        conn = self._conns.get()
+        with self._lock:
+            cur = conn.execute("DELETE FROM share_entries WHERE expires_at <= ?", (int(now),))
+        return int(cur.rowcount)
+
+    def entries(self) -> Iterator[StoredEntry]:
+        """Every stored entry (the matching index loads these)."""
+        cur = self._conns.get().execute(
+            "SELECT member, consortium_key, kind, digest, first_seen, last_seen, confidence,"
+            " source, expires_at, imported_at FROM share_entries"
+        )
+        for row in cur:
+            yield StoredEntry(*row)
+
+    def version(self) -> tuple[int, float]:
+        """Changes when entries come or go (the stage reloads its index then)."""
+        row = (
+            self._conns.get()
+            .execute("SELECT COUNT(*), COALESCE(MAX(imported_at), 0) FROM share_entries")
+            .fetchone()
+        )
+        return int(row[0]), float(row[1])
+
+    def bundles(self) -> list[dict[str, object]]:
+        cur = self._conns.get().execute(
+            "SELECT digest, member, member_key, consortium_key, created_at, imported_at,"
+            " entries, expired, via FROM share_bundles ORDER BY imported_at"
+        )
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, row, strict=True)) for row in cur]
+
+    def revoked(self) -> list[str]:
+        return [r[0] for r in self._conns.get().execute("SELECT member FROM share_revoked")]
+
+    # The vault (see fengkong.sharing.vault).
+    def remember(self, rows: Sequence[tuple[str, str, str]]) -> None:
+        if not rows:
+            return
+        conn = self._conns.get()
+        with self._lock:
+            conn.executemany(
+                "INSERT INTO share_vault VALUES (?, ?, ?) ON CONFLICT (token, key_id) DO NOTHING",
+                rows,
+            )
+
+    def hashes(self, tokens: Iterable[str]) -> dict[str, dict[str, str]]:
+        wanted = list(dict.fromkeys(tokens))
+        out: dict[str, dict[str, str]] = {}
+        conn = self._conns.get()
+        for i in range(0, len(wanted), _CHUNK):
+            part = wanted[i : i + _CHUNK]
+            marks = ",".join("?" * len(part))
+            for token, key_id, digest in conn.execute(
+                f"SELECT token, key_id, digest FROM share_vault WHERE token IN ({marks})", part
+            ):
+                out.setdefault(token, {})[key_id] = digest
+        return out
+
+    def close(self) -> None:
+        self._conns.close()
