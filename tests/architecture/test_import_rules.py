@@ -42,7 +42,7 @@ ALLOWED: dict[str, set[str]] = {
     "runtime_sharing": {"runtime", *BELOW_API},
     "api": {"runtime", *BELOW_API},
     "console": {"api"},
-    "cli": {"api", "runtime", *BELOW_API},
+    "cli": {"api", "runtime", "runtime_sharing", *BELOW_API},
     "__main__": {"cli"},
 }
 

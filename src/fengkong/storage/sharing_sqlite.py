@@ -108,13 +108,13 @@ class SharingStore:
 
     def _import(self, conn: sqlite3.Connection, bundle: Bundle, via: str, at: float) -> bool:
         if conn.execute(
-            "SELECT 1 FROM share_bundles WHERE digest = ?", (bundle.digest,)
-        ).fetchone():
-            return False
-        if conn.execute(
             "SELECT 1 FROM share_revoked WHERE member = ?", (bundle.member,)
         ).fetchone():
             raise ImportRefused(f"member {bundle.member!r} is revoked here")
+        if conn.execute(
+            "SELECT 1 FROM share_bundles WHERE digest = ?", (bundle.digest,)
+        ).fetchone():
+            return False
         last = conn.execute(
             "SELECT MAX(created_at) FROM share_bundles WHERE member = ?", (bundle.member,)
         ).fetchone()[0]
