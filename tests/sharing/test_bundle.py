@@ -103,3 +103,18 @@ def test_a_re_signed_forgery_with_a_malformed_entry_is_refused(tmp_path: Path) -
         verify_bundle(blob, directory, now=NOW)
     sig = blob.rstrip(b"\n").rsplit(b" ", 1)[1]
     assert base64.b64decode(sig)  # the signature itself was fine: the entry is what fails
+
+
+def test_a_members_trust_scales_its_confidences_and_caps_its_size(tmp_path: Path) -> None:
+    blob, _ = _bundle(tmp_path, [_entry(), _entry("cd" * 16)])
+    public = public_key_text(load_signing_key(tmp_path / "a.key"))
+    (tmp_path / "m.toml").write_text(
+        f'[[members]]\nid = "bank-a"\nkeys = ["{public}"]\ntrust = 0.5\n'
+    )
+    bundle = verify_bundle(blob, MemberDirectory.load(tmp_path / "m.toml"), now=NOW)
+    assert [e.confidence for e in bundle.entries] == [0.475, 0.475]
+    (tmp_path / "m.toml").write_text(
+        f'[[members]]\nid = "bank-a"\nkeys = ["{public}"]\nmax_entries = 1\n'
+    )
+    with pytest.raises(BundleError, match="at most 1"):
+        verify_bundle(blob, MemberDirectory.load(tmp_path / "m.toml"), now=NOW)

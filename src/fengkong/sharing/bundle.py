@@ -124,7 +124,10 @@ def verify_bundle(
     except orjson.JSONDecodeError as exc:
         raise BundleError(f"bundle body is not JSON: {exc}") from None
     _check_header(data, member, key_id, now, max_skew_s)
-    entries, expired = _entries(data["entries"], now)
+    limit = directory.max_entries(member)
+    if limit is not None and len(data["entries"]) > limit:
+        raise BundleError(f"entries: {member!r} may send at most {limit:,}")
+    entries, expired = _entries(data["entries"], now, directory.trust(member))
     return Bundle(
         member=member,
         member_key=key_id,
@@ -152,7 +155,7 @@ def _check_header(data: object, member: str, key_id: str, now: float, skew: floa
         raise BundleError(f"entries: a list of at most {MAX_ENTRIES:,}")
 
 
-def _entries(rows: list[object], now: float) -> tuple[list[Entry], int]:
+def _entries(rows: list[object], now: float, trust: float) -> tuple[list[Entry], int]:
     out: list[Entry] = []
     expired = 0
     kinds, sources = set(KINDS), set(SOURCES)
@@ -174,5 +177,7 @@ def _entries(rows: list[object], now: float) -> tuple[list[Entry], int]:
         if expires <= now:
             expired += 1
             continue
-        out.append(Entry(kind, digest, first, last, float(conf), source, expires))
+        conf = round(float(conf) * trust, 3)
+        if conf > 0:
+            out.append(Entry(kind, digest, first, last, conf, source, expires))
     return out, expired

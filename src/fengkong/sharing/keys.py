@@ -106,22 +106,44 @@ class MemberDirectory:
     """The consortium's members and their public keys (a TOML file each member holds).
 
     ``[[members]] id = "bank-a"  keys = ["<base64>", ...]  revoked_keys = ["<base64>"]``
+    and optionally ``trust`` (0..1, default 1: each of its confidences is multiplied by
+    it) and ``max_entries`` (a bundle with more is refused): a member whose reports
+    proved wrong weighs less without being cut off.
     """
 
-    def __init__(self, keys: list[MemberKey]) -> None:
+    def __init__(
+        self,
+        keys: list[MemberKey],
+        trust: dict[str, float] | None = None,
+        max_entries: dict[str, int] | None = None,
+    ) -> None:
         self._keys = {(k.member, k.key_id): k for k in keys}
+        self._trust = trust or {}
+        self._max = max_entries or {}
+
+    def trust(self, member: str) -> float:
+        return self._trust.get(member, 1.0)
+
+    def max_entries(self, member: str) -> int | None:
+        return self._max.get(member)
 
     @classmethod
     def load(cls, path: Path) -> MemberDirectory:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
         keys: list[MemberKey] = []
+        trust: dict[str, float] = {}
+        limits: dict[str, int] = {}
         for item in data.get("members", []):
             member = str(item["id"])
+            if "trust" in item:
+                trust[member] = min(1.0, max(0.0, float(item["trust"])))
+            if "max_entries" in item:
+                limits[member] = int(item["max_entries"])
             for revoked, field in ((False, "keys"), (True, "revoked_keys")):
                 for text in item.get(field, []):
                     public = Ed25519PublicKey.from_public_bytes(base64.b64decode(text))
                     keys.append(MemberKey(member, key_id_of(text), public, revoked))
-        return cls(keys)
+        return cls(keys, trust, limits)
 
     def members(self) -> list[str]:
         return sorted({m for m, _ in self._keys})
