@@ -158,7 +158,8 @@ def compose(
     """The stage list for every use, built one way so each sees the same facts.
 
     ``serve`` and ``replay``: enrich → links → features → baserates → flows → documents → graph →
-    models → rules → credit (``rule_store`` required; ``store`` gives the models their labels).
+    shared → models → rules → credit (``rule_store`` required; ``store`` gives the models their
+    labels).
     ``backtest``: the same up to the models (the backtest evaluates the rule sets
     itself); the models come in when ``store`` is given. ``export``: up to the graph.
     ``training``: the context stages (enrich, links, baserates, flows, documents, graph) that

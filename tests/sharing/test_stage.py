@@ -28,13 +28,25 @@ class Row:
 
 class Rows:
     def __init__(self, rows: list[Row]) -> None:
-        self.rows = rows
+        self.rows_ = rows
 
     def version(self) -> tuple[int, float]:
-        return len(self.rows), 0.0
+        return len(self.rows_), 0.0
 
-    def entries(self) -> Iterable[Row]:
-        return self.rows
+    def rows(self) -> Iterable[tuple[str, str, str, str, int, float, int, float]]:
+        return [
+            (
+                r.member,
+                r.consortium_key,
+                r.kind,
+                r.digest,
+                r.last_seen,
+                r.confidence,
+                r.expires_at,
+                r.imported_at,
+            )
+            for r in self.rows_
+        ]
 
 
 class MemoryVault:

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from fengkong.decisions.types import DecisionContext, FeatureValue
+from fengkong.sharing.bundle import no_gc
 from fengkong.sharing.identifiers import KINDS, clear_entities, token_entities
 from fengkong.sharing.keys import ConsortiumKeys
 from fengkong.sharing.vault import Vault
@@ -29,8 +29,7 @@ OUTPUTS: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Report:
+class Report(NamedTuple):
     member: str
     last_seen: int
     confidence: float
@@ -38,32 +37,8 @@ class Report:
     imported_at: float
 
 
-class StoredLike(Protocol):
-    """An imported entry as the store gives it back."""
-
-    @property
-    def member(self) -> str: ...
-
-    @property
-    def consortium_key(self) -> str: ...
-
-    @property
-    def kind(self) -> str: ...
-
-    @property
-    def digest(self) -> str: ...
-
-    @property
-    def last_seen(self) -> int: ...
-
-    @property
-    def confidence(self) -> float: ...
-
-    @property
-    def expires_at(self) -> int: ...
-
-    @property
-    def imported_at(self) -> float: ...
+# member, consortium key, kind, digest, last seen, confidence, expires at, imported at
+Row = tuple[str, str, str, str, int, float, int, float]
 
 
 class EntrySource(Protocol):
@@ -71,18 +46,23 @@ class EntrySource(Protocol):
 
     def version(self) -> tuple[int, float]: ...
 
-    def entries(self) -> Iterable[StoredLike]: ...
+    def rows(self) -> Iterable[Row]: ...
 
 
 Index = dict[tuple[str, str, str], list[Report]]
 
 
-def build_index(entries: Iterable[StoredLike]) -> Index:
-    """``(consortium key, kind, digest) -> reports`` from stored entries."""
+def build_index(rows: Iterable[Row]) -> Index:
+    """``(consortium key, kind, digest) -> reports`` from stored rows."""
     index: Index = {}
-    for e in entries:
-        report = Report(e.member, e.last_seen, e.confidence, e.expires_at, e.imported_at)
-        index.setdefault((e.consortium_key, e.kind, e.digest), []).append(report)
+    with no_gc():  # a million small tuples hold no cycles
+        for member, key_id, kind, digest, last, conf, expires, imported in rows:
+            report = Report(member, last, conf, expires, imported)
+            found = index.get((key_id, kind, digest))
+            if found is None:
+                index[(key_id, kind, digest)] = [report]
+            else:
+                found.append(report)
     return index
 
 
@@ -119,7 +99,7 @@ class SharedListStage:
             self._checked = now
             version = self._source.version()
             if version != self._version:
-                self.index = build_index(self._source.entries())
+                self.index = build_index(self._source.rows())
                 self._version = version
         return self.index
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from fengkong.sharing.bundle import Bundle
+from fengkong.sharing.bundle import Bundle, no_gc
 from fengkong.storage.audit_hooks import chain_change, ensure
 from fengkong.storage.connect import PerThread, migrate
 
@@ -47,7 +47,6 @@ CREATE TABLE IF NOT EXISTS share_entries (
     imported_at DOUBLE PRECISION NOT NULL,
     PRIMARY KEY (member, consortium_key, kind, digest)
 );
-CREATE INDEX IF NOT EXISTS share_entries_digest ON share_entries (digest);
 CREATE TABLE IF NOT EXISTS share_revoked (
     member TEXT PRIMARY KEY,
     revoked_at DOUBLE PRECISION NOT NULL,
@@ -96,7 +95,7 @@ class SharingStore:
         """Store a verified bundle in place of the member's entries; ``False`` if already in."""
         at = time.time() if now is None else now
         conn = self._conns.get()
-        with self._lock:
+        with self._lock, no_gc():
             conn.execute("BEGIN IMMEDIATE")
             try:
                 done = self._import(conn, bundle, via, at)
@@ -195,6 +194,14 @@ class SharingStore:
         )
         for row in cur:
             yield StoredEntry(*row)
+
+    def rows(self) -> Iterator[tuple[str, str, str, str, int, float, int, float]]:
+        """Entries as plain rows, as the matching stage indexes them."""
+        cur = self._conns.get().execute(
+            "SELECT member, consortium_key, kind, digest, last_seen, confidence, expires_at,"
+            " imported_at FROM share_entries"
+        )
+        yield from cur
 
     def version(self) -> tuple[int, float]:
         """Changes when entries come or go (the stage reloads its index then)."""
