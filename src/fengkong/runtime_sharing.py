@@ -132,6 +132,7 @@ def import_blob(
     store = SharingStore(settings.db_path)
     try:
         done = store.import_bundle(bundle, via=via, now=at)
+        store.purge_expired(at)  # other members' entries that expired since their import
     finally:
         store.close()
     return bundle, done
