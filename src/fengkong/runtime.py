@@ -7,12 +7,13 @@ the same settings decide the same way.
 from __future__ import annotations
 
 import gc
+import hashlib
 import logging
 import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from fengkong.decisions import Engine, Pipeline, Policy, Stage
 from fengkong.events import Tokenizer
@@ -24,11 +25,18 @@ from fengkong.settings import Settings
 from fengkong.storage import GroupCommitter, SQLiteStore
 from fengkong.storage.changes import ChangeFeed
 from fengkong.storage.files import check_private, create_private, key_from_file, store_files
+from fengkong.storage.postgres import PostgresStore
 from fengkong.storage.repair import StoreDamaged
 from fengkong.storage.repair import check as check_store
 from fengkong.storage.rules_sqlite import SQLiteRuleStore
 
+if TYPE_CHECKING:
+    from fengkong.features.state_redis import RedisState
+
 log = logging.getLogger(__name__)
+
+# The event store of ``storage.backend``.
+AnyStore = SQLiteStore | PostgresStore
 
 
 def token_secret(settings: Settings) -> bytes:
@@ -55,10 +63,40 @@ SNAPSHOT_AFTER_EVENTS = 10_000
 
 
 def snapshot_path(settings: Settings) -> Path | None:
-    """Where the state snapshot lives: beside the database (none in memory)."""
-    if not settings.snapshots or str(settings.db_path) == ":memory:":
+    """Where the state snapshot lives: beside the database (none in memory).
+
+    None on a shared store either: each worker rebuilds from the shared log.
+    """
+    shared = settings.storage.backend != "sqlite"
+    if not settings.snapshots or str(settings.db_path) == ":memory:" or shared:
         return None
     return Path(f"{settings.db_path}.snapshot")
+
+
+def open_store(settings: Settings, protector: FieldProtector) -> AnyStore:
+    """The event store ``storage.backend`` names."""
+    if settings.storage.backend == "postgres":
+        assert settings.storage.url is not None  # checked by the settings
+        return PostgresStore(
+            settings.storage.url.get_secret_value(),
+            protector=protector,
+            pool_size=settings.storage.pool_size,
+        )
+    return SQLiteStore(
+        settings.db_path, synchronous=settings.sqlite_synchronous, protector=protector
+    )
+
+
+def feature_state(settings: Settings) -> RedisState | None:
+    """The shared feature state of ``state.backend = "redis"`` (``None``: in memory)."""
+    if settings.state.backend != "redis":
+        return None
+    from fengkong.features.state_redis import RedisState
+
+    assert settings.state.redis_url is not None  # checked by the settings
+    # The tag key of the states is derived from the tokenisation key (one per deployment).
+    secret = hashlib.sha256(b"fengkong redis state\0" + token_secret(settings)).digest()
+    return RedisState.from_url(settings.state.redis_url.get_secret_value(), secret)
 
 
 def field_protector(settings: Settings) -> FieldProtector:
@@ -148,7 +186,7 @@ def compose(
     mode: Mode,
     *,
     rule_store: SQLiteRuleStore | None = None,
-    store: SQLiteStore | None = None,
+    store: AnyStore | None = None,
     ip_ranges_path: Path | None = None,
     features: FeatureEngine | None = None,
     identity: Identity | None = None,
@@ -199,7 +237,10 @@ def compose(
     )
     if features is None:
         assert registry is not None
-        features = FeatureEngine(serving_feature_definitions(registry))
+        shared = feature_state(settings) if mode in ("serve", "replay") else None
+        features = FeatureEngine(serving_feature_definitions(registry), state=shared)
+        if shared is not None:
+            shared.ttl_s = features.entity_horizons()
     # Only a server waits on image workers within a budget; every other use reads the
     # images inline, so a replay decides the same way each time.
     images = ImagePool(settings.image_workers if mode == "serve" else 0, settings.image_budget_s)
@@ -244,7 +285,7 @@ def _bounded(settings: Settings, stages: list[Stage]) -> list[Stage]:
 def build_stages(
     settings: Settings,
     rule_store: SQLiteRuleStore,
-    store: SQLiteStore,
+    store: AnyStore,
     identity: Identity | None = None,
     mode: Mode = "serve",
 ) -> list[Stage]:
@@ -271,7 +312,7 @@ class Runtime:
     """A store, an engine over it, and (for servers) the group committer."""
 
     settings: Settings
-    store: SQLiteStore
+    store: AnyStore
     rule_store: SQLiteRuleStore
     engine: Engine
     committer: GroupCommitter | None = None
@@ -305,9 +346,7 @@ def build_runtime(settings: Settings, *, server: bool = False, rebuild: bool = T
         raise StoreDamaged(str(settings.db_path), problems)
     secure_files(settings)
     protector = field_protector(settings)
-    store = SQLiteStore(
-        settings.db_path, synchronous=settings.sqlite_synchronous, protector=protector
-    )
+    store = open_store(settings, protector)
     rule_store = open_rule_store(settings)
     secret = token_secret(settings)
     identity = open_identity(settings, secret)
