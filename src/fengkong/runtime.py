@@ -31,6 +31,7 @@ from fengkong.storage.repair import check as check_store
 from fengkong.storage.rules_sqlite import SQLiteRuleStore
 
 if TYPE_CHECKING:
+    from fengkong.decisions.follow import LogFollower
     from fengkong.features.state_redis import RedisState
 
 log = logging.getLogger(__name__)
@@ -299,12 +300,41 @@ def open_change_feed(
     """One feed tells the rule store and the models stage when to reload (a file only)."""
     if str(settings.db_path) == ":memory:":
         return None
+    if settings.storage.backend != "sqlite":
+        # The feed's triggers watch the file's labels table, empty when labels live in
+        # PostgreSQL (their version then comes from the log follower).
+        SQLiteStore(settings.db_path, synchronous=settings.sqlite_synchronous).close()
     feed = ChangeFeed(str(settings.db_path))
     rule_store.changes = feed.version
     for stage in pipeline.stages:
         if hasattr(stage, "changes") and getattr(stage, "changes", 0) is None:
             stage.changes = feed.version
     return feed
+
+
+def follow_shared_log(
+    settings: Settings, engine: Engine, store: AnyStore, changes: ChangeFeed | None
+) -> LogFollower | None:
+    """On a store other workers write too, follow their events and labels (before the
+    rebuild, so its start position is what the rebuild will have read at least)."""
+    if not isinstance(store, PostgresStore):
+        return None
+    from fengkong.decisions.follow import LogFollower
+
+    follower = LogFollower(engine, store, settings.state.tail_interval_s)
+    follower.start(store.last_seq(), store.last_label_id())
+    engine.follower = follower
+    if changes is not None:
+        # Labels live in PostgreSQL: their version is the last label id followed.
+        version = changes.version
+
+        def versions(topic: str) -> int:
+            return version(topic) + (follower.label_id if topic == "labels" else 0)
+
+        for stage in engine.pipeline.stages:
+            if getattr(stage, "changes", None) == version:
+                stage.changes = versions  # type: ignore[attr-defined]
+    return follower
 
 
 @dataclass
@@ -375,12 +405,15 @@ def build_runtime(settings: Settings, *, server: bool = False, rebuild: bool = T
     runtime = Runtime(
         settings, store, rule_store, engine, committer, identity=identity, changes=changes
     )
+    follower = follow_shared_log(settings, engine, store, changes)
     if rebuild:
         runtime.rebuilt_events = engine.rebuild()
         if engine.snapshot_seq == 0 and runtime.rebuilt_events >= SNAPSHOT_AFTER_EVENTS:
             # A start from scratch: the next one need not read it all again. (After a
             # snapshot and its tail, the next maintenance round or the shutdown saves.)
             engine.save_snapshot()
+    if follower is not None:
+        follower.start(max(follower.seq, engine.rebuilt_seq), follower.label_id)
     # The rebuilt state is millions of long-lived containers: keep the cyclic GC from
     # walking them again and again (it made per-event tails ten times longer). No full
     # collection first: walking them once costs seconds at a million events, and a

@@ -86,18 +86,9 @@ CREATE UNIQUE INDEX IF NOT EXISTS labels_once ON labels (
     COALESCE(event_id, ''), COALESCE(user_id, ''), label, source, at, COALESCE(scenario, ''));
 """
 
-# Version 3 (the change feed's step): writers of labels wake the listening workers.
-_NOTIFY = """
-CREATE OR REPLACE FUNCTION fengkong_notify_labels() RETURNS trigger AS $$
-BEGIN PERFORM pg_notify('fengkong_changes', 'labels'); RETURN NULL; END; $$
-LANGUAGE plpgsql;
-CREATE OR REPLACE TRIGGER changes_labels AFTER INSERT ON labels
-FOR EACH STATEMENT EXECUTE FUNCTION fengkong_notify_labels();
-"""
-
-# The ``events`` component, step for step with SQLiteStore's list plus the notify step
-# (SQLite's change feed is its own component there). Add a migration at the end.
-STEPS = [_SCHEMA, _LABELS_ONCE, _NOTIFY]
+# The ``events`` component, step for step with SQLiteStore's list: a later migration is
+# one more entry here and there (the same text when it is portable SQL).
+STEPS = [_SCHEMA, _LABELS_ONCE]
 
 _PAGE = 5000
 
@@ -265,6 +256,29 @@ class PostgresStore:
             if len(rows) < _PAGE:
                 return
             last = rows[-1][0]
+
+    def tail(
+        self, seq: int, label_id: int, limit: int = _PAGE
+    ) -> tuple[list[tuple[int, bytes]], list[tuple[int, LabelRecord]]]:
+        """Events stored after ``seq`` and labels after ``label_id``, in one round trip."""
+        reveal = self._protector.reveal if self._protector else bytes
+        with self._pool.connection() as conn:
+            with conn.pipeline():
+                events = conn.execute(
+                    "SELECT seq, body FROM events WHERE seq > %s ORDER BY seq LIMIT %s",
+                    (seq, limit),
+                )
+                labels = conn.execute(
+                    "SELECT id, event_id, user_id, label, source, at, scenario FROM labels"
+                    " WHERE id > %s ORDER BY id LIMIT %s",
+                    (label_id, limit),
+                )
+            rows = events.fetchall()
+            label_rows = labels.fetchall()
+        return (
+            [(int(n), reveal(bytes(b))) for n, b in rows],
+            [(int(r[0]), LabelRecord(*r[1:])) for r in label_rows],
+        )
 
     def last_seq(self) -> int:
         row = self._one("SELECT MAX(seq) FROM events")
