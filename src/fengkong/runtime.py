@@ -7,12 +7,13 @@ the same settings decide the same way.
 from __future__ import annotations
 
 import gc
+import hashlib
 import logging
 import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from fengkong.decisions import Engine, Pipeline, Policy, Stage
 from fengkong.events import Tokenizer
@@ -25,11 +26,19 @@ from fengkong.sharing import ConsortiumKeys, SharingTokenizer, Vault
 from fengkong.storage import GroupCommitter, SQLiteStore
 from fengkong.storage.changes import ChangeFeed
 from fengkong.storage.files import check_private, create_private, key_from_file, store_files
+from fengkong.storage.postgres import PostgresStore
 from fengkong.storage.repair import StoreDamaged
 from fengkong.storage.repair import check as check_store
 from fengkong.storage.rules_sqlite import SQLiteRuleStore
 
+if TYPE_CHECKING:
+    from fengkong.decisions.follow import LogFollower
+    from fengkong.features.state_redis import RedisState
+
 log = logging.getLogger(__name__)
+
+# The event store of ``storage.backend``.
+AnyStore = SQLiteStore | PostgresStore
 
 
 def token_secret(settings: Settings) -> bytes:
@@ -56,10 +65,40 @@ SNAPSHOT_AFTER_EVENTS = 10_000
 
 
 def snapshot_path(settings: Settings) -> Path | None:
-    """Where the state snapshot lives: beside the database (none in memory)."""
-    if not settings.snapshots or str(settings.db_path) == ":memory:":
+    """Where the state snapshot lives: beside the database (none in memory).
+
+    None on a shared store either: each worker rebuilds from the shared log.
+    """
+    shared = settings.storage.backend != "sqlite"
+    if not settings.snapshots or str(settings.db_path) == ":memory:" or shared:
         return None
     return Path(f"{settings.db_path}.snapshot")
+
+
+def open_store(settings: Settings, protector: FieldProtector) -> AnyStore:
+    """The event store ``storage.backend`` names."""
+    if settings.storage.backend == "postgres":
+        assert settings.storage.url is not None  # checked by the settings
+        return PostgresStore(
+            settings.storage.url.get_secret_value(),
+            protector=protector,
+            pool_size=settings.storage.pool_size,
+        )
+    return SQLiteStore(
+        settings.db_path, synchronous=settings.sqlite_synchronous, protector=protector
+    )
+
+
+def feature_state(settings: Settings) -> RedisState | None:
+    """The shared feature state of ``state.backend = "redis"`` (``None``: in memory)."""
+    if settings.state.backend != "redis":
+        return None
+    from fengkong.features.state_redis import RedisState
+
+    assert settings.state.redis_url is not None  # checked by the settings
+    # The tag key of the states is derived from the tokenisation key (one per deployment).
+    secret = hashlib.sha256(b"fengkong redis state\0" + token_secret(settings)).digest()
+    return RedisState.from_url(settings.state.redis_url.get_secret_value(), secret)
 
 
 def field_protector(settings: Settings) -> FieldProtector:
@@ -149,7 +188,7 @@ def compose(
     mode: Mode,
     *,
     rule_store: SQLiteRuleStore | None = None,
-    store: SQLiteStore | None = None,
+    store: AnyStore | None = None,
     ip_ranges_path: Path | None = None,
     features: FeatureEngine | None = None,
     identity: Identity | None = None,
@@ -202,7 +241,10 @@ def compose(
     )
     if features is None:
         assert registry is not None
-        features = FeatureEngine(serving_feature_definitions(registry))
+        shared = feature_state(settings) if mode in ("serve", "replay") else None
+        features = FeatureEngine(serving_feature_definitions(registry), state=shared)
+        if shared is not None:
+            shared.ttl_s = features.entity_horizons()
     # Only a server waits on image workers within a budget; every other use reads the
     # images inline, so a replay decides the same way each time.
     images = ImagePool(settings.image_workers if mode == "serve" else 0, settings.image_budget_s)
@@ -274,7 +316,7 @@ def _bounded(settings: Settings, stages: list[Stage]) -> list[Stage]:
 def build_stages(
     settings: Settings,
     rule_store: SQLiteRuleStore,
-    store: SQLiteStore,
+    store: AnyStore,
     identity: Identity | None = None,
     mode: Mode = "serve",
     vault: Vault | None = None,
@@ -291,6 +333,10 @@ def open_change_feed(
     """One feed tells the rule store and the models stage when to reload (a file only)."""
     if str(settings.db_path) == ":memory:":
         return None
+    if settings.storage.backend != "sqlite":
+        # The feed's triggers watch the file's labels table, empty when labels live in
+        # PostgreSQL (their version then comes from the log follower).
+        SQLiteStore(settings.db_path, synchronous=settings.sqlite_synchronous).close()
     feed = ChangeFeed(str(settings.db_path))
     rule_store.changes = feed.version
     for stage in pipeline.stages:
@@ -299,12 +345,37 @@ def open_change_feed(
     return feed
 
 
+def follow_shared_log(
+    settings: Settings, engine: Engine, store: AnyStore, changes: ChangeFeed | None
+) -> LogFollower | None:
+    """On a store other workers write too, follow their events and labels (before the
+    rebuild, so its start position is what the rebuild will have read at least)."""
+    if not isinstance(store, PostgresStore):
+        return None
+    from fengkong.decisions.follow import LogFollower
+
+    follower = LogFollower(engine, store, settings.state.tail_interval_s)
+    follower.start(store.last_seq(), store.last_label_id())
+    engine.follower = follower
+    if changes is not None:
+        # Labels live in PostgreSQL: their version is the last label id followed.
+        version = changes.version
+
+        def versions(topic: str) -> int:
+            return version(topic) + (follower.label_id if topic == "labels" else 0)
+
+        for stage in engine.pipeline.stages:
+            if getattr(stage, "changes", None) == version:
+                stage.changes = versions  # type: ignore[attr-defined]
+    return follower
+
+
 @dataclass
 class Runtime:
     """A store, an engine over it, and (for servers) the group committer."""
 
     settings: Settings
-    store: SQLiteStore
+    store: AnyStore
     rule_store: SQLiteRuleStore
     engine: Engine
     committer: GroupCommitter | None = None
@@ -338,9 +409,7 @@ def build_runtime(settings: Settings, *, server: bool = False, rebuild: bool = T
         raise StoreDamaged(str(settings.db_path), problems)
     secure_files(settings)
     protector = field_protector(settings)
-    store = SQLiteStore(
-        settings.db_path, synchronous=settings.sqlite_synchronous, protector=protector
-    )
+    store = open_store(settings, protector)
     rule_store = open_rule_store(settings)
     secret = token_secret(settings)
     identity = open_identity(settings, secret)
@@ -372,12 +441,15 @@ def build_runtime(settings: Settings, *, server: bool = False, rebuild: bool = T
     runtime = Runtime(
         settings, store, rule_store, engine, committer, identity=identity, changes=changes
     )
+    follower = follow_shared_log(settings, engine, store, changes)
     if rebuild:
         runtime.rebuilt_events = engine.rebuild()
         if engine.snapshot_seq == 0 and runtime.rebuilt_events >= SNAPSHOT_AFTER_EVENTS:
             # A start from scratch: the next one need not read it all again. (After a
             # snapshot and its tail, the next maintenance round or the shutdown saves.)
             engine.save_snapshot()
+    if follower is not None:
+        follower.start(max(follower.seq, engine.rebuilt_seq), follower.label_id)
     # The rebuilt state is millions of long-lived containers: keep the cyclic GC from
     # walking them again and again (it made per-event tails ten times longer). No full
     # collection first: walking them once costs seconds at a million events, and a

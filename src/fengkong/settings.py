@@ -21,6 +21,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -105,6 +106,33 @@ class SharingSettings(BaseModel):
         180.0, gt=0, description="an exported entry expires this long after last seen"
     )
     psi_per_hour: int = Field(6, ge=1, description="PSI exchanges a peer key may run per hour")
+
+
+class StorageSettings(BaseModel):
+    """Where events, decisions, labels and the audit chain live (docs/deployment.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: Literal["sqlite", "postgres"] = "sqlite"
+    url: SecretStr | None = Field(
+        None, description="postgresql://user:password@host:port/db (backend postgres)"
+    )
+    pool_size: int = Field(8, ge=1, le=200, description="PostgreSQL connections per process")
+
+
+class StateSettings(BaseModel):
+    """Where the per-entity feature state lives (docs/deployment.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: Literal["memory", "redis"] = "memory"
+    redis_url: SecretStr | None = Field(None, description="redis://host:port/db (backend redis)")
+    tail_interval_s: float = Field(
+        0.0,
+        ge=0,
+        description="on a shared store: how often a worker reads the events and labels "
+        "other workers stored (0: before every decision)",
+    )
 
 
 class Settings(BaseSettings):
@@ -212,10 +240,20 @@ class Settings(BaseSettings):
         1.5, gt=0, description="how long a decision waits for its image checks"
     )
     policy: PolicySettings = PolicySettings()
+    storage: StorageSettings = StorageSettings()
+    state: StateSettings = StateSettings()
     challenges: ChallengeSettings = ChallengeSettings()
     voice: VoiceSettings = VoiceSettings()
     sharing: SharingSettings = SharingSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @model_validator(mode="after")
+    def _backend_urls(self) -> Settings:
+        if self.storage.backend == "postgres" and self.storage.url is None:
+            raise ValueError("storage.url: required when storage.backend is postgres")
+        if self.state.backend == "redis" and self.state.redis_url is None:
+            raise ValueError("state.redis_url: required when state.backend is redis")
+        return self
 
     def limits(self) -> Limits:
         """The edge's limits (:mod:`fengkong.events.limits`) these settings ask for."""

@@ -14,7 +14,16 @@ from fengkong.settings import Settings
 @settings_options
 @click.option("--host", default=None, help="Interface to listen on [default: 127.0.0.1].")
 @click.option("--port", type=int, default=None, help="TCP port [default: 8000].")
-def serve(config: Path | None, db_path: Path | None, host: str | None, port: int | None) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    help="Worker processes on one port; >1 needs storage.backend = postgres "
+    "(docs/deployment.md).",
+)
+def serve(
+    config: Path | None, db_path: Path | None, host: str | None, port: int | None, workers: int
+) -> None:
     """Serve the decision API (POST /v1/events) until interrupted."""
     import uvicorn
 
@@ -29,6 +38,9 @@ def serve(config: Path | None, db_path: Path | None, host: str | None, port: int
             raise click.ClickException(str(StoreDamaged(str(settings.db_path), problems)))
         settings.integrity_check = False  # just checked
     _first_admin_key(settings)
+    if workers > 1:
+        _serve_workers(settings, workers, config, db_path, host, port)
+        return
     app = create_app(settings)
     click.echo(
         f"fengkong: serving on http://{settings.host}:{settings.port} "
@@ -42,6 +54,68 @@ def serve(config: Path | None, db_path: Path | None, host: str | None, port: int
         log_level=settings.log_level.lower(),
         access_log=False,
     )
+
+
+# The worker processes rebuild the parent's settings from its options (and the same
+# environment, which they inherit).
+_WORKER_ARGS = "FENGKONG_SERVE_WORKER_ARGS"
+
+
+def _serve_workers(
+    settings: Settings,
+    workers: int,
+    config: Path | None,
+    db_path: Path | None,
+    host: str | None,
+    port: int | None,
+) -> None:
+    import json
+    import os
+
+    import uvicorn
+
+    if settings.storage.backend != "postgres":
+        raise click.UsageError(
+            "--workers: several workers need storage.backend = postgres (docs/deployment.md)"
+        )
+    os.environ[_WORKER_ARGS] = json.dumps(
+        {
+            "config": None if config is None else str(config),
+            "db_path": None if db_path is None else str(db_path),
+            "host": host,
+            "port": port,
+        }
+    )
+    click.echo(
+        f"fengkong: serving on http://{settings.host}:{settings.port} with {workers} workers "
+        f"(store {settings.storage.backend}, state {settings.state.backend})",
+        err=True,
+    )
+    uvicorn.run(
+        "fengkong.cli.serve_cmd:worker_app",
+        factory=True,
+        workers=workers,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+    )
+
+
+def worker_app() -> object:
+    """The app of one worker process of ``fengkong serve --workers N``."""
+    import json
+    import os
+
+    from fengkong.api.app import create_app
+
+    args = json.loads(os.environ[_WORKER_ARGS])
+    config = Path(args.pop("config")) if args.get("config") else None
+    if args.get("db_path"):
+        args["db_path"] = Path(args["db_path"])
+    settings = load_settings(config, **args)
+    settings.integrity_check = False  # the parent checked
+    return create_app(settings)
 
 
 def _first_admin_key(settings: Settings) -> None:

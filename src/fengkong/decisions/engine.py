@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from fengkong.decisions.follow import LogFollower
 from fengkong.decisions.pipeline import Pipeline
 from fengkong.decisions.state import Snapshot, SnapshotError
 from fengkong.decisions.types import Decision, DecisionContext
@@ -130,6 +131,9 @@ class Engine:
         self._inflight: dict[str, tuple[str, DecisionDict, Future[None] | None]] = {}
         # Servers attach one; replays and the CLI decide without issuing challenges.
         self.challenger: ChallengeIssuer | None = None
+        # On a store other workers write too: adds their events first (decisions.follow).
+        self.follower: LogFollower | None = None
+        self.rebuilt_seq = 0
 
     # -- the edge -------------------------------------------------------------
     def accept(self, raw: bytes | str | dict[str, Any]) -> Accepted:
@@ -195,6 +199,8 @@ class Engine:
             decision = self.challenger.issue(item.event, decision)
         out = self._record(item, decision, ctx)
         self.pipeline.apply(ctx)
+        if self.follower is not None:
+            self.follower.applied(item.event.event_id)
         return out
 
     def _record(
@@ -220,6 +226,8 @@ class Engine:
         """Answers in order: stored or in-flight ones reused, new ones decided once."""
         if self.epoch != self._state_epoch:
             self._recover()
+        if self.follower is not None:
+            self.follower.catch_up()
         batch = _Batch(epoch=self._committer.epoch if self._committer else 0)
         previous = self._previous(items)
         try:
@@ -369,6 +377,7 @@ class Engine:
         """
         skipped = 0
         for n, body in self.store.events_after(seq, since):
+            self.rebuilt_seq = max(self.rebuilt_seq, n)
             try:
                 yield normalise(body, self.tokenizer, STORED_LIMITS)
             except (EventValidationError, ValueError, RecursionError) as exc:

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from fengkong.decisions.types import DecisionContext, FeatureValue
 from fengkong.events import Event
@@ -16,6 +16,9 @@ from fengkong.features.engine import FeatureEngine
 from fengkong.features.ipinfo import IpFactsCache, IpRanges
 from fengkong.identity.device import DeviceCache, device_facts
 from fengkong.rules.names import ENRICH_FACTS
+
+# Saves of one event's feature state retried against concurrent workers.
+_SAVE_ATTEMPTS = 16
 
 
 class EnrichStage:
@@ -90,6 +93,7 @@ class FeaturesStage:
         self.expire_budget = expire_budget
         self.max_entities = 0  # per entity kind; 0: no cap (the runtime sets it)
         self._devices = DeviceCache()
+        self._pending: tuple[Event, str | None] | None = None
 
     def read(self, ctx: DecisionContext) -> None:
         """The features of the event, and (folded in) its update.
@@ -102,17 +106,38 @@ class FeaturesStage:
         key = ctx.facts.get("device.key")
         if not isinstance(key, str):
             key = self._devices.key(ctx.event.device)
+        shared = getattr(self.engine.state, "shared", False)
+        if shared:  # a remote state: fetch this event's entities first
+            self.engine.state.load(self.engine.entity_keys(ctx.event, key))  # type: ignore[attr-defined]
+            self._pending = (ctx.event, key)
         self.engine.process(ctx.event, ctx.features, key)
-        if self.max_entities:
+        if self.max_entities and not shared:
             self.engine.bound(self.max_entities)
 
     def update(self, ctx: DecisionContext) -> None:
-        """Nothing left to do: :meth:`read` has added the event."""
+        """A remote state: write the event's entities back (:meth:`read` added it).
+
+        When another worker moved one of them meanwhile, load them again and add the
+        event again, so no update is lost.
+        """
+        state: Any = self.engine.state
+        if not getattr(state, "shared", False) or self._pending is None:
+            return
+        event, key = self._pending
+        self._pending = None
+        for _ in range(_SAVE_ATTEMPTS):
+            if state.save():
+                return
+            state.load(self.engine.entity_keys(event, key))
+            self.engine.observe(event, key)
+        raise RuntimeError(f"feature state of event {event.event_id!r}: too many conflicts")
 
     def run(self, ctx: DecisionContext) -> None:
         self.read(ctx)
 
     def observe(self, event: Event) -> None:
+        if getattr(self.engine.state, "shared", False):
+            return  # a shared state already holds every stored event
         self.engine.observe(event, self._devices.key(event.device))
         if self.max_entities:
             self.engine.bound(self.max_entities)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Iterable, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from math import sqrt
 from typing import Any, Protocol
 
@@ -242,6 +242,30 @@ def _compile(plans: tuple[_Plan, ...], offset_s: float, values: Sequence[Feature
     return step
 
 
+EntityKeys = Callable[[Event, "str | None"], list[tuple[str, str]]]
+
+
+def _compile_keys(plans: tuple[_Plan, ...]) -> EntityKeys:
+    """``keys(event, device_key)``: the ``(kind, key)`` of each entity an event touches.
+
+    What a remote state backend fetches before the step runs (the step's own loads).
+    """
+    needed = {p.entity for p in plans}
+    body = ["v_device = device_key"]
+    for name, lines in _LOADS.items():
+        if name in needed:
+            body += lines
+    if needed & set(_CP):
+        body += _CP_LOAD
+    pairs = "".join(f"({p.entity!r}, v_{p.entity}), " for p in plans)
+    body.append(f"return [(k, v) for k, v in ({pairs}) if v is not None]")
+    source = "def keys(event, device_key=None):\n" + "".join(f"    {x}\n" for x in body)
+    env: dict[str, Any] = {"ip_prefix": ip_prefix, "int": int}
+    exec(compile(source, "<fengkong feature keys>", "exec"), env)
+    keys: EntityKeys = env["keys"]
+    return keys
+
+
 class FeatureEngine:
     """Computes feature values point-in-time and keeps the state they need.
 
@@ -287,6 +311,7 @@ class FeatureEngine:
         # (fact ``device.key`` of the enrich stage); device features are ``None`` without
         # it. The compiled function itself, not a method, so a call costs one frame.
         self.process: Step = _compile(self._plans, self._offset, self._values)
+        self.entity_keys: EntityKeys = _compile_keys(self._plans)
         self._scratch: Out = {}
         self._horizon = float(max((d.window_s for d in self.definitions), default=0))
         self._fingerprint = "\n".join(d.text for d in self.definitions)
@@ -296,6 +321,14 @@ class FeatureEngine:
     def horizon_seconds(self) -> float:
         """The longest window: how far back events matter to the state."""
         return self._horizon
+
+    def entity_horizons(self) -> dict[str, float]:
+        """The longest window of each entity kind (how long its state matters)."""
+        out: dict[str, float] = {}
+        for d in self.definitions:
+            if d.agg not in EVENT_AGGREGATES:
+                out[d.entity] = max(out.get(d.entity, 0.0), float(d.window_s))
+        return out
 
     def categorical_names(self) -> list[str]:
         """Outputs that are categories (text), fed to models as categorical inputs."""

@@ -1,0 +1,182 @@
+"""N workers, one truth: two servers on PostgreSQL + Redis decide like one embedded process.
+
+Also: ``fengkong serve --workers 2`` survives the kill -9 of a worker under load, losing
+nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import psutil
+import psycopg
+import pytest
+
+from fengkong.runtime import build_runtime
+from fengkong.settings import Settings
+from fengkong.sim import SimConfig, simulate
+from fengkong.storage.postgres import PostgresStore
+from tests.integration.server import AUTH, free_port, start_server
+from tests.keys import ADMIN_KEY
+from tests.servers import pg_server, pg_url, redis_session, redis_url
+
+__all__ = ["pg_server", "pg_url", "redis_session", "redis_url"]
+
+SECRET = "integration-test-secret"
+
+
+def _shared_env(pg: str, redis: str) -> dict[str, str]:
+    return {
+        "FENGKONG_STORAGE__BACKEND": "postgres",
+        "FENGKONG_STORAGE__URL": pg,
+        "FENGKONG_STATE__BACKEND": "redis",
+        "FENGKONG_STATE__REDIS_URL": redis,
+        # Image checks inline, as in the in-process reference (no budget to run out of).
+        "FENGKONG_IMAGE_WORKERS": "0",
+    }
+
+
+def _view(decision: dict[str, Any], explain: bytes) -> dict[str, Any]:
+    """What must be equal: the outcome, its reasons, and every feature and fact."""
+    x = orjson.loads(explain)
+    keep = ("decision", "score", "reasons", "warnings")
+    return {
+        **{k: decision.get(k) for k in keep},
+        "features": x.get("features"),
+        "facts": x.get("facts"),
+    }
+
+
+def test_two_workers_round_robin_decide_like_one_embedded_process(
+    tmp_path: Path, pg_url: str, redis_url: str
+) -> None:
+    events = [orjson.loads(e) for e, _ in simulate(SimConfig(users=80, days=6, seed=3, attack_rate=0.3)) if e]  # fmt: skip
+    reference = build_runtime(Settings(db_path=tmp_path / "one.db", token_secret=SECRET))
+    expected = {}
+    for event in events:
+        answer = reference.engine.decide(event)
+        stored = reference.store.decision(answer["event_id"])
+        assert stored is not None
+        expected[answer["event_id"]] = _view(answer, stored[1])
+    reference.close()
+
+    env = _shared_env(pg_url, redis_url)
+    ports = [free_port(), free_port()]
+    db = tmp_path / "shared.db"  # rules, keys, models: one file on this host
+    procs = []
+    try:
+        for port in ports:  # one after the other: the first creates the admin key
+            procs.append(start_server(db, port, env))
+        clients = [httpx.Client(base_url=f"http://127.0.0.1:{p}", headers=AUTH) for p in ports]
+        answers = []
+        for i, event in enumerate(events):
+            r = clients[i % 2].post("/v1/events", json=event, timeout=30)
+            assert r.status_code == 200, r.text
+            answers.append(r.json())
+        for c in clients:
+            c.close()
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(30)
+    store = PostgresStore(pg_url, pool_size=1)
+    got = {}
+    for answer in answers:
+        stored = store.decision(answer["event_id"])
+        assert stored is not None
+        got[answer["event_id"]] = _view(answer, stored[1])
+    assert store.count_events() == len(events)
+    store.close()
+    differ = [e for e in expected if got[e] != expected[e]]
+    # Sent one at a time: no two events of one entity were ever concurrent.
+    assert differ == [], f"{len(differ)} of {len(events)} decisions differ, first {differ[:3]}"
+
+
+def _event(i: int) -> dict[str, Any]:
+    minute, second = divmod(i, 60)
+    return {
+        "event_id": f"k{i}",
+        "type": "payment",
+        "user_id": f"u{i % 50}",
+        "amount": "12.50",
+        "currency": "CNY",
+        "occurred_at": f"2026-11-20T{9 + minute // 60:02d}:{minute % 60:02d}:{second:02d}+08:00",
+    }
+
+
+def test_kill_9_of_a_worker_under_load_loses_nothing(
+    tmp_path: Path, pg_url: str, redis_url: str
+) -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fengkong", "serve", "--db", str(tmp_path / "w.db"),
+         "--port", str(port), "--workers", "2"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "FENGKONG_TOKEN_SECRET": SECRET, "FENGKONG_BOOTSTRAP_KEY": ADMIN_KEY,
+             **_shared_env(pg_url, redis_url)},
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_workers(proc, base, 2)
+        total, answered = 400, set()
+        lock = threading.Lock()
+        killed: list[int] = []
+
+        def client(part: int) -> None:
+            with httpx.Client(base_url=base, headers=AUTH) as http:
+                for i in range(part, total, 4):
+                    for _ in range(50):  # a retry of the same event_id is idempotent
+                        try:
+                            r = http.post("/v1/events", json=_event(i), timeout=10)
+                        except httpx.HTTPError:
+                            time.sleep(0.05)
+                            continue
+                        if r.status_code == 200:
+                            with lock:
+                                answered.add(i)
+                            break
+                        time.sleep(0.05)
+
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        while len(answered) < total // 4:
+            time.sleep(0.01)
+        victim = psutil.Process(proc.pid).children()[0]
+        os.kill(victim.pid, signal.SIGKILL)
+        killed.append(victim.pid)
+        after_kill = len(answered)
+        for t in threads:
+            t.join(120)
+        assert len(answered) == total and after_kill < total
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    with psycopg.connect(pg_url) as conn:
+        row = conn.execute("SELECT COUNT(*), COUNT(DISTINCT event_id) FROM events").fetchone()
+        decisions = conn.execute("SELECT COUNT(*) FROM decisions").fetchone()
+    assert row == (total, total) and decisions == (total,)
+
+
+def _wait_workers(proc: subprocess.Popen[bytes], base: str, n: int) -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"server exited with {proc.returncode}")
+        ready = len(psutil.Process(proc.pid).children())
+        try:
+            if ready >= n and httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    pytest.fail("workers did not start in 90 s")
