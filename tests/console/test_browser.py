@@ -71,3 +71,54 @@ def test_confirm_fraud_stores_labels_and_closes_the_case(page: Any, served: Serv
     # The closed case left the queue.
     page.goto(f"{served.base}/console/")
     assert case_id not in page.inner_text("#cases")
+
+
+def _rules_text(page: Any) -> str:
+    return str(page.input_value("#ruleset"))
+
+
+def test_a_rule_with_a_syntax_error_shows_the_error_beside_the_editor(
+    page: Any, served: Served
+) -> None:
+    login(page, served.base)
+    page.click("text=Rules")
+    text = _rules_text(page)
+    broken = text.replace("accounts_registered_1h >= 3", "accounts_registered_1h >= >= 3", 1)
+    assert broken != text
+    page.fill("#ruleset", broken)
+    page.click("#validate")
+    errors = page.inner_text("#rule-errors")
+    assert "reg_device_burst" in errors
+    shot(page, "04-rule-syntax-error")
+    page.fill("#ruleset", text)
+    page.click("#validate")
+    assert page.locator("#rule-valid").count() == 1
+
+
+def test_a_backtest_renders_the_candidate_beside_live(page: Any, served: Served) -> None:
+    login(page, served.base)
+    page.click("text=Rules")
+    text = _rules_text(page).replace('"action": "review"', '"action": "block"', 1)
+    page.fill("#ruleset", text)
+    page.click("#backtest")
+    page.wait_for_selector("#backtest-report", timeout=240_000)
+    report = page.inner_text("#backtest-report")
+    assert "candidate" in report and "live" in report
+    assert page.locator("#backtest-rules tr").count() > 5
+    shot(page, "05-backtest")
+
+
+def test_the_graph_view_shows_the_ring_of_a_cash_out_ring(page: Any, served: Served) -> None:
+    login(page, served.base)
+    page.goto(f"{served.base}/console/?inbox=rings")
+    links = [page.locator("a.case-link").nth(i).get_attribute("href") for i in range(5)]
+    best = 0
+    for href in links:
+        page.goto(served.base + str(href))
+        if page.locator("#ring-size").count():
+            best = int(page.inner_text("#ring-size"))
+            if best >= 3 and page.locator("#graph g.ring").count() >= 3:
+                break
+    assert best >= 3, "a cash-out ring's account should sit in a cluster of several"
+    assert page.locator("#graph g.ring").count() >= 3
+    shot(page, "06-ring-graph")
