@@ -27,6 +27,7 @@ from fengkong import __version__
 from fengkong.api import errors, secure
 from fengkong.api.auth import require
 from fengkong.api.challenges_routes import challenge_outcome, challenges_router, sweep_challenges
+from fengkong.api.console import mount_console
 from fengkong.api.errors import Health, JSONOnly, unavailable
 from fengkong.api.load import Admission, Overloaded
 from fengkong.api.metrics import Metrics
@@ -169,7 +170,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         return unavailable(f"server saturated ({exc.reason}); retry", settings.retry_after_s)
 
     errors.install(app, health, settings.retry_after_s, lambda s: metrics.rejected.labels(s).inc())
-    app.add_middleware(JSONOnly)
+    app.add_middleware(JSONOnly, exempt=("/console/",))
 
     def _timed(outcomes: list[dict[str, Any]], started: float) -> None:
         metrics.latency.observe(time.perf_counter() - started)
@@ -312,6 +313,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
 
     app.include_router(challenges_router(settings.max_body_bytes))
     app.include_router(sharing_router(settings))
+    mount_console(app)
     if runtime is not None:
         _mount_rules(app, runtime)
     secure.limit_bodies(app, settings)

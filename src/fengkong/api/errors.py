@@ -164,11 +164,13 @@ def declare_failures(schema: dict[str, Any], message_ref: str) -> None:
 class JSONOnly:
     """ASGI middleware: a request body must be JSON (or carry no content type): else 415."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, exempt: tuple[str, ...] = ()) -> None:
         self.app = app
+        self.exempt = exempt  # path prefixes that take forms (the console)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in _BODY_METHODS:
+        exempt = self.exempt and scope.get("path", "").startswith(self.exempt)
+        if scope["type"] == "http" and scope["method"] in _BODY_METHODS and not exempt:
             kind = _content_type(scope)
             if kind is not None and not _is_json(kind):
                 response = json_response(

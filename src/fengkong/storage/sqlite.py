@@ -10,11 +10,11 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Literal, Protocol
 
-from fengkong.storage import audit_hooks
+from fengkong.storage import audit_hooks, cases_sqlite
 from fengkong.storage.base import DecisionRecord, LabelRecord, NotAttempted, StoredDecision
 from fengkong.storage.connect import PerThread, migrate
 
@@ -100,6 +100,7 @@ class SQLiteStore:
         conn = self._conn()
         migrate(conn, "events", [_SCHEMA, _LABELS_ONCE])
         audit_hooks.ensure(conn)
+        cases_sqlite.ensure(conn)
 
     def _conn(self) -> sqlite3.Connection:
         return self._conns.get()
@@ -189,6 +190,7 @@ class SQLiteStore:
             ],
         )
         audit_hooks.chain_decisions(conn, records, now, bodies)
+        cases_sqlite.on_decisions(conn, records, now)
 
     def decision(self, event_id: str) -> tuple[bytes, bytes] | None:
         row = (
@@ -211,7 +213,14 @@ class SQLiteStore:
         )
         return cursor.rowcount > 0
 
-    def add_labels(self, labels: Sequence[LabelRecord]) -> None:
+    def add_labels(
+        self,
+        labels: Sequence[LabelRecord],
+        *,
+        within: Callable[[sqlite3.Connection, float], None] | None = None,
+    ) -> None:
+        """Store labels (repeats ignored); ``within(conn, now)`` joins their transaction
+        (a case closed with the labels it writes)."""
         now = time.time()
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
@@ -228,6 +237,8 @@ class SQLiteStore:
                 if cur.rowcount == 1 and cur.lastrowid is not None:
                     inserted.append((cur.lastrowid, x))
             audit_hooks.chain_labels(conn, inserted, now)
+            if within is not None:
+                within(conn, now)
             conn.execute("COMMIT")
         except BaseException:
             _rollback(conn)
@@ -270,6 +281,19 @@ class SQLiteStore:
             for n, body in rows:
                 yield int(n), reveal(bytes(body))
             last = rows[-1][0]
+
+    def events_of_user(self, user_id: str, limit: int = 200) -> list[tuple[str, float, bytes]]:
+        """``(event_id, ts, body)`` of one account's newest ``limit`` events, oldest first."""
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT event_id, ts, body FROM events WHERE user_id = ? ORDER BY ts DESC LIMIT ?",
+                (user_id, limit),
+            )
+            .fetchall()
+        )
+        reveal = self._protector.reveal if self._protector else bytes
+        return [(str(e), float(t), reveal(bytes(b))) for e, t, b in reversed(rows)]
 
     def last_seq(self) -> int:
         """The acceptance number of the newest stored event (0 when none)."""
