@@ -6,6 +6,11 @@ For each concurrency level the load generator (its own process, keep-alive HTTP/
 connections on raw asyncio sockets, so it costs little CPU) sends distinct events for a
 bounded time and count, and prints decisions/s and p50/p95/p99 request latency, measured
 from the client side (durable write included).
+
+In the same run, and with the same load generator, it measures the *floor*: uvicorn
+serving a bare ASGI handler that reads the body, parses the same JSON event and answers
+a fixed decision. It prints fengkong's throughput as a share of that floor
+(``--no-floor`` skips it).
 """
 
 from __future__ import annotations
@@ -14,11 +19,13 @@ import argparse
 import asyncio
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -92,6 +99,71 @@ async def _load(
     }
 
 
+_FIXED = orjson.dumps(
+    {"event_id": "x", "decision": "allow", "score": 0.0, "reasons": [], "durable": True}
+)
+
+
+async def _bare_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The floor: read the body, parse the event, answer a fixed decision."""
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    body = b""
+    more = True
+    while more:
+        message = await receive()
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+    event = orjson.loads(body) if body else {}
+    status = 200 if isinstance(event, dict) else 422
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(_FIXED)).encode()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": _FIXED})
+
+
+def _start_floor(port: int) -> subprocess.Popen[bytes]:
+    """The bare uvicorn server in its own process; waits until it answers."""
+    cmd = [sys.executable, __file__, "--floor-server", "--port", str(port)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("the floor server did not start")
+
+
+def _measure(
+    port: int, levels: list[int], args: argparse.Namespace, tag: str
+) -> list[dict[str, float]]:
+    results = []
+    for level, c in enumerate(levels):
+        if args.warmup:
+            _run_loadgen(port, c, args.warmup, f"{tag}w{level}")
+        results.append(_run_loadgen(port, c, args.seconds, f"{tag}c{level}", args.max_requests))
+    return results
+
+
+def _line(name: str, res: dict[str, float]) -> str:
+    return (
+        f"{name} concurrency {res['concurrency']:>3}: {res['rps']:,.0f} decisions/s, "
+        f"p50 {res['p50_ms']:.2f} ms, p95 {res['p95_ms']:.2f} ms, "
+        f"p99 {res['p99_ms']:.2f} ms ({res['requests']:,} requests, {res['errors']} errors)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
@@ -99,11 +171,18 @@ def main() -> None:
     parser.add_argument("--max-requests", type=int, default=60_000)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--synchronous", default="FULL", choices=["FULL", "NORMAL", "OFF"])
+    parser.add_argument("--no-floor", action="store_true", help="skip the bare-uvicorn floor")
     parser.add_argument("--loadgen", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--floor-server", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--tag", default="h", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
+    if args.floor_server:
+        import uvicorn
+
+        uvicorn.run(_bare_app, host="127.0.0.1", port=args.port, log_level="warning")
+        return
     if args.loadgen:  # the separate load-generator process
         out = asyncio.run(
             _load(args.port, args.concurrency[0], args.seconds, args.max_requests, args.tag)
@@ -111,25 +190,30 @@ def main() -> None:
         print(json.dumps(out))
         return
 
+    floor: list[dict[str, float]] = []
+    if not args.no_floor:
+        port = free_port()
+        bare = _start_floor(port)
+        try:
+            floor = _measure(port, args.concurrency, args, "f")
+        finally:
+            bare.terminate()
+            bare.wait(10)
+        for res in floor:
+            print(_line("floor   ", res))
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
         env = {"FENGKONG_SQLITE_SYNCHRONOUS": args.synchronous, "FENGKONG_LOG_LEVEL": "WARNING"}
         server = start_server(Path(tmp) / "http.db", port, env)
         try:
             print(f"server pid {server.pid}, synchronous={args.synchronous}")
-            for level, c in enumerate(args.concurrency):
-                if args.warmup:
-                    _run_loadgen(port, c, args.warmup, f"w{level}")
-                res = _run_loadgen(port, c, args.seconds, f"c{level}", args.max_requests)
-                print(
-                    f"concurrency {res['concurrency']:>3}: {res['rps']:,.0f} decisions/s, "
-                    f"p50 {res['p50_ms']:.2f} ms, p95 {res['p95_ms']:.2f} ms, "
-                    f"p99 {res['p99_ms']:.2f} ms ({res['requests']:,} requests, "
-                    f"{res['errors']} errors)"
-                )
+            ours = _measure(port, args.concurrency, args, "h")
         finally:
             server.terminate()
             server.wait(10)
+    for i, res in enumerate(ours):
+        ratio = f", {res['rps'] / floor[i]['rps']:.2f} of the floor" if floor else ""
+        print(_line("fengkong", res) + ratio)
 
 
 def _run_loadgen(

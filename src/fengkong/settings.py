@@ -209,6 +209,12 @@ class Settings(BaseSettings):
         32, ge=1, description="events in flight on the decision endpoints; beyond: 503"
     )
     retry_after_s: int = Field(1, ge=1, description="Retry-After of a 503")
+    key_cache_s: float = Field(
+        1.0,
+        ge=0,
+        description="how long the server trusts an API key found live before "
+        "reading it again (a revocation from another process takes effect within it)",
+    )
     shed_loop_lag_s: float = Field(
         0.5, ge=0, description="event-loop lag beyond which new work gets 503; 0: never"
     )

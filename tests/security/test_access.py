@@ -232,3 +232,22 @@ def test_list_changes_are_chained_with_the_key_that_made_them(
     entries = [orjson.loads(r[0]) for r in rows]
     changes = [(e["kind"], e["actor"].split()[0]) for e in entries if e["kind"].startswith("list")]
     assert changes == [("list_add", "ops"), ("list_remove", "ops")]
+
+
+def test_a_cached_key_is_dropped_on_revoke_and_rechecked_after_its_time(tmp_path: Path) -> None:
+    store = KeyStore(tmp_path / "k.db", cache_s=60.0)
+    key, info = store.create("app", ("ingest",))
+    assert store.check(key) == info
+    other = KeyStore(tmp_path / "k.db")
+    other.revoke(info.key_id)  # another process: the cached key is trusted for cache_s
+    assert store.check(key) == info
+    store.revoke(info.key_id)  # through this store: at once
+    assert store.check(key) is None
+    uncached = KeyStore(tmp_path / "k.db")
+    key2, info2 = uncached.create("app2", ("ingest",))
+    assert uncached.check(key2) == info2
+    other.revoke(info2.key_id)
+    assert uncached.check(key2) is None
+    uncached.close()
+    other.close()
+    store.close()

@@ -225,7 +225,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
                 ]
             )
         with admission.hold(len(events)):
-            items = engine.accept_many(events)
+            items = await engine.accept_many_async(events)
             decisions = await engine.decide_async(items)
         health.recover("store")
         _timed(decisions, started)
@@ -283,7 +283,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         if errors:
             raise EventValidationError(errors)
         # The same label twice is one fact: stored once (the store ignores repeats too).
-        stored = engine_of(request).add_labels(dict.fromkeys(labels))
+        stored = await engine_of(request).add_labels_async(dict.fromkeys(labels))
         health.recover("store")
         return _json({"stored": stored}, 201)
 
@@ -326,7 +326,8 @@ async def _maintain(rt: Runtime, every_s: float) -> None:
     while True:
         await asyncio.sleep(every_s)
         started = time.perf_counter()
-        rt.engine.pipeline.maintain(time.time())
+        async with rt.engine.deciding():
+            rt.engine.pipeline.maintain(time.time())
         log.info("state maintenance took %.2f s", time.perf_counter() - started)
 
 

@@ -45,7 +45,7 @@ def open_signer(settings: Settings) -> Signer | None:
 
 
 def open_security(app: FastAPI, settings: Settings) -> None:
-    keys = KeyStore(settings.db_path)
+    keys = KeyStore(settings.db_path, cache_s=settings.key_cache_s)
     bootstrap = settings.bootstrap_key.get_secret_value() if settings.bootstrap_key else None
     if bootstrap is not None:
         bootstrap_admin(keys, bootstrap)

@@ -35,6 +35,10 @@ log = logging.getLogger(__name__)
 
 DecisionDict = dict[str, Any]
 
+# The async paths yield to the event loop after this many events, so one large batch
+# never holds the loop (health checks, other routes) for more than a slice of it.
+YIELD_EVERY = 32
+
 
 class ChallengeIssuer(Protocol):
     """Creates the step-up a ``challenge`` decision asks for (identity.challenges)."""
@@ -134,6 +138,10 @@ class Engine:
         # On a store other workers write too: adds their events first (decisions.follow).
         self.follower: LogFollower | None = None
         self.rebuilt_seq = 0
+        # Held while a unit is decided across yields (one per event loop); meanwhile
+        # the state holds tentative updates, so no snapshot is taken.
+        self._deciding: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
+        self._deciding_now = 0
 
     # -- the edge -------------------------------------------------------------
     def accept(self, raw: bytes | str | dict[str, Any]) -> Accepted:
@@ -146,7 +154,27 @@ class Engine:
         """Validate a batch; every error is reported with its index, nothing is kept."""
         accepted: list[Accepted] = []
         errors: list[FieldError] = []
-        for i, raw in enumerate(raws):
+        self._accept_into(raws, 0, accepted, errors)
+        if errors:
+            raise EventValidationError(errors)
+        return accepted
+
+    async def accept_many_async(self, raws: Sequence[Any]) -> list[Accepted]:
+        """:meth:`accept_many`, yielding to the event loop every :data:`YIELD_EVERY` events."""
+        accepted: list[Accepted] = []
+        errors: list[FieldError] = []
+        for start in range(0, len(raws), YIELD_EVERY):
+            if start:
+                await asyncio.sleep(0)
+            self._accept_into(raws[start : start + YIELD_EVERY], start, accepted, errors)
+        if errors:
+            raise EventValidationError(errors)
+        return accepted
+
+    def _accept_into(
+        self, raws: Sequence[Any], offset: int, accepted: list[Accepted], errors: list[FieldError]
+    ) -> None:
+        for i, raw in enumerate(raws, offset):
             if not isinstance(raw, dict):
                 errors.append(FieldError((i,), "each event must be a JSON object", "dict_type"))
                 continue
@@ -154,9 +182,6 @@ class Engine:
                 accepted.append(self.accept(raw))
             except EventValidationError as exc:
                 errors.extend(exc.prefixed(i).errors)
-        if errors:
-            raise EventValidationError(errors)
-        return accepted
 
     # -- idempotency ------------------------------------------------------------
     def _previous(self, items: Sequence[Accepted]) -> dict[str, DecisionDict | None]:
@@ -224,28 +249,56 @@ class Engine:
 
     def _decide_in_order(self, items: Sequence[Accepted]) -> _Batch:
         """Answers in order: stored or in-flight ones reused, new ones decided once."""
-        if self.epoch != self._state_epoch:
-            self._recover()
-        if self.follower is not None:
-            self.follower.catch_up()
-        batch = _Batch(epoch=self._committer.epoch if self._committer else 0)
-        previous = self._previous(items)
+        batch, previous = self._begin(items)
         try:
-            for item in items:
-                event_id = item.event.event_id
-                known = previous.get(event_id) or batch.answers.get(event_id)
-                if known is None:
-                    known, record = self._evaluate(item)
-                    batch.answers[event_id] = known
-                    batch.records.append(record)
-                elif event_id in self._inflight and (pending := self._inflight[event_id][2]):
-                    batch.waits.append(pending)
-                batch.results.append(known)
+            self._decide_slice(batch, previous, items)
         except BaseException:
             if batch.records:  # some updates of this unit are applied: undo them
                 self._failures += 1
             raise
         return batch
+
+    async def _decide_in_order_async(self, items: Sequence[Accepted]) -> _Batch:
+        """:meth:`_decide_in_order` in slices, yielding to the event loop between them."""
+        batch, previous = self._begin(items)
+        self._deciding_now += 1
+        try:
+            for start in range(0, len(items), YIELD_EVERY):
+                if start:
+                    await asyncio.sleep(0)
+                self._decide_slice(batch, previous, items[start : start + YIELD_EVERY])
+        except BaseException:
+            if batch.records:  # some updates of this unit are applied: undo them
+                self._failures += 1
+            raise
+        finally:
+            self._deciding_now -= 1
+        return batch
+
+    def _begin(self, items: Sequence[Accepted]) -> tuple[_Batch, dict[str, DecisionDict | None]]:
+        if self.epoch != self._state_epoch:
+            self._recover()
+        if self.follower is not None:
+            self.follower.catch_up()
+        batch = _Batch(epoch=self._committer.epoch if self._committer else 0)
+        return batch, self._previous(items)
+
+    def _decide_slice(
+        self,
+        batch: _Batch,
+        previous: dict[str, DecisionDict | None],
+        items: Sequence[Accepted],
+    ) -> None:
+        for item in items:
+            event_id = item.event.event_id
+            known = previous.get(event_id) or batch.answers.get(event_id)
+            if known is None:
+                known, record = self._evaluate(item)
+                batch.answers[event_id] = known
+                batch.records.append(record)
+            elif event_id in self._inflight and (pending := self._inflight[event_id][2]):
+                batch.waits.append(pending)
+            batch.results.append(known)
 
     def decide_many(self, items: Sequence[Accepted]) -> list[DecisionDict]:
         """Decide a batch in order and store it in one transaction (all or nothing)."""
@@ -276,9 +329,10 @@ class Engine:
         """
         await self.pipeline.prepare([item.event for item in items])
         for attempt in range(attempts):
-            batch = self._decide_in_order(items)
-            if batch.records:
-                batch.waits.append(self._submit(batch.records, batch.answers, batch.epoch))
+            async with self.deciding():
+                batch = await self._decide_in_order_async(items)
+                if batch.records:
+                    batch.waits.append(self._submit(batch.records, batch.answers, batch.epoch))
             if not self.durable:
                 return batch.results
             try:
@@ -290,6 +344,17 @@ class Engine:
                 continue
             return batch.results
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def deciding(self) -> asyncio.Lock:
+        """The lock of the running event loop under which the state changes.
+
+        Deciding holds it across its yields; anything else that changes the state from
+        the loop (labels, maintenance) takes it too, so it never lands inside a unit.
+        """
+        loop = asyncio.get_running_loop()
+        if self._deciding is None or self._deciding[0] is not loop:
+            self._deciding = (loop, asyncio.Lock())
+        return self._deciding[1]
 
     def _submit(
         self, records: list[DecisionRecord], answers: dict[str, DecisionDict], epoch: int
@@ -321,6 +386,11 @@ class Engine:
         self.store.add_labels(records)
         self.pipeline.apply_labels(labels)
         return len(records)
+
+    async def add_labels_async(self, labels: Iterable[Label]) -> int:
+        """:meth:`add_labels` from the event loop, never inside a unit being decided."""
+        async with self.deciding():
+            return self.add_labels(labels)
 
     def rebuild(self, *, recovering: bool = False) -> int:
         """Rebuild the stages' state from the last snapshot and the stored log after it.
@@ -415,7 +485,8 @@ class Engine:
 
     def save_snapshot(self) -> bool:
         """Save the state with its log position; ``False`` while decisions are in flight."""
-        if self.snapshot_path is None or self._inflight or self.epoch != self._state_epoch:
+        busy = self._inflight or self._deciding_now
+        if self.snapshot_path is None or busy or self.epoch != self._state_epoch:
             return False
         started = time.perf_counter()
         snap = self.pipeline.snapshot(self.store.last_seq(), self.store.last_label_id())

@@ -22,6 +22,8 @@ from fengkong.storage.audit_hooks import chain_change, ensure
 
 KEY_PREFIX = "fk_"
 MIN_KEY_CHARS = 16
+# Live keys remembered at most (there are few keys; this only bounds the dict).
+_CACHE_MAX = 4096
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS api_keys (
@@ -71,10 +73,18 @@ def new_key() -> str:
 
 
 class KeyStore:
-    """Keys in the database file (table ``api_keys``)."""
+    """Keys in the database file (table ``api_keys``).
 
-    def __init__(self, path: str | Path) -> None:
+    ``cache_s``: how long a key found live is trusted before it is looked up again
+    (0: every check reads the table). A revocation through this store takes effect at
+    once; one made by another process (``fengkong keys revoke``) within ``cache_s``.
+    """
+
+    def __init__(self, path: str | Path, cache_s: float = 0.0) -> None:
         self._lock = threading.Lock()
+        self._cache_s = cache_s
+        # key hash -> (its live record, when to look it up again); live keys only.
+        self._cache: dict[str, tuple[KeyInfo, float]] = {}
         self._conn = sqlite3.connect(
             str(path), isolation_level=None, check_same_thread=False, timeout=30.0
         )
@@ -112,6 +122,7 @@ class KeyStore:
     def revoke(self, key_id: str, *, actor: str | None = None) -> bool:
         now = time.time()
         with self._lock:
+            self._cache.clear()
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 n = self._conn.execute(
@@ -130,6 +141,9 @@ class KeyStore:
     def check(self, key: str) -> KeyInfo | None:
         """The live key matching ``key``, compared in constant time; ``None`` otherwise."""
         digest = key_hash(key)
+        cached = self._cache.get(digest)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
         with self._lock:
             row = self._conn.execute(
                 "SELECT key_id, name, roles, hash, created_at, revoked_at FROM api_keys"
@@ -137,8 +151,14 @@ class KeyStore:
                 ("k_" + digest[:10],),
             ).fetchone()
         if row is None or not hmac.compare_digest(row[3], digest) or row[5] is not None:
+            self._cache.pop(digest, None)
             return None
-        return KeyInfo(row[0], row[1], tuple(json.loads(row[2])), row[4], row[5])
+        info = KeyInfo(row[0], row[1], tuple(json.loads(row[2])), row[4], row[5])
+        if self._cache_s > 0:
+            if len(self._cache) >= _CACHE_MAX:
+                self._cache.clear()
+            self._cache[digest] = (info, time.monotonic() + self._cache_s)
+        return info
 
     def listing(self) -> list[KeyInfo]:
         with self._lock:
