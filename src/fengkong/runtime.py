@@ -257,7 +257,7 @@ def compose(
         FlowsStage(),
         DocumentsStage(images=images, store=store),
         GraphStage(),
-        shared_stage(settings, vault),
+        shared_stage(settings, vault, background=mode == "serve"),
     ]
     if not needs_models or registry is None:
         return _bounded(settings, stages)
@@ -285,7 +285,7 @@ def consortium_keys(settings: Settings) -> ConsortiumKeys:
     return ConsortiumKeys(keys, settings.sharing.export_key_id)
 
 
-def shared_stage(settings: Settings, vault: Vault | None) -> Stage:
+def shared_stage(settings: Settings, vault: Vault | None, *, background: bool = False) -> Stage:
     """The consortium-list stage: reads the imported lists (idle until one is imported)."""
     from fengkong.sharing import SharedListStage
     from fengkong.storage.sharing_sqlite import SharingStore
@@ -295,7 +295,7 @@ def shared_stage(settings: Settings, vault: Vault | None) -> Stage:
         return SharedListStage(None, keys)
     source = vault.store if vault is not None else SharingStore(settings.db_path)
     assert isinstance(source, SharingStore)
-    return SharedListStage(source, keys, vault or Vault(source))
+    return SharedListStage(source, keys, vault or Vault(source), background=background)
 
 
 def open_vault(settings: Settings) -> Vault | None:

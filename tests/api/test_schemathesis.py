@@ -41,6 +41,8 @@ SEMANTIC = {
     ("POST", "/v1/rules/backtest"),
     # The answer's fields depend on the challenge's method (code, or audio for voice).
     ("POST", "/v1/challenges/{challenge_id}"),
+    # The request is an OpenMined PSI message (protobuf bytes in base64).
+    ("POST", "/v1/share/psi"),
 }
 
 

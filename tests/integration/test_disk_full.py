@@ -56,7 +56,8 @@ def _event(i: int) -> dict[str, Any]:
 
 def _fill(path: Path) -> None:
     """Write until the filesystem refuses: nothing is left for the store."""
-    with path.open("wb") as out:
+    # Unbuffered: a partial write must not leave bytes that closing flushes (ENOSPC again).
+    with path.open("wb", buffering=0) as out:
         block = b"\0" * (1 << 16)
         while True:
             try:

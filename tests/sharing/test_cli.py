@@ -70,3 +70,36 @@ def test_export_import_list_revoke(tmp_path: Path) -> None:
     assert "bank-a" in out.output and "file:bank-a.bundle" in out.output
     out = run(main, ["share", "revoke", "--member", "bank-a", "--reason", "t", "--config", str(b)])
     assert out.exit_code == 0 and "2 entries dropped" in out.output
+
+
+def test_a_police_lead_from_the_cli_verifies(tmp_path: Path) -> None:
+    run = CliRunner().invoke
+    a = _config(tmp_path, "bank-a")
+    rt = build_runtime(Settings.load(a))
+    try:
+        for n in (1, 2):
+            rt.engine.decide(
+                {
+                    "event_id": f"e{n}",
+                    "type": "register",
+                    "user_id": f"u{n}",
+                    "occurred_at": "2026-11-30T10:00:00+00:00",
+                    "device": {"device_id": "ring-device-1"},
+                }
+            )
+    finally:
+        rt.close()
+    rings = tmp_path / "rings.json"
+    rings.write_text('{"rings": [{"ring_id": "r1", "kind": "community", "score": 1.0,'
+                     ' "members": ["u1", "u2"]}]}')  # fmt: skip
+    lead = tmp_path / "lead.json"
+    out = run(main, ["share", "lead", "--config", str(a), "--rings", str(rings),
+                     "--ring", "r1", "--out", str(lead)])  # fmt: skip
+    assert out.exit_code == 0, out.output
+    key = out.output.split("--member-key ")[1].split()[0]
+    out = run(main, ["share", "verify-lead", str(lead), "--member-key", key])
+    assert out.exit_code == 0 and "2 accounts, 4 chain entries" in out.output, out.output
+    assert b"ring-device-1" not in lead.read_bytes()  # device ids stay sealed
+    lead.write_bytes(lead.read_bytes().replace(b"community", b"cOmmunity"))
+    out = run(main, ["share", "verify-lead", str(lead), "--member-key", key])
+    assert out.exit_code == 1 and "lead FAILED" in out.output

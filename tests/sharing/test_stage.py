@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,8 +31,8 @@ class Rows:
     def __init__(self, rows: list[Row]) -> None:
         self.rows_ = rows
 
-    def version(self) -> tuple[int, float]:
-        return len(self.rows_), 0.0
+    def version(self) -> int:
+        return len(self.rows_)
 
     def rows(self) -> Iterable[tuple[str, str, str, str, int, float, int, float]]:
         return [
@@ -126,3 +127,20 @@ def test_a_phone_matches_through_the_edge_vault() -> None:
     SharedListStage(Rows([row]), keys, vault).run(ctx)
     assert ctx.features["shared.phone.members"] == 1
     assert ctx.features["shared.device.members"] == 0
+
+
+def test_a_server_reloads_in_the_background() -> None:
+    keys = ConsortiumKeys({"ck1": b"k" * 32})
+    rows = Rows([])
+    stage = SharedListStage(rows, keys, background=True, refresh_s=0.0)
+    stage.run(_ctx(T0))
+    rows.rows_.append(_row(keys, "ck1"))
+    deadline = 50
+    while deadline and not stage.index:
+        stage.run(_ctx(T0))
+        deadline -= 1
+        time.sleep(0.05)
+    ctx = _ctx(T0)
+    stage.run(ctx)
+    assert ctx.features["shared.device.members"] == 1
+    stage.close()

@@ -74,3 +74,18 @@ def test_the_vault_keeps_hashes_by_token_and_key(tmp_path: Path) -> None:
         }
     finally:
         store.close()
+
+
+def test_the_version_moves_with_every_change(tmp_path: Path) -> None:
+    store = SharingStore(tmp_path / "s.db")
+    try:
+        seen = [store.version()]
+        store.import_bundle(_bundle("a", 10, ["11" * 16]), via="t", now=NOW)
+        seen.append(store.version())
+        store.revoke("a", "t")
+        seen.append(store.version())
+        store.reinstate("a")
+        seen.append(store.version())
+        assert seen == sorted(set(seen)) and len(seen) == 4
+    finally:
+        store.close()

@@ -22,7 +22,9 @@ Auditor = Annotated[KeyInfo, require("auditor")]
 
 
 # The roles of fengkong.api.auth.ROLES, spelled out so the OpenAPI document lists them.
-RoleName = Literal["ingest", "labeler", "analyst", "unmask", "rule_admin", "auditor", "admin"]
+RoleName = Literal[
+    "ingest", "labeler", "analyst", "unmask", "rule_admin", "auditor", "consortium", "admin"
+]
 
 
 class KeyBody(BaseModel):

@@ -102,16 +102,17 @@ def sign_bundle(
     """The bundle file's bytes for ``entries``, signed by the member."""
     if not _NAME.match(member):
         raise BundleError(f"member id {member!r}: letters, digits, '.', '_', '-' (1-64)")
-    body = {
-        "format": FORMAT,
-        "member": member,
-        "member_key": member_key_id,
-        "consortium_key": consortium_key,
-        "created_at": int(created_at),
-        "columns": list(COLUMNS),
-        "entries": [e.row() for e in entries],
-    }
-    data = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    with no_gc():
+        body = {
+            "format": FORMAT,
+            "member": member,
+            "member_key": member_key_id,
+            "consortium_key": consortium_key,
+            "created_at": int(created_at),
+            "columns": list(COLUMNS),
+            "entries": [e.row() for e in entries],
+        }
+        data = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
     signature = base64.b64encode(signing_key.sign(data))
     tail = b" ".join((SIGNATURE_TAG, member.encode(), member_key_id.encode(), signature))
     return data + b"\n" + tail + b"\n"

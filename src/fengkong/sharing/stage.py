@@ -11,6 +11,7 @@ writes nothing, so decisions and explanations are exactly those without it.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import NamedTuple, Protocol
@@ -44,7 +45,7 @@ Row = tuple[str, str, str, str, int, float, int, float]
 class EntrySource(Protocol):
     """Where imported entries live (``storage.sharing_sqlite.SharingStore``)."""
 
-    def version(self) -> tuple[int, float]: ...
+    def version(self) -> int: ...
 
     def rows(self) -> Iterable[Row]: ...
 
@@ -67,7 +68,13 @@ def build_index(rows: Iterable[Row]) -> Index:
 
 
 class SharedListStage:
-    """Matches the event's identities against the imported consortium lists."""
+    """Matches the event's identities against the imported consortium lists.
+
+    The store's version is checked at most every ``refresh_s``; when it moved, the index
+    is read again, in a background thread with ``background`` (a server keeps deciding
+    on the previous lists meanwhile: a million entries take seconds), else at once (a
+    replay or a test sees an import from the next event on).
+    """
 
     name = "shared"
     outputs = OUTPUTS
@@ -80,6 +87,7 @@ class SharedListStage:
         vault: Vault | None = None,
         *,
         refresh_s: float = 1.0,
+        background: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._source = source
@@ -88,7 +96,9 @@ class SharedListStage:
         self._refresh_s = refresh_s
         self._clock = clock
         self._checked = float("-inf")
-        self._version: tuple[int, float] | None = None
+        self._version: int | None = None
+        self._background = background
+        self._loading: threading.Thread | None = None
         self.index: Index = {}
 
     def _current(self) -> Index:
@@ -98,16 +108,31 @@ class SharedListStage:
         if now - self._checked >= self._refresh_s:
             self._checked = now
             version = self._source.version()
-            if version != self._version:
-                self.index = build_index(self._source.rows())
-                self._version = version
+            if version != self._version and self._loading is None:
+                if self._background:
+                    self._loading = threading.Thread(
+                        target=self._load, args=(version,), name="shared-index", daemon=True
+                    )
+                    self._loading.start()
+                else:
+                    self._load(version)
         return self.index
+
+    def _load(self, version: int) -> None:
+        assert self._source is not None
+        try:
+            self.index = build_index(self._source.rows())
+            self._version = version
+        finally:
+            self._loading = None
 
     def reload(self) -> None:
         """Read the entries again at the next event (after an import in this process)."""
         self._checked = float("-inf")
 
     def close(self) -> None:
+        if self._loading is not None:
+            self._loading.join()
         close = getattr(self._source, "close", None)
         if callable(close):
             close()

@@ -52,6 +52,11 @@ CREATE TABLE IF NOT EXISTS share_revoked (
     revoked_at DOUBLE PRECISION NOT NULL,
     reason TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS share_version (
+    id BIGINT PRIMARY KEY,
+    version BIGINT NOT NULL
+);
+INSERT INTO share_version VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
 CREATE TABLE IF NOT EXISTS share_vault (
     token TEXT NOT NULL,
     key_id TEXT NOT NULL,
@@ -60,6 +65,7 @@ CREATE TABLE IF NOT EXISTS share_vault (
 );
 """
 _CHUNK = 500
+_BUMP = "UPDATE share_version SET version = version + 1"
 
 
 class ImportRefused(ValueError):
@@ -123,6 +129,7 @@ class SharingStore:
                 f"the one imported (made at {last})"
             )
         conn.execute("DELETE FROM share_entries WHERE member = ?", (bundle.member,))
+        conn.execute(_BUMP)
         conn.executemany(
             "INSERT INTO share_entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (member, consortium_key, kind, digest) DO NOTHING",
@@ -165,6 +172,7 @@ class SharingStore:
                     "INSERT INTO share_revoked VALUES (?, ?, ?) ON CONFLICT (member) DO NOTHING",
                     (member, at, reason),
                 )
+                conn.execute(_BUMP)
                 chain_change(conn, "share_revoke", member, data={"entries": n, "reason": reason})
                 conn.execute("COMMIT")
             except BaseException:
@@ -177,13 +185,18 @@ class SharingStore:
         with self._lock:
             conn.execute("BEGIN IMMEDIATE")
             conn.execute("DELETE FROM share_revoked WHERE member = ?", (member,))
+            conn.execute(_BUMP)
             chain_change(conn, "share_reinstate", member, data={})
             conn.execute("COMMIT")
 
     def purge_expired(self, now: float) -> int:
         conn = self._conns.get()
         with self._lock:
+            conn.execute("BEGIN IMMEDIATE")
             cur = conn.execute("DELETE FROM share_entries WHERE expires_at <= ?", (int(now),))
+            if cur.rowcount:
+                conn.execute(_BUMP)
+            conn.execute("COMMIT")
         return int(cur.rowcount)
 
     def entries(self) -> Iterator[StoredEntry]:
@@ -203,14 +216,10 @@ class SharingStore:
         )
         yield from cur
 
-    def version(self) -> tuple[int, float]:
-        """Changes when entries come or go (the stage reloads its index then)."""
-        row = (
-            self._conns.get()
-            .execute("SELECT COUNT(*), COALESCE(MAX(imported_at), 0) FROM share_entries")
-            .fetchone()
-        )
-        return int(row[0]), float(row[1])
+    def version(self) -> int:
+        """Moves when entries come or go (the stage reloads its index then): one row read."""
+        row = self._conns.get().execute("SELECT version FROM share_version").fetchone()
+        return int(row[0])
 
     def bundles(self) -> list[dict[str, object]]:
         cur = self._conns.get().execute(
