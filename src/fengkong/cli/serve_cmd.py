@@ -110,7 +110,8 @@ def worker_app() -> object:
     from fengkong.api.app import create_app
 
     args = json.loads(os.environ[_WORKER_ARGS])
-    config = Path(args.pop("config")) if args.get("config") else None
+    raw_config = args.pop("config")
+    config = Path(raw_config) if raw_config else None
     if args.get("db_path"):
         args["db_path"] = Path(args["db_path"])
     settings = load_settings(config, **args)
