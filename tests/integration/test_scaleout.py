@@ -59,7 +59,8 @@ def _view(decision: dict[str, Any], explain: bytes) -> dict[str, Any]:
 def test_two_workers_round_robin_decide_like_one_embedded_process(
     tmp_path: Path, pg_url: str, redis_url: str
 ) -> None:
-    events = [orjson.loads(e) for e, _ in simulate(SimConfig(users=80, days=6, seed=3, attack_rate=0.3)) if e]  # fmt: skip
+    demo = SimConfig(users=80, days=6, seed=3, attack_rate=0.3)
+    events = [orjson.loads(e) for e, _ in simulate(demo) if e]
     reference = build_runtime(Settings(db_path=tmp_path / "one.db", token_secret=SECRET))
     expected = {}
     for event in events:

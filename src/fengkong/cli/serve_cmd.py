@@ -18,8 +18,7 @@ from fengkong.settings import Settings
     "--workers",
     type=click.IntRange(1, 64),
     default=1,
-    help="Worker processes on one port; >1 needs storage.backend = postgres "
-    "(docs/deployment.md).",
+    help="Worker processes on one port; >1 needs storage.backend = postgres (docs/deployment.md).",
 )
 def serve(
     config: Path | None, db_path: Path | None, host: str | None, port: int | None, workers: int

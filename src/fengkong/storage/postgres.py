@@ -22,7 +22,13 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from fengkong.storage import audit_hooks
-from fengkong.storage.base import DecisionRecord, LabelRecord, NotAttempted, StoredDecision
+from fengkong.storage.base import (
+    DecisionRecord,
+    DuplicateRecord,
+    LabelRecord,
+    NotAttempted,
+    StoredDecision,
+)
 from fengkong.storage.pg import WRITE_LOCK, Qmark, migrate, open_pool
 from fengkong.storage.sqlite import BodyProtector
 
@@ -122,9 +128,10 @@ class PostgresStore:
     def write_each(self, units: Sequence[Sequence[DecisionRecord]]) -> list[Exception | None]:
         """Units in one transaction, a savepoint each; semantics of SQLiteStore's.
 
-        The first unit that breaks a constraint (a duplicate ``event_id``) is rolled back
-        alone and reported; the units after it are :class:`NotAttempted`; the ones
-        before commit.
+        The first unit that breaks a constraint is rolled back alone and reported (a
+        duplicate ``event_id``, stored by another worker meanwhile, as
+        :class:`DuplicateRecord`); the units after it are :class:`NotAttempted`; the
+        ones before commit.
         """
         results: list[Exception | None] = [None] * len(units)
         if not units:
@@ -137,7 +144,8 @@ class PostgresStore:
                     with conn.transaction():  # a savepoint
                         self._insert(conn, unit, now)
                 except psycopg.errors.IntegrityError as exc:
-                    results[i] = exc
+                    duplicate = isinstance(exc, psycopg.errors.UniqueViolation)
+                    results[i] = DuplicateRecord(str(exc)) if duplicate else exc
                     for j in range(i + 1, len(units)):
                         results[j] = NotAttempted(str(exc))
                     break
