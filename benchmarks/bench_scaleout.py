@@ -103,7 +103,11 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=2.0)
     args = parser.parse_args()
 
-    with postgres_server() as pg, redis_server() as rurl, tempfile.TemporaryDirectory() as tmp:
+    with (
+        postgres_server(fsync=True) as pg,
+        redis_server() as rurl,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         client = redis.Redis.from_url(rurl)
         configs = [
             ("embedded", 1, {"FENGKONG_SQLITE_SYNCHRONOUS": "FULL"}),

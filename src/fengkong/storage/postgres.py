@@ -121,7 +121,8 @@ class PostgresStore:
     def write(self, records: Sequence[DecisionRecord]) -> None:
         if not records:
             return
-        with self._pool.connection() as conn, conn.transaction():
+        # Pipeline mode: statements go out without waiting for each answer.
+        with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
             self._insert(conn, records, time.time())
 
@@ -137,7 +138,7 @@ class PostgresStore:
         if not units:
             return results
         now = time.time()
-        with self._pool.connection() as conn, conn.transaction():
+        with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
             for i, unit in enumerate(units):
                 try:
