@@ -68,8 +68,11 @@ def _as_user() -> tuple[list[str], int | None, int | None]:
 
 
 @contextmanager
-def postgres_server() -> Iterator[str]:
-    """A fresh cluster; yields the URL of its ``postgres`` database (trust auth)."""
+def postgres_server(fsync: bool = False) -> Iterator[str]:
+    """A fresh cluster; yields the URL of its ``postgres`` database (trust auth).
+
+    ``fsync``: durable commits (off by default: tests need no power-loss safety).
+    """
     bindir = pg_bindir()
     if bindir is None:
         raise FileNotFoundError("PostgreSQL binaries (initdb, postgres) not found")
@@ -86,7 +89,8 @@ def postgres_server() -> Iterator[str]:
     port = free_port()
     proc = subprocess.Popen(
         [*prefix, str(bindir / "postgres"), "-D", str(data), "-p", str(port), "-k", str(root),
-         "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=200"],
+         "-c", "listen_addresses=127.0.0.1", "-c", f"fsync={'on' if fsync else 'off'}",
+         "-c", "max_connections=200"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:

@@ -10,7 +10,7 @@ import pytest
 from fengkong.audit import log
 from fengkong.audit.records import row_digest
 from fengkong.events.protect import FieldProtector
-from fengkong.storage import GroupCommitter, LabelRecord, Stale
+from fengkong.storage import DuplicateRecord, GroupCommitter, LabelRecord, Stale
 from fengkong.storage.connect import SchemaTooNew
 from fengkong.storage.pg import Qmark, migrate
 from fengkong.storage.postgres import STEPS, PostgresStore
@@ -104,7 +104,7 @@ def test_a_duplicate_from_another_worker_fails_only_its_own_unit(pg_url: str) ->
     outcomes = [f.exception() for f in done]
     committer.close()
     assert outcomes[0] is None
-    assert isinstance(outcomes[1], psycopg.errors.UniqueViolation)
+    assert isinstance(outcomes[1], DuplicateRecord)
     # e3 was decided on a state that counted the failed unit: its owner decides again.
     assert outcomes[2] is None or isinstance(outcomes[2], Stale)
     stored = set(b.lookup(["e1", "e2", "e3"]))

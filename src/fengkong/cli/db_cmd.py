@@ -48,3 +48,29 @@ def recover_cmd(db_path: Path, out: Path, quiet: bool) -> None:
     click.echo(json.dumps(report.as_dict(), indent=2))
     problems = check(out)
     click.echo(f"{out}: {'ok' if not problems else '; '.join(problems)}", err=True)
+
+
+@db.command("migrate")
+@click.option("--db", "db_path", type=_DB, required=True, help="Embedded SQLite database.")
+@click.option("--to", "url", required=True, help="postgresql://user:password@host:port/db")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def migrate_cmd(db_path: Path, url: str, quiet: bool) -> None:
+    """Copy the events, decisions, labels and audit chain into an empty PostgreSQL database.
+
+    Rules, lists, models and keys stay in the file; serve with storage.backend =
+    postgres and storage.url = the same URL afterwards (docs/deployment.md).
+    """
+    from tqdm import tqdm
+
+    from fengkong.storage.move import TargetNotEmpty, copy_to_postgres, count_rows
+    from fengkong.storage.pg import is_postgres_url
+
+    if not is_postgres_url(url):
+        raise click.UsageError("--to: a postgresql:// URL")
+    total = sum(count_rows(db_path).values())
+    with tqdm(total=total, unit="row", disable=quiet, file=sys.stderr, desc="copying") as bar:
+        try:
+            copied = copy_to_postgres(db_path, url, bar.update)
+        except TargetNotEmpty as exc:
+            raise click.ClickException(f"--to: {exc}") from None
+    click.echo(json.dumps(copied, indent=2))

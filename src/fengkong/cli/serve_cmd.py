@@ -18,8 +18,7 @@ from fengkong.settings import Settings
     "--workers",
     type=click.IntRange(1, 64),
     default=1,
-    help="Worker processes on one port; >1 needs storage.backend = postgres "
-    "(docs/deployment.md).",
+    help="Worker processes on one port; >1 needs storage.backend = postgres (docs/deployment.md).",
 )
 def serve(
     config: Path | None, db_path: Path | None, host: str | None, port: int | None, workers: int
@@ -110,7 +109,8 @@ def worker_app() -> object:
     from fengkong.api.app import create_app
 
     args = json.loads(os.environ[_WORKER_ARGS])
-    config = Path(args.pop("config")) if args.get("config") else None
+    raw_config = args.pop("config")
+    config = Path(raw_config) if raw_config else None
     if args.get("db_path"):
         args["db_path"] = Path(args["db_path"])
     settings = load_settings(config, **args)

@@ -29,7 +29,14 @@ from fengkong.events import (
     normalise,
 )
 from fengkong.events.limits import DEFAULT_LIMITS, STORED_LIMITS, Limits
-from fengkong.storage import DecisionRecord, GroupCommitter, LabelRecord, Stale, Store
+from fengkong.storage import (
+    DecisionRecord,
+    DuplicateRecord,
+    GroupCommitter,
+    LabelRecord,
+    Stale,
+    Store,
+)
 
 log = logging.getLogger(__name__)
 
@@ -338,7 +345,9 @@ class Engine:
             try:
                 for wait in batch.waits:
                     await asyncio.wrap_future(wait)
-            except Stale:
+            except (Stale, DuplicateRecord):
+                # A duplicate: another worker stored the event first; the next attempt
+                # answers with its stored decision (or 409 for another body).
                 if attempt == attempts - 1:
                     raise
                 continue

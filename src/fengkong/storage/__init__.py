@@ -2,6 +2,7 @@
 
 from fengkong.storage.base import (
     DecisionRecord,
+    DuplicateRecord,
     LabelRecord,
     NotAttempted,
     Store,
@@ -12,6 +13,7 @@ from fengkong.storage.sqlite import SQLiteStore
 
 __all__ = [
     "DecisionRecord",
+    "DuplicateRecord",
     "GroupCommitter",
     "LabelRecord",
     "NotAttempted",

@@ -53,6 +53,10 @@ class NotAttempted(Exception):
     """A unit of a group commit left out because an earlier unit of it failed."""
 
 
+class DuplicateRecord(Exception):
+    """A unit refused because another worker stored one of its events first."""
+
+
 class Store(Protocol):
     """Durable home of events, decisions and labels."""
 

@@ -34,9 +34,19 @@ def is_postgres_url(url: str) -> bool:
 
 
 def open_pool(url: str, max_size: int = 8, *, timeout: float = 30.0) -> ConnectionPool:
-    """A pool of autocommit-off connections on ``url`` (opened and checked now)."""
+    """A pool of connections on ``url`` (opened and checked now).
+
+    Autocommit: a read is one round trip and leaves nothing to roll back when the
+    connection returns to the pool; writes open their transaction explicitly.
+    """
     pool = ConnectionPool(
-        url, min_size=1, max_size=max_size, timeout=timeout, open=False, name="fengkong"
+        url,
+        min_size=1,
+        max_size=max_size,
+        timeout=timeout,
+        open=False,
+        name="fengkong",
+        kwargs={"autocommit": True},
     )
     pool.open(wait=True, timeout=timeout)
     return pool
@@ -44,7 +54,7 @@ def open_pool(url: str, max_size: int = 8, *, timeout: float = 30.0) -> Connecti
 
 def migrate(conn: psycopg.Connection[Any], component: str, steps: Sequence[str]) -> int:
     """Apply the steps of ``component`` the database has not taken; returns its version."""
-    with conn.transaction():
+    with conn.transaction():  # BEGIN ... COMMIT whether or not the connection autocommits
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))
         conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_versions"
@@ -77,11 +87,18 @@ class _Rows:
     def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
         self._cursor = cursor
 
+    # In pipeline mode a result (and its description) arrives only when fetched.
     def fetchone(self) -> Any:
-        return self._cursor.fetchone() if self._cursor.description else None
+        try:
+            return self._cursor.fetchone()
+        except psycopg.ProgrammingError:  # the statement returns no rows
+            return None
 
     def fetchall(self) -> list[Any]:
-        return self._cursor.fetchall() if self._cursor.description else []
+        try:
+            return self._cursor.fetchall()
+        except psycopg.ProgrammingError:
+            return []
 
     def __iter__(self) -> Any:
         return iter(self.fetchall())

@@ -22,7 +22,13 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from fengkong.storage import audit_hooks
-from fengkong.storage.base import DecisionRecord, LabelRecord, NotAttempted, StoredDecision
+from fengkong.storage.base import (
+    DecisionRecord,
+    DuplicateRecord,
+    LabelRecord,
+    NotAttempted,
+    StoredDecision,
+)
 from fengkong.storage.pg import WRITE_LOCK, Qmark, migrate, open_pool
 from fengkong.storage.sqlite import BodyProtector
 
@@ -115,29 +121,32 @@ class PostgresStore:
     def write(self, records: Sequence[DecisionRecord]) -> None:
         if not records:
             return
-        with self._pool.connection() as conn, conn.transaction():
+        # Pipeline mode: statements go out without waiting for each answer.
+        with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
             self._insert(conn, records, time.time())
 
     def write_each(self, units: Sequence[Sequence[DecisionRecord]]) -> list[Exception | None]:
         """Units in one transaction, a savepoint each; semantics of SQLiteStore's.
 
-        The first unit that breaks a constraint (a duplicate ``event_id``) is rolled back
-        alone and reported; the units after it are :class:`NotAttempted`; the ones
-        before commit.
+        The first unit that breaks a constraint is rolled back alone and reported (a
+        duplicate ``event_id``, stored by another worker meanwhile, as
+        :class:`DuplicateRecord`); the units after it are :class:`NotAttempted`; the
+        ones before commit.
         """
         results: list[Exception | None] = [None] * len(units)
         if not units:
             return results
         now = time.time()
-        with self._pool.connection() as conn, conn.transaction():
+        with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
             for i, unit in enumerate(units):
                 try:
                     with conn.transaction():  # a savepoint
                         self._insert(conn, unit, now)
                 except psycopg.errors.IntegrityError as exc:
-                    results[i] = exc
+                    duplicate = isinstance(exc, psycopg.errors.UniqueViolation)
+                    results[i] = DuplicateRecord(str(exc)) if duplicate else exc
                     for j in range(i + 1, len(units)):
                         results[j] = NotAttempted(str(exc))
                     break

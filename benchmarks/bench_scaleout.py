@@ -1,0 +1,154 @@
+"""Scale-out benchmark: embedded vs PostgreSQL + Redis, 1 and 2 workers, over HTTP.
+
+    python benchmarks/bench_scaleout.py --concurrency 8 32 --seconds 10
+
+Starts a throwaway PostgreSQL cluster and redis-server (tests/servers.py), then for
+each configuration a real ``fengkong serve`` (``--workers N``), and drives it with the
+load generator of bench_http.py (its own process) at each concurrency: decisions/s and
+p99 from the client side, durable writes included. Also prints the Redis commands the
+server sent per decision (INFO stats) and the Redis round trips per decision of the
+feature state, counted in-process on the same kind of events.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import redis
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+from synthetic import events  # noqa: E402
+from tests.integration.server import free_port  # noqa: E402
+from tests.keys import ADMIN_KEY  # noqa: E402
+from tests.servers import new_database, postgres_server, redis_server  # noqa: E402
+
+SECRET = "bench-scaleout-secret-0123"
+
+
+def _serve(db: Path, port: int, workers: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fengkong", "serve", "--db", str(db), "--port", str(port),
+         "--workers", str(workers)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "FENGKONG_TOKEN_SECRET": SECRET, "FENGKONG_BOOTSTRAP_KEY": ADMIN_KEY,
+             "FENGKONG_LOG_LEVEL": "WARNING", **env},
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                time.sleep(2.0 if workers > 1 else 0.0)  # let the other workers come up
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("server did not start")
+
+
+def _loadgen(port: int, concurrency: int, seconds: float, tag: str, total: int) -> dict[str, float]:
+    cmd = [sys.executable, str(HERE / "bench_http.py"), "--loadgen", "--port", str(port),
+           "--concurrency", str(concurrency), "--seconds", str(seconds),
+           "--max-requests", str(total), "--tag", tag]  # fmt: skip
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def _round_trips(pg: str, redis_url: str, n: int) -> float:
+    """Redis round trips per decision of the feature state, in-process."""
+    import orjson
+
+    from fengkong.runtime import build_runtime
+    from fengkong.settings import Settings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(
+            db_path=Path(tmp) / "rt.db",
+            token_secret=SECRET,
+            storage={"backend": "postgres", "url": new_database(pg)},  # type: ignore[arg-type]
+            state={"backend": "redis", "redis_url": redis_url},  # type: ignore[arg-type]
+        )
+        rt = build_runtime(settings)
+        try:
+            for e in events(n, prefix="rt"):
+                rt.engine.decide(orjson.dumps(e))
+            states = [
+                getattr(getattr(s, "engine", None), "state", None)
+                for s in rt.engine.pipeline.stages
+            ]
+            trips = [st.round_trips for st in states if hasattr(st, "round_trips")]
+            return float(sum(trips)) / n
+        finally:
+            rt.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[8, 32])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--max-requests", type=int, default=20_000)
+    parser.add_argument("--warmup", type=float, default=2.0)
+    args = parser.parse_args()
+
+    with (
+        postgres_server(fsync=True) as pg,
+        redis_server() as rurl,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        client = redis.Redis.from_url(rurl)
+        configs = [
+            ("embedded", 1, {"FENGKONG_SQLITE_SYNCHRONOUS": "FULL"}),
+            ("postgres+redis", 1, None),
+            ("postgres+redis", 2, None),
+        ]
+        print(f"cpus: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}")
+        for n, (name, workers, env) in enumerate(configs):
+            if env is None:
+                client.flushall()
+                env = {
+                    "FENGKONG_STORAGE__BACKEND": "postgres",
+                    "FENGKONG_STORAGE__URL": new_database(pg),
+                    "FENGKONG_STATE__BACKEND": "redis",
+                    "FENGKONG_STATE__REDIS_URL": rurl,
+                }
+            port = free_port()
+            server = _serve(Path(tmp) / f"s{n}.db", port, workers, env)
+            try:
+                for level, c in enumerate(args.concurrency):
+                    if args.warmup:
+                        _loadgen(port, c, args.warmup, f"w{n}{level}", args.max_requests)
+                    before = int(client.info("stats")["total_commands_processed"])
+                    res = _loadgen(port, c, args.seconds, f"c{n}{level}", args.max_requests)
+                    cmds = int(client.info("stats")["total_commands_processed"]) - before
+                    redis_note = (
+                        f", {cmds / max(res['requests'], 1):.1f} Redis commands/decision"
+                        if "STATE__BACKEND" in "".join(env)
+                        else ""
+                    )
+                    print(
+                        f"{name:<15} workers {workers} concurrency {c:>3}: "
+                        f"{res['rps']:,.0f} decisions/s, p99 {res['p99_ms']:.1f} ms "
+                        f"({res['requests']:,} requests, {res['errors']} errors{redis_note})"
+                    )
+            finally:
+                server.terminate()
+                server.wait(30)
+        client.flushall()
+        print(f"feature-state round trips per decision: {_round_trips(pg, rurl, 300):.2f}")
+
+
+if __name__ == "__main__":
+    main()

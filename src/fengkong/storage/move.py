@@ -1,0 +1,107 @@
+"""Move an embedded database's events, decisions, labels and audit chain to PostgreSQL.
+
+Rows are copied as they are: bodies stay sealed under the same field key, audit entries
+keep their exact bytes, so the chain verifies on the copy and goes on from its head.
+The identity sequences are moved past the copied ids, so the next event continues the
+log. The target must be empty (a second run refuses rather than doubling the log).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+from fengkong.storage.postgres import PostgresStore
+
+# Table -> columns, in the order they are copied (the audit log last: it covers the rest).
+TABLES: dict[str, tuple[str, ...]] = {
+    "events": ("seq", "event_id", "type", "user_id", "ts", "body"),
+    "decisions": ("event_id", "body_hash", "outcome", "score", "decided_at", "body", "explain"),
+    "labels": ("id", "event_id", "user_id", "label", "source", "at", "scenario", "received_at"),
+    "meta": ("key", "value"),
+    "audit_log": ("seq", "kind", "ref", "user_id", "entry", "hash"),
+    "audit_checkpoints": ("size", "at", "note"),
+}
+_IDENTITIES = {"events": "seq", "labels": "id"}
+# BYTEA columns: SQLite may hand back TEXT for a BLOB column written as text.
+_BINARY = {"body", "explain", "entry"}
+_CHUNK = 2000
+
+
+class TargetNotEmpty(RuntimeError):
+    """The PostgreSQL database already holds events or labels."""
+
+
+def count_rows(path: Path) -> dict[str, int]:
+    """Rows of each table :func:`copy_to_postgres` copies (the file's, 0 when absent)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        have = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        return {
+            t: int(conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]) if t in have else 0
+            for t in TABLES
+        }
+    finally:
+        conn.close()
+
+
+def copy_to_postgres(
+    path: Path, url: str, progress: Callable[[int], object] | None = None
+) -> dict[str, int]:
+    """Copy the tables of :data:`TABLES` from the file at ``path`` into ``url``.
+
+    One transaction: a failure leaves the target as it was. ``progress`` is called with
+    the rows of each chunk copied. Returns the rows copied per table.
+    """
+    PostgresStore(url, pool_size=1).close()  # the schema, migrated
+    src = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    copied: dict[str, int] = {}
+    try:
+        import psycopg
+
+        have = {r[0] for r in src.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        with psycopg.connect(url) as dst, dst.transaction():
+            busy = dst.execute(
+                "SELECT (SELECT COUNT(*) FROM events) + (SELECT COUNT(*) FROM labels)"
+                " + (SELECT COUNT(*) FROM audit_log)"
+            ).fetchone()
+            if busy is not None and int(busy[0]) > 0:
+                raise TargetNotEmpty("the PostgreSQL database already holds events or labels")
+            for table, columns in TABLES.items():
+                if table not in have:
+                    copied[table] = 0
+                    continue
+                cols = ", ".join(columns)
+                marks = ", ".join(["%s"] * len(columns))
+                rows = src.execute(f"SELECT {cols} FROM {table} ORDER BY {columns[0]}")
+                binary = [i for i, c in enumerate(columns) if c in _BINARY]
+                n = 0
+                with dst.cursor() as cur:
+                    while chunk := rows.fetchmany(_CHUNK):
+                        cur.executemany(
+                            f"INSERT INTO {table} ({cols}) VALUES ({marks})".encode(),
+                            [_bytes(r, binary) for r in chunk],
+                        )
+                        n += len(chunk)
+                        if progress is not None:
+                            progress(len(chunk))
+                copied[table] = n
+            for table, column in _IDENTITIES.items():
+                dst.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'),"
+                    f" COALESCE((SELECT MAX({column}) FROM {table}), 0) + 1, false)".encode()
+                )
+    finally:
+        src.close()
+    return copied
+
+
+def _bytes(row: tuple[object, ...], binary: list[int]) -> tuple[object, ...]:
+    if not binary:
+        return row
+    out = list(row)
+    for i in binary:
+        if isinstance(out[i], str):
+            out[i] = str(out[i]).encode()
+    return tuple(out)

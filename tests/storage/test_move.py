@@ -1,0 +1,63 @@
+"""``fengkong db migrate --to postgresql://``: an embedded database moved to PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+from click.testing import CliRunner
+
+from fengkong.audit import log
+from fengkong.cli.main import main
+from fengkong.storage import LabelRecord, SQLiteStore
+from fengkong.storage.pg import Qmark
+from fengkong.storage.postgres import PostgresStore
+from tests.contract.test_store import rec
+from tests.servers import pg_server, pg_url
+
+__all__ = ["pg_server", "pg_url"]
+
+
+def _chain_ok(conn: psycopg.Connection) -> int:
+    head = log.GENESIS
+    n = 0
+    for stored in log.entries(Qmark(conn)):  # type: ignore[arg-type]
+        head = log.chain_hash(head, stored.entry)
+        assert head.hex() == stored.hash, stored.seq
+        n += 1
+    return n
+
+
+def test_the_log_moves_whole_and_goes_on(tmp_path: Path, pg_url: str) -> None:
+    db = tmp_path / "fk.db"
+    embedded = SQLiteStore(db)
+    embedded.write([rec(1), rec(2)])
+    embedded.write([rec(3)])
+    embedded.add_labels([LabelRecord("e2", None, "fraud", "chargeback", 25.0)])
+    embedded.set_meta("k", "v")
+    before = list(embedded.events_after(0))
+    embedded.close()
+
+    result = CliRunner().invoke(main, ["db", "migrate", "--db", str(db), "--to", pg_url, "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert '"events": 3' in result.output
+
+    store = PostgresStore(pg_url, pool_size=1)
+    assert list(store.events_after(0)) == before
+    assert [x.label for x in store.labels()] == ["fraud"] and store.get_meta("k") == "v"
+    assert sorted(store.lookup(["e1", "e2", "e3"])) == ["e1", "e2", "e3"]
+    store.write([rec(4)])  # the log and the chain go on after the copied ones
+    assert store.last_seq() == before[-1][0] + 1
+    with psycopg.connect(pg_url) as conn:
+        assert _chain_ok(conn) == 3 * 2 + 1 + 2
+    store.close()
+
+    again = CliRunner().invoke(main, ["db", "migrate", "--db", str(db), "--to", pg_url, "--quiet"])
+    assert again.exit_code != 0 and "already holds" in again.output
+
+
+def test_a_url_that_is_not_postgres_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "fk.db"
+    SQLiteStore(db).close()
+    result = CliRunner().invoke(main, ["db", "migrate", "--db", str(db), "--to", "mysql://x"])
+    assert result.exit_code == 2 and "--to" in result.output
