@@ -291,8 +291,8 @@ class CaseStore:
         elif unassigned:
             where.append("assignee IS NULL")
         if after is not None:
-            where.append("(due_at > ? OR (due_at = ? AND case_id > ?))")
-            args += [after[0], after[0], after[1]]  # type: ignore[list-item]
+            where.append("(due_at, case_id) > (?, ?)")  # row values: an index range
+            args += [after[0], after[1]]  # type: ignore[list-item]
         order = "due_at, case_id" if active else "due_at DESC, case_id DESC"
         sql = f"SELECT {_COLUMNS} FROM cases WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?"
         rows = self._conn().execute(sql, [*args, limit]).fetchall()
