@@ -32,7 +32,7 @@ def serve(config: Path | None, db_path: Path | None, host: str | None, port: int
     app = create_app(settings)
     click.echo(
         f"fengkong: serving on http://{settings.host}:{settings.port} "
-        f"(store {settings.db_path}; docs at /docs)",
+        f"(store {settings.db_path}; docs at /docs, console at /console/)",
         err=True,
     )
     uvicorn.run(

@@ -29,6 +29,8 @@ from fengkong.storage import LabelRecord
 from fengkong.storage.cases_sqlite import close_in
 
 PAGE = 50
+# The inbox counts on the queue page may be this old (they read every active case).
+COUNTS_MAX_AGE_S = 10.0
 WORKERS = ("analyst", "admin")
 
 
@@ -48,7 +50,7 @@ def router() -> APIRouter:
                 cases.queue(
                     inbox=inbox, assignee=session.who if mine else None, after=after, limit=PAGE
                 ),
-                cases.counts(),
+                cases.counts(max_age_s=COUNTS_MAX_AGE_S),
             )
         )
         await audited(request, session, "view", "queue", data={"inbox": inbox, "n": len(found)})
@@ -114,6 +116,8 @@ def router() -> APIRouter:
         held = await asyncio.to_thread(cases.events, case_id)
         entries = await asyncio.to_thread(casefile.timeline, rt, users, {e for e, _ in held})
         hood = casefile.graph_of(rt, users[0])  # on the event loop: the graph's own thread
+        if hood is not None and case.kind == "ring":  # the mined ring's accounts, too
+            hood.ring |= {k for k in (f"a:{m}" for m in users) if k in hood.nodes}
         flows = await asyncio.to_thread(casefile.fund_flow, rt, users)
         return render(
             request,
