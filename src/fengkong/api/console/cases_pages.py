@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from fengkong.api.cases_routes import close_case
 from fengkong.api.console import casefile
 from fengkong.api.console.svg import graph_svg
 from fengkong.api.console.web import (
@@ -22,11 +23,8 @@ from fengkong.api.console.web import (
     runtime_of,
     session_of,
 )
-from fengkong.cases import Case, CaseError, closing_labels
-from fengkong.events import Label
+from fengkong.cases import CaseError
 from fengkong.rules import FREEZE_KINDS
-from fengkong.storage import LabelRecord
-from fengkong.storage.cases_sqlite import close_in
 
 PAGE = 50
 # The inbox counts on the queue page may be this old (they read every active case).
@@ -162,38 +160,8 @@ def router() -> APIRouter:
 
 
 async def _close(request: Request, session: Session, case_id: str, outcome: str) -> int:
-    """Close with ``outcome``: its labels and the closing commit together; then feedback."""
-    rt = runtime_of(request)
-    cases = cases_of(request)
-    case: Case | None = await asyncio.to_thread(cases.get, case_id)
-    if case is None:
-        raise CaseError(f"no case {case_id}")
-    held = await asyncio.to_thread(cases.events, case_id, 10_000)
-    now = time.time()
-    drafts = closing_labels(outcome, case.members or [case.subject], [e for e, _ in held], now)
-    records = [LabelRecord(d.event_id, d.user_id, d.label, "confirmed_case", d.at) for d in drafts]
-
-    def commit() -> None:
-        rt.store.add_labels(
-            records, within=lambda conn, _: close_in(conn, case_id, outcome, session.who, now)
-        )
-
-    await asyncio.to_thread(commit)
-    # The models and the graph learn from the labels as from any other (POST /v1/labels).
-    labels = [
-        Label.model_validate(
-            {
-                "event_id": d.event_id,
-                "user_id": d.user_id,
-                "label": d.label,
-                "source": "confirmed_case",
-                "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(d.at)),
-            }
-        )
-        for d in drafts
-    ]
-    rt.engine.pipeline.apply_labels(labels)
-    return len(records)
+    """Close with ``outcome`` as the API does: labels and close in one commit."""
+    return await close_case(runtime_of(request), cases_of(request), case_id, outcome, session.who)
 
 
 async def _protect(
