@@ -10,7 +10,7 @@ import asyncio
 import time
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from fengkong.api.auth import require
@@ -107,15 +107,17 @@ def cases_router() -> APIRouter:
     def queue(
         request: Request,
         who: Reader,
-        inbox: str | None = None,
-        assignee: str | None = None,
-        after_due: float | None = None,
-        after_id: str = "",
-        limit: int = 50,
+        inbox: Annotated[str | None, Query(max_length=64)] = None,
+        assignee: Annotated[str | None, Query(max_length=200)] = None,
+        after_due: Annotated[float | None, Query(allow_inf_nan=False)] = None,
+        after_id: Annotated[str, Query(max_length=32)] = "",
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
     ) -> dict[str, Any]:
+        """Active cases by due time; the next page starts after the last one's
+        ``due_at`` and ``case_id``."""
         store = case_store(request)
         after = (after_due, after_id) if after_due is not None else None
-        found = store.queue(inbox=inbox, assignee=assignee, after=after, limit=min(limit, 500))
+        found = store.queue(inbox=inbox, assignee=assignee, after=after, limit=limit)
         trail: AuditTrail = request.app.state.audit
         trail.record("view", "cases", actor=who.identity, data={"path": request.url.path})
         return {"cases": [c.as_dict() for c in found], "inboxes": store.counts(max_age_s=10.0)}
