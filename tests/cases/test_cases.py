@@ -128,3 +128,13 @@ def test_the_queue_pages_by_due_time(stores: tuple[SQLiteStore, CaseStore]) -> N
     rest = cases.queue(limit=10, after=(first[-1].due_at, first[-1].case_id))
     assert len(first) == 3 and len(rest) == 4
     assert not {c.case_id for c in first} & {c.case_id for c in rest}
+
+
+def test_an_inbox_set_by_an_admin_takes_later_cases(stores: tuple[SQLiteStore, CaseStore]) -> None:
+    store, cases = stores
+    cases.set_inbox(Inbox("vip", ("rule:vip_*",), 600, "VIP"), 1, "admin")
+    store.write([_record("e1", "u1", "review", "vip_large")])
+    (case,) = cases.queue()
+    assert case.inbox == "vip" and case.due_at - case.opened_at == 600
+    with pytest.raises(CaseError):
+        cases.set_inbox(Inbox("bad", (), 600), 1, "admin")

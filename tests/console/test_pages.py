@@ -142,3 +142,18 @@ def test_dashboards_render_the_stored_decisions(client: TestClient) -> None:
     _login(client)
     page = client.get("/console/dashboards")
     assert page.status_code == 200 and "<svg" in page.text and "p50" in page.text
+
+
+def test_an_admin_sets_an_inbox_and_its_sla(client: TestClient) -> None:
+    csrf = _login(client)
+    form = {
+        "csrf": csrf,
+        "name": "vip",
+        "title": "VIP",
+        "patterns": "rule:vip_*",
+        "sla_hours": "0.5",
+    }
+    page = client.post("/console/queue/inbox", data=form)
+    assert page.status_code == 200 and "VIP" in page.text and "0.5 h" in page.text
+    bad = client.post("/console/queue/inbox", data={**form, "sla_hours": "soon"})
+    assert bad.status_code == 422 and "sla_hours" in bad.text

@@ -260,6 +260,21 @@ class CaseStore:
     def inboxes(self) -> list[Inbox]:
         return inboxes(self._conn())
 
+    def set_inbox(self, inbox: Inbox, position: int, actor: str) -> None:
+        """Add or change an inbox (its patterns, SLA, title); cases opened later use it."""
+        if not inbox.name or not inbox.patterns or inbox.sla_s <= 0:
+            raise CaseError(
+                "an inbox needs a name, at least one pattern and a positive SLA", "inbox"
+            )
+        with self._write() as conn:
+            conn.execute("DELETE FROM case_inboxes WHERE name = ?", (inbox.name,))
+            conn.execute(
+                "INSERT INTO case_inboxes VALUES (?,?,?,?,?)",
+                (inbox.name, position, ",".join(inbox.patterns), inbox.sla_s, inbox.title),
+            )
+            data = {"patterns": list(inbox.patterns), "sla_s": inbox.sla_s, "position": position}
+            chain_change(conn, "case_inbox", inbox.name, data=data, actor=actor)
+
     def get(self, case_id: str) -> Case | None:
         conn = self._conn()
         row = conn.execute(f"SELECT {_COLUMNS} FROM cases WHERE case_id = ?", (case_id,)).fetchone()

@@ -23,7 +23,7 @@ from fengkong.api.console.web import (
     runtime_of,
     session_of,
 )
-from fengkong.cases import CaseError
+from fengkong.cases import CaseError, Inbox
 from fengkong.rules import FREEZE_KINDS
 
 PAGE = 50
@@ -98,6 +98,22 @@ def router() -> APIRouter:
         else:
             raise CaseError(f"unknown bulk action {action!r}", "action")
         return redirect("/?msg=done")
+
+    @r.post("/queue/inbox")
+    async def set_inbox(request: Request) -> Response:
+        session = session_of(request, "admin")
+        form = await form_of(request, session)
+        patterns = tuple(p.strip() for p in str(form.get("patterns", "")).split(",") if p.strip())
+        try:
+            hours = float(form.get("sla_hours", ""))
+            position = int(form.get("position", "500"))
+        except ValueError:
+            raise CaseError("SLA hours and position are numbers", "sla_hours") from None
+        inbox = Inbox(
+            str(form.get("name", "")).strip(), patterns, hours * 3600, str(form.get("title", ""))
+        )
+        await asyncio.to_thread(cases_of(request).set_inbox, inbox, position, session.who)
+        return redirect(f"/?inbox={inbox.name}&msg=done")
 
     @r.get("/cases/{case_id}")
     async def case_page(request: Request, case_id: str) -> Response:
