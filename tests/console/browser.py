@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.server import free_port, start_server
+from tests.integration.server import free_port
 from tests.keys import ADMIN_KEY
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -74,7 +76,7 @@ def simulate_and_serve(workdir: Path) -> Iterator[Served]:
     )
     write_simulation(cfg, events, labels, progress=False)
     db, port = workdir / "fk.db", free_port()
-    proc = start_server(db, port)
+    proc = _serve(db, port)
     base = f"http://127.0.0.1:{port}"
     try:
         stream_events(base, events, workdir / "decisions.jsonl", 500, False, ADMIN_KEY)
@@ -85,6 +87,26 @@ def simulate_and_serve(workdir: Path) -> Iterator[Served]:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def _serve(db: Path, port: int, wait_s: float = 180.0) -> subprocess.Popen[bytes]:
+    """``fengkong serve`` on ``port``, once healthy (a loaded machine starts it slowly)."""
+    env = {**os.environ, "FENGKONG_BOOTSTRAP_KEY": ADMIN_KEY, "FENGKONG_TOKEN_SECRET": "t" * 32}
+    cmd = [sys.executable, "-m", "fengkong", "serve", "--db", str(db), "--port", str(port)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(
+                f"server exited: {proc.stderr.read().decode() if proc.stderr else ''}"
+            )
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"server did not start within {wait_s:.0f} s")
 
 
 def browser_page(sync_api: Any, user_data: Path) -> Iterator[Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,12 +99,17 @@ def test_a_rule_with_a_syntax_error_shows_the_error_beside_the_editor(
 def test_a_backtest_renders_the_candidate_beside_live(page: Any, served: Served) -> None:
     login(page, served.base)
     page.click("text=Rules")
-    text = _rules_text(page).replace('"action": "review"', '"action": "block"', 1)
-    page.fill("#ruleset", text)
+    ruleset = json.loads(_rules_text(page))
+    for rule in ruleset["rules"]:
+        if rule["name"] == "shared_device_money":
+            rule["action"] = "block"
+    page.fill("#ruleset", json.dumps(ruleset, indent=2))
     page.click("#backtest")
     page.wait_for_selector("#backtest-report", timeout=240_000)
-    report = page.inner_text("#backtest-report")
-    assert "candidate" in report and "live" in report
+    rows = page.locator("#backtest-report table.backtest tr")
+    cells = {rows.nth(i).locator("td").first.inner_text(): rows.nth(i) for i in (1, 2)}
+    blocks = {k.split()[0]: int(v.locator("td").nth(4).inner_text()) for k, v in cells.items()}
+    assert blocks["candidate"] > blocks["live"], blocks
     assert page.locator("#backtest-rules tr").count() > 5
     shot(page, "05-backtest")
 

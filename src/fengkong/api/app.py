@@ -26,6 +26,7 @@ from fastapi_offline import FastAPIOffline
 from fengkong import __version__
 from fengkong.api import errors, secure
 from fengkong.api.auth import require
+from fengkong.api.cases_routes import cases_router
 from fengkong.api.challenges_routes import challenge_outcome, challenges_router, sweep_challenges
 from fengkong.api.console import mount_console
 from fengkong.api.errors import Health, JSONOnly, unavailable
@@ -313,6 +314,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
 
     app.include_router(challenges_router(settings.max_body_bytes))
     app.include_router(sharing_router(settings))
+    app.include_router(cases_router())
     mount_console(app)
     if runtime is not None:
         _mount_rules(app, runtime)

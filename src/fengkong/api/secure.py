@@ -172,7 +172,7 @@ def limit_bodies(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(
         AnalystBodyLimit,
         limit=settings.analyst_max_body_bytes,
-        prefixes=("/v1/rules", "/v1/keys", "/v1/audit"),
+        prefixes=("/v1/rules", "/v1/keys", "/v1/audit", "/v1/cases"),
     )
 
 

@@ -43,6 +43,7 @@ _OWN_FILES = (
     "fengkong.db.field-key",
     "otp.jsonl",
     "challenges.jsonl",
+    "rings.json",
 )
 
 
@@ -168,6 +169,22 @@ def stream_events(
     return done
 
 
+def ring_cases(workdir: Path) -> None:
+    """Mine the demo's events for rings and open a case for each of the strongest."""
+    rings = workdir / "rings.json"
+    for args in (
+        ["graph", "mine", "--events", str(workdir / "events.jsonl"), "--out", str(rings)],
+        ["cases", "rings", str(rings), "--db", str(workdir / "fengkong.db"), "--top", "20"],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "fengkong", *args], capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            click.echo(f"    ring mining skipped: {done.stderr.strip()[-300:]}", err=True)
+            return
+    click.echo(f"    ring cases opened from {rings}", err=True)
+
+
 @click.command()
 @click.option("--users", type=click.IntRange(min=10), default=1000, show_default=True)
 @click.option("--days", type=click.IntRange(min=1), default=14, show_default=True)
@@ -267,10 +284,13 @@ def demo(
         server.wait(timeout=30)
         raise
     if keep_serving:
+        ring_cases(workdir)
         click.echo(
             f"Server: {base_url} (API docs at {base_url}/docs), still running as pid "
             f"{server.pid}; stop it with: kill {server.pid}\n"
-            f"Its admin API key (Authorization: Bearer KEY): {admin_key}"
+            f"Its admin API key (Authorization: Bearer KEY): {admin_key}\n"
+            f"Analyst console: {base_url}/console/ (log in with that key; the review"
+            " decisions' cases and the mined rings wait in the queue)"
         )
         return
     server.terminate()

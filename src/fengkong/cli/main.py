@@ -10,6 +10,7 @@ import click
 
 from fengkong import __version__
 from fengkong.cli.audit_cmd import audit
+from fengkong.cli.cases_cmd import cases
 from fengkong.cli.credit_cmd import credit
 from fengkong.cli.db_cmd import db
 from fengkong.cli.decide_cmd import decide
@@ -46,6 +47,7 @@ def main() -> None:
 
 # Command registration: one line per command module (keep sorted).
 main.add_command(audit)
+main.add_command(cases)
 main.add_command(credit)
 main.add_command(db)
 main.add_command(decide)

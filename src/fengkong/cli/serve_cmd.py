@@ -43,7 +43,7 @@ def serve(
     app = create_app(settings)
     click.echo(
         f"fengkong: serving on http://{settings.host}:{settings.port} "
-        f"(store {settings.db_path}; docs at /docs)",
+        f"(store {settings.db_path}; docs at /docs, console at /console/)",
         err=True,
     )
     uvicorn.run(

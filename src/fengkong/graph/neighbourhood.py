@@ -59,9 +59,9 @@ def neighbourhood(
                         nxt.append(other)
                     _edge(out, seen_edges, other, ident)
         frontier = nxt
-    out.ring = {n for n, kind in out.nodes.items() if kind == "a" and gen.root_of(n) == root} | {
-        centre
-    }
+    ring = {n for n, kind in out.nodes.items() if kind == "a" and gen.root_of(n) == root}
+    # Alone in its cluster, the account is no ring.
+    out.ring = ring | {centre} if ring - {centre} else set()
     return out
 
 

@@ -236,6 +236,7 @@ class CaseStore:
         self.clock = clock or time.time
         self._conns = PerThread(self.path)
         self._lock = threading.Lock()
+        self._counted: tuple[float, dict[str, dict[str, int]]] | None = None
         ensure(self._conns.get())
 
     def _conn(self) -> sqlite3.Connection:
@@ -253,10 +254,26 @@ class CaseStore:
                     conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+            self._counted = None
 
     # -- reading ------------------------------------------------------------------------
     def inboxes(self) -> list[Inbox]:
         return inboxes(self._conn())
+
+    def set_inbox(self, inbox: Inbox, position: int, actor: str) -> None:
+        """Add or change an inbox (its patterns, SLA, title); cases opened later use it."""
+        if not inbox.name or not inbox.patterns or inbox.sla_s <= 0:
+            raise CaseError(
+                "an inbox needs a name, at least one pattern and a positive SLA", "inbox"
+            )
+        with self._write() as conn:
+            conn.execute("DELETE FROM case_inboxes WHERE name = ?", (inbox.name,))
+            conn.execute(
+                "INSERT INTO case_inboxes VALUES (?,?,?,?,?)",
+                (inbox.name, position, ",".join(inbox.patterns), inbox.sla_s, inbox.title),
+            )
+            data = {"patterns": list(inbox.patterns), "sla_s": inbox.sla_s, "position": position}
+            chain_change(conn, "case_inbox", inbox.name, data=data, actor=actor)
 
     def get(self, case_id: str) -> Case | None:
         conn = self._conn()
@@ -291,26 +308,37 @@ class CaseStore:
         elif unassigned:
             where.append("assignee IS NULL")
         if after is not None:
-            where.append("(due_at > ? OR (due_at = ? AND case_id > ?))")
-            args += [after[0], after[0], after[1]]  # type: ignore[list-item]
+            where.append("(due_at, case_id) > (?, ?)")  # row values: an index range
+            args += [after[0], after[1]]  # type: ignore[list-item]
         order = "due_at, case_id" if active else "due_at DESC, case_id DESC"
         sql = f"SELECT {_COLUMNS} FROM cases WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?"
         rows = self._conn().execute(sql, [*args, limit]).fetchall()
         return [_case(r) for r in rows]
 
-    def counts(self, now: float | None = None) -> dict[str, dict[str, int]]:
-        """Per inbox: active cases, those past their SLA, those nobody holds."""
+    def counts(
+        self, now: float | None = None, *, max_age_s: float = 0.0
+    ) -> dict[str, dict[str, int]]:
+        """Per inbox: active cases, those past their SLA, those nobody holds.
+
+        ``max_age_s``: a count at most that old may be reused (counting 100,000 active
+        cases reads their whole index; a queue page need not do it on every view).
+        """
         at = self.clock() if now is None else now
+        cached = self._counted
+        if cached is not None and max_age_s > 0 and at - cached[0] <= max_age_s:
+            return cached[1]
         rows = self._conn().execute(
             "SELECT inbox, COUNT(*), SUM(CASE WHEN due_at < ? THEN 1 ELSE 0 END),"
             " SUM(CASE WHEN assignee IS NULL THEN 1 ELSE 0 END)"
             " FROM cases WHERE active = 1 GROUP BY inbox",
             (at,),
         )
-        return {
+        counted = {
             str(i): {"active": int(n), "breached": int(b or 0), "unassigned": int(u or 0)}
             for i, n, b, u in rows
         }
+        self._counted = (at, counted)
+        return counted
 
     def events(self, case_id: str, limit: int = 500) -> list[tuple[str, str]]:
         """``(event_id, user_id)`` of the reviews the case holds, oldest first."""

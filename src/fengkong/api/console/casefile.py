@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from fengkong.api.console.svg import shown
 from fengkong.api.masking import mask
 from fengkong.decisions.stages_graph import GraphStage
 from fengkong.events import EventValidationError, parse_event
@@ -113,9 +114,8 @@ def fund_flow(rt: Runtime, users: list[str], hops: int = 2, limit: int = 80) -> 
                     continue
                 if edge is None:
                     continue
-                flows.append(
-                    Flow(edge.src, edge.dst, edge.amount, edge.ts, edge.kind, edge.event_id, hop)
-                )
+                src, dst = shown(edge.src), shown(edge.dst)
+                flows.append(Flow(src, dst, edge.amount, edge.ts, edge.kind, edge.event_id, hop))
                 receiver = edge.dst[2:] if edge.dst.startswith("a:") else None
                 if receiver and receiver not in seen:
                     seen.add(receiver)

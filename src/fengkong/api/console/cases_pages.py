@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from fengkong.api.cases_routes import close_case
 from fengkong.api.console import casefile
 from fengkong.api.console.svg import graph_svg
 from fengkong.api.console.web import (
@@ -22,13 +23,12 @@ from fengkong.api.console.web import (
     runtime_of,
     session_of,
 )
-from fengkong.cases import Case, CaseError, closing_labels
-from fengkong.events import Label
+from fengkong.cases import CaseError, Inbox
 from fengkong.rules import FREEZE_KINDS
-from fengkong.storage import LabelRecord
-from fengkong.storage.cases_sqlite import close_in
 
 PAGE = 50
+# The inbox counts on the queue page may be this old (they read every active case).
+COUNTS_MAX_AGE_S = 10.0
 WORKERS = ("analyst", "admin")
 
 
@@ -48,7 +48,7 @@ def router() -> APIRouter:
                 cases.queue(
                     inbox=inbox, assignee=session.who if mine else None, after=after, limit=PAGE
                 ),
-                cases.counts(),
+                cases.counts(max_age_s=COUNTS_MAX_AGE_S),
             )
         )
         await audited(request, session, "view", "queue", data={"inbox": inbox, "n": len(found)})
@@ -99,6 +99,22 @@ def router() -> APIRouter:
             raise CaseError(f"unknown bulk action {action!r}", "action")
         return redirect("/?msg=done")
 
+    @r.post("/queue/inbox")
+    async def set_inbox(request: Request) -> Response:
+        session = session_of(request, "admin")
+        form = await form_of(request, session)
+        patterns = tuple(p.strip() for p in str(form.get("patterns", "")).split(",") if p.strip())
+        try:
+            hours = float(form.get("sla_hours", ""))
+            position = int(form.get("position", "500"))
+        except ValueError:
+            raise CaseError("SLA hours and position are numbers", "sla_hours") from None
+        inbox = Inbox(
+            str(form.get("name", "")).strip(), patterns, hours * 3600, str(form.get("title", ""))
+        )
+        await asyncio.to_thread(cases_of(request).set_inbox, inbox, position, session.who)
+        return redirect(f"/?inbox={inbox.name}&msg=done")
+
     @r.get("/cases/{case_id}")
     async def case_page(request: Request, case_id: str) -> Response:
         session = session_of(request, "analyst", "auditor")
@@ -114,6 +130,8 @@ def router() -> APIRouter:
         held = await asyncio.to_thread(cases.events, case_id)
         entries = await asyncio.to_thread(casefile.timeline, rt, users, {e for e, _ in held})
         hood = casefile.graph_of(rt, users[0])  # on the event loop: the graph's own thread
+        if hood is not None and case.kind == "ring":  # the mined ring's accounts, too
+            hood.ring |= {k for k in (f"a:{m}" for m in users) if k in hood.nodes}
         flows = await asyncio.to_thread(casefile.fund_flow, rt, users)
         return render(
             request,
@@ -158,38 +176,8 @@ def router() -> APIRouter:
 
 
 async def _close(request: Request, session: Session, case_id: str, outcome: str) -> int:
-    """Close with ``outcome``: its labels and the closing commit together; then feedback."""
-    rt = runtime_of(request)
-    cases = cases_of(request)
-    case: Case | None = await asyncio.to_thread(cases.get, case_id)
-    if case is None:
-        raise CaseError(f"no case {case_id}")
-    held = await asyncio.to_thread(cases.events, case_id, 10_000)
-    now = time.time()
-    drafts = closing_labels(outcome, case.members or [case.subject], [e for e, _ in held], now)
-    records = [LabelRecord(d.event_id, d.user_id, d.label, "confirmed_case", d.at) for d in drafts]
-
-    def commit() -> None:
-        rt.store.add_labels(
-            records, within=lambda conn, _: close_in(conn, case_id, outcome, session.who, now)
-        )
-
-    await asyncio.to_thread(commit)
-    # The models and the graph learn from the labels as from any other (POST /v1/labels).
-    labels = [
-        Label.model_validate(
-            {
-                "event_id": d.event_id,
-                "user_id": d.user_id,
-                "label": d.label,
-                "source": "confirmed_case",
-                "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(d.at)),
-            }
-        )
-        for d in drafts
-    ]
-    rt.engine.pipeline.apply_labels(labels)
-    return len(records)
+    """Close with ``outcome`` as the API does: labels and close in one commit."""
+    return await close_case(runtime_of(request), cases_of(request), case_id, outcome, session.who)
 
 
 async def _protect(

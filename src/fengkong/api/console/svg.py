@@ -11,6 +11,7 @@ from html import escape
 
 import igraph
 
+from fengkong.api.masking import mask_value
 from fengkong.graph.neighbourhood import Neighbourhood
 
 _KIND_COLOUR = {
@@ -39,6 +40,13 @@ RING = "#d62728"
 def _short(key: str) -> str:
     body = key[2:]
     return body if len(body) <= 14 else body[:6] + "…" + body[-5:]
+
+
+def shown(key: str) -> str:
+    """A node key as an analyst may see it: accounts and merchants whole, identifiers masked."""
+    if key[:2] in ("a:", "m:", "L:"):
+        return key
+    return key[:2] + str(mask_value(key[2:]))
 
 
 def graph_svg(hood: Neighbourhood, width: int = 720, height: int = 460) -> str:
@@ -70,7 +78,7 @@ def graph_svg(hood: Neighbourhood, width: int = 720, height: int = 460) -> str:
         kind = hood.nodes[k]
         x, y = px[k], py[k]
         label = escape(_short(k))
-        title = escape(f"{_KIND_NAME.get(kind, kind)} {k[2:]}")
+        title = escape(f"{_KIND_NAME.get(kind, kind)} {shown(k)[2:]}")
         if kind == "a":
             ring = k in hood.ring
             fill = RING if ring else _KIND_COLOUR["a"]
@@ -85,7 +93,7 @@ def graph_svg(hood: Neighbourhood, width: int = 720, height: int = 460) -> str:
         else:
             colour = _KIND_COLOUR.get(kind, "#777")
             parts.append(
-                f'<g class="node ident" data-key="{escape(k)}"><title>{title}</title>'
+                f'<g class="node ident" data-key="{escape(shown(k))}"><title>{title}</title>'
                 f'<rect x="{x - 5:.1f}" y="{y - 5:.1f}" width="10" height="10" fill="{colour}"/>'
                 f'<text x="{x + 8:.1f}" y="{y + 4:.1f}" font-size="9" fill="#555">'
                 f"{escape(_KIND_NAME.get(kind, kind))}</text></g>"
