@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from fengkong.storage.repair import check, recover
+from fengkong.storage.retention import storage_size
 
 _DB = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -48,3 +49,10 @@ def recover_cmd(db_path: Path, out: Path, quiet: bool) -> None:
     click.echo(json.dumps(report.as_dict(), indent=2))
     problems = check(out)
     click.echo(f"{out}: {'ok' if not problems else '; '.join(problems)}", err=True)
+
+
+@db.command("size")
+@click.option("--db", "db_path", type=_DB, required=True, help="SQLite database to measure.")
+def size_cmd(db_path: Path) -> None:
+    """Bytes stored per event: the whole file and each table with its indexes."""
+    click.echo(json.dumps(storage_size(db_path), indent=2))

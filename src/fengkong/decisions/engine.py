@@ -29,6 +29,7 @@ from fengkong.events import (
 )
 from fengkong.events.limits import DEFAULT_LIMITS, STORED_LIMITS, Limits
 from fengkong.storage import DecisionRecord, GroupCommitter, LabelRecord, Stale, Store
+from fengkong.storage.explain import Packer
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +71,6 @@ class _Batch:
     records: list[DecisionRecord] = field(default_factory=list)
     waits: list[Future[None]] = field(default_factory=list)
     epoch: int = 0
-
-
-def _explain(ctx: DecisionContext) -> bytes:
-    payload = {"facts": ctx.facts, "features": ctx.features, **ctx.explain}
-    return orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS, default=str)
 
 
 class Engine:
@@ -138,6 +134,8 @@ class Engine:
         # the state holds tentative updates, so no snapshot is taken.
         self._deciding: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
         self._deciding_now = 0
+        # Explanations are stored packed: names once per schema, values per event.
+        self._packer = Packer(store.set_meta, store.get_meta)
 
     # -- the edge -------------------------------------------------------------
     def accept(self, raw: bytes | str | dict[str, Any]) -> Accepted:
@@ -237,7 +235,7 @@ class Engine:
             outcome=out["decision"],
             score=decision.score,
             decision_json=orjson.dumps(out),
-            explain_json=_explain(ctx),
+            explain_json=self._packer.pack(ctx.facts, ctx.features, ctx.explain),
         )
         return out, record
 

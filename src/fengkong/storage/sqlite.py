@@ -10,13 +10,15 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Literal, Protocol
 
-from fengkong.storage import audit_hooks
+from fengkong.storage import audit_hooks, retention
 from fengkong.storage.base import DecisionRecord, LabelRecord, NotAttempted, StoredDecision
 from fengkong.storage.connect import PerThread, migrate
+from fengkong.storage.explain import unpack
+from fengkong.storage.retention import PruneReport
 
 Synchronous = Literal["FULL", "NORMAL", "OFF"]
 
@@ -72,6 +74,17 @@ CREATE UNIQUE INDEX IF NOT EXISTS labels_once ON labels (
     IFNULL(event_id, ''), IFNULL(user_id, ''), label, source, at, IFNULL(scenario, ''));
 """
 
+# Version 3: explanations are stored packed (storage.explain: the names once per schema
+# in ``meta``); events past the retention can be pruned, each pruned event_id kept as a
+# tombstone naming the prune, so the audit chain tells a pruned record from a deleted one.
+_PACKED_AND_PRUNABLE = """
+CREATE TABLE IF NOT EXISTS pruned (
+    event_id TEXT NOT NULL,
+    prune TEXT NOT NULL,
+    PRIMARY KEY (event_id, prune)
+) WITHOUT ROWID;
+"""
+
 # SQLite caps bound parameters per statement; stay well below the oldest default (999).
 _LOOKUP_CHUNK = 500
 
@@ -98,7 +111,7 @@ class SQLiteStore:
         self._memory = self.path == ":memory:"
         self._conns = PerThread(self.path, self._synchronous, _no_foreign_keys)
         conn = self._conn()
-        migrate(conn, "events", [_SCHEMA, _LABELS_ONCE])
+        migrate(conn, "events", [_SCHEMA, _LABELS_ONCE, _PACKED_AND_PRUNABLE])
         audit_hooks.ensure(conn)
 
     def _conn(self) -> sqlite3.Connection:
@@ -191,12 +204,13 @@ class SQLiteStore:
         audit_hooks.chain_decisions(conn, records, now, bodies)
 
     def decision(self, event_id: str) -> tuple[bytes, bytes] | None:
+        """The decision and its full explanation (a packed one unpacked)."""
         row = (
             self._conn()
             .execute("SELECT body, explain FROM decisions WHERE event_id = ?", (event_id,))
             .fetchone()
         )
-        return None if row is None else (bytes(row[0]), bytes(row[1]))
+        return None if row is None else (bytes(row[0]), unpack(bytes(row[1]), self.get_meta))
 
     def attach_explain(self, event_id: str, key: str, value_json: bytes) -> bool:
         """Add ``key`` to a stored decision's explanation (a check that finished late).
@@ -210,6 +224,23 @@ class SQLiteStore:
             (key, value_json.decode(), event_id),
         )
         return cursor.rowcount > 0
+
+    def prune(
+        self,
+        before: float,
+        *,
+        archive: Path | None = None,
+        progress: Callable[[int], None] = lambda n: None,
+    ) -> PruneReport:
+        """Remove events before ``before`` (epoch s) and their decisions; see
+        :mod:`fengkong.storage.retention`. ``archive``: a Parquet file written first."""
+        return retention.prune(
+            self._conn(),
+            before,
+            archive=archive,
+            explain=lambda stored: unpack(stored, self.get_meta),
+            progress=progress,
+        )
 
     def add_labels(self, labels: Sequence[LabelRecord]) -> None:
         now = time.time()
