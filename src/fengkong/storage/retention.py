@@ -74,7 +74,7 @@ def _archive(
     before: float,
     path: Path,
     explain: Callable[[bytes], bytes],
-    progress: Callable[[int], None],
+    progress: Callable[[int], object],
 ) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -117,7 +117,7 @@ def prune(
     *,
     archive: Path | None = None,
     explain: Callable[[bytes], bytes] = bytes,
-    progress: Callable[[int], None] = lambda n: None,
+    progress: Callable[[int], object] = lambda n: None,
 ) -> PruneReport:
     """Remove the events with ``occurred_at`` before ``before`` and their decisions."""
     conn.execute("BEGIN IMMEDIATE")

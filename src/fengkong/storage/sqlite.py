@@ -230,7 +230,7 @@ class SQLiteStore:
         before: float,
         *,
         archive: Path | None = None,
-        progress: Callable[[int], None] = lambda n: None,
+        progress: Callable[[int], object] = lambda n: None,
     ) -> PruneReport:
         """Remove events before ``before`` (epoch s) and their decisions; see
         :mod:`fengkong.storage.retention`. ``archive``: a Parquet file written first."""
