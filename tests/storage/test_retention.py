@@ -118,3 +118,37 @@ def test_the_cli_prunes_before_a_date_and_measures_the_file(settings: Settings) 
     assert size.exit_code == 0 and orjson.loads(size.output)["events"] == 6
     missing = CliRunner().invoke(main, ["prune", "--db", db])
     assert missing.exit_code != 0 and "retention_days" in missing.output
+
+
+def test_a_version_2_file_is_migrated_with_its_decisions_and_chain_intact(tmp_path: Path) -> None:
+    from fengkong.storage import DecisionRecord, SQLiteStore, audit_hooks
+    from fengkong.storage.connect import connect, migrate
+    from fengkong.storage.sqlite import _LABELS_ONCE, _SCHEMA
+
+    db = tmp_path / "v2.db"
+    conn = connect(str(db))
+    migrate(conn, "events", [_SCHEMA, _LABELS_ONCE])
+    audit_hooks.ensure(conn)
+    legacy = orjson.dumps({"facts": {"ip.version": 4}, "features": {"user.events_10m": 2}})
+    record = DecisionRecord("e1", "login", "u1", 1.0, "h", b'{"a":1}', "allow", 0.0, b"{}", legacy)
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute(
+        "INSERT INTO events (event_id, type, user_id, ts, body) VALUES (?,?,?,?,?)",
+        ("e1", "login", "u1", 1.0, b'{"a":1}'),
+    )
+    conn.execute(
+        "INSERT INTO decisions VALUES (?,?,?,?,?,?,?)",
+        ("e1", "h", "allow", 0.0, 5.0, b"{}", legacy),
+    )
+    audit_hooks.chain_decisions(conn, [record], 5.0, [b'{"a":1}'])
+    conn.execute("COMMIT")
+    conn.close()
+    store = SQLiteStore(db)
+    assert store.decision("e1") == (b"{}", legacy)
+    store.close()
+    check = sqlite3.connect(db)
+    sql = check.execute("SELECT sql FROM sqlite_master WHERE name = 'decisions'").fetchone()[0]
+    assert "WITHOUT ROWID" not in sql
+    assert check.execute("SELECT version FROM schema_versions").fetchone()[0] == 3
+    assert verify_database(check).ok
+    check.close()

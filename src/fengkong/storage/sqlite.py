@@ -75,9 +75,25 @@ CREATE UNIQUE INDEX IF NOT EXISTS labels_once ON labels (
 """
 
 # Version 3: explanations are stored packed (storage.explain: the names once per schema
-# in ``meta``); events past the retention can be pruned, each pruned event_id kept as a
-# tombstone naming the prune, so the audit chain tells a pruned record from a deleted one.
+# in ``meta``); ``decisions`` becomes a rowid table, whose rows of ~1 KB stay on their
+# page (a WITHOUT ROWID row over ~1,000 bytes spills into an overflow page of its own,
+# 4 KB a row); the values are copied as they are, so the audit chain still covers them.
+# Events past the retention can be pruned, each pruned event_id kept as a tombstone
+# naming the prune, so the audit chain tells a pruned record from a deleted one.
 _PACKED_AND_PRUNABLE = """
+CREATE TABLE decisions_v3 (
+    event_id TEXT PRIMARY KEY,
+    body_hash TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    score REAL NOT NULL,
+    decided_at REAL NOT NULL,
+    body BLOB NOT NULL,
+    explain BLOB NOT NULL
+);
+INSERT INTO decisions_v3 SELECT event_id, body_hash, outcome, score, decided_at, body, explain
+    FROM decisions;
+DROP TABLE decisions;
+ALTER TABLE decisions_v3 RENAME TO decisions;
 CREATE TABLE IF NOT EXISTS pruned (
     event_id TEXT NOT NULL,
     prune TEXT NOT NULL,
