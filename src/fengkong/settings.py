@@ -209,6 +209,9 @@ class Settings(BaseSettings):
         32, ge=1, description="events in flight on the decision endpoints; beyond: 503"
     )
     retry_after_s: int = Field(1, ge=1, description="Retry-After of a 503")
+    retention_days: float = Field(
+        0.0, ge=0, description="`fengkong prune` drops events older than this; 0: keep all"
+    )
     key_cache_s: float = Field(
         1.0,
         ge=0,

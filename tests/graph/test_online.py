@@ -126,3 +126,51 @@ def test_incremental_equals_batch(
         assert feats["cluster_size"] == old.size[old.find(acc)]
     else:
         assert feats["cluster_size"] == 1
+
+
+def _hops(
+    g: OnlineGraph, gen: Generation, account: str, keys: list[str]
+) -> tuple[set[str], set[str]]:
+    """1- and 2-hop accounts from scratch: through each identifier's first ``cap`` accounts."""
+
+    def via(acc_keys: list[str]) -> set[str]:
+        out: set[str] = set()
+        for key in acc_keys:
+            if kind_of(key) in STRONG_KINDS:
+                out.update(list(gen.members.get(key, {}))[: g.caps.get(kind_of(key), 0)])
+        return out
+
+    own = list(gen.ids_of.get(account, [])) + [
+        k for k in keys if k not in gen.ids_of.get(account, [])
+    ]
+    hop1 = via(own) - {account}
+    hop2 = set(hop1)
+    for nb in hop1:
+        hop2 |= via(gen.ids_of.get(nb, []))
+    return hop1, hop2 - {account}
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(event_st, min_size=1, max_size=40),
+    st.sets(st.sampled_from(ACCOUNTS), max_size=3),
+    st.sampled_from(ACCOUNTS),
+    st.lists(st.sampled_from(KEYS), max_size=3, unique=True),
+)
+def test_hop_features_count_each_neighbour_once(
+    events: Stream, fraud: set[str], account: str, keys: list[str]
+) -> None:
+    g = OnlineGraph(horizon=HORIZON, caps=CAPS)
+    for acc in fraud:
+        g.add_label(acc, True, 0.0)
+    for ts, acc, ks in sorted(events):
+        g.observe_links(float(ts), acc, ks)
+    now = float(max(ts for ts, _, _ in events))
+    out = g.features(now, account, keys)
+    gen = g.oldest()
+    assert gen is not None
+    hop1, hop2 = _hops(g, gen, account, keys)
+    assert out["neighbours_1hop"] == len(hop1)
+    if hop1:
+        assert out["fraud_share_1hop"] == len(hop1 & fraud) / len(hop1)
+        assert out["fraud_share_2hop"] == len(hop2 & fraud) / len(hop2)

@@ -25,11 +25,12 @@ from fastapi_offline import FastAPIOffline
 
 from fengkong import __version__
 from fengkong.api import errors, secure
-from fengkong.api.auth import require
+from fengkong.api.auth import authorise, require
 from fengkong.api.cases_routes import cases_router
 from fengkong.api.challenges_routes import challenge_outcome, challenges_router, sweep_challenges
 from fengkong.api.console import mount_console
 from fengkong.api.errors import Health, JSONOnly, unavailable
+from fengkong.api.fast import HotRoute
 from fengkong.api.load import Admission, Overloaded
 from fengkong.api.metrics import Metrics
 from fengkong.api.schemas import (
@@ -55,6 +56,7 @@ from fengkong.settings import Settings
 log = logging.getLogger(__name__)
 
 _JSON = "application/json"
+INGEST = ("ingest",)
 
 
 class BodyTooLarge(Exception):
@@ -171,6 +173,12 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         return unavailable(f"server saturated ({exc.reason}); retry", settings.retry_after_s)
 
     errors.install(app, health, settings.retry_after_s, lambda s: metrics.rejected.labels(s).inc())
+
+    async def hot_event(request: Request) -> Response:
+        authorise(request, INGEST)
+        return await decide_one(request)
+
+    app.add_middleware(HotRoute, method="POST", path="/v1/events", handler=hot_event)
     app.add_middleware(JSONOnly, exempt=("/console/",))
 
     def _timed(outcomes: list[dict[str, Any]], started: float) -> None:
@@ -187,6 +195,9 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         dependencies=[require("ingest")],
     )
     async def post_event(request: Request) -> Response:
+        return await decide_one(request)
+
+    async def decide_one(request: Request) -> Response:
         started = time.perf_counter()
         engine = engine_of(request)
         with admission.hold(1):

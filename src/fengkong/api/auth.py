@@ -98,12 +98,17 @@ def require(*roles: str) -> Any:
     wanted = check_roles(list(roles))
 
     async def dependency(request: Request) -> KeyInfo:
-        info = authenticate(request, wanted)
-        request.state.principal = info
-        current_actor.set(info.identity)
-        return info
+        return authorise(request, wanted)
 
     return Depends(dependency)
+
+
+def authorise(request: Request, roles: tuple[str, ...]) -> KeyInfo:
+    """:func:`authenticate`, then the caller recorded as the request's principal and actor."""
+    info = authenticate(request, roles)
+    request.state.principal = info
+    current_actor.set(info.identity)
+    return info
 
 
 def actor_of(request: Request) -> str:

@@ -76,6 +76,11 @@ def row_digest(kind: str, row: tuple[Any, ...]) -> str:
     return digest(fields)
 
 
+def ids_digest(event_ids: list[str]) -> str:
+    """The SHA-256 of pruned event ids, sorted, one a line (what a ``prune`` entry names)."""
+    return hashlib.sha256("\n".join(sorted(event_ids)).encode()).hexdigest()
+
+
 def row_ref(kind: str, row: tuple[Any, ...]) -> str:
     _, columns, key, _, _ = APPEND_ONLY[kind]
     return str(row[columns.index(key)])

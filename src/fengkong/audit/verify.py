@@ -22,13 +22,25 @@ from fengkong.audit.records import (
     FREEZE_COLUMNS,
     KEY_COLUMNS,
     LIST_COLUMNS,
+    ids_digest,
     row_digest,
     row_ref,
 )
 
 _CHANGE_KINDS = frozenset(
-    {"list_add", "list_remove", "freeze", "unfreeze", "purge", "key_create", "key_revoke"}
+    {
+        "list_add",
+        "list_remove",
+        "freeze",
+        "unfreeze",
+        "purge",
+        "key_create",
+        "key_revoke",
+        "prune",
+    }
 )
+# Records a retention prune removed: kept as tombstones, covered by "prune" entries.
+_PRUNABLE = frozenset({"event", "decision"})
 _STATE_TABLES = {
     "lists": ("rules_list_entries", LIST_COLUMNS, 2),
     "freezes": ("rules_freezes", FREEZE_COLUMNS, 2),
@@ -158,7 +170,29 @@ def _table_rows(conn: sqlite3.Connection, kind: str) -> Iterator[tuple[Any, ...]
     return iter(conn.execute(sql))
 
 
+def _pruned(conn: sqlite3.Connection, entries: list[dict[str, Any]], report: Report) -> set[str]:
+    """The event ids pruned under the chain's ``prune`` entries (tombstones checked)."""
+    if not _has_table(conn, "pruned"):
+        return set()
+    by_prune: dict[str, list[str]] = {}
+    for event_id, prune in conn.execute("SELECT event_id, prune FROM pruned"):
+        by_prune.setdefault(str(prune), []).append(str(event_id))
+    covered: set[str] = set()
+    for e in entries:
+        if e["kind"] != "prune":
+            continue
+        ids = by_prune.pop(str(e["ref"]), [])
+        data = e.get("data") or {}
+        if len(ids) != data.get("events") or ids_digest(ids) != data.get("ids_sha256"):
+            report.problems.append(Problem(e["seq"], f"prune {e['ref']!r}: tombstones edited"))
+        covered.update(ids)
+    for prune in by_prune:
+        report.problems.append(Problem(None, f"pruned rows of {prune!r} have no prune entry"))
+    return covered
+
+
 def _records(conn: sqlite3.Connection, entries: list[dict[str, Any]], report: Report) -> None:
+    pruned = _pruned(conn, entries, report)
     for kind, (table, _, _, order, _) in APPEND_ONLY.items():
         table_order = [row_ref(kind, r) for r in _table_rows(conn, kind)] if order else []
         rows = {row_ref(kind, r): row_digest(kind, r) for r in _table_rows(conn, kind)}
@@ -169,6 +203,8 @@ def _records(conn: sqlite3.Connection, entries: list[dict[str, Any]], report: Re
             ref = str(e["ref"])
             seen[ref] = e["seq"]
             found = rows.get(ref)
+            if found is None and kind in _PRUNABLE and ref in pruned:
+                continue
             if found is None:
                 report.problems.append(Problem(e["seq"], f"{kind} {ref!r}: record deleted"))
             elif found != e["digest"]:

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from fengkong.storage.repair import check, recover
+from fengkong.storage.retention import storage_size
 
 _DB = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -74,3 +75,10 @@ def migrate_cmd(db_path: Path, url: str, quiet: bool) -> None:
         except TargetNotEmpty as exc:
             raise click.ClickException(f"--to: {exc}") from None
     click.echo(json.dumps(copied, indent=2))
+
+
+@db.command("size")
+@click.option("--db", "db_path", type=_DB, required=True, help="SQLite database to measure.")
+def size_cmd(db_path: Path) -> None:
+    """Bytes stored per event: the whole file and each table with its indexes."""
+    click.echo(json.dumps(storage_size(db_path), indent=2))

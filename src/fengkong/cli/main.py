@@ -20,6 +20,7 @@ from fengkong.cli.features_cmd import features
 from fengkong.cli.graph_cmd import graph
 from fengkong.cli.keys_cmd import keys
 from fengkong.cli.models_cmd import models
+from fengkong.cli.prune_cmd import prune
 from fengkong.cli.replay_cmd import replay
 from fengkong.cli.rules_cmd import rules
 from fengkong.cli.serve_cmd import serve
@@ -57,6 +58,7 @@ main.add_command(features)
 main.add_command(graph)
 main.add_command(keys)
 main.add_command(models)
+main.add_command(prune)
 main.add_command(replay)
 main.add_command(rules)
 main.add_command(serve)

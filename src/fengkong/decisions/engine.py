@@ -37,6 +37,7 @@ from fengkong.storage import (
     Stale,
     Store,
 )
+from fengkong.storage.explain import Packer
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +79,6 @@ class _Batch:
     records: list[DecisionRecord] = field(default_factory=list)
     waits: list[Future[None]] = field(default_factory=list)
     epoch: int = 0
-
-
-def _explain(ctx: DecisionContext) -> bytes:
-    payload = {"facts": ctx.facts, "features": ctx.features, **ctx.explain}
-    return orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS, default=str)
 
 
 class Engine:
@@ -149,6 +145,8 @@ class Engine:
         # the state holds tentative updates, so no snapshot is taken.
         self._deciding: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
         self._deciding_now = 0
+        # Explanations are stored packed: names once per schema, values per event.
+        self._packer = Packer(store.set_meta, store.get_meta)
 
     # -- the edge -------------------------------------------------------------
     def accept(self, raw: bytes | str | dict[str, Any]) -> Accepted:
@@ -250,7 +248,7 @@ class Engine:
             outcome=out["decision"],
             score=decision.score,
             decision_json=orjson.dumps(out),
-            explain_json=_explain(ctx),
+            explain_json=self._packer.pack(ctx.facts, ctx.features, ctx.explain),
         )
         return out, record
 

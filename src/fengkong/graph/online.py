@@ -334,8 +334,15 @@ class OnlineGraph:
         seen.add(account)
         f2 = f1
         ids_of = gen.ids_of
+        # An identifier's (capped) accounts are all in ``seen`` once it has been visited,
+        # and ``seen`` only grows: visiting it again adds nothing. Neighbours on one
+        # shared device all list it, so each identifier is visited once.
+        visited = set(own)
         for nb in hop1:
             for key in ids_of.get(nb, ()):
+                if key in visited:
+                    continue
+                visited.add(key)
                 mem = members.get(key)
                 if not mem:
                     continue

@@ -14,9 +14,11 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Literal, Protocol
 
-from fengkong.storage import audit_hooks, cases_sqlite
+from fengkong.storage import audit_hooks, cases_sqlite, retention
 from fengkong.storage.base import DecisionRecord, LabelRecord, NotAttempted, StoredDecision
 from fengkong.storage.connect import PerThread, migrate
+from fengkong.storage.explain import unpack
+from fengkong.storage.retention import PruneReport
 
 Synchronous = Literal["FULL", "NORMAL", "OFF"]
 
@@ -72,6 +74,33 @@ CREATE UNIQUE INDEX IF NOT EXISTS labels_once ON labels (
     IFNULL(event_id, ''), IFNULL(user_id, ''), label, source, at, IFNULL(scenario, ''));
 """
 
+# Version 3: explanations are stored packed (storage.explain: the names once per schema
+# in ``meta``); ``decisions`` becomes a rowid table, whose rows of ~1 KB stay on their
+# page (a WITHOUT ROWID row over ~1,000 bytes spills into an overflow page of its own,
+# 4 KB a row); the values are copied as they are, so the audit chain still covers them.
+# Events past the retention can be pruned, each pruned event_id kept as a tombstone
+# naming the prune, so the audit chain tells a pruned record from a deleted one.
+_PACKED_AND_PRUNABLE = """
+CREATE TABLE decisions_v3 (
+    event_id TEXT PRIMARY KEY,
+    body_hash TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    score REAL NOT NULL,
+    decided_at REAL NOT NULL,
+    body BLOB NOT NULL,
+    explain BLOB NOT NULL
+);
+INSERT INTO decisions_v3 SELECT event_id, body_hash, outcome, score, decided_at, body, explain
+    FROM decisions;
+DROP TABLE decisions;
+ALTER TABLE decisions_v3 RENAME TO decisions;
+CREATE TABLE IF NOT EXISTS pruned (
+    event_id TEXT NOT NULL,
+    prune TEXT NOT NULL,
+    PRIMARY KEY (event_id, prune)
+) WITHOUT ROWID;
+"""
+
 # SQLite caps bound parameters per statement; stay well below the oldest default (999).
 _LOOKUP_CHUNK = 500
 
@@ -98,7 +127,7 @@ class SQLiteStore:
         self._memory = self.path == ":memory:"
         self._conns = PerThread(self.path, self._synchronous, _no_foreign_keys)
         conn = self._conn()
-        migrate(conn, "events", [_SCHEMA, _LABELS_ONCE])
+        migrate(conn, "events", [_SCHEMA, _LABELS_ONCE, _PACKED_AND_PRUNABLE])
         audit_hooks.ensure(conn)
         cases_sqlite.ensure(conn)
 
@@ -193,12 +222,13 @@ class SQLiteStore:
         cases_sqlite.on_decisions(conn, records, now)
 
     def decision(self, event_id: str) -> tuple[bytes, bytes] | None:
+        """The decision and its full explanation (a packed one unpacked)."""
         row = (
             self._conn()
             .execute("SELECT body, explain FROM decisions WHERE event_id = ?", (event_id,))
             .fetchone()
         )
-        return None if row is None else (bytes(row[0]), bytes(row[1]))
+        return None if row is None else (bytes(row[0]), unpack(bytes(row[1]), self.get_meta))
 
     def attach_explain(self, event_id: str, key: str, value_json: bytes) -> bool:
         """Add ``key`` to a stored decision's explanation (a check that finished late).
@@ -212,6 +242,23 @@ class SQLiteStore:
             (key, value_json.decode(), event_id),
         )
         return cursor.rowcount > 0
+
+    def prune(
+        self,
+        before: float,
+        *,
+        archive: Path | None = None,
+        progress: Callable[[int], object] = lambda n: None,
+    ) -> PruneReport:
+        """Remove events before ``before`` (epoch s) and their decisions; see
+        :mod:`fengkong.storage.retention`. ``archive``: a Parquet file written first."""
+        return retention.prune(
+            self._conn(),
+            before,
+            archive=archive,
+            explain=lambda stored: unpack(stored, self.get_meta),
+            progress=progress,
+        )
 
     def add_labels(
         self,
