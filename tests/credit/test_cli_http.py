@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,20 @@ def _csv(path: Path, n: int = 800, seed: int = 1, outcome: bool = True) -> Path:
     return path
 
 
+def test_cli_train_monotonic(tmp_path: Path) -> None:
+    db = str(tmp_path / "c.db")
+    args = ["credit", "train", str(_csv(tmp_path / "a.csv", 500)), "--target", "outcome"]
+    args += ["--db", db, "--exclude", "requested", "--exclude", "term", "--monotonic"]
+    r = CliRunner().invoke(main, args, env=ENV)
+    assert r.exit_code == 0 and "chosen monotonic" in r.output, r.output
+    card = CreditRegistry(db).load(1)
+    assert card.meta["trend"] == "monotonic"
+    for b in card.variables:
+        if b.kind == "numerical":  # WOE over the real bins (the missing bin is last)
+            steps = [q - p for p, q in itertools.pairwise(b.woe[:-1])]
+            assert all(s >= -1e-9 for s in steps) or all(s <= 1e-9 for s in steps), b.name
+
+
 def test_cli_train_evaluate_score_monitor_promote(tmp_path: Path) -> None:
     runner = CliRunner()
     db = str(tmp_path / "c.db")
@@ -51,6 +66,7 @@ def test_cli_train_evaluate_score_monitor_promote(tmp_path: Path) -> None:
     reg = CreditRegistry(db)
     assert (reg.role("champion"), reg.role("challenger")) == (1, 2)
     assert reg.load(2).meta["reject_inference"]["rejects"] == 300
+    assert reg.load(1).meta["trend"] == "auto"
 
     r = runner.invoke(
         main, ["credit", "evaluate", str(train_csv), "--target", "outcome", "--db", db], env=ENV

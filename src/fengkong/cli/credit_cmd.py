@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,9 @@ def credit() -> None:
 @click.option("--pdo", type=float, default=20.0, show_default=True)
 @click.option("--html", "html_path", type=_OUT, help="Write the report here.")
 @click.option("--challenger/--champion", default=False, help="Role of the new version.")
+@click.option(
+    "--monotonic", is_flag=True, help="Event rate monotonic in every number (no peak/valley)."
+)
 def train(
     config: Path | None,
     db_path: Path | None,
@@ -90,6 +94,7 @@ def train(
     pdo: float,
     html_path: Path | None,
     challenger: bool,
+    monotonic: bool,
 ) -> None:
     """Bin, fit and scale a scorecard (settings by inner CV), register it."""
     from tqdm import tqdm
@@ -101,6 +106,8 @@ def train(
     reg = _registry(config, db_path)
     data = _read(applicants, target, bad, exclude)
     cfg = TrainConfig(scaling=Scaling(base_score, base_odds, pdo))
+    if monotonic:
+        cfg = replace(cfg, trends=("monotonic",))
     with tqdm(total=0, desc="inner CV", unit="fit") as bar:
 
         def tick(done: int, total: int) -> None:

@@ -35,12 +35,16 @@ class TrainConfig:
     within ``tolerance`` of the best inner-CV AUC is chosen, and within it the best
     bin size and shrinkage.
     ``min_iv``: variables whose information value is below it are left out.
+
+    The default grid is small on purpose: on German credit (folds other than the
+    benchmark's) a wider grid (monotonic or automatic trend, bins of 5 or 10 %, C down
+    to 0.03) chose worse settings in noisy inner folds than this one did.
     """
 
-    trends: tuple[Trend, ...] = ("monotonic", "auto")
-    min_bin_sizes: tuple[float, ...] = (0.05, 0.1)
+    trends: tuple[Trend, ...] = ("auto",)
+    min_bin_sizes: tuple[float, ...] = (0.05,)
     forms: tuple[Form, ...] = ("woe", "bins")
-    cs: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0)
+    cs: tuple[float, ...] = (0.1, 0.3, 1.0)
     min_iv: float = 0.0
     tolerance: float = 0.002
     inner_folds: int = 5
