@@ -12,6 +12,9 @@ Three classic, model-free tests, each giving a score a rule can threshold:
 - **Copy-move**: identical blocks at a constant offset from each other, as left by a
   clone stamp that hid a field under a patch of background copied from elsewhere.
 
+- **Double JPEG** (:mod:`fengkong.documents.jpeg_trace`): parts of the image that lack
+  the earlier compression the rest of the page went through.
+
 Scores are the size (in 16-pixel blocks) of the largest coherent anomalous region, so
 a single odd block (a stain, a reflection) does not count.
 """
@@ -122,9 +125,16 @@ def copy_move(img: Image.Image, block: int = 12, step: int = 3) -> dict[str, flo
     return {"copy_move_blocks": float(counts.max())}
 
 
-def forensics(img: Image.Image) -> dict[str, float]:
-    """All pixel-forensics scores of ``img`` (an upright RGB image)."""
+def forensics(img: Image.Image, data: bytes | None = None) -> dict[str, float]:
+    """All pixel-forensics scores of ``img`` (an upright RGB image) decoded from ``data``.
+
+    The double-JPEG trace is read from the encoded bytes (its DCT coefficients and
+    quantisation table); without them it is absent.
+    """
+    from fengkong.documents.jpeg_trace import double_jpeg
+
+    trace = double_jpeg(data) if data is not None else {}
     if max(img.size) > 1400:
         img = img.copy()
         img.thumbnail((1400, 1400), Image.Resampling.LANCZOS)
-    return {**error_level(img), **noise_residual(img), **copy_move(img)}
+    return {**error_level(img), **noise_residual(img), **copy_move(img), **trace}
