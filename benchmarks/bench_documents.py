@@ -30,6 +30,7 @@ from sklearn.metrics import roc_auc_score
 from tqdm import tqdm
 
 from fengkong.decisions.stages_documents import DocumentsStage
+from fengkong.documents import facts as document_facts
 from fengkong.documents import synth
 from fengkong.documents.analyse import analyse_document
 from fengkong.documents.facts import document_risk
@@ -75,7 +76,16 @@ def main() -> None:
         "--from-dump",
         help="score the analyses of an earlier --dump (same --per-kind, --seed, --capture)",
     )
+    parser.add_argument(
+        "--without",
+        action="append",
+        default=[],
+        choices=sorted(document_facts.FORENSIC_LIMITS),
+        help="score as if this forensic score carried no weight (the figure before it)",
+    )
     args = parser.parse_args()
+    for name in args.without:
+        document_facts.FORENSIC_LIMITS[name] = (1e9, 0.0)
     samples = _samples(args.per_kind, args.seed, args.capture)
     if args.from_dump:
         with open(args.from_dump, "rb") as dumped:
@@ -134,6 +144,7 @@ def main() -> None:
         f"(forgeries caught {sum(forged) / len(forged):.1%}, "
         f"genuine flagged {sum(honest) / len(honest):.1%}); seed's claim: over 97 %"
     )
+    _raw_aucs(samples, [a for a, _ in results])
     checks = sorted({name for analysis, _ in results for name in analysis.get("timings_ms", {})})
     for name in checks:
         ms = [a["timings_ms"][name] for a, _ in results if name in a.get("timings_ms", {})]
@@ -141,6 +152,28 @@ def main() -> None:
         print(f"  {name:<10} p50 {statistics.median(ms):8.1f} ms   p95 {q[18]:8.1f} ms (wall)")
     cpu = [c for _, c in results]
     print(f"  whole analysis CPU: p50 {statistics.median(cpu):.2f} s, max {max(cpu):.2f} s")
+
+
+RAW_SCORES = ("ela_region", "noise_region", "copy_move_blocks", "djpeg_region")
+
+
+def _raw_aucs(samples: list[synth.Sample], analyses: list[dict[str, Any]]) -> None:
+    """AUC of each raw forensic score, genuine ID cards against each pixel forgery."""
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for sample, analysis in zip(samples, analyses, strict=True):
+        if sample.kind == "id_card":
+            by_kind.setdefault(sample.forgery, []).append(analysis)
+    honest = by_kind.get("genuine", [])
+    print(f"raw forensic AUC (ID cards){'':<2}" + "".join(f"{n:>18}" for n in RAW_SCORES))
+    for kind, forged in sorted(by_kind.items()):
+        if kind == "genuine" or not honest:
+            continue
+        labels = [0] * len(honest) + [1] * len(forged)
+        row = []
+        for name in RAW_SCORES:
+            values = [float(a.get(name) or 0.0) for a in honest + forged]
+            row.append(f"{roc_auc_score(labels, values):>18.3f}")
+        print(f"  {kind:<26}" + "".join(row))
 
 
 if __name__ == "__main__":
