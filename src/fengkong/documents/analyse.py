@@ -44,7 +44,8 @@ def analyse_document(image_b64: str, kind: str, today: str) -> dict[str, Any]:
     timings: dict[str, float] = {}
     started = time.perf_counter()
     try:
-        img = decode_image(image_bytes(image_b64))
+        data = image_bytes(image_b64)
+        img = decode_image(data)
     except ImageError as exc:
         return {"error": str(exc), "timings_ms": timings}
     _timed(timings, "decode", started)
@@ -82,7 +83,7 @@ def analyse_document(image_b64: str, kind: str, today: str) -> dict[str, Any]:
     _timed(timings, "seal", started)
 
     started = time.perf_counter()
-    out.update({k: round(v, 3) for k, v in forensics(img).items()})
+    out.update({k: round(v, 3) for k, v in forensics(img, data).items()})
     _timed(timings, "forensics", started)
     out["timings_ms"] = timings
     return out

@@ -32,18 +32,22 @@ FACT_NAMES: dict[str, str] = {
     "document.ela_region": "num",
     "document.noise_region": "num",
     "document.copy_move_blocks": "num",
+    "document.djpeg_region": "num",
     "document.tamper_score": "num",
     "document.near_duplicate_accounts_30d": "num",
     "document.near_duplicate_bits": "num",
 }
 # Per forensic score: (blocks at which it adds 0.5 to the tamper score, weight). Set on
-# the generated documents of benchmarks/bench_documents.py, where only the noise
-# residual separated forgeries from genuine documents (genuine: at most 18 blocks;
-# a clean photo pasted on a printed card: 180 and more). Error level and copy-move
-# stay facts for rules and reviewers but add nothing: on those documents their
-# genuine and forged distributions overlapped (docs/documents.md).
+# the generated documents of capture profile A, seed 0 (benchmarks/bench_documents.py):
+# the noise residual (genuine ID cards: at most 5 blocks; a clean photo pasted on a
+# printed card: 179 and more; half the other pastes and a quarter of the flat-box
+# edits: 10 and more) and the double-JPEG trace of edits saved at a finer quality than
+# the camera's (genuine: at most 6 blocks; edits with the trace: 15 and more). Error
+# level and copy-move stay facts for rules and reviewers but add nothing: their genuine
+# and forged distributions overlapped (docs/documents.md).
 FORENSIC_LIMITS = {
-    "noise_region": (40.0, 1.0),
+    "noise_region": (14.0, 1.0),
+    "djpeg_region": (16.0, 1.0),
     "ela_region": (1e9, 0.0),
     "copy_move_blocks": (1e9, 0.0),
 }
@@ -87,6 +91,7 @@ def document_facts(
         "ela_region",
         "noise_region",
         "copy_move_blocks",
+        "djpeg_region",
     ):
         if key in analysis:
             facts[f"document.{key}"] = analysis[key]

@@ -7,10 +7,14 @@ Three classic, model-free tests, each giving a score a rule can threshold:
   change alike; a region pasted from elsewhere (compressed another number of times, at
   another quality, on another grid) stands out. ELA follows image content (edges change
   more), so each block's error is divided by its own edge energy first.
-- **Noise residual**: what a median filter removes is mostly sensor noise, the same
-  across one photo; a pasted photo or a painted-over field has a noise level of its own.
+- **Noise residual**: what a median filter removes off the print is mostly sensor
+  noise, the same across one photo at one brightness; a pasted photo or a painted-over
+  field has a noise level of its own.
 - **Copy-move**: identical blocks at a constant offset from each other, as left by a
   clone stamp that hid a field under a patch of background copied from elsewhere.
+
+- **Double JPEG** (:mod:`fengkong.documents.jpeg_trace`): parts of the image that lack
+  the earlier compression the rest of the page went through.
 
 Scores are the size (in 16-pixel blocks) of the largest coherent anomalous region, so
 a single odd block (a stain, a reflection) does not count.
@@ -75,18 +79,31 @@ def error_level(img: Image.Image, quality: int = 90) -> dict[str, float]:
 
 
 def noise_residual(img: Image.Image) -> dict[str, float]:
-    """Largest region of smooth blocks whose noise level differs from the image's."""
+    """Largest region whose noise level differs from the page's at its brightness.
+
+    Per 16-pixel block, the mean square of what a 3x3 median filter removes, over the
+    pixels away from text and lines (so a block crossed by strokes is still measured
+    on the paper between them): a field painted over in a flat colour is too quiet, a
+    photo from elsewhere too quiet or too noisy. Sensor noise grows with brightness,
+    so each block is compared with a fit of level against brightness over the page.
+    """
     gray = img.convert("L")
-    residual = _gray(gray) - _gray(gray.filter(ImageFilter.MedianFilter(3)))
-    level = np.log(_blocks(np.abs(residual)) + 0.05)
-    # Blocks crossed by text or lines have residuals from edges, not noise: skip them.
-    strong = _blocks((np.abs(residual) > 25).astype(np.float64))
-    smooth = strong < 0.02
-    z = _robust_z(level, smooth)
-    odd = (np.abs(z) > 3.5) & smooth
+    pixels = _gray(gray)
+    residual = pixels - _gray(gray.filter(ImageFilter.MedianFilter(3)))
+    smooth = ndimage.uniform_filter(pixels, 3)
+    edges = np.hypot(ndimage.sobel(smooth, 0), ndimage.sobel(smooth, 1)) > 40.0
+    paper = (~ndimage.binary_dilation(edges, iterations=1)).astype(np.float64)
+    share = _blocks(paper)
+    valid = share > 0.3
+    if valid.sum() < 16:
+        return {"noise_region": 0.0, "noise_spread": 0.0}
+    level = np.log(_blocks(residual * residual * paper) / np.maximum(share, 1e-6) + 0.2)
+    bright = np.log(_blocks(pixels) + 8.0)
+    slope, intercept = np.polyfit(bright[valid], level[valid], 1)
+    z = _robust_z(level - (slope * bright + intercept), valid)
     return {
-        "noise_region": float(_largest_region(odd)),
-        "noise_spread": float(np.std(level[smooth])),
+        "noise_region": float(_largest_region((np.abs(z) > 3.0) & valid)),
+        "noise_spread": float(np.std(level[valid])),
     }
 
 
@@ -122,9 +139,16 @@ def copy_move(img: Image.Image, block: int = 12, step: int = 3) -> dict[str, flo
     return {"copy_move_blocks": float(counts.max())}
 
 
-def forensics(img: Image.Image) -> dict[str, float]:
-    """All pixel-forensics scores of ``img`` (an upright RGB image)."""
+def forensics(img: Image.Image, data: bytes | None = None) -> dict[str, float]:
+    """All pixel-forensics scores of ``img`` (an upright RGB image) decoded from ``data``.
+
+    The double-JPEG trace is read from the encoded bytes (its DCT coefficients and
+    quantisation table); without them it is absent.
+    """
+    from fengkong.documents.jpeg_trace import double_jpeg
+
+    trace = double_jpeg(data) if data is not None else {}
     if max(img.size) > 1400:
         img = img.copy()
         img.thumbnail((1400, 1400), Image.Resampling.LANCZOS)
-    return {**error_level(img), **noise_residual(img), **copy_move(img)}
+    return {**error_level(img), **noise_residual(img), **copy_move(img), **trace}

@@ -1,32 +1,56 @@
 """Synthetic ID cards, business licences and sealed certificates, genuine and forged.
 
-For evaluation and tests only: every document is drawn with Pillow in a CJK font from
-Debian (``fonts-wqy-microhei`` or ``fonts-noto-cjk``), "photographed" (sensor noise,
-slight blur, JPEG), and forged the way workshops do it, from naive pastes to careful
-edits. Each sample carries its ground truth: the kind of forgery and the printed fields.
-
-The people, companies and numbers are made up; ID numbers and credit codes are built
-with valid check digits unless the forgery is a broken one.
+For evaluation and tests only. Every document is drawn (:mod:`fengkong.documents.synth_draw`),
+captured the way a real upload is — a phone photo or scan at some resolution, with
+blur, uneven light, brightness-dependent sensor noise and the camera's JPEG, then
+possibly resized or recompressed by the app that uploads it — and forged the way
+workshops do it, from naive pastes to careful edits, on the captured JPEG, which the
+forger saves again. How a document is captured is a :class:`Capture` profile: the
+forensic checks are tuned on one profile and evaluated on another, so that they cannot
+key on one setting of the generator. Each sample carries its ground truth.
 """
 
 from __future__ import annotations
 
-import base64
-import io
-import math
 import random
 from dataclasses import dataclass, field
-from datetime import date, timedelta
-from pathlib import Path
+from datetime import date
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from PIL import Image, ImageDraw, ImageFilter
 
-FONT_PATHS = (
-    Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"),
-    Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),
-    Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"),
+from fengkong.documents.synth_draw import (
+    ID_PHOTO_BOX,
+    ID_VALUE_AT,
+    FontMissingError,
+    Person,
+    box_size,
+    cjk_font,
+    cjk_font_path,
+    draw_certificate,
+    draw_id_card,
+    draw_licence,
+    encode,
+    grain,
+    make_company,
+    make_person,
+    portrait,
+    reload,
+    ric_check,
 )
+
+__all__ = [
+    "CAPTURES",
+    "FORGERY_KINDS",
+    "Capture",
+    "FontMissingError",
+    "Sample",
+    "cjk_font_path",
+    "make_certificate_sample",
+    "make_id_sample",
+    "make_licence_sample",
+]
+
 FORGERY_KINDS = (
     "genuine",
     "bad_checksum",
@@ -41,96 +65,55 @@ FORGERY_KINDS = (
     "seal_mismatch",
     "bad_uscc",
 )
-_SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐许韩冯邓曹彭曾"
-_GIVEN = "伟芳娜秀敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂英华玉萍红建文辉鹏飞宇浩然"
-# County codes (GB/T 2260) with the names printed in the address.
-_REGIONS = (
-    ("110101", "北京市东城区"),
-    ("310104", "上海市徐汇区"),
-    ("440305", "广东省深圳市南山区"),
-    ("330106", "浙江省杭州市西湖区"),
-    ("510107", "四川省成都市武侯区"),
-    ("420111", "湖北省武汉市洪山区"),
-    ("320102", "江苏省南京市玄武区"),
-    ("370202", "山东省青岛市市南区"),
-)
-_STREETS = [
-    "建设路",
-    "人民路",
-    "解放路",
-    "中山路",
-    "和平街",
-    "长江路",
-    "朝阳路",
-    "文化路",
-    "新华街",
-    "胜利路",
-]
-_TRADES = [
-    "科技",
-    "贸易",
-    "商贸",
-    "网络",
-    "信息",
-    "实业",
-    "电子",
-    "餐饮",
-    "物流",
-    "建材",
-    "文化",
-    "咨询",
-]
-_WORDS = [
-    "华信",
-    "鼎盛",
-    "恒达",
-    "金源",
-    "瑞丰",
-    "博远",
-    "天成",
-    "佳和",
-    "宏图",
-    "众联",
-    "海纳",
-    "同创",
-    "润泽",
-    "启明",
-]
-_NATIONS = ("汉", "汉", "汉", "汉", "回", "满", "壮", "苗")
 
 
-class FontMissingError(RuntimeError):
-    """No CJK font installed (``apt-get install fonts-wqy-microhei``)."""
+@dataclass(frozen=True)
+class Capture:
+    """How documents reach fengkong: the camera or scanner, the forger's editor, the app."""
+
+    scale: tuple[float, float]  # capture resolution relative to the drawn document
+    blur: tuple[float, float]  # Gaussian blur radius (focus, motion, scanner optics)
+    noise: tuple[float, float]  # sensor noise sigma at mid-grey
+    shot_noise: float  # share of the noise variance that grows with brightness
+    lighting: float  # largest brightness fall-off across the page
+    camera_quality: tuple[int, int]
+    editor_quality: tuple[int, int]  # what the forger saves the edited image at
+    app_resize: float  # probability the uploading app downsizes the image
+    app_scale: tuple[float, float]
+    app_recompress: float  # probability it recompresses it (at the same size)
+    app_quality: tuple[int, int]
 
 
-def cjk_font_path() -> Path | None:
-    return next((p for p in FONT_PATHS if p.exists()), None)
-
-
-def _font(size: int) -> ImageFont.FreeTypeFont:
-    path = cjk_font_path()
-    if path is None:
-        raise FontMissingError("no CJK font: apt-get install fonts-wqy-microhei")
-    return ImageFont.truetype(str(path), size)
-
-
-@dataclass
-class Person:
-    name: str
-    sex: str
-    nation: str
-    birth: date
-    address: str
-    id_number: str
-
-
-@dataclass
-class Company:
-    name: str
-    uscc: str
-    legal_rep: str
-    founded: date
-    address: str
+CAPTURES = {
+    # "A": the profile the forensic thresholds were tuned on.
+    "A": Capture(
+        scale=(0.9, 1.2),
+        blur=(0.3, 0.7),
+        noise=(2.0, 4.0),
+        shot_noise=0.3,
+        lighting=0.1,
+        camera_quality=(80, 95),
+        editor_quality=(80, 95),
+        app_resize=0.15,
+        app_scale=(0.75, 0.95),
+        app_recompress=0.3,
+        app_quality=(75, 92),
+    ),
+    # "B": never tuned on; wider and other ranges of everything.
+    "B": Capture(
+        scale=(0.8, 1.4),
+        blur=(0.2, 1.0),
+        noise=(1.5, 5.0),
+        shot_noise=0.7,
+        lighting=0.3,
+        camera_quality=(72, 97),
+        editor_quality=(75, 98),
+        app_resize=0.3,
+        app_scale=(0.6, 0.9),
+        app_recompress=0.4,
+        app_quality=(68, 90),
+    ),
+}
 
 
 @dataclass
@@ -149,242 +132,82 @@ class Sample:
     def forged(self) -> bool:
         return self.forgery != "genuine"
 
-
-def ric_check(body17: str) -> str:
-    weights = [pow(2, 17 - i, 11) for i in range(17)]
-    total = sum(int(d) * w for d, w in zip(body17, weights, strict=True))
-    return "10X98765432"[total % 11]
-
-
-def uscc_check(body17: str) -> str:
-    alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-    weights = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-    total = sum(alphabet.index(c) * w for c, w in zip(body17, weights, strict=True))
-    return alphabet[(31 - total % 31) % 31]
+    @property
+    def scale(self) -> float:
+        """Pixels of the uploaded image per pixel of the drawn document."""
+        return float(self.notes.get("scale", "1"))
 
 
-def make_person(rng: random.Random) -> Person:
-    code, place = rng.choice(_REGIONS)
-    birth = date(1960, 1, 1) + timedelta(days=rng.randint(0, 16000))
-    seq = rng.randint(0, 999)
-    sex = "男" if seq % 2 else "女"
-    body = f"{code}{birth:%Y%m%d}{seq:03d}"
-    name = rng.choice(_SURNAMES) + "".join(rng.choice(_GIVEN) for _ in range(rng.randint(1, 2)))
-    street = f"{rng.choice(_STREETS)}{rng.randint(1, 300)}号"
-    address = f"{place}{street}{rng.randint(1, 30)}栋{rng.randint(101, 2508)}室"
-    return Person(name, sex, rng.choice(_NATIONS), birth, address, body + ric_check(body))
+@dataclass
+class _Shot:
+    img: Image.Image
+    scale: float
+    sigma: float
 
 
-def make_company(rng: random.Random) -> Company:
-    code, place = rng.choice(_REGIONS)
-    city = place.split("省")[-1][:3]
-    name = f"{city}{rng.choice(_WORDS)}{rng.choice(_TRADES)}有限公司"
-    alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-    body = "91" + code + "".join(rng.choice(alphabet) for _ in range(9))
-    founded = date(2005, 1, 1) + timedelta(days=rng.randint(0, 6500))
-    rep = rng.choice(_SURNAMES) + rng.choice(_GIVEN) + rng.choice(_GIVEN)
-    street = f"{place}{rng.choice(_STREETS)}{rng.randint(1, 300)}号"
-    return Company(name, body + uscc_check(body), rep, founded, street)
+def _sensor_noise(pixels: np.ndarray, sigma: float, shot: float, rng: random.Random) -> np.ndarray:
+    """Gaussian read noise plus shot noise whose variance grows with brightness."""
+    gen = np.random.default_rng(rng.randint(0, 2**31))
+    luma = pixels.mean(axis=2)
+    std = sigma * np.sqrt((1 - shot) + shot * luma / 128.0)
+    noise = gen.normal(0.0, 1.0, luma.shape) * std
+    chroma = gen.normal(0.0, 0.3, pixels.shape) * std[..., None]
+    return np.asarray(pixels + noise[..., None] + chroma)
 
 
-# -- drawing ---------------------------------------------------------------------------
-def _guilloche(img: Image.Image, rng: random.Random, colour: tuple[int, int, int]) -> None:
-    """The fine wavy security lines printed behind an ID card's fields."""
-    draw = ImageDraw.Draw(img)
-    w, h = img.size
-    phase = rng.uniform(0, math.tau)
-    for k in range(0, h + 40, 9):
-        pts = [(x, k + 6 * math.sin(x / 23.0 + phase + k / 31.0)) for x in range(0, w + 8, 8)]
-        draw.line(pts, fill=colour, width=1)
-
-
-def _portrait(rng: random.Random, size: tuple[int, int]) -> Image.Image:
-    """A stand-in ID photo: head, hair and shoulders, blurred and grainy like a print."""
-    w, h = size
-    bg = rng.choice([(235, 240, 250), (250, 250, 250), (200, 220, 245)])
-    img = Image.new("RGB", size, bg)
-    d = ImageDraw.Draw(img)
-    skin = (rng.randint(200, 240), rng.randint(160, 200), rng.randint(130, 170))
-    cloth = tuple(rng.randint(10, 90) for _ in range(3))
-    cx = w // 2 + rng.randint(-8, 8)
-    d.polygon(
-        [
-            (cx - w * 0.45, h),
-            (cx - w * 0.3, h * 0.72),
-            (cx + w * 0.3, h * 0.72),
-            (cx + w * 0.45, h),
-        ],
-        fill=cloth,
-    )
-    d.rectangle((cx - w * 0.08, h * 0.55, cx + w * 0.08, h * 0.75), fill=skin)
-    hw, hh = w * rng.uniform(0.25, 0.32), h * rng.uniform(0.28, 0.34)
-    d.ellipse((cx - hw - 4, h * 0.12, cx + hw + 4, h * 0.12 + hh * 1.2), fill=(20, 15, 12))
-    d.ellipse((cx - hw, h * 0.2, cx + hw, h * 0.2 + 2 * hh), fill=skin)
-    for ex in (-hw * 0.4, hw * 0.4):
-        d.ellipse((cx + ex - 6, h * 0.42, cx + ex + 6, h * 0.42 + 6), fill=(30, 25, 20))
-    d.line((cx - 12, h * 0.6, cx + 12, h * 0.6), fill=(150, 70, 70), width=3)
-    img = img.filter(ImageFilter.GaussianBlur(1.2))
-    return _grain(img, rng.uniform(3, 6), rng)
-
-
-def _grain(img: Image.Image, sigma: float, rng: random.Random) -> Image.Image:
+def _photograph(img: Image.Image, rng: random.Random, cap: Capture, scale: float) -> _Shot:
+    """The document as the camera or scanner records it (before its JPEG)."""
+    if scale != 1.0:
+        size = (round(img.width * scale), round(img.height * scale))
+        img = img.resize(size, Image.Resampling.LANCZOS)
+    img = img.filter(ImageFilter.GaussianBlur(rng.uniform(*cap.blur)))
     pixels = np.asarray(img, dtype=np.float32)
-    noise = np.random.default_rng(rng.randint(0, 2**31)).normal(0, sigma, pixels.shape[:2])
-    return Image.fromarray(np.clip(pixels + noise[..., None], 0, 255).astype(np.uint8))
+    h, w = pixels.shape[:2]
+    angle = rng.uniform(0, 2 * np.pi)
+    ramp = np.cos(angle) * np.linspace(-0.5, 0.5, w)[None, :]
+    ramp = ramp + np.sin(angle) * np.linspace(-0.5, 0.5, h)[:, None]
+    pixels = pixels * (1.0 - rng.uniform(0, cap.lighting) * (ramp + 0.5))[..., None]
+    sigma = rng.uniform(*cap.noise)
+    pixels = _sensor_noise(pixels, sigma, cap.shot_noise, rng)
+    out = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+    return _Shot(out, scale, sigma)
 
 
-def _jpeg(img: Image.Image, quality: int) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format="JPEG", quality=quality)
-    return buf.getvalue()
-
-
-def _photograph(img: Image.Image, rng: random.Random) -> Image.Image:
-    """Sensor noise and a little blur, as a phone photo or scan of the printed card."""
-    img = img.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 0.7)))
-    return _grain(img, rng.uniform(2.0, 4.0), rng)
-
-
-ID_BG = (222, 232, 240)
-ID_SIZE = (1000, 630)
-ID_PHOTO_BOX = (690, 90, 930, 390)
-# Where each printed field's value starts on the card, for edits and ground truth.
-ID_VALUE_AT = {"name": (190, 70), "sex": (190, 150), "nation": (420, 150), "birth": (190, 230)}
-
-
-def draw_id_card(p: Person, rng: random.Random, photo: Image.Image | None = None) -> Image.Image:
-    img = Image.new("RGB", ID_SIZE, ID_BG)
-    _guilloche(img, rng, (205, 218, 232))
-    d = ImageDraw.Draw(img)
-    label, value = _font(30), _font(38)
-    blue = (40, 90, 150)
-    d.text((70, 75), "姓名", font=label, fill=blue)
-    d.text(ID_VALUE_AT["name"], p.name, font=value, fill=(10, 10, 10))
-    d.text((70, 155), "性别", font=label, fill=blue)
-    d.text(ID_VALUE_AT["sex"], p.sex, font=value, fill=(10, 10, 10))
-    d.text((320, 155), "民族", font=label, fill=blue)
-    d.text(ID_VALUE_AT["nation"], p.nation, font=value, fill=(10, 10, 10))
-    d.text((70, 235), "出生", font=label, fill=blue)
-    birth = f"{p.birth.year}年{p.birth.month}月{p.birth.day}日"
-    d.text(ID_VALUE_AT["birth"], birth, font=value, fill=(10, 10, 10))
-    d.text((70, 315), "住址", font=label, fill=blue)
-    for i in range(0, len(p.address), 12):
-        d.text(
-            (190, 310 + (i // 12) * 48), p.address[i : i + 12], font=_font(34), fill=(10, 10, 10)
+def _upload(
+    img_b64: str, rng: random.Random, cap: Capture, scale: float
+) -> tuple[str, dict[str, str]]:
+    """What the app sends: the image as is, downsized, or recompressed."""
+    roll = rng.random()
+    if roll < cap.app_resize:
+        factor = rng.uniform(*cap.app_scale)
+        img = reload(img_b64)
+        img = img.resize(
+            (round(img.width * factor), round(img.height * factor)), Image.Resampling.BICUBIC
         )
-    d.text((70, 520), "公民身份号码", font=label, fill=blue)
-    d.text((300, 512), p.id_number, font=_font(44), fill=(10, 10, 10))
-    img.paste(photo or _portrait(rng, _box_size(ID_PHOTO_BOX)), ID_PHOTO_BOX[:2])
-    return img
+        out = encode(img, rng.randint(*cap.app_quality))
+        return out, {"scale": f"{scale * factor:.4f}", "app": "resized"}
+    if roll < cap.app_resize + cap.app_recompress:
+        out = encode(reload(img_b64), rng.randint(*cap.app_quality))
+        return out, {"scale": f"{scale:.4f}", "app": "recompressed"}
+    return img_b64, {"scale": f"{scale:.4f}", "app": "as captured"}
 
 
-def _box_size(box: tuple[int, int, int, int]) -> tuple[int, int]:
-    return box[2] - box[0], box[3] - box[1]
+Box = tuple[int, int, int, int]
 
 
-def draw_seal(text: str, diameter: int, rng: random.Random, centre: str = "★") -> Image.Image:
-    """A round red seal: ring, text along the upper arc, a star; RGBA for stamping."""
-    size = diameter + 8
-    img = Image.new("RGBA", (size, size), (0, 0, 0, 0))
-    d = ImageDraw.Draw(img)
-    red = (215, 30, 35, 235)
-    c = size / 2
-    r = diameter / 2
-    d.ellipse((c - r, c - r, c + r, c + r), outline=red, width=max(4, diameter // 40))
-    d.text((c, c), centre, font=_font(int(diameter * 0.28)), fill=red, anchor="mm")
-    font = _font(int(diameter * 0.13))
-    span = min(250.0, 18.0 * len(text) + 40)  # degrees of arc the text covers
-    for i, ch in enumerate(text):
-        # Characters from the left-bottom over the top to the right, tops outward.
-        angle = -90 - span / 2 + span * (i + 0.5) / len(text)
-        rad = math.radians(angle)
-        side = int(font.size) + 8
-        glyph = Image.new("RGBA", (side, side), (0, 0, 0, 0))
-        ImageDraw.Draw(glyph).text(
-            (glyph.width / 2, glyph.height / 2), ch, font=font, fill=red, anchor="mm"
-        )
-        glyph = glyph.rotate(-(angle + 90), resample=Image.Resampling.BICUBIC, expand=True)
-        gx = c + (r * 0.76) * math.cos(rad) - glyph.width / 2
-        gy = c + (r * 0.76) * math.sin(rad) - glyph.height / 2
-        img.alpha_composite(glyph, (int(gx), int(gy)))
-    return img.rotate(rng.uniform(-8, 8), resample=Image.Resampling.BICUBIC)
+def _sized(box: Box, scale: float) -> Box:
+    left, top, right, bottom = (round(v * scale) for v in box)
+    return left, top, right, bottom
 
 
-def stamp(img: Image.Image, seal: Image.Image, at: tuple[int, int]) -> None:
-    """Press ``seal`` onto ``img``: red ink multiplies with the paper beneath."""
-    region = img.crop((at[0], at[1], at[0] + seal.width, at[1] + seal.height))
-    base = np.asarray(region, dtype=np.float32)
-    ink = np.asarray(seal, dtype=np.float32)
-    alpha = ink[..., 3:4] / 255.0
-    mixed = base * (1 - alpha) + (base * ink[..., :3] / 255.0) * alpha
-    img.paste(Image.fromarray(np.clip(mixed, 0, 255).astype(np.uint8)), at)
-
-
-LICENCE_SIZE = (1100, 780)
-
-
-def draw_licence(c: Company, rng: random.Random, authority: str | None = None) -> Image.Image:
-    img = Image.new("RGB", LICENCE_SIZE, (250, 247, 238))
-    d = ImageDraw.Draw(img)
-    d.rectangle((20, 20, 1080, 760), outline=(190, 60, 50), width=10)
-    d.text((550, 90), "营 业 执 照", font=_font(64), fill=(180, 30, 30), anchor="mm")
-    f = _font(32)
-    rows = [
-        ("统一社会信用代码", c.uscc),
-        ("名称", c.name),
-        ("类型", "有限责任公司"),
-        ("法定代表人", c.legal_rep),
-        ("注册资本", f"{rng.choice(['壹佰', '伍佰', '贰佰', '壹仟'])}万元整"),
-        ("成立日期", f"{c.founded.year}年{c.founded.month:02d}月{c.founded.day:02d}日"),
-        ("住所", c.address),
-    ]
-    for i, (k, v) in enumerate(rows):
-        y = 170 + i * 70
-        d.text((80, y), k, font=f, fill=(20, 20, 20))
-        d.text((380, y), v, font=f, fill=(20, 20, 20))
-    city = c.address.split("省")[-1][:3]
-    seal = draw_seal(authority or f"{city}市场监督管理局", 230, rng)
-    stamp(img, seal, (800, 500))
-    return img
-
-
-CERT_SIZE = (1000, 760)
-
-
-def draw_certificate(
-    c: Company, p: Person, rng: random.Random, seal_text: str | None = None
-) -> Image.Image:
-    """An employment and income certificate (在职收入证明) bearing the company seal."""
-    img = Image.new("RGB", CERT_SIZE, (252, 252, 250))
-    d = ImageDraw.Draw(img)
-    d.text((500, 80), "在职收入证明", font=_font(52), fill=(20, 20, 20), anchor="mm")
-    f = _font(30)
-    lines = [
-        f"兹证明{p.name}同志",
-        f"身份证号码{p.id_number}",
-        f"自{c.founded.year + 1}年起在我单位工作",
-        f"月收入人民币{rng.randint(6, 40)}000元",
-        "特此证明",
-    ]
-    for i, line in enumerate(lines):
-        d.text((90, 170 + i * 62), line, font=f, fill=(20, 20, 20))
-    d.text((560, 560), f"单位名称 {c.name}"[:22], font=_font(28), fill=(20, 20, 20))
-    d.text((600, 620), f"{c.founded.year + 10}年06月18日", font=_font(28), fill=(20, 20, 20))
-    stamp(img, draw_seal(seal_text or c.name, 240, rng), (640, 470))
-    return img
-
-
-def encode(img: Image.Image, quality: int) -> str:
-    return base64.b64encode(_jpeg(img, quality)).decode()
-
-
-def reload(data_b64: str) -> Image.Image:
-    return Image.open(io.BytesIO(base64.b64decode(data_b64))).convert("RGB")
+def _at(point: tuple[int, int], scale: float) -> tuple[int, int]:
+    return round(point[0] * scale), round(point[1] * scale)
 
 
 # -- forgeries ---------------------------------------------------------------------------
 def _retype(
     img: Image.Image,
+    shot: _Shot,
     at: tuple[int, int],
     old: str,
     new: str,
@@ -394,58 +217,80 @@ def _retype(
     rng: random.Random,
     source: Image.Image | None = None,
 ) -> None:
-    """Hide the text at ``at`` and print ``new`` there.
+    """Hide the text at ``at`` (document coordinates) and print ``new`` there.
 
     Naive: a flat rectangle in the paper's colour. Careful: a patch of clean background
     (from ``source``, the blank template, else cloned from the right of the field) with
-    noise matched to the photo around it.
+    the text softened and noise added to look like the photo around it.
     """
-    font = _font(size)
+    s = shot.scale
+    font = cjk_font(size)
     width = int(max(font.getlength(old), font.getlength(new))) + 12
-    box = (at[0] - 4, at[1] - 2, at[0] + width, at[1] + size + 10)
+    box = _sized((at[0] - 4, at[1] - 2, at[0] + width, at[1] + size + 10), s)
     if careful and source is not None:
         patch = source.crop(box)
     elif careful:
-        patch = img.crop((box[0] + width + 40, box[1], box[2] + width + 40, box[3]))
+        shift = round((width + 40) * s)
+        patch = img.crop((box[0] + shift, box[1], box[2] + shift, box[3]))
     else:
         colour = img.getpixel((box[0] - 6, box[1] - 6))
         patch = Image.new("RGB", (box[2] - box[0], box[3] - box[1]), colour)
-    img.paste(patch, box[:2])
-    ImageDraw.Draw(img).text(at, new, font=font, fill=(10, 10, 10))
+    img.paste(patch, (box[0], box[1]))
+    ImageDraw.Draw(img).text(
+        _at(at, s), new, font=cjk_font(max(8, round(size * s))), fill=(10, 10, 10)
+    )
     if careful:
-        region = img.crop(box).filter(ImageFilter.GaussianBlur(0.5))
-        img.paste(_grain(region, 3.0, rng), box[:2])
+        region = img.crop(box).filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 0.7)))
+        img.paste(grain(region, shot.sigma * rng.uniform(0.6, 1.0), rng), (box[0], box[1]))
 
 
-def _paste_photo(
-    img: Image.Image, rng: random.Random, careful: bool, digital: bool = False
-) -> None:
+def _paste_photo(img: Image.Image, shot: _Shot, rng: random.Random, cap: Capture, how: str) -> None:
     """Replace the ID photo with someone else's.
 
-    ``digital``: a clean picture (a selfie or a file, no print grain) pasted as is.
+    ``digital``: a clean picture (a selfie or a file, no print grain) pasted as is;
+    ``naive``: lifted from a low-quality JPEG; ``careful``: photographed like the card
+    (often lifted from another card's JPEG, on its own 8-pixel grid), feathered in.
     """
-    size = _box_size(ID_PHOTO_BOX)
-    photo = _portrait(rng, size)
-    if digital:
-        img.paste(photo.filter(ImageFilter.MedianFilter(5)), ID_PHOTO_BOX[:2])
+    box = _sized(ID_PHOTO_BOX, shot.scale)
+    size = box_size(box)
+    photo = portrait(rng, size)
+    if how == "digital":
+        img.paste(photo.filter(ImageFilter.MedianFilter(5)), (box[0], box[1]))
         return
-    if careful:
-        # Matched: photographed like the card, then feathered into it.
-        photo = _photograph(photo, rng)
-        mask = Image.new("L", size, 0)
-        ImageDraw.Draw(mask).rectangle((6, 6, size[0] - 6, size[1] - 6), fill=255)
-        img.paste(photo, ID_PHOTO_BOX[:2], mask.filter(ImageFilter.GaussianBlur(4)))
-    else:
-        # Lifted from a low-quality picture and pasted as is, noise and all.
-        photo = reload(encode(_grain(photo, 9.0, rng), rng.randint(30, 55)))
-        img.paste(photo, ID_PHOTO_BOX[:2])
+    if how == "naive":
+        photo = reload(encode(grain(photo, 9.0, rng), rng.randint(30, 55)))
+        img.paste(photo, (box[0], box[1]))
+        return
+    photo = _photograph(photo, rng, cap, 1.0).img
+    if rng.random() < 0.5:
+        # Lifted from another JPEG: cropped off that image's block grid.
+        dx, dy = rng.randint(1, 7), rng.randint(1, 7)
+        bigger = photo.resize((size[0] + dx, size[1] + dy), Image.Resampling.BICUBIC)
+        lifted = reload(encode(bigger, rng.randint(*cap.camera_quality)))
+        photo = lifted.crop((dx, dy, dx + size[0], dy + size[1]))
+    feather = rng.uniform(2, 6) * shot.scale
+    inset = round(feather * 1.5)
+    mask = Image.new("L", size, 0)
+    ImageDraw.Draw(mask).rectangle((inset, inset, size[0] - inset, size[1] - inset), fill=255)
+    img.paste(photo, (box[0], box[1]), mask.filter(ImageFilter.GaussianBlur(feather)))
 
 
-def _clone_over(img: Image.Image, rng: random.Random) -> None:
-    """Clone-stamp a stretch of background over the ethnicity field (hiding it)."""
-    src = (420, 400, 620, 470)
-    patch = img.crop(src)
-    img.paste(patch, (ID_VALUE_AT["nation"][0] - 10, ID_VALUE_AT["nation"][1] - 10))
+# Fields a clone stamp hides, and blank stretches of the card to clone from (document
+# coordinates: left, top, right, bottom).
+_CLONE_TARGETS = ((405, 138, 478, 200), (180, 138, 240, 200))
+_BLANK = ((500, 130, 685, 210), (330, 55, 685, 130), (80, 405, 680, 505))
+
+
+def _clone_over(img: Image.Image, shot: _Shot, rng: random.Random) -> None:
+    """Clone-stamp a stretch of blank background over a field (hiding it)."""
+    left, top, right, bottom = rng.choice(_CLONE_TARGETS)
+    w, h = right - left + rng.randint(0, 30), bottom - top
+    area = rng.choice([b for b in _BLANK if b[2] - b[0] >= w + 2])
+    sx = rng.randint(area[0], area[2] - w)
+    sy = rng.randint(area[1], max(area[1], area[3] - h))
+    s = shot.scale
+    src = _sized((sx, sy, sx + w, sy + h), s)
+    img.paste(img.crop(src), _at((left - rng.randint(0, 10), top), s))
 
 
 def _id_number_with(p: Person, birth: date | None = None, bad_check: bool = False) -> str:
@@ -458,91 +303,91 @@ def _id_number_with(p: Person, birth: date | None = None, bad_check: bool = Fals
     return body + check
 
 
-def make_id_sample(n: int, forgery: str, seed: int = 0, template: Sample | None = None) -> Sample:
+def _capture(cap: Capture | str) -> Capture:
+    return CAPTURES[cap] if isinstance(cap, str) else cap
+
+
+def make_id_sample(
+    n: int,
+    forgery: str,
+    seed: int = 0,
+    template: Sample | None = None,
+    capture: Capture | str = "A",
+) -> Sample:
     """The ``n``-th ID card of a series with the given forgery (``genuine`` for none)."""
+    cap = _capture(capture)
     rng = random.Random(seed * 7_919 + n * 31 + FORGERY_KINDS.index(forgery))
     p = make_person(rng)
     account = f"acct{seed}_{n}"
-    quality = rng.randint(80, 95)
     printed = {
         "name": p.name,
         "sex": p.sex,
         "birth": f"{p.birth.year}年{p.birth.month}月{p.birth.day}日",
     }
-    if forgery == "bad_checksum":
-        p.id_number = _id_number_with(p, bad_check=True)
-    if forgery == "field_mismatch":
-        # The printed birth date was changed (to look older); the number was not.
-        older = p.birth.replace(year=p.birth.year - rng.randint(3, 9))
-        card = draw_id_card(Person(p.name, p.sex, p.nation, older, p.address, p.id_number), rng)
-        printed["birth"] = f"{older.year}年{older.month}月{older.day}日"
-        return _finish(card, "id_card", forgery, p, printed, account, quality, rng)
     if forgery == "recycled_template" and template is not None:
         img = reload(template.image_b64)
         new = make_person(rng)
-        _retype(
-            img, ID_VALUE_AT["name"], template.fields["name"], new.name, 38, careful=True, rng=rng
-        )
+        shot = _Shot(img, template.scale, rng.uniform(*cap.noise))
+        old = template.fields["name"]
+        _retype(img, shot, ID_VALUE_AT["name"], old, new.name, 38, careful=True, rng=rng)
         fields = {**template.fields, "name": new.name}
-        return Sample("id_card", forgery, encode(img, quality), fields, account, template.account)
-    card = _photograph(draw_id_card(p, rng), rng)
-    if forgery in ("genuine", "bad_checksum"):
-        return Sample(
-            "id_card",
-            forgery,
-            encode(card, quality),
-            {**printed, "id_number": p.id_number},
-            account,
-        )
-    # The forger starts from a genuine card's JPEG and edits it.
-    img = reload(encode(card, quality))
+        out = encode(img, rng.randint(*cap.editor_quality))
+        notes = {"scale": f"{template.scale:.4f}", "app": "edited"}
+        return Sample("id_card", forgery, out, fields, account, template.account, notes)
+    if forgery == "bad_checksum":
+        p.id_number = _id_number_with(p, bad_check=True)
+    drawn = p
+    if forgery == "field_mismatch":
+        # The printed birth date was changed (to look older); the number was not.
+        older = p.birth.replace(year=p.birth.year - rng.randint(3, 9))
+        drawn = Person(p.name, p.sex, p.nation, older, p.address, p.id_number)
+        printed["birth"] = f"{older.year}年{older.month}月{older.day}日"
+    scale = rng.uniform(*cap.scale)
+    shot = _photograph(draw_id_card(drawn, rng), rng, cap, scale)
+    captured = encode(shot.img, rng.randint(*cap.camera_quality))
+    if forgery not in ("genuine", "bad_checksum", "field_mismatch"):
+        # The forger starts from a genuine card's JPEG, edits it and saves it again.
+        img = reload(captured)
+        _forge_id(img, shot, p, forgery, printed, rng, cap)
+        captured = encode(img, rng.randint(*cap.editor_quality))
+    image, notes = _upload(captured, rng, cap, scale)
+    return Sample(
+        "id_card", forgery, image, {**printed, "id_number": p.id_number}, account, None, notes
+    )
+
+
+def _forge_id(
+    img: Image.Image,
+    shot: _Shot,
+    p: Person,
+    forgery: str,
+    printed: dict[str, str],
+    rng: random.Random,
+    cap: Capture,
+) -> None:
     if forgery in ("naive_paste", "careful_paste", "digital_paste"):
-        _paste_photo(img, rng, forgery == "careful_paste", forgery == "digital_paste")
+        _paste_photo(img, shot, rng, cap, forgery.split("_")[0])
     elif forgery in ("naive_text_edit", "careful_text_edit"):
         new = make_person(rng)
         blank = _photograph(
-            draw_id_card(Person("", p.sex, p.nation, p.birth, p.address, p.id_number), rng), rng
-        )
-        _retype(
-            img,
-            ID_VALUE_AT["name"],
-            p.name,
-            new.name,
-            38,
-            careful=forgery == "careful_text_edit",
-            rng=rng,
-            source=blank,
-        )
+            draw_id_card(Person("", p.sex, p.nation, p.birth, p.address, p.id_number), rng),
+            rng,
+            cap,
+            shot.scale,
+        ).img
+        careful = forgery == "careful_text_edit"
+        at = ID_VALUE_AT["name"]
+        _retype(img, shot, at, p.name, new.name, 38, careful=careful, rng=rng, source=blank)
         printed["name"] = new.name
     elif forgery == "copy_move":
-        _clone_over(img, rng)
-    return Sample(
-        "id_card",
-        forgery,
-        encode(img, rng.randint(80, 95)),
-        {**printed, "id_number": p.id_number},
-        account,
-    )
+        _clone_over(img, shot, rng)
 
 
-def _finish(
-    card: Image.Image,
-    kind: str,
-    forgery: str,
-    p: Person,
-    printed: dict[str, str],
-    account: str,
-    quality: int,
-    rng: random.Random,
+def make_licence_sample(
+    n: int, forgery: str, seed: int = 0, capture: Capture | str = "A"
 ) -> Sample:
-    img = _photograph(card, rng)
-    return Sample(
-        kind, forgery, encode(img, quality), {**printed, "id_number": p.id_number}, account
-    )
-
-
-def make_licence_sample(n: int, forgery: str, seed: int = 0) -> Sample:
     """A business licence: genuine, with a broken credit code, or a pasted seal."""
+    cap = _capture(capture)
     rng = random.Random(seed * 104_729 + n * 17 + FORGERY_KINDS.index(forgery))
     c = make_company(rng)
     account = f"biz{seed}_{n}"
@@ -551,13 +396,18 @@ def make_licence_sample(n: int, forgery: str, seed: int = 0) -> Sample:
     authority = None
     if forgery == "seal_mismatch":
         authority = make_company(rng).name  # a company's seal where the authority's goes
-    img = _photograph(draw_licence(c, rng, authority), rng)
+    scale = rng.uniform(*cap.scale)
+    shot = _photograph(draw_licence(c, rng, authority), rng, cap, scale)
+    image, notes = _upload(encode(shot.img, rng.randint(*cap.camera_quality)), rng, cap, scale)
     fields = {"name": c.name, "uscc": c.uscc, "legal_rep": c.legal_rep}
-    return Sample("business_license", forgery, encode(img, rng.randint(80, 95)), fields, account)
+    return Sample("business_license", forgery, image, fields, account, None, notes)
 
 
-def make_certificate_sample(n: int, forgery: str, seed: int = 0) -> Sample:
+def make_certificate_sample(
+    n: int, forgery: str, seed: int = 0, capture: Capture | str = "A"
+) -> Sample:
     """An income certificate with the employer's seal (another company's when forged)."""
+    cap = _capture(capture)
     rng = random.Random(seed * 15_485_863 + n * 13 + FORGERY_KINDS.index(forgery))
     c, p = make_company(rng), make_person(rng)
     seal_text = None
@@ -566,8 +416,8 @@ def make_certificate_sample(n: int, forgery: str, seed: int = 0) -> Sample:
         while other.name == c.name:
             other = make_company(rng)
         seal_text = other.name
-    img = _photograph(draw_certificate(c, p, rng, seal_text), rng)
+    scale = rng.uniform(*cap.scale)
+    shot = _photograph(draw_certificate(c, p, rng, seal_text), rng, cap, scale)
+    image, notes = _upload(encode(shot.img, rng.randint(*cap.camera_quality)), rng, cap, scale)
     fields = {"company": c.name, "seal": seal_text or c.name}
-    return Sample(
-        "certificate", forgery, encode(img, rng.randint(80, 95)), fields, f"emp{seed}_{n}"
-    )
+    return Sample("certificate", forgery, image, fields, f"emp{seed}_{n}", None, notes)
