@@ -372,6 +372,7 @@ DEFAULT_FEATURES: tuple[str, ...] = (
     # batch registration: accounts behind one device / IP / range / phone / ID / card
     "count(event where type=register) by device over 1h as accounts_registered_1h",
     "count(event where type=register) by device over 24h as accounts_registered_24h",
+    "count(event where type=register) by device over 7d as accounts_registered_7d",
     "distinct(user) by device over 24h",
     "distinct(user) by device over 30d",
     "count(event where type=register) by ip over 1h as accounts_registered_1h",
@@ -398,6 +399,7 @@ DEFAULT_FEATURES: tuple[str, ...] = (
     "sum(amount) by merchant over 24h",
     "distinct(user) by merchant over 24h",
     "distinct(user) by cp_account over 24h as senders_24h",
+    "distinct(cp_account where type=transfer) by user over 7d as transfer_payees_7d",
     # amount habit: the user's own normal range
     "mean(amount) by user over 30d",
     "std(amount) by user over 30d",

@@ -1,0 +1,101 @@
+"""Default-pack rules for slow device farms, ring hubs paying fresh accounts, and money
+after failed challenges: each on a crafted stream, with the honest look-alike."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from fengkong.decisions.policy import Policy
+from fengkong.decisions.stages_rules import (
+    RulesStage,
+    default_replay_stages,
+    replay_contexts,
+    rule_known_names,
+)
+from fengkong.events import Event
+from fengkong.rules import compile_ruleset, default_ruleset
+from tests.rules.helpers import frame, make_event
+from tests.rules.test_world_facts import DAY, HOUR, T0, Stream, phone
+
+
+def hits(events: Iterable[Event]) -> list[tuple[Event, str, set[str]]]:
+    """(event, decision, names of the rules that fired) for every event."""
+    rules = RulesStage(compile_ruleset(default_ruleset(), rule_known_names(), version="test"))
+    policy = Policy()
+    out = []
+    for ctx in replay_contexts(events, [*default_replay_stages(), rules]):
+        outcome = policy.decide(ctx)
+        out.append((ctx.event, outcome.action.label, {r.name for r in outcome.reasons}))
+    return out
+
+
+def _register(s: Stream, ts: float, user: str, device_id: str, i: int) -> None:
+    s.add(
+        ts,
+        "register",
+        user,
+        device=phone(device_id),
+        ip=f"113.{40 + i}.{i * 7 % 256}.21",
+        phone=f"1370000{i:04d}",
+    )
+
+
+def test_a_phone_opening_its_third_account_in_a_week_is_challenged() -> None:
+    s = Stream()
+    for i, ts in enumerate((T0, T0 + 36 * HOUR, T0 + 3 * DAY)):  # over days: no burst
+        _register(s, ts, f"farm{i}", "slow-farm-phone-01", i)
+    for i, ts in enumerate((T0 + HOUR, T0 + 5 * DAY)):  # a family tablet: two sign-ups
+        _register(s, ts, f"family{i}", "family-tablet-0001", 10 + i)
+    decided = {e.user_id: (d, names) for e, d, names in hits(s.events())}
+    assert decided["farm2"][0] == "challenge" and "reg_device_week" in decided["farm2"][1]
+    assert decided["farm0"][0] == decided["farm1"][0] == "allow"
+    assert decided["family0"][0] == decided["family1"][0] == "allow"
+
+
+def _transfer(s: Stream, ts: float, user: str, payee: str, amount: int) -> None:
+    s.add(
+        ts,
+        "transfer",
+        user,
+        device=phone(f"dev-{user}"),
+        ip="120.229.14.8",
+        amount=str(amount),
+        counterparty={"account_id": payee},
+    )
+
+
+def test_a_hub_paying_many_fresh_accounts_is_reviewed_and_a_generous_friend_is_not() -> None:
+    s = Stream()
+    for i in range(8):
+        _register(s, T0 + i * 600, f"fresh{i}", f"fresh-phone-{i:04d}", i)
+    for i in range(8):  # the hub pays its recruits, two a day
+        _transfer(s, T0 + DAY + i * 12 * HOUR, "hub", f"fresh{i}", 3000 + 100 * i)
+    for i in range(8):  # established friends (opened before the history): not fresh
+        _transfer(s, T0 + DAY + i * 12 * HOUR + 60, "generous", f"friend{i}", 3000)
+    decided = [(e.user_id, d, names) for e, d, names in hits(s.events())]
+    hub = [(d, names) for u, d, names in decided if u == "hub"]
+    assert all("fan_out_to_young_payees" not in names for _, names in hub[:6])
+    assert all(d == "review" and "fan_out_to_young_payees" in names for d, names in hub[6:])
+    assert all("fan_out_to_young_payees" not in names for u, _, names in decided if u == "generous")
+
+
+def _failed_challenge_rule_fires(features: dict[str, Any]) -> bool:
+    ruleset = compile_ruleset(default_ruleset(), rule_known_names(), version="test")
+    event = make_event(type="payment", amount="120", merchant_id="m1")
+    fired = ruleset.evaluate(frame(event, features))
+    return "money_after_failed_challenges" in {r.name for r in fired}
+
+
+def test_an_agents_failed_challenges_do_not_freeze_the_customers_own_phone() -> None:
+    # An agent failed two challenges on the customer's account from the agent's phone.
+    own_phone = {"challenge.failed_user_24h": 2, "challenge.failed_device_24h": 0}
+    assert not _failed_challenge_rule_fires({**own_phone, "user.device_age_secs": 5 * DAY})
+    # The device that failed, a device the account met minutes ago, or none: reviewed.
+    assert _failed_challenge_rule_fires({**own_phone, "challenge.failed_device_24h": 1})
+    assert _failed_challenge_rule_fires({**own_phone, "user.device_age_secs": 600})
+    assert _failed_challenge_rule_fires({**own_phone, "user.device_age_secs": None})
+    # A device that failed three times, whoever is on it.
+    assert _failed_challenge_rule_fires(
+        {"challenge.failed_user_24h": 0, "challenge.failed_device_24h": 3}
+    )
