@@ -157,3 +157,24 @@ def test_an_admin_sets_an_inbox_and_its_sla(client: TestClient) -> None:
     assert page.status_code == 200 and "VIP" in page.text and "0.5 h" in page.text
     bad = client.post("/console/queue/inbox", data={**form, "sla_hours": "soon"})
     assert bad.status_code == 422 and "sla_hours" in bad.text
+
+
+def test_dashboards_show_what_shadow_rules_do_on_live_traffic(client: TestClient) -> None:
+    shadow = {"name": "watch", "when": "amount >= 100", "action": "review", "status": "shadow"}
+    ruleset = {"name": "live-shadow", "rules": [shadow]}
+    published = client.post("/v1/rules/versions", json={"ruleset": ruleset}, headers=AUTH)
+    assert published.status_code == 201, published.text
+    for i, amount in enumerate(["250.00", "300.00", "10.00"]):
+        event = {**_event(i, user=f"u{i}"), "amount": amount}
+        assert client.post("/v1/events", json=event, headers=AUTH).status_code == 200
+    label = {"event_id": "ev-0", "label": "fraud", "source": "chargeback",
+             "at": "2026-10-02T00:00:00Z"}  # fmt: skip
+    assert client.post("/v1/labels", json=label, headers=AUTH).status_code == 201
+    _login(client)
+    page = client.get("/console/dashboards").text
+    table = page[
+        page.index('id="shadow-stats"') : page.index("</table>", page.index("shadow-stats"))
+    ]
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", table)
+    # watch: 2 hits of 3, 1 labelled (fraud), both would have been reviewed instead of allowed
+    assert cells == ["watch", "2", "66.67%", "1", "100.0%", "2"]

@@ -86,7 +86,7 @@ def _stats(rt: Runtime) -> dict[str, Any]:
     conn = rt.store._conn()
     start = max(0, rt.store.last_seq() - WINDOW)
     rows = conn.execute(
-        "SELECT e.event_id, e.user_id, e.ts, d.outcome, d.score, d.body FROM events e"
+        "SELECT e.event_id, e.user_id, e.ts, d.outcome, d.score, d.body, d.explain FROM events e"
         " JOIN decisions d ON d.event_id = e.event_id WHERE e.seq > ? ORDER BY e.seq",
         (start,),
     ).fetchall()
@@ -101,12 +101,14 @@ def _stats(rt: Runtime) -> dict[str, Any]:
     hits: Counter[str] = Counter()
     labelled: Counter[str] = Counter()
     fraud: Counter[str] = Counter()
-    for event_id, user_id, ts, outcome, score, body in rows:
+    shadow = _ShadowTally()
+    for event_id, user_id, ts, outcome, score, body, explain in rows:
         days[time.strftime("%Y-%m-%d", time.gmtime(ts))][outcome] += 1
         scores[min(int(score * 10), 9)] += 1
         decision = orjson.loads(body)
         latency.append(float(decision.get("latency_ms", 0.0)))
         verdict = fraud_events.get(event_id, fraud_users.get(user_id))
+        shadow.add(outcome, explain, verdict)
         for reason in decision.get("reasons", []):
             if reason.get("source") != "rule":
                 continue
@@ -133,7 +135,51 @@ def _stats(rt: Runtime) -> dict[str, Any]:
             }
             for name, k in hits.most_common(40)
         ],
+        "shadow": shadow.rows(n),
     }
+
+
+_STRICTNESS = {"allow": 0, "challenge": 1, "review": 2, "block": 3}
+
+
+class _ShadowTally:
+    """Live hits of the shadow rules (scored and explained, never acting), from the
+    decisions' stored explanations: how often each fired, its precision from labels,
+    and how many decisions it would have made stricter had it been active."""
+
+    def __init__(self) -> None:
+        self.hits: Counter[str] = Counter()
+        self.labelled: Counter[str] = Counter()
+        self.fraud: Counter[str] = Counter()
+        self.stricter: Counter[str] = Counter()
+
+    def add(self, outcome: str, explain: bytes | None, verdict: bool | None) -> None:
+        if not explain or b'"shadow"' not in explain:
+            return
+        for entry in orjson.loads(explain).get("shadow", []):
+            name = str(entry.get("rule", ""))
+            self.hits[name] += 1
+            if verdict is not None:
+                self.labelled[name] += 1
+                self.fraud[name] += 1 if verdict else 0
+            action = str(entry.get("action", "")).split(",")[-1].split(":")[0]
+            if _STRICTNESS.get(action, 0) > _STRICTNESS.get(outcome, 0):
+                self.stricter[name] += 1
+
+    def rows(self, n: int) -> list[dict[str, Any]]:
+        return [
+            {
+                "rule": name,
+                "hits": k,
+                "rate": k / n if n else 0.0,
+                "labelled": self.labelled[name],
+                "precision": self.fraud[name] / self.labelled[name]
+                if self.labelled[name]
+                else None,
+                "stricter": self.stricter[name],
+            }
+            for name, k in self.hits.most_common(40)
+        ]
 
 
 def _drift(rt: Runtime) -> dict[str, float]:
