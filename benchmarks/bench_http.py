@@ -10,7 +10,8 @@ from the client side (durable write included).
 In the same run, and with the same load generator, it measures the *floor*: uvicorn
 serving a bare ASGI handler that reads the body, parses the same JSON event and answers
 a fixed decision. It prints fengkong's throughput as a share of that floor
-(``--no-floor`` skips it).
+(``--no-floor`` skips it), and each server's CPU time per answer: on a machine shared
+with other jobs wall-clock rates swing with the load, CPU per answer much less.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import psutil
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -146,21 +148,33 @@ def _start_floor(port: int) -> subprocess.Popen[bytes]:
 
 
 def _measure(
-    port: int, levels: list[int], args: argparse.Namespace, tag: str
+    port: int, levels: list[int], args: argparse.Namespace, tag: str, pid: int
 ) -> list[dict[str, float]]:
+    """Each level's figures, with the server's CPU time per answer (user + system)."""
+    server = psutil.Process(pid)
     results = []
     for level, c in enumerate(levels):
         if args.warmup:
             _run_loadgen(port, c, args.warmup, f"{tag}w{level}")
-        results.append(_run_loadgen(port, c, args.seconds, f"{tag}c{level}", args.max_requests))
+        before = _cpu(server)
+        res = _run_loadgen(port, c, args.seconds, f"{tag}c{level}", args.max_requests)
+        res["cpu_ms"] = (_cpu(server) - before) / max(res["requests"], 1) * 1000
+        results.append(res)
     return results
+
+
+def _cpu(proc: psutil.Process) -> float:
+    """CPU seconds of a process and its threads (less sensitive to load than wall time)."""
+    times = proc.cpu_times()
+    return float(times.user + times.system)
 
 
 def _line(name: str, res: dict[str, float]) -> str:
     return (
         f"{name} concurrency {res['concurrency']:>3}: {res['rps']:,.0f} decisions/s, "
         f"p50 {res['p50_ms']:.2f} ms, p95 {res['p95_ms']:.2f} ms, "
-        f"p99 {res['p99_ms']:.2f} ms ({res['requests']:,} requests, {res['errors']} errors)"
+        f"p99 {res['p99_ms']:.2f} ms ({res['requests']:,} requests, {res['errors']} errors); "
+        f"server CPU {res['cpu_ms']:.3f} ms per answer"
     )
 
 
@@ -195,7 +209,7 @@ def main() -> None:
         port = free_port()
         bare = _start_floor(port)
         try:
-            floor = _measure(port, args.concurrency, args, "f")
+            floor = _measure(port, args.concurrency, args, "f", bare.pid)
         finally:
             bare.terminate()
             bare.wait(10)
@@ -207,12 +221,17 @@ def main() -> None:
         server = start_server(Path(tmp) / "http.db", port, env)
         try:
             print(f"server pid {server.pid}, synchronous={args.synchronous}")
-            ours = _measure(port, args.concurrency, args, "h")
+            ours = _measure(port, args.concurrency, args, "h", server.pid)
         finally:
             server.terminate()
             server.wait(10)
     for i, res in enumerate(ours):
-        ratio = f", {res['rps'] / floor[i]['rps']:.2f} of the floor" if floor else ""
+        ratio = (
+            f"; {res['rps'] / floor[i]['rps']:.2f} of the floor's rate, "
+            f"{res['cpu_ms'] / floor[i]['cpu_ms']:.1f}x its CPU per answer"
+            if floor
+            else ""
+        )
         print(_line("fengkong", res) + ratio)
 
 

@@ -29,10 +29,12 @@ import psutil
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests" / "integration"))
+sys.path.insert(0, str(HERE.parent))
 
 from bench_http import _read_response, _request  # noqa: E402
 from server import free_port, start_server  # noqa: E402
 from synthetic import events  # noqa: E402
+from tests.keys import ADMIN_KEY  # noqa: E402
 
 
 async def _worker(
@@ -104,6 +106,7 @@ async def _batches(port: int, count: int, size: int, tag: str) -> dict[str, obje
         body = orjson.dumps([e for e in events(size, prefix=f"{tag}{b}-")])
         head = (
             "POST /v1/events/batch HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Authorization: Bearer {ADMIN_KEY}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
         )
         reqs.append(head.encode() + body)

@@ -374,6 +374,11 @@ class SQLiteStore:
         return None if row is None else str(row[0])
 
     def set_meta(self, key: str, value: str) -> None:
+        # The one in-memory connection is shared: never write inside another's transaction.
+        with self._lock if self._memory else _nolock:
+            self._set_meta(key, value)
+
+    def _set_meta(self, key: str, value: str) -> None:
         self._conn().execute(
             "INSERT INTO meta (key, value) VALUES (?, ?)"
             " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
