@@ -99,3 +99,83 @@ def test_an_agents_failed_challenges_do_not_freeze_the_customers_own_phone() -> 
     assert _failed_challenge_rule_fires(
         {"challenge.failed_user_24h": 0, "challenge.failed_device_24h": 3}
     )
+
+
+def _background(s: Stream, users: int, span: float) -> None:
+    """Honest users on 25 popular models over ``span``: logins, and one in 15 signs up."""
+    for i in range(users):
+        s.add(
+            T0 + span * i / users,
+            "register" if (i // 25) % 15 == 0 else "login",
+            f"h{i:04d}",
+            device=phone(f"hdev-{i:05d}", f"Model {i % 25}", f"canvas-{i % 25}"),
+            ip=f"183.{i % 200}.{i * 7 % 256}.5",
+            phone=f"1350000{i:04d}",
+        )
+
+
+def test_a_farm_opening_accounts_over_days_on_one_rare_fingerprint_is_challenged() -> None:
+    s = Stream()
+    _background(s, 3000, 3 * DAY)
+    for i in range(10):  # one rare phone, a fresh device id per account, every 5 hours
+        s.add(
+            T0 + 6 * HOUR + i * 5 * HOUR,
+            "register",
+            f"farm{i}",
+            device=phone(f"reset-{i:04d}", "Lenovo K5", "canvas-lenovo-k5"),
+            ip=f"39.144.{i * 11}.{i + 9}",
+            phone=f"1390000{i:04d}",
+        )
+    decided = {e.user_id: (d, names) for e, d, names in hits(s.events())}
+    farm = [decided[f"farm{i}"] for i in range(10)]
+    assert all(d == "allow" for d, _ in farm[:6])  # under an hourly burst, nothing yet
+    assert all(d == "challenge" and "reg_fingerprint_burst_days" in n for d, n in farm[6:])
+    assert all(d == "allow" for u, (d, _) in decided.items() if u.startswith("h"))
+
+
+def test_an_account_opened_beside_another_on_one_phone_is_challenged_when_it_acts() -> None:
+    s = Stream()
+    _register(s, T0, "pair0", "shared-phone-0001", 1)
+    _register(s, T0 + DAY, "pair1", "shared-phone-0001", 2)
+    _register(s, T0 + 2 * HOUR, "alone", "own-phone-0001", 3)
+    for user in ("pair0", "alone"):
+        s.add(
+            T0 + 3 * DAY,
+            "payment",
+            user,
+            device=phone("shared-phone-0001" if user == "pair0" else "own-phone-0001"),
+            ip="113.1.2.3",
+            amount="80",
+            merchant_id="m7",
+        )
+    decided = [(e.user_id, e.type, d, n) for e, d, n in hits(s.events())]
+    paid = {u: (d, n) for u, t, d, n in decided if t == "payment"}
+    assert paid["pair0"][0] == "challenge" and "opened_on_farm" in paid["pair0"][1]
+    assert paid["alone"][0] == "allow"
+
+
+def test_a_device_serving_many_accounts_taking_on_one_more_is_challenged_at_login() -> None:
+    s = Stream()
+    for i in range(6):  # customers with their own phones; then an agency's phone, over days
+        s.add(T0 + i * HOUR, "login", f"cust{i}", device=phone(f"own-{i:03d}"), ip="113.5.6.7")
+        s.add(
+            T0 + 2 * DAY + i * 20 * HOUR,
+            "login",
+            f"cust{i}",
+            device=phone("agency-phone-01"),
+            ip="171.9.1.2",
+        )
+    for i in range(3):  # a family tablet: three relatives, each back again the next day
+        for day in (0, 1):
+            s.add(
+                T0 + day * DAY + i * HOUR,
+                "login",
+                f"kin{i}",
+                device=phone("family-tablet-02"),
+                ip="116.2.3.4",
+            )
+    decided = [(e.user_id, d, n) for e, d, n in hits(s.events())]
+    agency = [(d, n) for u, d, n in decided if u.startswith("cust")][6:]  # the agency's logins
+    assert all("agent_device_new_customer_login" not in n for _, n in agency[:4])
+    assert all(d == "challenge" and "agent_device_new_customer_login" in n for d, n in agency[4:])
+    assert all(d == "allow" for u, d, _ in decided if u.startswith("kin"))

@@ -18,6 +18,10 @@ Counts are of the registrations within two days of the account's own (its burst)
 * ``user.reg_cluster_registrations_30d`` / ``user.reg_cluster_lift_30d``: registrations on
   the registration fingerprint cluster, over its expected share of all registrations.
 
+On a registration itself, ``fingerprint.registrations_48h`` / ``fingerprint.registration_lift_48h``
+are the same facts for the cluster the account is being opened on, over the two days
+before it: the later accounts of a burst are seen as they open.
+
 Young payers of large amounts per merchant describe cash-out rings (a ring merchant is
 paid hundreds to thousands by accounts opened days ago, even when it also has honest
 customers buying small things; a shop's large purchases come from its established
@@ -67,6 +71,8 @@ FEATURE_NAMES: dict[str, str] = {
     "cp_account.shares_opening": "bool",
     "user.secs_since_credit_draw": "num",
     "user.last_credit_draw_amount": "num",
+    "fingerprint.registrations_48h": "num",
+    "fingerprint.registration_lift_48h": "num",
 }
 RARE_SHARE = 0.005  # a fingerprint cluster carrying under 0.5 % of device ids is rare
 
@@ -148,6 +154,8 @@ class Lineage:
                 if commonness is not None and cluster == o.cluster:
                     expected = commonness * self.everyone.registrations(now, o.ts)
                     out["user.reg_cluster_lift_30d"] = round(regs / max(expected, 1.0), 3)
+        if event.type is EventType.REGISTER and cluster is not None:
+            self._opening_now(out, cluster, commonness, now)
         draw = self.last_draw.get(event.user_id)
         if draw is not None:
             out["user.secs_since_credit_draw"] = round(now - draw[0], 1)
@@ -172,6 +180,16 @@ class Lineage:
             out["merchant.young_large_payers_7d"] = young
             out["merchant.young_large_payer_share_7d"] = round(young / max(payers, 1), 3)
         return out
+
+    def _opening_now(
+        self, out: dict[str, FeatureValue], cluster: str, commonness: float | None, now: float
+    ) -> None:
+        p = self._place("cluster", cluster)
+        regs = 0 if p is None else p.registrations(now, now)
+        out["fingerprint.registrations_48h"] = regs
+        if commonness is not None:
+            expected = commonness * self.everyone.registrations(now, now)
+            out["fingerprint.registration_lift_48h"] = round(regs / max(expected, 1.0), 3)
 
     def see(
         self,
