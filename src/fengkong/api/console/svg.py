@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from html import escape
 
-import igraph
-
 from fengkong.api.masking import mask_value
 from fengkong.graph.neighbourhood import Neighbourhood
 
@@ -51,6 +49,8 @@ def shown(key: str) -> str:
 
 def graph_svg(hood: Neighbourhood, width: int = 720, height: int = 460) -> str:
     """The neighbourhood: accounts as circles (ring members red), identifiers as squares."""
+    import igraph  # seconds to import: only when a case page draws its first graph
+
     keys = list(hood.nodes)
     index = {k: i for i, k in enumerate(keys)}
     g = igraph.Graph(n=len(keys), edges=[(index[a], index[b]) for a, b in hood.edges])
