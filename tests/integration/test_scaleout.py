@@ -56,6 +56,7 @@ def _view(decision: dict[str, Any], explain: bytes) -> dict[str, Any]:
     }
 
 
+@pytest.mark.timeout(900)  # 2,552 events over HTTP, twice over: minutes on a busy machine
 def test_two_workers_round_robin_decide_like_one_embedded_process(
     tmp_path: Path, pg_url: str, redis_url: str
 ) -> None:
@@ -114,6 +115,7 @@ def _event(i: int) -> dict[str, Any]:
     }
 
 
+@pytest.mark.timeout(600)
 def test_kill_9_of_a_worker_under_load_loses_nothing(
     tmp_path: Path, pg_url: str, redis_url: str
 ) -> None:
