@@ -181,7 +181,7 @@ def _share_serve(settings: Settings, port: int, root: Path) -> subprocess.Popen[
     env = {**os.environ, "FENGKONG_BOOTSTRAP_KEY": ADMIN_KEY}
     cmd = [sys.executable, "-m", "fengkong", "share", "serve", "--config", str(config)]
     proc = subprocess.Popen([*cmd, "--port", str(port)], env=env, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # a loaded 2-core machine starts Python slowly
     while time.monotonic() < deadline:
         try:
             httpx.get(f"http://127.0.0.1:{port}/v1/share/bundle", timeout=1)
