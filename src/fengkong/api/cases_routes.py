@@ -23,6 +23,7 @@ from fengkong.runtime import Runtime
 from fengkong.storage import LabelRecord
 from fengkong.storage.cases_sqlite import CaseStore, close_in
 from fengkong.storage.keys_sqlite import KeyInfo
+from fengkong.storage.sqlite import SQLiteStore
 
 Reader = Annotated[KeyInfo, require("analyst", "auditor")]
 Worker = Annotated[KeyInfo, require("analyst")]
@@ -50,11 +51,20 @@ class StatusBody(BaseModel):
     status: Literal["open", "investigating"]
 
 
+def embedded_store(rt: Runtime) -> SQLiteStore:
+    """The runtime's store when it is the embedded one: cases and the console's reads
+    live beside it in the SQLite file (not yet on PostgreSQL, docs/deployment.md)."""
+    if not isinstance(rt.store, SQLiteStore):
+        raise HTTPException(501, "cases and the console need storage.backend = sqlite for now")
+    return rt.store
+
+
 def case_store(request: Request) -> CaseStore:
     """The app's case store over the runtime's database (opened on first use)."""
     state = request.app.state
     if getattr(state, "case_store", None) is None:
         rt: Runtime = state.runtime
+        embedded_store(rt)
         state.case_store = CaseStore(rt.settings.db_path)
     store: CaseStore = state.case_store
     return store
@@ -72,7 +82,7 @@ async def close_case(rt: Runtime, cases: CaseStore, case_id: str, outcome: str, 
     records = [LabelRecord(d.event_id, d.user_id, d.label, "confirmed_case", d.at) for d in drafts]
 
     def commit() -> None:
-        rt.store.add_labels(
+        embedded_store(rt).add_labels(
             records, within=lambda conn, _: close_in(conn, case_id, outcome, actor, now)
         )
 

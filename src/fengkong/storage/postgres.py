@@ -29,6 +29,7 @@ from fengkong.storage.base import (
     NotAttempted,
     StoredDecision,
 )
+from fengkong.storage.explain import unpack
 from fengkong.storage.pg import WRITE_LOCK, Qmark, migrate, open_pool
 from fengkong.storage.sqlite import BodyProtector
 
@@ -234,8 +235,9 @@ class PostgresStore:
         return {e: StoredDecision(e, h, bytes(b)) for e, h, b in rows}
 
     def decision(self, event_id: str) -> tuple[bytes, bytes] | None:
+        """The decision and its full explanation (a packed one unpacked)."""
         row = self._one("SELECT body, explain FROM decisions WHERE event_id = %s", (event_id,))
-        return None if row is None else (bytes(row[0]), bytes(row[1]))
+        return None if row is None else (bytes(row[0]), unpack(bytes(row[1]), self.get_meta))
 
     def labels(self, since: float | None = None) -> Iterator[LabelRecord]:
         rows = self._all(

@@ -23,6 +23,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.exceptions import HTTPException
 
 from fengkong.api.auth import holds
+from fengkong.api.cases_routes import embedded_store
 from fengkong.api.console.i18n import LANGS, translate
 from fengkong.audit.trail import AuditTrail
 from fengkong.runtime import Runtime
@@ -108,7 +109,9 @@ def runtime_of(request: Request) -> Runtime:
 def cases_of(request: Request) -> CaseStore:
     state = request.app.state
     if getattr(state, "cases", None) is None:
-        state.cases = CaseStore(runtime_of(request).settings.db_path)
+        rt = runtime_of(request)
+        embedded_store(rt)
+        state.cases = CaseStore(rt.settings.db_path)
     store: CaseStore = state.cases
     return store
 
