@@ -73,7 +73,6 @@ def _expected_in_gaps(counts: FArray, gaps: np.ndarray[Any, np.dtype[np.bool_]])
     nearest allowed bins on either side (a Laplacian's histogram is geometric; the
     interpolation errs towards filled gaps, so it never invents evidence)."""
     logs = np.log(counts + 1.0)
-    idx = np.arange(counts.size)
     allowed = np.flatnonzero(~gaps)
     out = np.zeros_like(counts)
     for i in np.flatnonzero(gaps):
@@ -82,7 +81,7 @@ def _expected_in_gaps(counts: FArray, gaps: np.ndarray[Any, np.dtype[np.bool_]])
         sides = [logs[left[-1]]] if left.size else []
         sides += [logs[right[0]]] if right.size else []
         out[i] = np.exp(np.mean(sides)) - 1.0 if sides else 0.0
-    return np.asarray(out * (idx >= 0), dtype=np.float64)
+    return out
 
 
 _TOP = 12  # coefficients up to this many steps are histogrammed
