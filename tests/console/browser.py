@@ -93,13 +93,14 @@ def _serve(db: Path, port: int, wait_s: float = 180.0) -> subprocess.Popen[bytes
     """``fengkong serve`` on ``port``, once healthy (a loaded machine starts it slowly)."""
     env = {**os.environ, "FENGKONG_BOOTSTRAP_KEY": ADMIN_KEY, "FENGKONG_TOKEN_SECRET": "t" * 32}
     cmd = [sys.executable, "-m", "fengkong", "serve", "--db", str(db), "--port", str(port)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    # The log goes to a file: an unread pipe fills up (OTP codes are logged) and blocks.
+    log = open(db.parent / f"server-{port}.log", "wb")  # noqa: SIM115 (the child keeps it)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, env=env)
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(
-                f"server exited: {proc.stderr.read().decode() if proc.stderr else ''}"
-            )
+            log.close()
+            raise RuntimeError(f"server exited: {Path(log.name).read_text(errors='replace')}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
                 return proc

@@ -28,10 +28,13 @@ START_WAIT_S = 120.0
 
 def start_server(db: Path, port: int, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """Start the server and wait until /healthz answers (at most ``START_WAIT_S``)."""
+    # The server's log goes to a file beside its database: a pipe nobody reads fills up
+    # (the console OTP sender logs every code) and blocks the server mid-request.
+    log = open(db.parent / f"server-{port}.log", "wb")  # noqa: SIM115 (the child keeps it)
     proc = subprocess.Popen(
         [sys.executable, "-m", "fengkong", "serve", "--db", str(db), "--port", str(port)],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
         env={
             **os.environ,
             "FENGKONG_TOKEN_SECRET": "integration-test-secret",
@@ -42,9 +45,8 @@ def start_server(db: Path, port: int, env: dict[str, str] | None = None) -> subp
     deadline = time.monotonic() + START_WAIT_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(
-                f"server exited: {proc.stderr.read().decode() if proc.stderr else ''}"
-            )
+            log.close()
+            raise RuntimeError(f"server exited: {Path(log.name).read_text(errors='replace')}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
                 return proc
