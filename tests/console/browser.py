@@ -9,9 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.server import free_port
+from tests.integration.server import free_port, start_server
 from tests.keys import ADMIN_KEY
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -91,23 +89,7 @@ def simulate_and_serve(workdir: Path) -> Iterator[Served]:
 
 def _serve(db: Path, port: int, wait_s: float = 180.0) -> subprocess.Popen[bytes]:
     """``fengkong serve`` on ``port``, once healthy (a loaded machine starts it slowly)."""
-    env = {**os.environ, "FENGKONG_BOOTSTRAP_KEY": ADMIN_KEY, "FENGKONG_TOKEN_SECRET": "t" * 32}
-    cmd = [sys.executable, "-m", "fengkong", "serve", "--db", str(db), "--port", str(port)]
-    # The log goes to a file: an unread pipe fills up (OTP codes are logged) and blocks.
-    log = open(db.parent / f"server-{port}.log", "wb")  # noqa: SIM115 (the child keeps it)
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, env=env)
-    deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            log.close()
-            raise RuntimeError(f"server exited: {Path(log.name).read_text(errors='replace')}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError(f"server did not start within {wait_s:.0f} s")
+    return start_server(db, port, {"FENGKONG_TOKEN_SECRET": "t" * 32}, wait_s=wait_s)
 
 
 def browser_page(sync_api: Any, user_data: Path) -> Iterator[Any]:

@@ -26,8 +26,10 @@ def free_port() -> int:
 START_WAIT_S = 120.0
 
 
-def start_server(db: Path, port: int, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    """Start the server and wait until /healthz answers (at most ``START_WAIT_S``)."""
+def start_server(
+    db: Path, port: int, env: dict[str, str] | None = None, *, wait_s: float = START_WAIT_S
+) -> subprocess.Popen[bytes]:
+    """Start the server and wait until /healthz answers (at most ``wait_s``)."""
     # The server's log goes to a file beside its database: a pipe nobody reads fills up
     # (the console OTP sender logs every code) and blocks the server mid-request.
     log = open(db.parent / f"server-{port}.log", "wb")  # noqa: SIM115 (the child keeps it)
@@ -42,7 +44,7 @@ def start_server(db: Path, port: int, env: dict[str, str] | None = None) -> subp
             **(env or {}),
         },
     )
-    deadline = time.monotonic() + START_WAIT_S
+    deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             log.close()
@@ -53,4 +55,4 @@ def start_server(db: Path, port: int, env: dict[str, str] | None = None) -> subp
         except httpx.HTTPError:
             time.sleep(0.1)
     proc.kill()
-    raise RuntimeError(f"server did not start within {START_WAIT_S:.0f} s")
+    raise RuntimeError(f"server did not start within {wait_s:.0f} s")
