@@ -8,13 +8,12 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
 
-from fengkong.decisions.follow import LogFollower
+from fengkong.decisions.follow import LogFollower, as_label
 from fengkong.decisions.pipeline import Pipeline
 from fengkong.decisions.state import Snapshot, SnapshotError
 from fengkong.decisions.types import Decision, DecisionContext
@@ -422,17 +421,7 @@ class Engine:
         labels = 0
         if self.pipeline.label_aware:
             labels = self.pipeline.apply_labels(
-                (
-                    Label(
-                        event_id=x.event_id,
-                        user_id=x.user_id,
-                        label=x.label,
-                        source=x.source,
-                        at=datetime.fromtimestamp(x.at, UTC),
-                        scenario=x.scenario,
-                    )
-                    for _, x in self.store.labels_after(label_id)
-                ),
+                (as_label(x) for _, x in self.store.labels_after(label_id)),
                 restorable_only=recovering,
             )
         self._state_epoch = self.epoch

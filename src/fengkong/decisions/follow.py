@@ -29,6 +29,18 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def as_label(x: LabelRecord) -> Label:
+    """A stored label as the stages learn from it."""
+    return Label(
+        event_id=x.event_id,
+        user_id=x.user_id,
+        label=x.label,
+        source=x.source,
+        at=datetime.fromtimestamp(x.at, UTC),
+        scenario=x.scenario,
+    )
+
+
 class TailStore(Protocol):
     """A store other workers also write: what was stored after a position."""
 
@@ -88,15 +100,7 @@ class LogFollower:
         if labels:
             self.label_id = labels[-1][0]
             self.followed_labels += self.engine.pipeline.apply_labels(
-                Label(
-                    event_id=x.event_id,
-                    user_id=x.user_id,
-                    label=x.label,
-                    source=x.source,
-                    at=datetime.fromtimestamp(x.at, UTC),
-                    scenario=x.scenario,
-                )
-                for _, x in labels
+                as_label(x) for _, x in labels
             )
         return added
 
