@@ -47,6 +47,13 @@ def _card(reg: CreditRegistry, version: int | None) -> Scorecard:
     return card
 
 
+def _report(path: Path, card: Scorecard, y: Any, scores: Any, title: str) -> None:
+    from fengkong.credit.report import render_html
+
+    path.write_text(render_html(card, y, scores, title), encoding="utf-8")
+    click.echo(f"report: {path}")
+
+
 def _data_options(func: Any) -> Any:
     func = click.option("--exclude", multiple=True, help="Column that is not an attribute.")(func)
     func = click.option(
@@ -100,7 +107,7 @@ def train(
     from tqdm import tqdm
 
     from fengkong.credit.reject import Method, RejectConfig, augment
-    from fengkong.credit.report import evaluate, render_html
+    from fengkong.credit.report import evaluate
     from fengkong.credit.train import TrainConfig, train_scorecard
 
     reg = _registry(config, db_path)
@@ -127,7 +134,8 @@ def train(
             }
     card = result.scorecard
     y = data.require_outcome()
-    figures = evaluate(card, y, card.score_many(data.columns, len(data)))
+    scores = card.score_many(data.columns, len(data))
+    figures = evaluate(card, y, scores)
     card.meta["metrics"] = {k: figures[k] for k in ("auc", "ks", "brier")}
     version = reg.register(card)
     if challenger:
@@ -145,10 +153,7 @@ def train(
     )
     if html_path is not None:
         # In-sample figures flatter; the inner-CV ones in the summary are the honest ones.
-        title = f"scorecard v{version} on its training sample"
-        scores = card.score_many(data.columns, len(data))
-        html_path.write_text(render_html(card, y, scores, title), encoding="utf-8")
-        click.echo(f"report: {html_path}")
+        _report(html_path, card, y, scores, f"scorecard v{version} on its training sample")
 
 
 @credit.command("evaluate")
@@ -169,7 +174,7 @@ def evaluate_cmd(
     html_path: Path | None,
 ) -> None:
     """AUC, KS, Brier and calibration of a registered scorecard on labelled applicants."""
-    from fengkong.credit.report import evaluate, render_html
+    from fengkong.credit.report import evaluate
 
     card = _card(_registry(config, db_path), version)
     data = _read(applicants, target, bad, exclude)
@@ -179,8 +184,7 @@ def evaluate_cmd(
     click.echo(json.dumps({k: v for k, v in figures.items() if k != "calibration"}, indent=1))
     if html_path is not None:
         title = f"{card.meta.get('version', 'scorecard')} on {applicants.name}"
-        html_path.write_text(render_html(card, y, scores, title), encoding="utf-8")
-        click.echo(f"report: {html_path}")
+        _report(html_path, card, y, scores, title)
 
 
 @credit.command()
