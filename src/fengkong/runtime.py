@@ -101,21 +101,24 @@ def feature_state(settings: Settings) -> RedisState | None:
     return RedisState.from_url(settings.state.redis_url.get_secret_value(), secret)
 
 
+def field_key(settings: Settings) -> bytes:
+    """The key of stored events' protected fields: from settings, else ``<db>.field-key``."""
+    if settings.field_key is not None:
+        return settings.field_key.get_secret_value().encode()
+    if str(settings.db_path) == ":memory:":
+        return secrets.token_bytes(32)
+    key_file = Path(f"{settings.db_path}.field-key")
+    if not key_file.exists():
+        log.warning("no field_key set: generated one in %s (keep it elsewhere)", key_file)
+    return key_from_file(key_file)
+
+
 def field_protector(settings: Settings) -> FieldProtector:
-    """Field-level encryption of stored events: key from settings, else ``<db>.field-key``."""
+    """Field-level encryption of stored events, under :func:`field_key`."""
     from fengkong.documents import image_fingerprint
 
-    if settings.field_key is not None:
-        key = settings.field_key.get_secret_value().encode()
-    elif str(settings.db_path) == ":memory:":
-        key = secrets.token_bytes(32)
-    else:
-        key_file = Path(f"{settings.db_path}.field-key")
-        if not key_file.exists():
-            log.warning("no field_key set: generated one in %s (keep it elsewhere)", key_file)
-        key = key_from_file(key_file)
     return FieldProtector(
-        key,
+        field_key(settings),
         protected_keys=[*DEFAULT_PROTECTED_KEYS, *settings.protected_attributes],
         retain_media=settings.retain_media,
         media_digest=image_fingerprint,

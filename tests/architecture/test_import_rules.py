@@ -13,7 +13,7 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "fengkong"
 BELOW_API = {
     "events", "features", "graph", "identity", "documents", "links", "rules", "models",
     "credit", "decisions", "cases", "audit", "sharing", "storage", "sim", "evaluation",
-    "settings", "imaging",
+    "settings", "imaging", "batch",
 }  # fmt: skip
 ALLOWED: dict[str, set[str]] = {
     "events": set(),
@@ -34,6 +34,8 @@ ALLOWED: dict[str, set[str]] = {
     "storage": {"types", "rules", "models", "cases", "audit", "sharing", "events"},
     "sim": {"events"},
     "evaluation": {"events"},
+    # Batch jobs over the Parquet lake: graph tables per file, sealed bodies revealed.
+    "batch": {"events", "graph"},
     "settings": {"types", "events"},
     "runtime": {"runtime_identity", *BELOW_API},
     # The identity half of the runtime: challenge, voiceprint stores and their stages.

@@ -62,3 +62,25 @@ def test_train_list_promote_monitor(
     assert r.exit_code in (0, 1), r.output
     psi = json.loads(r.output)
     assert "score" in psi and all(v >= 0 for v in psi.values())
+
+
+def test_train_reads_a_parquet_lake_as_it_reads_the_replay_file(
+    stream: tuple[list[Event], list[Label]], tmp_path: Path
+) -> None:
+    from fengkong.batch.lake import export_jsonl
+
+    ev, lab = _write(stream, tmp_path)
+    lake = tmp_path / "lake"
+    export_jsonl(ev, lab, lake)
+    window = ["--train-start", "2026-03-04", "--train-days", "6", "--gap-days", "2"]
+    window += ["--test-days", "4", "--label-delay-days", "2", "--threads", "1"]
+    run = CliRunner().invoke
+    outputs = []
+    for source in (["--events", str(ev), "--labels", str(lab)], ["--events", str(lake)]):
+        db = str(tmp_path / f"{len(outputs)}.db")
+        r = run(main, ["models", "train", "--db", db, *source, *window, "--imbalance", "none"])
+        assert r.exit_code == 0, r.output
+        outputs.append([x for x in r.output.splitlines() if "precision" in x or "AUC" in x])
+    assert outputs[0] and outputs[0] == outputs[1]
+    r = run(main, ["models", "train", "--db", db, "--events", str(tmp_path), *window])
+    assert r.exit_code == 2 and "not a lake" in r.output

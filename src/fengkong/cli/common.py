@@ -56,3 +56,14 @@ def operator() -> str:
         return f"cli:{getpass.getuser()}"
     except (OSError, KeyError):
         return "cli"
+
+
+def lake_field_key(settings: Settings) -> bytes | None:
+    """The field key that reveals a lake's sealed bodies: from the settings, else the
+    ``<db>.field-key`` file beside the database; ``None`` when neither exists (a lake
+    written from a replay file needs none)."""
+    from fengkong.runtime import field_key
+
+    if settings.field_key is None and not Path(f"{settings.db_path}.field-key").exists():
+        return None
+    return field_key(settings)

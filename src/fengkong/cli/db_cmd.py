@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
+from fengkong.cli.common import load_settings, settings_options
 from fengkong.storage.repair import check, recover
 from fengkong.storage.retention import storage_size
 
@@ -16,7 +19,7 @@ _DB = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 @click.group()
 def db() -> None:
-    """Check and recover the embedded store's SQLite file."""
+    """Check, recover, measure, migrate and export the event store."""
 
 
 @db.command("check")
@@ -82,3 +85,75 @@ def migrate_cmd(db_path: Path, url: str, quiet: bool) -> None:
 def size_cmd(db_path: Path) -> None:
     """Bytes stored per event: the whole file and each table with its indexes."""
     click.echo(json.dumps(storage_size(db_path), indent=2))
+
+
+@db.command("export")
+@settings_options
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="New directory: the Parquet lake (docs/deployment.md, 'Batch work at scale').",
+)
+@click.option(
+    "--events",
+    "events_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Export this replay file (JSON Lines) instead of the store.",
+)
+@click.option(
+    "--labels",
+    "labels_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Labels (JSON Lines) that go with --events.",
+)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def export_cmd(
+    config: Path | None,
+    db_path: Path | None,
+    out: Path,
+    events_path: Path | None,
+    labels_path: Path | None,
+    quiet: bool,
+) -> None:
+    """Write the events and labels as a Parquet lake that batch jobs read (Ray, Spark, DuckDB).
+
+    Bodies keep their protected fields sealed, as the store keeps them.
+    """
+    from tqdm import tqdm
+
+    from fengkong.batch.lake import LakeError, export_jsonl
+    from fengkong.events import EventValidationError
+
+    if labels_path is not None and events_path is None:
+        raise click.UsageError("--labels goes with --events")
+    with tqdm(desc="exporting", unit="event", disable=quiet, file=sys.stderr) as bar:
+        try:
+            if events_path is not None:
+                report = export_jsonl(events_path, labels_path, out, bar.update)
+            else:
+                report = _export_store(config, db_path, out, bar.update)
+        except LakeError as exc:
+            raise click.UsageError(f"--out: {exc}") from None
+        except EventValidationError as exc:
+            raise click.ClickException(f"{events_path}: {exc}") from None
+    click.echo(json.dumps(report, indent=2))
+
+
+def _export_store(
+    config: Path | None, db_path: Path | None, out: Path, progress: Callable[[int], object]
+) -> dict[str, Any]:
+    from fengkong.batch.lake import export_store
+    from fengkong.runtime import field_protector, open_store
+
+    settings = load_settings(config, db_path=db_path)
+    if settings.storage.backend == "sqlite" and not Path(settings.db_path).exists():
+        raise click.UsageError(f"--db: {settings.db_path} does not exist")
+    protector = field_protector(settings)
+    store = open_store(settings, protector)
+    try:
+        return export_store(store, out, protector.seal, progress)
+    finally:
+        store.close()

@@ -9,10 +9,16 @@ from pathlib import Path
 
 import click
 
+from fengkong.cli.common import lake_field_key, load_settings, settings_options
 from fengkong.graph.mining import MineParams, mine, summarise
 from fengkong.graph.rings import read_rings, render_png, write_rings
 from fengkong.graph.shapes import ShapeParams
-from fengkong.graph.tables import GraphTables, read_events, read_fraud_accounts
+from fengkong.graph.tables import (
+    GraphTables,
+    fraud_accounts,
+    read_events,
+    read_fraud_accounts,
+)
 from fengkong.graph.trace import FlowIndex, trace
 
 _PATH = click.Path(path_type=Path, dir_okay=False)
@@ -25,7 +31,14 @@ def graph() -> None:
 
 
 @graph.command("mine")
-@click.option("--events", "events_path", type=_EXISTING, required=True, help="events JSONL")
+@settings_options
+@click.option(
+    "--events",
+    "events_path",
+    type=click.Path(path_type=Path, exists=True),
+    required=True,
+    help="events JSONL, or a Parquet lake directory (fengkong db export)",
+)
 @click.option("--out", "out_path", type=_PATH, required=True, help="rings JSON to write")
 @click.option("--labels", "labels_path", type=_EXISTING, help="labels JSONL (account labels)")
 @click.option(
@@ -43,7 +56,16 @@ def graph() -> None:
 )
 @click.option("--min-accounts", type=int, default=3, show_default=True)
 @click.option("--detectors", default="community,dense_block,shapes", show_default=True)
+@click.option(
+    "--ray",
+    "ray_address",
+    default=None,
+    help="Read a lake's files as Ray tasks: 'local' starts a local Ray, else a cluster "
+    "address (ray://host:10001, auto).",
+)
 def mine_cmd(
+    config: Path | None,
+    db_path: Path | None,
     events_path: Path,
     out_path: Path,
     labels_path: Path | None,
@@ -52,11 +74,14 @@ def mine_cmd(
     window_hours: float,
     min_accounts: int,
     detectors: str,
+    ray_address: str | None,
 ) -> None:
-    """Find rings in an event log and write them (members, evidence, score) as JSON."""
+    """Find rings in an event log and write them (members, evidence, score) as JSON.
+
+    A lake's labels are used when no --labels is given.
+    """
     t0 = time.perf_counter()
-    tables = GraphTables.from_events(read_events(events_path))
-    fraud = read_fraud_accounts(labels_path) if labels_path else None
+    tables, fraud = _tables(events_path, labels_path, ray_address, config, db_path)
     params = MineParams(
         shapes=replace(ShapeParams(), window=window_hours * 3600.0),
         min_accounts=min_accounts,
@@ -78,6 +103,39 @@ def mine_cmd(
     click.echo(f"{len(rings)} rings in {took:.2f} s -> {out_path}")
     for kind, s in summary.items():
         click.echo(f"  {kind:15s} {s['rings']:6d} rings {s['accounts']:7d} accounts")
+
+
+def _tables(
+    events_path: Path,
+    labels_path: Path | None,
+    ray_address: str | None,
+    config: Path | None,
+    db_path: Path | None,
+) -> tuple[GraphTables, set[str] | None]:
+    """Graph tables and fraud accounts of a JSON Lines file or a lake (locally or on Ray)."""
+    from fengkong.batch.lake import LakeError, is_lake, lake_events, lake_labels, revealer
+    from fengkong.events.protect import SealError
+
+    fraud = read_fraud_accounts(labels_path) if labels_path else None
+    if not events_path.is_dir():
+        if ray_address is not None:
+            raise click.UsageError("--ray reads a lake: give --events a lake directory")
+        return GraphTables.from_events(read_events(events_path)), fraud
+    if not is_lake(events_path):
+        raise click.UsageError(f"--events: {events_path} is not a lake (fengkong db export)")
+    key = lake_field_key(load_settings(config, db_path=db_path))
+    try:
+        if fraud is None:
+            labels = lake_labels(events_path)
+            fraud = fraud_accounts(labels) if labels else None
+        if ray_address is None:
+            return GraphTables.from_events(lake_events(events_path, revealer(key))), fraud
+        from fengkong.batch.ray_jobs import graph_tables_on_ray
+
+        address = None if ray_address == "local" else ray_address
+        return graph_tables_on_ray(events_path, key, address=address), fraud
+    except (LakeError, SealError) as exc:
+        raise click.UsageError(f"--events: {exc}") from None
 
 
 @graph.command("trace")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 import numpy as np
 
-from fengkong.cli.common import load_settings, settings_options
+from fengkong.cli.common import lake_field_key, load_settings, settings_options
 from fengkong.decisions.types import Stage
 from fengkong.events import Event, EventValidationError, Label
 from fengkong.models import (
@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from fengkong.models.train import TrainConfig
 
 _FILE = click.Path(dir_okay=False, exists=True, path_type=Path)
+# --events: a replay file or a Parquet lake directory (fengkong db export).
+_EVENTS = click.Path(exists=True, path_type=Path)
 _OUT = click.Path(dir_okay=False, path_type=Path)
 DAY = 86400.0
 
@@ -47,14 +49,30 @@ def _ts(text: str) -> float:
 
 
 def _source(
-    events: Path | None, labels: Path | None, db: Path, end: float | None
+    events: Path | None,
+    labels: Path | None,
+    db: Path,
+    end: float | None,
+    config: Path | None = None,
 ) -> tuple[Iterator[Event], list[Label]]:
-    """Events and labels from replay files, else from the event store."""
+    """Events and labels from a replay file or a Parquet lake, else from the event store
+    (its bodies revealed with the deployment's field key, as the serving stages see them)."""
+    from fengkong.batch.lake import LakeError, is_lake, lake_events, lake_labels, revealer
+    from fengkong.runtime import field_protector, open_store
+
+    if events is not None and events.is_dir():
+        if not is_lake(events):
+            raise click.BadParameter(f"{events} is not a lake", param_hint="--events")
+        key = lake_field_key(load_settings(config, db_path=db))
+        try:
+            labs = read_labels(labels) if labels else lake_labels(events)
+        except LakeError as exc:
+            raise click.BadParameter(str(exc), param_hint="--events") from None
+        return lake_events(events, revealer(key), end), labs
     if events is not None:
         return read_events(events, end), (read_labels(labels) if labels else [])
-    from fengkong.storage import SQLiteStore
-
-    store = SQLiteStore(db)
+    settings = load_settings(config, db_path=db)
+    store = open_store(settings, field_protector(settings))
     return store_events(store, end), store_labels(store)
 
 
@@ -109,7 +127,11 @@ def models() -> None:
 
 @models.command()
 @settings_options
-@click.option("--events", type=_FILE, help="Replay file (JSON Lines, time order); default: store.")
+@click.option(
+    "--events",
+    type=_EVENTS,
+    help="Replay file (JSON Lines, time order) or a Parquet lake; default: the store.",
+)
 @click.option("--labels", type=_FILE, help="Labels (JSON Lines) for --events.")
 @click.option(
     "--train-start",
@@ -217,7 +239,7 @@ def train(
             **options,
         )
     try:
-        stream, labs = _source(events, labels, db, None if cfg is None else cfg.test_end)
+        stream, labs = _source(events, labels, db, None if cfg is None else cfg.test_end, config)
         if warmup_start is not None:
             first = _ts(warmup_start)
             stream = (e for e in stream if e.ts >= first)
@@ -280,14 +302,17 @@ def _period_rows(
     start: float,
     end: float,
     stages: list[Stage] | None = None,
+    config: Path | None = None,
 ) -> tuple[Rows, list[Label]]:
-    stream, labs = _source(events, labels, db, end)
+    stream, labs = _source(events, labels, db, end, config)
     return build_rows(stream, labs, fs, start=start, stages=stages), labs
 
 
 @models.command()
 @settings_options
-@click.option("--events", type=_FILE, help="Replay file (JSON Lines); default: the store.")
+@click.option(
+    "--events", type=_EVENTS, help="Replay file (JSON Lines) or a Parquet lake; default: the store."
+)
 @click.option("--labels", type=_FILE)
 @click.option("--from", "start", required=True, help="Period start (ISO, UTC).")
 @click.option("--to", "end", required=True, help="Period end (ISO, UTC).")
@@ -321,7 +346,7 @@ def evaluate(
         model = reg.load(v)
         stages = _context(config, db_path, model.feature_set)
         rows, labs = _period_rows(
-            model.feature_set, events, labels, db, _ts(start), _ts(end), stages
+            model.feature_set, events, labels, db, _ts(start), _ts(end), stages, config
         )
         rows = rows.take(np.asarray([t in model.event_types for t in rows.types]))
         y = targets(rows, labs, None)
@@ -379,7 +404,7 @@ def rollback(config: Path | None, db_path: Path | None) -> None:
 
 @models.command()
 @settings_options
-@click.option("--events", type=_FILE, help="Replay file; default: the store.")
+@click.option("--events", type=_EVENTS, help="Replay file or a Parquet lake; default: the store.")
 @click.option("--labels", type=_FILE)
 @click.option("--from", "start", required=True, help="Live window start (ISO, UTC).")
 @click.option("--to", "end", required=True, help="Live window end (ISO, UTC).")
@@ -402,7 +427,9 @@ def monitor(
         raise click.UsageError("no champion; give --version")
     model = reg.load(v)
     stages = _context(config, db_path, model.feature_set)
-    rows, _ = _period_rows(model.feature_set, events, labels, db, _ts(start), _ts(end), stages)
+    rows, _ = _period_rows(
+        model.feature_set, events, labels, db, _ts(start), _ts(end), stages, config
+    )
     rows = rows.take(np.asarray([t in model.event_types for t in rows.types]))
     x = _columns(rows, model)
     live = {n: x[:, j] for j, n in enumerate(model.features)}

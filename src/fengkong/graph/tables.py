@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from fengkong.events import Event, parse_event, parse_label
+from fengkong.events import Event, Label, parse_event, parse_label
 from fengkong.graph.entities import account_key, identifier_keys, money_edge
 
 LINK_COLUMNS = ["account", "key", "ts"]
@@ -57,11 +57,14 @@ def read_events(path: Path) -> list[Event]:
 
 def read_fraud_accounts(path: Path) -> set[str]:
     """Account keys labelled fraud in a JSON Lines label file (the last label wins)."""
-    state: dict[str, bool] = {}
     with path.open("rb") as fh:
-        for line in fh:
-            if line.strip():
-                label = parse_label(line)
-                if label.user_id is not None:
-                    state[account_key(label.user_id)] = label.label == "fraud"
+        return fraud_accounts(parse_label(line) for line in fh if line.strip())
+
+
+def fraud_accounts(labels: Iterable[Label]) -> set[str]:
+    """Account keys whose last account label is fraud."""
+    state: dict[str, bool] = {}
+    for label in labels:
+        if label.user_id is not None:
+            state[account_key(label.user_id)] = label.label == "fraud"
     return {a for a, f in state.items() if f}

@@ -12,6 +12,7 @@ import hashlib
 import heapq
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -372,7 +373,8 @@ def store_events(store: Any, end: float | None = None) -> Iterator[Event]:
 def store_labels(store: Any) -> list[Label]:
     out = []
     for r in store.labels():
-        data: dict[str, Any] = {"label": r.label, "source": r.source, "at": r.at}
+        at = datetime.fromtimestamp(r.at, UTC) if isinstance(r.at, float | int) else r.at
+        data: dict[str, Any] = {"label": r.label, "source": r.source, "at": at}
         data["event_id" if r.event_id is not None else "user_id"] = r.event_id or r.user_id
         if r.scenario:
             data["scenario"] = r.scenario
