@@ -8,8 +8,10 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "fengkong"
 
-# The rule of /work/shared/design/ARCHITECTURE.md: "types" is decisions.types (stages
-# depend on it only); decisions as a whole may import events.
+# The rule of /work/shared/design/ARCHITECTURE.md: "types" is the stage protocol every
+# concept's stage may depend on (decisions.types, and decisions.state for its snapshot
+# helpers); decisions as a whole may import events.
+STAGE_PROTOCOL = {"types", "state"}
 BELOW_API = {
     "events", "features", "graph", "identity", "documents", "links", "rules", "models",
     "credit", "decisions", "cases", "audit", "sharing", "storage", "sim", "evaluation",
@@ -99,7 +101,8 @@ def imports() -> dict[tuple[str, str], list[str]]:
                 parts = module.split(".")
                 if parts[0] != "fengkong" or len(parts) < 2 or parts[1] == pkg:
                     continue
-                target = "types" if parts[1:3] == ["decisions", "types"] else parts[1]
+                protocol = parts[1] == "decisions" and parts[2:3] and parts[2] in STAGE_PROTOCOL
+                target = "types" if protocol else parts[1]
                 found[(pkg, target)].append(str(path.relative_to(SRC)))
     return found
 
