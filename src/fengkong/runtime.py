@@ -209,7 +209,6 @@ def compose(
     adds its stages (challenges, behaviour, voice) after enrich.
     """
     from fengkong.decisions.stages_documents import DocumentsStage
-    from fengkong.decisions.stages_features import EnrichStage, FeaturesStage
     from fengkong.decisions.stages_flows import FlowsStage
     from fengkong.decisions.stages_graph import GraphStage
     from fengkong.decisions.stages_links import LinksStage
@@ -217,6 +216,7 @@ def compose(
     from fengkong.decisions.stages_rules import RulesStage, declared_names
     from fengkong.features import load_ip_ranges
     from fengkong.features.baserates import BaseRatesStage
+    from fengkong.features.stage import EnrichStage, FeaturesStage
     from fengkong.imaging import ImagePool
 
     ranges_path = ip_ranges_path or settings.ip_ranges_path

@@ -52,7 +52,7 @@ ALLOWED: dict[str, set[str]] = {
 EXCEPTIONS: dict[tuple[str, str], str] = {
     # The stage adapters still live in decisions/stages_*.py (moving them is a rename
     # the parallel branches must merge first); each reaches its own concept.
-    ("decisions", "features"): "stages_features / stages_models / stages_rules adapters",
+    ("decisions", "features"): "stages_models / stages_rules adapters",
     ("decisions", "graph"): "stages_graph / stages_flows adapters",
     ("decisions", "identity"): "device keys in the enrich and graph adapters",
     ("decisions", "documents"): "stages_documents adapter",
@@ -69,7 +69,8 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ("decisions", "imaging"): "stages_documents / stages_links adapters: the image worker pool",
     ("documents", "features"): "reuse: the least-recently-seen eviction of features.bounded",
     ("graph", "features"): "flows: the least-recently-seen eviction of features.bounded",
-    ("features", "identity"): "baserates: fingerprint clusters and device keys identity owns",
+    ("features", "identity"): "baserates, stage: fingerprint clusters and device keys",
+    ("features", "rules"): "stage: the enrich facts rules.names declares",
     ("identity", "features"): "fingerprints: the windowed distinct counts of features",
     ("identity", "storage"): "challenges: the row type of its SQLite challenge store",
     ("sharing", "identity"): "identifiers: the usable device id and fingerprint cluster",
@@ -101,7 +102,7 @@ def imports() -> dict[tuple[str, str], list[str]]:
                 parts = module.split(".")
                 if parts[0] != "fengkong" or len(parts) < 2 or parts[1] == pkg:
                     continue
-                protocol = parts[1] == "decisions" and parts[2:3] and parts[2] in STAGE_PROTOCOL
+                protocol = len(parts) > 2 and parts[1] == "decisions" and parts[2] in STAGE_PROTOCOL
                 target = "types" if protocol else parts[1]
                 found[(pkg, target)].append(str(path.relative_to(SRC)))
     return found
