@@ -210,13 +210,13 @@ def compose(
     """
     from fengkong.decisions.stages_documents import DocumentsStage
     from fengkong.decisions.stages_flows import FlowsStage
-    from fengkong.decisions.stages_graph import GraphStage
     from fengkong.decisions.stages_links import LinksStage
     from fengkong.decisions.stages_models import ModelStage, serving_definitions
     from fengkong.decisions.stages_rules import RulesStage, declared_names
     from fengkong.features import load_ip_ranges
     from fengkong.features.baserates import BaseRatesStage
     from fengkong.features.stage import EnrichStage, FeaturesStage
+    from fengkong.graph.stage import GraphStage
     from fengkong.imaging import ImagePool
 
     ranges_path = ip_ranges_path or settings.ip_ranges_path

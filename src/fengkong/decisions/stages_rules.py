@@ -44,11 +44,11 @@ def stage_classes() -> list[type]:
     """Every stage class of the default pipeline, in pipeline order."""
     from fengkong.decisions.stages_documents import DocumentsStage
     from fengkong.decisions.stages_flows import FlowsStage
-    from fengkong.decisions.stages_graph import GraphStage
     from fengkong.decisions.stages_links import LinksStage
     from fengkong.decisions.stages_models import ModelStage
     from fengkong.features.baserates import BaseRatesStage
     from fengkong.features.stage import EnrichStage, FeaturesStage
+    from fengkong.graph.stage import GraphStage
     from fengkong.identity.behaviour import BehaviourStage
     from fengkong.identity.outcomes import ChallengeFeaturesStage
     from fengkong.identity.voice import VoiceStage
@@ -209,7 +209,7 @@ def default_replay_stages(ip_ranges_path: str | None = None) -> list[Stage]:
         DocumentsStage(),
     ]
     try:
-        from fengkong.decisions.stages_graph import GraphStage
+        from fengkong.graph.stage import GraphStage
     except ImportError:  # pragma: no cover
         return stages
     stages.append(GraphStage())
