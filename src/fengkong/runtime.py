@@ -209,13 +209,13 @@ def compose(
     adds its stages (challenges, behaviour, voice) after enrich.
     """
     from fengkong.decisions.stages_documents import DocumentsStage
-    from fengkong.decisions.stages_flows import FlowsStage
     from fengkong.decisions.stages_links import LinksStage
     from fengkong.decisions.stages_models import ModelStage, serving_definitions
     from fengkong.decisions.stages_rules import RulesStage, declared_names
     from fengkong.features import load_ip_ranges
     from fengkong.features.baserates import BaseRatesStage
     from fengkong.features.stage import EnrichStage, FeaturesStage
+    from fengkong.graph.flow_stage import FlowsStage
     from fengkong.graph.stage import GraphStage
     from fengkong.imaging import ImagePool
 
