@@ -209,7 +209,6 @@ def compose(
     adds its stages (challenges, behaviour, voice) after enrich.
     """
     from fengkong.decisions.stages_documents import DocumentsStage
-    from fengkong.decisions.stages_links import LinksStage
     from fengkong.decisions.stages_models import ModelStage, serving_definitions
     from fengkong.decisions.stages_rules import RulesStage, declared_names
     from fengkong.features import load_ip_ranges
@@ -218,6 +217,7 @@ def compose(
     from fengkong.graph.flow_stage import FlowsStage
     from fengkong.graph.stage import GraphStage
     from fengkong.imaging import ImagePool
+    from fengkong.links.stage import LinksStage
 
     ranges_path = ip_ranges_path or settings.ip_ranges_path
     ranges = load_ip_ranges(ranges_path) if ranges_path else None

@@ -43,7 +43,6 @@ MAX_DETAIL_CHARS = 300
 def stage_classes() -> list[type]:
     """Every stage class of the default pipeline, in pipeline order."""
     from fengkong.decisions.stages_documents import DocumentsStage
-    from fengkong.decisions.stages_links import LinksStage
     from fengkong.decisions.stages_models import ModelStage
     from fengkong.features.baserates import BaseRatesStage
     from fengkong.features.stage import EnrichStage, FeaturesStage
@@ -52,6 +51,7 @@ def stage_classes() -> list[type]:
     from fengkong.identity.behaviour import BehaviourStage
     from fengkong.identity.outcomes import ChallengeFeaturesStage
     from fengkong.identity.voice import VoiceStage
+    from fengkong.links.stage import LinksStage
     from fengkong.sharing.stage import SharedListStage
 
     return [
@@ -193,11 +193,11 @@ def replay_contexts(events: Iterable[Event], stages: Sequence[Stage]) -> Iterato
 def default_replay_stages(ip_ranges_path: str | None = None) -> list[Stage]:
     """Fresh enrich → features → graph stages for a backtest replay."""
     from fengkong.decisions.stages_documents import DocumentsStage
-    from fengkong.decisions.stages_links import LinksStage
     from fengkong.features import default_engine, load_ip_ranges
     from fengkong.features.baserates import BaseRatesStage
     from fengkong.features.stage import EnrichStage, FeaturesStage
     from fengkong.graph.flow_stage import FlowsStage
+    from fengkong.links.stage import LinksStage
 
     ranges = load_ip_ranges(ip_ranges_path) if ip_ranges_path else None
     stages: list[Stage] = [
