@@ -208,9 +208,9 @@ def compose(
     export of other definitions). ``ip_ranges_path`` overrides settings. ``identity``
     adds its stages (challenges, behaviour, voice) after enrich.
     """
-    from fengkong.decisions.stages_documents import DocumentsStage
     from fengkong.decisions.stages_models import ModelStage, serving_definitions
     from fengkong.decisions.stages_rules import RulesStage, declared_names
+    from fengkong.documents.stage import DocumentsStage
     from fengkong.features import load_ip_ranges
     from fengkong.features.baserates import BaseRatesStage
     from fengkong.features.stage import EnrichStage, FeaturesStage

@@ -42,8 +42,8 @@ MAX_DETAIL_CHARS = 300
 
 def stage_classes() -> list[type]:
     """Every stage class of the default pipeline, in pipeline order."""
-    from fengkong.decisions.stages_documents import DocumentsStage
     from fengkong.decisions.stages_models import ModelStage
+    from fengkong.documents.stage import DocumentsStage
     from fengkong.features.baserates import BaseRatesStage
     from fengkong.features.stage import EnrichStage, FeaturesStage
     from fengkong.graph.flow_stage import FlowsStage
@@ -192,7 +192,7 @@ def replay_contexts(events: Iterable[Event], stages: Sequence[Stage]) -> Iterato
 
 def default_replay_stages(ip_ranges_path: str | None = None) -> list[Stage]:
     """Fresh enrich → features → graph stages for a backtest replay."""
-    from fengkong.decisions.stages_documents import DocumentsStage
+    from fengkong.documents.stage import DocumentsStage
     from fengkong.features import default_engine, load_ip_ranges
     from fengkong.features.baserates import BaseRatesStage
     from fengkong.features.stage import EnrichStage, FeaturesStage
