@@ -208,7 +208,6 @@ def compose(
     export of other definitions). ``ip_ranges_path`` overrides settings. ``identity``
     adds its stages (challenges, behaviour, voice) after enrich.
     """
-    from fengkong.decisions.stages_models import ModelStage, serving_definitions
     from fengkong.decisions.stages_rules import RulesStage, declared_names
     from fengkong.documents.stage import DocumentsStage
     from fengkong.features import load_ip_ranges
@@ -218,6 +217,7 @@ def compose(
     from fengkong.graph.stage import GraphStage
     from fengkong.imaging import ImagePool
     from fengkong.links.stage import LinksStage
+    from fengkong.models.stage import ModelStage, serving_definitions
 
     ranges_path = ip_ranges_path or settings.ip_ranges_path
     ranges = load_ip_ranges(ranges_path) if ranges_path else None

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fengkong.decisions.stages_models import ANOMALY_FEATURE, ModelStage, serving_definitions
 from fengkong.decisions.types import DecisionContext
 from fengkong.events import Event, Label
 from fengkong.models import ModelLoadError, psi
 from fengkong.models.drift import reference
 from fengkong.models.registry import Registry
+from fengkong.models.stage import ANOMALY_FEATURE, ModelStage, serving_definitions
 
 from .test_training import FS, _trained
 
@@ -108,7 +108,7 @@ def test_label_spec_validation() -> None:
 def test_polled_labels_are_taken_once_each() -> None:
     from dataclasses import dataclass
 
-    from fengkong.decisions.stages_models import ModelStage
+    from fengkong.models.stage import ModelStage
 
     @dataclass
     class Rec:

@@ -42,7 +42,6 @@ MAX_DETAIL_CHARS = 300
 
 def stage_classes() -> list[type]:
     """Every stage class of the default pipeline, in pipeline order."""
-    from fengkong.decisions.stages_models import ModelStage
     from fengkong.documents.stage import DocumentsStage
     from fengkong.features.baserates import BaseRatesStage
     from fengkong.features.stage import EnrichStage, FeaturesStage
@@ -52,6 +51,7 @@ def stage_classes() -> list[type]:
     from fengkong.identity.outcomes import ChallengeFeaturesStage
     from fengkong.identity.voice import VoiceStage
     from fengkong.links.stage import LinksStage
+    from fengkong.models.stage import ModelStage
     from fengkong.sharing.stage import SharedListStage
 
     return [
