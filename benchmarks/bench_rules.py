@@ -16,15 +16,15 @@ import statistics
 import time
 from collections.abc import Callable
 
-from fengkong.decisions.stages_rules import (
+from fengkong.decisions.types import DecisionContext
+from fengkong.events import parse_event
+from fengkong.rules import Frame, ListSnapshot, compile_ruleset, default_ruleset
+from fengkong.rules.stage import (
     RulesStage,
     default_replay_stages,
     replay_contexts,
     rule_known_names,
 )
-from fengkong.decisions.types import DecisionContext
-from fengkong.events import parse_event
-from fengkong.rules import Frame, ListSnapshot, compile_ruleset, default_ruleset
 from fengkong.sim import SimConfig, simulate
 
 

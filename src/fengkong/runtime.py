@@ -137,8 +137,8 @@ def open_rule_store(settings: Settings) -> SQLiteRuleStore:
     At first start the default pack is published; a configured ``rules_path`` is
     published when it differs from the live version (so restarts publish nothing).
     """
-    from fengkong.decisions.stages_rules import rule_known_names
     from fengkong.rules import default_ruleset, load_ruleset
+    from fengkong.rules.stage import rule_known_names
 
     store = SQLiteRuleStore(settings.db_path, rule_known_names())
     live = store.live_version()
@@ -208,7 +208,6 @@ def compose(
     export of other definitions). ``ip_ranges_path`` overrides settings. ``identity``
     adds its stages (challenges, behaviour, voice) after enrich.
     """
-    from fengkong.decisions.stages_rules import RulesStage, declared_names
     from fengkong.documents.stage import DocumentsStage
     from fengkong.features import load_ip_ranges
     from fengkong.features.baserates import BaseRatesStage
@@ -218,6 +217,7 @@ def compose(
     from fengkong.imaging import ImagePool
     from fengkong.links.stage import LinksStage
     from fengkong.models.stage import ModelStage, serving_definitions
+    from fengkong.rules.stage import RulesStage, declared_names
 
     ranges_path = ip_ranges_path or settings.ip_ranges_path
     ranges = load_ip_ranges(ranges_path) if ranges_path else None

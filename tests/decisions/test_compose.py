@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fengkong.decisions.stages_rules import declared_names, rule_known_names
 from fengkong.rules import compile_ruleset, load_ruleset
+from fengkong.rules.stage import declared_names, rule_known_names
 from fengkong.runtime import Runtime, compose
 from fengkong.settings import Settings
 

@@ -8,11 +8,11 @@ import numpy as np
 import orjson
 import pytest
 
-from fengkong.decisions.stages_rules import rule_known_names
 from fengkong.events import EventValidationError, parse_event
 from fengkong.identity.behaviour import BehaviourTemplates, ScaledManhattan
 from fengkong.identity.eer import equal_error_rate
 from fengkong.rules.ruleset import compile_ruleset, parse_ruleset
+from fengkong.rules.stage import rule_known_names
 from fengkong.runtime import Runtime
 from fengkong.sim.keystrokes import behaviour_payload, make_typists, type_password
 

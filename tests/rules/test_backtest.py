@@ -13,10 +13,10 @@ from fastapi.testclient import TestClient
 
 from fengkong.api.rules_routes import rules_router
 from fengkong.cli.main import main
-from fengkong.decisions.stages_rules import backtest_events, rule_known_names
 from fengkong.events import Label, parse_event
 from fengkong.rules import compile_ruleset, parse_ruleset
 from fengkong.rules.backtest import LabelIndex, format_report
+from fengkong.rules.stage import backtest_events, rule_known_names
 from fengkong.storage.rules_sqlite import SQLiteRuleStore
 
 

@@ -19,16 +19,16 @@ import json
 from collections import defaultdict
 
 from fengkong.decisions.policy import Policy
-from fengkong.decisions.stages_rules import (
+from fengkong.decisions.types import Action
+from fengkong.evaluation.metrics import WARNING_COUNTS
+from fengkong.events import parse_event
+from fengkong.rules import compile_ruleset, default_ruleset
+from fengkong.rules.stage import (
     RulesStage,
     default_replay_stages,
     replay_contexts,
     rule_known_names,
 )
-from fengkong.decisions.types import Action
-from fengkong.evaluation.metrics import WARNING_COUNTS
-from fengkong.events import parse_event
-from fengkong.rules import compile_ruleset, default_ruleset
 from fengkong.sim import SimConfig, simulate
 
 HONEST_ACCOUNTS_FLAGGED_MAX = 0.08

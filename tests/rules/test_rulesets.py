@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from fengkong.decisions.stages_rules import RulesStage, rule_known_names
 from fengkong.decisions.types import Action, DecisionContext
 from fengkong.rules import (
     DEFAULT_PACK,
@@ -21,6 +20,7 @@ from fengkong.rules import (
     default_ruleset,
     parse_ruleset,
 )
+from fengkong.rules.stage import RulesStage, rule_known_names
 from tests.rules.helpers import KNOWN, make_event
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "rules.md"

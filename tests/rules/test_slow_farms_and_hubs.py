@@ -7,14 +7,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from fengkong.decisions.policy import Policy
-from fengkong.decisions.stages_rules import (
+from fengkong.events import Event
+from fengkong.rules import compile_ruleset, default_ruleset
+from fengkong.rules.stage import (
     RulesStage,
     default_replay_stages,
     replay_contexts,
     rule_known_names,
 )
-from fengkong.events import Event
-from fengkong.rules import compile_ruleset, default_ruleset
 from tests.rules.helpers import frame, make_event
 from tests.rules.test_world_facts import DAY, HOUR, T0, Stream, phone
 

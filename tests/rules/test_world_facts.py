@@ -11,15 +11,15 @@ import orjson
 import pytest
 
 from fengkong.decisions.policy import Policy
-from fengkong.decisions.stages_rules import (
+from fengkong.decisions.types import Action
+from fengkong.events import Event, parse_event
+from fengkong.rules import compile_ruleset, default_ruleset
+from fengkong.rules.stage import (
     RulesStage,
     default_replay_stages,
     replay_contexts,
     rule_known_names,
 )
-from fengkong.decisions.types import Action
-from fengkong.events import Event, parse_event
-from fengkong.rules import compile_ruleset, default_ruleset
 from fengkong.sim import SimConfig, simulate
 from fengkong.sim.world import WORLDS
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fengkong.decisions.stages_rules import rule_known_names
 from fengkong.rules import default_ruleset
+from fengkong.rules.stage import rule_known_names
 from fengkong.runtime import Runtime
 from fengkong.storage import LabelRecord, SQLiteStore
 from fengkong.storage.changes import ChangeFeed

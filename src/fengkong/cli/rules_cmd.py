@@ -13,7 +13,6 @@ from typing import Any
 import click
 
 from fengkong.cli.common import load_settings, operator, settings_options
-from fengkong.decisions.stages_rules import backtest_events, rule_known_names
 from fengkong.events import EventValidationError, Tokenizer, normalise, parse_label
 from fengkong.rules import (
     DEFAULT_PACK,
@@ -24,6 +23,7 @@ from fengkong.rules import (
     load_ruleset,
 )
 from fengkong.rules.backtest import LabelIndex, format_report
+from fengkong.rules.stage import backtest_events, rule_known_names
 from fengkong.runtime import token_secret
 from fengkong.settings import Settings
 from fengkong.storage.rules_sqlite import SQLiteRuleStore

@@ -22,10 +22,10 @@ from fengkong.api.console.web import (
     runtime_of,
     session_of,
 )
-from fengkong.decisions.stages_rules import backtest_events
 from fengkong.events import EventValidationError, parse_event
 from fengkong.rules import CompiledRuleSet, RuleSetInvalid, compile_ruleset, parse_ruleset
 from fengkong.rules.backtest import LabelIndex
+from fengkong.rules.stage import backtest_events
 from fengkong.runtime import Runtime, compose
 
 READERS = ("analyst", "rule_admin", "auditor")
