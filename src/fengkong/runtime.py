@@ -32,8 +32,13 @@ from fengkong.storage.repair import check as check_store
 from fengkong.storage.rules_sqlite import SQLiteRuleStore
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+
     from fengkong.decisions.follow import LogFollower
+    from fengkong.events import Event
     from fengkong.features.state_redis import RedisState
+    from fengkong.rules import CompiledRuleSet, ListLookup, Type
+    from fengkong.rules.backtest import BacktestReport, LabelIndex
 
 log = logging.getLogger(__name__)
 
@@ -138,9 +143,8 @@ def open_rule_store(settings: Settings) -> SQLiteRuleStore:
     published when it differs from the live version (so restarts publish nothing).
     """
     from fengkong.rules import default_ruleset, load_ruleset
-    from fengkong.rules.stage import rule_known_names
 
-    store = SQLiteRuleStore(settings.db_path, rule_known_names())
+    store = SQLiteRuleStore(settings.db_path, default_rule_names())
     live = store.live_version()
     wanted = load_ruleset(settings.rules_path) if settings.rules_path else None
     if wanted is not None and (live is None or live.digest != wanted.digest()):
@@ -277,6 +281,92 @@ def compose(
     stages.append(RulesStage(rule_store))
     stages.append(credit_stage(settings))
     return _bounded(settings, stages)
+
+
+def stage_classes() -> list[type]:
+    """Every stage class of the default pipeline, in pipeline order."""
+    from fengkong.documents.stage import DocumentsStage
+    from fengkong.features.baserates import BaseRatesStage
+    from fengkong.features.stage import EnrichStage, FeaturesStage
+    from fengkong.graph.flow_stage import FlowsStage
+    from fengkong.graph.stage import GraphStage
+    from fengkong.identity.behaviour import BehaviourStage
+    from fengkong.identity.outcomes import ChallengeFeaturesStage
+    from fengkong.identity.voice import VoiceStage
+    from fengkong.links.stage import LinksStage
+    from fengkong.models.stage import ModelStage
+    from fengkong.sharing.stage import SharedListStage
+
+    return [
+        EnrichStage,
+        ChallengeFeaturesStage,
+        BehaviourStage,
+        VoiceStage,
+        LinksStage,
+        FeaturesStage,
+        BaseRatesStage,
+        FlowsStage,
+        DocumentsStage,
+        GraphStage,
+        SharedListStage,
+        ModelStage,
+    ]
+
+
+def default_rule_names() -> dict[str, Type]:
+    """The names rules may read in the default pipeline: its stages' declared outputs."""
+    from fengkong.rules.stage import rule_known_names
+
+    return rule_known_names(stage_classes())
+
+
+def default_replay_stages(ip_ranges_path: str | None = None) -> list[Stage]:
+    """Fresh enrich → features → graph stages for a backtest replay."""
+    from fengkong.documents.stage import DocumentsStage
+    from fengkong.features import default_engine, load_ip_ranges
+    from fengkong.features.baserates import BaseRatesStage
+    from fengkong.features.stage import EnrichStage, FeaturesStage
+    from fengkong.graph.flow_stage import FlowsStage
+    from fengkong.graph.stage import GraphStage
+    from fengkong.links.stage import LinksStage
+
+    ranges = load_ip_ranges(ip_ranges_path) if ip_ranges_path else None
+    return [
+        EnrichStage(ip_ranges=ranges),
+        LinksStage(),
+        FeaturesStage(default_engine()),
+        BaseRatesStage(),
+        FlowsStage(),
+        DocumentsStage(),
+        GraphStage(),
+    ]
+
+
+def backtest_events(
+    events: Iterable[Event],
+    rulesets: Mapping[str, CompiledRuleSet],
+    labels: LabelIndex | None = None,
+    *,
+    lists: ListLookup | None = None,
+    stages: Sequence[Stage] | None = None,
+) -> BacktestReport:
+    """Replay ``events`` through ``stages`` (default: fresh :func:`default_replay_stages`)
+    and backtest rule sets.
+
+    The first rule set is the candidate, the second (if any) the baseline it is compared
+    with event by event.
+    """
+    from fengkong.rules import ListSnapshot
+    from fengkong.rules.backtest import run_backtest
+    from fengkong.rules.stage import replay_contexts
+
+    replay = default_replay_stages() if stages is None else stages
+    return run_backtest(
+        replay_contexts(events, replay),
+        rulesets,
+        labels,
+        lists=lists if lists is not None else ListSnapshot(),
+    )
 
 
 def consortium_keys(settings: Settings) -> ConsortiumKeys:

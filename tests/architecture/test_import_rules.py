@@ -50,15 +50,6 @@ ALLOWED: dict[str, set[str]] = {
 
 # Kept for now, each with its reason; remove a line when its import goes.
 EXCEPTIONS: dict[tuple[str, str], str] = {
-    # The stage adapters still live in decisions/stages_*.py (moving them is a rename
-    # the parallel branches must merge first); each reaches its own concept.
-    ("decisions", "features"): "stages_models / stages_rules adapters",
-    ("decisions", "graph"): "stages_graph / stages_flows adapters",
-    ("decisions", "identity"): "device keys in the enrich and graph adapters",
-    ("decisions", "documents"): "stages_documents adapter",
-    ("decisions", "links"): "stages_links adapter",
-    ("decisions", "models"): "stages_models adapter",
-    ("decisions", "rules"): "stages_rules adapter; ENRICH_FACTS declared by rules.names",
     # The engine writes through storage's records and group committer; the repository
     # protocols have not moved to decisions.types yet.
     ("decisions", "storage"): "engine: DecisionRecord, GroupCommitter, Stale",
@@ -66,15 +57,15 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ("models", "storage"): "registry: its SQLite metadata store",
     ("rules", "features"): "names: the default feature names rules may read",
     ("settings", "decisions"): "PolicyConfig of the policy settings",
-    ("decisions", "imaging"): "stages_documents / stages_links adapters: the image worker pool",
     ("documents", "features"): "reuse: the least-recently-seen eviction of features.bounded",
     ("graph", "features"): "flows: the least-recently-seen eviction of features.bounded",
+    ("graph", "identity"): "stage: the device key of an event's graph node",
+    ("links", "features"): "stage: the least-recently-seen eviction of features.bounded",
     ("features", "identity"): "baserates, stage: fingerprint clusters and device keys",
     ("features", "rules"): "stage: the enrich facts rules.names declares",
     ("identity", "features"): "fingerprints: the windowed distinct counts of features",
     ("identity", "storage"): "challenges: the row type of its SQLite challenge store",
     ("sharing", "identity"): "identifiers: the usable device id and fingerprint cluster",
-    ("decisions", "sharing"): "stages_rules: the shared-list stage's names rules may read",
     ("sim", "identity"): "challenges: simulated customers read the OTP sink and TOTP codes",
 }
 

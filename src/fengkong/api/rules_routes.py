@@ -37,7 +37,7 @@ from fengkong.rules import (
     parse_ruleset,
 )
 from fengkong.rules.backtest import LabelIndex
-from fengkong.rules.stage import backtest_events, rule_known_names
+from fengkong.runtime import backtest_events, default_rule_names
 from fengkong.storage.rules_sqlite import SQLiteRuleStore
 
 MAX_BACKTEST_EVENTS = 200_000
@@ -342,4 +342,4 @@ def _labels(raw: list[dict[str, Any]], limits: Limits) -> list[Label]:
 
 def default_rule_store(path: str, **kwargs: Any) -> SQLiteRuleStore:
     """The store over the embedded database with the default known names."""
-    return SQLiteRuleStore(path, rule_known_names(), **kwargs)
+    return SQLiteRuleStore(path, default_rule_names(), **kwargs)

@@ -25,8 +25,7 @@ from fengkong.api.console.web import (
 from fengkong.events import EventValidationError, parse_event
 from fengkong.rules import CompiledRuleSet, RuleSetInvalid, compile_ruleset, parse_ruleset
 from fengkong.rules.backtest import LabelIndex
-from fengkong.rules.stage import backtest_events
-from fengkong.runtime import Runtime, compose
+from fengkong.runtime import Runtime, backtest_events, compose
 
 READERS = ("analyst", "rule_admin", "auditor")
 BACKTEST_EVENTS = 5000
