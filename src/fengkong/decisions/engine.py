@@ -28,10 +28,10 @@ from fengkong.events import (
     normalise,
 )
 from fengkong.events.limits import DEFAULT_LIMITS, STORED_LIMITS, Limits
-from fengkong.storage import (
+from fengkong.storage.base import (
+    Committer,
     DecisionRecord,
     DuplicateRecord,
-    GroupCommitter,
     LabelRecord,
     Stale,
     Store,
@@ -109,7 +109,7 @@ class Engine:
         tokenizer: Tokenizer,
         *,
         durable: bool = True,
-        committer: GroupCommitter | None = None,
+        committer: Committer | None = None,
         snapshot_path: Path | None = None,
         max_skew_s: float = 300.0,
         clock: Callable[[], float] = time.time,

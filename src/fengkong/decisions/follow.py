@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from fengkong.events import Event, EventValidationError, Label, normalise
 from fengkong.events.limits import STORED_LIMITS
-from fengkong.storage import LabelRecord
+from fengkong.storage.base import LabelRecord
 
 if TYPE_CHECKING:
     from fengkong.decisions.engine import Engine

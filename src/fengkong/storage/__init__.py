@@ -5,10 +5,11 @@ from fengkong.storage.base import (
     DuplicateRecord,
     LabelRecord,
     NotAttempted,
+    Stale,
     Store,
     StoredDecision,
 )
-from fengkong.storage.group import GroupCommitter, Stale
+from fengkong.storage.group import GroupCommitter
 from fengkong.storage.sqlite import SQLiteStore
 
 __all__ = [
