@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fengkong.decisions.store import LabelRecord
 from fengkong.rules import default_ruleset
 from fengkong.runtime import Runtime, default_rule_names
-from fengkong.storage import LabelRecord, SQLiteStore
+from fengkong.storage import SQLiteStore
 from fengkong.storage.changes import ChangeFeed
 from fengkong.storage.models_sqlite import SQLiteModelStore
 from fengkong.storage.rules_sqlite import SQLiteRuleStore

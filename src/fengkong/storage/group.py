@@ -19,7 +19,7 @@ import threading
 from concurrent.futures import Future
 from dataclasses import dataclass
 
-from fengkong.storage.base import DecisionRecord, NotAttempted, Stale, Store
+from fengkong.decisions.store import DecisionRecord, NotAttempted, Stale, Store
 
 log = logging.getLogger(__name__)
 
