@@ -26,6 +26,7 @@ from fengkong.sharing import ConsortiumKeys, SharingTokenizer, Vault
 from fengkong.storage import GroupCommitter, SQLiteStore
 from fengkong.storage.changes import ChangeFeed
 from fengkong.storage.files import check_private, create_private, key_from_file, store_files
+from fengkong.storage.models_sqlite import SQLiteModelStore
 from fengkong.storage.postgres import PostgresStore
 from fengkong.storage.repair import StoreDamaged
 from fengkong.storage.repair import check as check_store
@@ -173,6 +174,11 @@ def serving_feature_definitions(registry: Registry) -> list[str]:
     return texts
 
 
+def model_store(settings: Settings) -> SQLiteModelStore:
+    """The models' versions and roles in the database, artefacts in ``models_dir``."""
+    return SQLiteModelStore(settings.db_path, settings.models_dir)
+
+
 def credit_stage(settings: Settings) -> Stage:
     """Credit offers from the registry's champion scorecard (last: fraud has spoken)."""
     from fengkong.credit.offer import OfferPolicy, load_policy
@@ -181,7 +187,7 @@ def credit_stage(settings: Settings) -> Stage:
 
     path = settings.credit_policy_path
     policy = load_policy(path) if path is not None else OfferPolicy()
-    return CreditStage.from_registry(CreditRegistry(settings.db_path, settings.models_dir), policy)
+    return CreditStage.from_registry(CreditRegistry(model_store(settings)), policy)
 
 
 Mode = Literal["serve", "replay", "backtest", "export", "training"]
@@ -238,11 +244,7 @@ def compose(
             ],
         )
     needs_models = mode in ("serve", "replay") or (mode == "backtest" and store is not None)
-    registry = (
-        Registry(settings.db_path, settings.models_dir)
-        if needs_models or features is None
-        else None
-    )
+    registry = Registry(model_store(settings)) if needs_models or features is None else None
     if features is None:
         assert registry is not None
         shared = feature_state(settings) if mode in ("serve", "replay") else None

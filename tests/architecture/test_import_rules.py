@@ -34,7 +34,17 @@ ALLOWED: dict[str, set[str]] = {
     "audit": {"events"},
     # types: its stage; audit: police leads carry the chain's evidence bundles.
     "sharing": {"events", "types", "audit"},
-    "storage": {"store", "types", "rules", "models", "cases", "audit", "sharing", "events"},
+    "storage": {
+        "store",
+        "types",
+        "rules",
+        "models",
+        "identity",
+        "cases",
+        "audit",
+        "sharing",
+        "events",
+    },
     "sim": {"events"},
     "evaluation": {"events"},
     "settings": {"types", "events"},
@@ -53,7 +63,6 @@ ALLOWED: dict[str, set[str]] = {
 EXCEPTIONS: dict[tuple[str, str], str] = {
     ("decisions", "storage"): "engine: packs explanations in the store's format (explain)",
     ("models", "identity"): "dataset: the device key of offline rows",
-    ("models", "storage"): "registry: its SQLite metadata store",
     ("rules", "features"): "names: the default feature names rules may read",
     ("settings", "decisions"): "PolicyConfig of the policy settings",
     ("documents", "features"): "reuse: the least-recently-seen eviction of features.bounded",
@@ -63,7 +72,6 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ("features", "identity"): "baserates, stage: fingerprint clusters and device keys",
     ("features", "rules"): "stage: the enrich facts rules.names declares",
     ("identity", "features"): "fingerprints: the windowed distinct counts of features",
-    ("identity", "storage"): "challenges: the row type of its SQLite challenge store",
     ("sharing", "identity"): "identifiers: the usable device id and fingerprint cluster",
     ("sim", "identity"): "challenges: simulated customers read the OTP sink and TOTP codes",
 }

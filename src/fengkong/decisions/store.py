@@ -1,8 +1,8 @@
-"""The store interface: what the engine needs from any backend.
+"""The repository decisions use: what the engine needs from any event store.
 
-The embedded SQLite store is the default and the test double; a PostgreSQL store can
-follow behind the same interface. Records are plain bytes and numbers so that the
-storage layer depends on nothing else of fengkong.
+Decisions own this protocol; ``storage`` implements it (the embedded SQLite store, the
+default and the test double, and PostgreSQL). Records are plain bytes and numbers, so
+a store needs nothing else of fengkong to keep them.
 """
 
 from __future__ import annotations
