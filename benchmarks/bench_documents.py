@@ -29,11 +29,11 @@ import orjson
 from sklearn.metrics import roc_auc_score
 from tqdm import tqdm
 
-from fengkong.decisions.stages_documents import DocumentsStage
 from fengkong.documents import facts as document_facts
 from fengkong.documents import synth
 from fengkong.documents.analyse import analyse_document
 from fengkong.documents.facts import document_risk
+from fengkong.documents.stage import DocumentsStage
 from fengkong.events import Event
 
 # The forgeries of an ID card: every kind but the genuine one and the licence-only kinds.

@@ -121,8 +121,8 @@ def bench_enrich(n_events: int) -> None:
     memos: the first figure is close to the cost of a miss. The second pass runs the same
     events again, every one a hit, as a client that keeps its device and IP would.
     """
-    from fengkong.decisions.stages_features import EnrichStage
     from fengkong.features import load_ip_ranges
+    from fengkong.features.stage import EnrichStage
 
     ranges_file = (HANDBOOK / "../ip-ranges/datacenters.csv").resolve()
     ranges = load_ip_ranges(ranges_file) if ranges_file.is_file() else None

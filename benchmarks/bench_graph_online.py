@@ -15,10 +15,10 @@ import random
 import time
 from datetime import UTC, datetime
 
-from fengkong.decisions.stages_graph import GraphStage
 from fengkong.decisions.types import DecisionContext
 from fengkong.events import Event
 from fengkong.graph import OnlineGraph, account_key, identifier_keys
+from fengkong.graph.stage import GraphStage
 
 
 def _event(rng: random.Random, i: int, ts: float, n_accounts: int) -> Event:

@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from fengkong.decisions import Pipeline
-from fengkong.decisions.stages_features import FeaturesStage
-from fengkong.decisions.stages_models import ModelStage, serving_definitions
 from fengkong.decisions.types import DecisionContext
 from fengkong.events import parse_event
+from fengkong.features.stage import FeaturesStage
 from fengkong.models import Model
+from fengkong.models.stage import ModelStage, serving_definitions
 from fengkong.sim.datasets import handbook_stream
 
 DATA = (

@@ -16,15 +16,11 @@ import statistics
 import time
 from collections.abc import Callable
 
-from fengkong.decisions.stages_rules import (
-    RulesStage,
-    default_replay_stages,
-    replay_contexts,
-    rule_known_names,
-)
 from fengkong.decisions.types import DecisionContext
 from fengkong.events import parse_event
 from fengkong.rules import Frame, ListSnapshot, compile_ruleset, default_ruleset
+from fengkong.rules.stage import RulesStage, replay_contexts
+from fengkong.runtime import default_replay_stages, default_rule_names
 from fengkong.sim import SimConfig, simulate
 
 
@@ -46,7 +42,7 @@ def main() -> None:
     t0 = time.perf_counter()
     contexts = list(replay_contexts(events, default_replay_stages()))
     replay_s = time.perf_counter() - t0
-    rs = compile_ruleset(default_ruleset(), rule_known_names())
+    rs = compile_ruleset(default_ruleset(), default_rule_names())
     lists = ListSnapshot()
     stage = RulesStage(rs, lists)
     print(

@@ -28,13 +28,10 @@ from fengkong.audit.bundle import export_bundle  # noqa: E402
 from fengkong.audit.checkpoint import load_signer  # noqa: E402
 from fengkong.audit.trail import AuditTrail  # noqa: E402
 from fengkong.audit.verify import verify_database  # noqa: E402
+from fengkong.decisions.store import DecisionRecord  # noqa: E402
 from fengkong.documents import image_fingerprint  # noqa: E402
 from fengkong.events.protect import FieldProtector  # noqa: E402
-from fengkong.storage import (  # noqa: E402
-    DecisionRecord,
-    SQLiteStore,
-    audit_hooks,
-)
+from fengkong.storage import SQLiteStore, audit_hooks  # noqa: E402
 from fengkong.storage.keys_sqlite import KeyStore  # noqa: E402
 
 

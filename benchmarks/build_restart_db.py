@@ -24,8 +24,9 @@ from synthetic import events
 
 from fengkong.decisions.engine import Accepted, Engine
 from fengkong.decisions.pipeline import Pipeline
+from fengkong.decisions.store import DecisionRecord
 from fengkong.events import Tokenizer
-from fengkong.storage import DecisionRecord, SQLiteStore
+from fengkong.storage import SQLiteStore
 
 SECRET = "bench-secret-0123456789"
 _PLACEHOLDER = orjson.dumps({"decision": "allow", "note": "restart benchmark fixture"})

@@ -26,14 +26,20 @@ from fengkong.sharing import ConsortiumKeys, SharingTokenizer, Vault
 from fengkong.storage import GroupCommitter, SQLiteStore
 from fengkong.storage.changes import ChangeFeed
 from fengkong.storage.files import check_private, create_private, key_from_file, store_files
+from fengkong.storage.models_sqlite import SQLiteModelStore
 from fengkong.storage.postgres import PostgresStore
 from fengkong.storage.repair import StoreDamaged
 from fengkong.storage.repair import check as check_store
 from fengkong.storage.rules_sqlite import SQLiteRuleStore
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+
     from fengkong.decisions.follow import LogFollower
+    from fengkong.events import Event
     from fengkong.features.state_redis import RedisState
+    from fengkong.rules import CompiledRuleSet, ListLookup, Type
+    from fengkong.rules.backtest import BacktestReport, LabelIndex
 
 log = logging.getLogger(__name__)
 
@@ -140,10 +146,9 @@ def open_rule_store(settings: Settings) -> SQLiteRuleStore:
     At first start the default pack is published; a configured ``rules_path`` is
     published when it differs from the live version (so restarts publish nothing).
     """
-    from fengkong.decisions.stages_rules import rule_known_names
     from fengkong.rules import default_ruleset, load_ruleset
 
-    store = SQLiteRuleStore(settings.db_path, rule_known_names())
+    store = SQLiteRuleStore(settings.db_path, default_rule_names())
     live = store.live_version()
     wanted = load_ruleset(settings.rules_path) if settings.rules_path else None
     if wanted is not None and (live is None or live.digest != wanted.digest()):
@@ -172,6 +177,11 @@ def serving_feature_definitions(registry: Registry) -> list[str]:
     return texts
 
 
+def model_store(settings: Settings) -> SQLiteModelStore:
+    """The models' versions and roles in the database, artefacts in ``models_dir``."""
+    return SQLiteModelStore(settings.db_path, settings.models_dir)
+
+
 def credit_stage(settings: Settings) -> Stage:
     """Credit offers from the registry's champion scorecard (last: fraud has spoken)."""
     from fengkong.credit.offer import OfferPolicy, load_policy
@@ -180,7 +190,7 @@ def credit_stage(settings: Settings) -> Stage:
 
     path = settings.credit_policy_path
     policy = load_policy(path) if path is not None else OfferPolicy()
-    return CreditStage.from_registry(CreditRegistry(settings.db_path, settings.models_dir), policy)
+    return CreditStage.from_registry(CreditRegistry(model_store(settings)), policy)
 
 
 Mode = Literal["serve", "replay", "backtest", "export", "training"]
@@ -211,16 +221,16 @@ def compose(
     export of other definitions). ``ip_ranges_path`` overrides settings. ``identity``
     adds its stages (challenges, behaviour, voice) after enrich.
     """
-    from fengkong.decisions.stages_documents import DocumentsStage
-    from fengkong.decisions.stages_features import EnrichStage, FeaturesStage
-    from fengkong.decisions.stages_flows import FlowsStage
-    from fengkong.decisions.stages_graph import GraphStage
-    from fengkong.decisions.stages_links import LinksStage
-    from fengkong.decisions.stages_models import ModelStage, serving_definitions
-    from fengkong.decisions.stages_rules import RulesStage, declared_names
+    from fengkong.documents.stage import DocumentsStage
     from fengkong.features import load_ip_ranges
     from fengkong.features.baserates import BaseRatesStage
+    from fengkong.features.stage import EnrichStage, FeaturesStage
+    from fengkong.graph.flow_stage import FlowsStage
+    from fengkong.graph.stage import GraphStage
     from fengkong.imaging import ImagePool
+    from fengkong.links.stage import LinksStage
+    from fengkong.models.stage import ModelStage, serving_definitions
+    from fengkong.rules.stage import RulesStage, declared_names
 
     ranges_path = ip_ranges_path or settings.ip_ranges_path
     ranges = load_ip_ranges(ranges_path) if ranges_path else None
@@ -237,11 +247,7 @@ def compose(
             ],
         )
     needs_models = mode in ("serve", "replay") or (mode == "backtest" and store is not None)
-    registry = (
-        Registry(settings.db_path, settings.models_dir)
-        if needs_models or features is None
-        else None
-    )
+    registry = Registry(model_store(settings)) if needs_models or features is None else None
     if features is None:
         assert registry is not None
         shared = feature_state(settings) if mode in ("serve", "replay") else None
@@ -280,6 +286,92 @@ def compose(
     stages.append(RulesStage(rule_store))
     stages.append(credit_stage(settings))
     return _bounded(settings, stages)
+
+
+def stage_classes() -> list[type]:
+    """Every stage class of the default pipeline, in pipeline order."""
+    from fengkong.documents.stage import DocumentsStage
+    from fengkong.features.baserates import BaseRatesStage
+    from fengkong.features.stage import EnrichStage, FeaturesStage
+    from fengkong.graph.flow_stage import FlowsStage
+    from fengkong.graph.stage import GraphStage
+    from fengkong.identity.behaviour import BehaviourStage
+    from fengkong.identity.outcomes import ChallengeFeaturesStage
+    from fengkong.identity.voice import VoiceStage
+    from fengkong.links.stage import LinksStage
+    from fengkong.models.stage import ModelStage
+    from fengkong.sharing.stage import SharedListStage
+
+    return [
+        EnrichStage,
+        ChallengeFeaturesStage,
+        BehaviourStage,
+        VoiceStage,
+        LinksStage,
+        FeaturesStage,
+        BaseRatesStage,
+        FlowsStage,
+        DocumentsStage,
+        GraphStage,
+        SharedListStage,
+        ModelStage,
+    ]
+
+
+def default_rule_names() -> dict[str, Type]:
+    """The names rules may read in the default pipeline: its stages' declared outputs."""
+    from fengkong.rules.stage import rule_known_names
+
+    return rule_known_names(stage_classes())
+
+
+def default_replay_stages(ip_ranges_path: str | None = None) -> list[Stage]:
+    """Fresh enrich → features → graph stages for a backtest replay."""
+    from fengkong.documents.stage import DocumentsStage
+    from fengkong.features import default_engine, load_ip_ranges
+    from fengkong.features.baserates import BaseRatesStage
+    from fengkong.features.stage import EnrichStage, FeaturesStage
+    from fengkong.graph.flow_stage import FlowsStage
+    from fengkong.graph.stage import GraphStage
+    from fengkong.links.stage import LinksStage
+
+    ranges = load_ip_ranges(ip_ranges_path) if ip_ranges_path else None
+    return [
+        EnrichStage(ip_ranges=ranges),
+        LinksStage(),
+        FeaturesStage(default_engine()),
+        BaseRatesStage(),
+        FlowsStage(),
+        DocumentsStage(),
+        GraphStage(),
+    ]
+
+
+def backtest_events(
+    events: Iterable[Event],
+    rulesets: Mapping[str, CompiledRuleSet],
+    labels: LabelIndex | None = None,
+    *,
+    lists: ListLookup | None = None,
+    stages: Sequence[Stage] | None = None,
+) -> BacktestReport:
+    """Replay ``events`` through ``stages`` (default: fresh :func:`default_replay_stages`)
+    and backtest rule sets.
+
+    The first rule set is the candidate, the second (if any) the baseline it is compared
+    with event by event.
+    """
+    from fengkong.rules import ListSnapshot
+    from fengkong.rules.backtest import run_backtest
+    from fengkong.rules.stage import replay_contexts
+
+    replay = default_replay_stages() if stages is None else stages
+    return run_backtest(
+        replay_contexts(events, replay),
+        rulesets,
+        labels,
+        lists=lists if lists is not None else ListSnapshot(),
+    )
 
 
 def consortium_keys(settings: Settings) -> ConsortiumKeys:

@@ -8,7 +8,8 @@ import orjson
 import pytest
 
 from fengkong.cases import CaseError, Inbox, check_move, closing_labels, round_robin, route
-from fengkong.storage import DecisionRecord, LabelRecord, SQLiteStore
+from fengkong.decisions.store import DecisionRecord, LabelRecord
+from fengkong.storage import SQLiteStore
 from fengkong.storage.cases_sqlite import CaseStore, close_in
 
 

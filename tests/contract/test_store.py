@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from fengkong.storage import DecisionRecord, LabelRecord, NotAttempted, SQLiteStore, Store
+from fengkong.decisions.store import DecisionRecord, LabelRecord, NotAttempted, Store
+from fengkong.storage import SQLiteStore
 from tests.servers import new_database, pg_server
 
 BACKENDS: dict[str, Callable[[Path, pytest.FixtureRequest], Store]] = {

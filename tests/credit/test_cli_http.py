@@ -13,7 +13,9 @@ from fastapi.testclient import TestClient
 from fengkong.api.app import create_app
 from fengkong.cli.main import main
 from fengkong.credit.registry import CreditRegistry
+from fengkong.runtime import model_store
 from fengkong.settings import Settings
+from fengkong.storage.models_sqlite import SQLiteModelStore
 from tests.keys import AUTH
 
 from .conftest import synthetic
@@ -40,7 +42,7 @@ def test_cli_train_monotonic(tmp_path: Path) -> None:
     args += ["--db", db, "--exclude", "requested", "--exclude", "term", "--monotonic"]
     r = CliRunner().invoke(main, args, env=ENV)
     assert r.exit_code == 0 and "chosen monotonic" in r.output, r.output
-    card = CreditRegistry(db).load(1)
+    card = CreditRegistry(SQLiteModelStore(db)).load(1)
     assert card.meta["trend"] == "monotonic"
     for b in card.variables:
         if b.kind == "numerical":  # WOE over the real bins (the missing bin is last)
@@ -63,7 +65,7 @@ def test_cli_train_evaluate_score_monitor_promote(tmp_path: Path) -> None:
 
     r = runner.invoke(main, [*args, "--rejects", str(rejects), "--challenger"], env=ENV)
     assert r.exit_code == 0, r.output
-    reg = CreditRegistry(db)
+    reg = CreditRegistry(SQLiteModelStore(db))
     assert (reg.role("champion"), reg.role("challenger")) == (1, 2)
     assert reg.load(2).meta["reject_inference"]["rejects"] == 300
     assert reg.load(1).meta["trend"] == "auto"
@@ -93,7 +95,7 @@ def test_cli_train_evaluate_score_monitor_promote(tmp_path: Path) -> None:
 def client(settings: Settings) -> Iterator[TestClient]:
     from fengkong.credit.train import fit_scorecard
 
-    reg = CreditRegistry(settings.db_path, settings.models_dir)
+    reg = CreditRegistry(model_store(settings))
     reg.promote(reg.register(fit_scorecard(synthetic(), 0.05, "woe", 1.0)))
     with TestClient(create_app(settings), headers=AUTH) as c:
         yield c

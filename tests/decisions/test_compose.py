@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fengkong.decisions.stages_rules import declared_names, rule_known_names
 from fengkong.rules import compile_ruleset, load_ruleset
-from fengkong.runtime import Runtime, compose
+from fengkong.rules.stage import declared_names, rule_known_names
+from fengkong.runtime import Runtime, compose, default_rule_names
 from fengkong.settings import Settings
 
 
@@ -17,7 +17,7 @@ def test_model_anomaly_score_is_readable_by_rules(tmp_path: Path) -> None:
         'name = "t"\n[[rules]]\nname = "odd"\nwhen = "model.anomaly_score > 0.8"\n'
         'action = "review"\n'
     )
-    compiled = compile_ruleset(load_ruleset(path), rule_known_names())
+    compiled = compile_ruleset(load_ruleset(path), default_rule_names())
     assert [r.name for r in compiled.rules] == ["odd"]
 
 

@@ -14,10 +14,11 @@ import orjson
 import pytest
 
 from fengkong.decisions import DecisionContext
+from fengkong.decisions.store import DecisionRecord, Stale
 from fengkong.events.limits import STORED_LIMITS
 from fengkong.runtime import Runtime, build_runtime
 from fengkong.settings import Settings
-from fengkong.storage import DecisionRecord, GroupCommitter, SQLiteStore, Stale
+from fengkong.storage import GroupCommitter, SQLiteStore
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 

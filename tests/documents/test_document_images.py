@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from fengkong.decisions import DecisionContext
-from fengkong.decisions.stages_documents import DocumentsStage
 from fengkong.documents import synth
 from fengkong.documents.analyse import analyse_document
 from fengkong.documents.checks import id_number_facts, uscc_facts
 from fengkong.documents.facts import document_risk
+from fengkong.documents.stage import DocumentsStage
 from fengkong.events import Event
 
 pytestmark = pytest.mark.skipif(

@@ -4,8 +4,8 @@ import base64
 from datetime import UTC, datetime, timedelta
 
 from fengkong.decisions import DecisionContext
-from fengkong.decisions.stages_documents import DocumentsStage
 from fengkong.documents import ReuseIndex, image_fingerprint
+from fengkong.documents.stage import DocumentsStage
 from fengkong.events import Event
 
 IMAGE = base64.b64encode(b"\x89PNG fake licence picture " * 20).decode()

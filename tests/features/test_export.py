@@ -9,10 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 from fengkong.cli.features_cmd import features
-from fengkong.decisions.stages_features import EnrichStage, FeaturesStage
 from fengkong.decisions.types import DecisionContext
 from fengkong.events import parse_event
 from fengkong.features import default_engine
+from fengkong.features.stage import EnrichStage, FeaturesStage
 
 # The design's examples (the same events as tests/data/examples.jsonl, kept beside the repo).
 EXAMPLES = Path(__file__).resolve().parents[2] / "../shared/design/examples.jsonl"

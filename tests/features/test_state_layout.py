@@ -8,10 +8,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fengkong.decisions.stages_features import FeaturesStage
 from fengkong.events import Event
 from fengkong.features import FeatureEngine, default_engine
 from fengkong.features.slots import SMALL_SEEN
+from fengkong.features.stage import FeaturesStage
 from tests.features.test_properties import EXTRA, brute, streams
 from tests.features.test_restart import canonical
 

@@ -4,8 +4,8 @@ import random
 from datetime import UTC, datetime
 
 from fengkong.decisions import DecisionContext
-from fengkong.decisions.stages_flows import FlowsStage
 from fengkong.events import Event
+from fengkong.graph.flow_stage import FlowsStage
 from fengkong.graph.flows import InflowWindow
 
 

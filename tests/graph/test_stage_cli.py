@@ -10,9 +10,9 @@ from typing import Any
 from click.testing import CliRunner
 
 from fengkong.cli.graph_cmd import graph
-from fengkong.decisions.stages_graph import GraphStage
 from fengkong.decisions.types import DecisionContext
 from fengkong.events import Event
+from fengkong.graph.stage import GraphStage
 
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
 

@@ -8,12 +8,11 @@ import numpy as np
 import orjson
 import pytest
 
-from fengkong.decisions.stages_rules import rule_known_names
 from fengkong.events import EventValidationError, parse_event
 from fengkong.identity.behaviour import BehaviourTemplates, ScaledManhattan
 from fengkong.identity.eer import equal_error_rate
 from fengkong.rules.ruleset import compile_ruleset, parse_ruleset
-from fengkong.runtime import Runtime
+from fengkong.runtime import Runtime, default_rule_names
 from fengkong.sim.keystrokes import behaviour_payload, make_typists, type_password
 
 
@@ -89,7 +88,7 @@ def test_rules_can_read_the_match_score() -> None:
         b'when = \'type == "login" and behaviour.match_score < 0.3\'\naction = "challenge:otp"\n',
         "toml",
     )
-    compile_ruleset(ruleset, rule_known_names())
+    compile_ruleset(ruleset, default_rule_names())
 
 
 @pytest.mark.parametrize(

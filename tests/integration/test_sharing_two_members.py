@@ -20,13 +20,13 @@ from typing import Any
 import httpx
 import pytest
 
+from fengkong.decisions.store import LabelRecord
 from fengkong.runtime import build_runtime
 from fengkong.runtime_sharing import export as share_export
 from fengkong.runtime_sharing import fetch, import_blob, own_items, psi_check
 from fengkong.settings import Settings
 from fengkong.sharing import BundleError, Entry, sign_bundle
 from fengkong.sharing.keys import key_id_of, load_signing_key, public_key_text
-from fengkong.storage.base import LabelRecord
 from fengkong.storage.keys_sqlite import KeyStore
 from fengkong.storage.sharing_sqlite import ImportRefused, SharingStore
 from tests.integration.server import free_port

@@ -6,9 +6,9 @@ from typing import Any
 import pytest
 
 from fengkong.decisions import DecisionContext
-from fengkong.decisions.stages_links import LinksStage
 from fengkong.events import Event
 from fengkong.links import analyse_link
+from fengkong.links.stage import LinksStage
 
 
 @pytest.mark.parametrize(

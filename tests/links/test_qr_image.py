@@ -10,11 +10,11 @@ import orjson
 import pytest
 
 from fengkong.decisions import DecisionContext
-from fengkong.decisions.stages_links import LinksStage
 from fengkong.events import Event
 from fengkong.imaging import ImagePool
 from fengkong.links.qr_image import read_qr
 from fengkong.links.qr_synth import make_sample
+from fengkong.links.stage import LinksStage
 from fengkong.runtime import build_runtime
 from fengkong.settings import Settings
 

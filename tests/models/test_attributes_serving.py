@@ -18,6 +18,7 @@ from fengkong.cli.main import main
 from fengkong.models.dataset import build_rows, read_events, read_labels
 from fengkong.models.registry import Registry
 from fengkong.settings import Settings
+from fengkong.storage.models_sqlite import SQLiteModelStore
 
 T0 = 1_767_225_600
 
@@ -77,7 +78,7 @@ def test_trained_on_attributes_served_over_http_with_offline_scores(
     assert r.exit_code == 0, r.output
     assert "trees kept:" in r.output and "registered version 1 (champion)" in r.output
 
-    model = Registry(settings.db_path).load_role("champion")
+    model = Registry(SQLiteModelStore(settings.db_path)).load_role("champion")
     assert model is not None
     assert {"attr.x1", "attr.x2", "attr.tier", "user.attr_x1_mean_7d"} <= set(model.features)
     assert model.categories["attr.tier"]  # fed to LightGBM as a categorical input
@@ -106,7 +107,7 @@ def test_unseen_category_and_missing_attributes_score(settings: Settings, tmp_pa
     args = ["models", "train", "--db", str(settings.db_path), "--events", str(ev)]
     args += ["--labels", str(lab), "--features", str(feat), "--champion", "--threads", "1"]
     assert CliRunner().invoke(main, args).exit_code == 0
-    model = Registry(settings.db_path).load_role("champion")
+    model = Registry(SQLiteModelStore(settings.db_path)).load_role("champion")
     assert model is not None
     with TestClient(create_app(settings), headers=AUTH) as client:
         for i, attrs in enumerate([{"tier": "platinum", "x1": 0.1}, {}, None]):

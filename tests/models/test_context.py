@@ -9,12 +9,12 @@ import orjson
 import pytest
 from tests.integration.golden import stream as demo_stream
 
-from fengkong.decisions.stages_models import ModelStage
-from fengkong.decisions.stages_rules import declared_names
 from fengkong.events import Event, Label
 from fengkong.models import FeatureSet, LabelRiskSpec, TrainConfig, build_rows, train_model
 from fengkong.models.dataset import CONTEXT_FEATURES, PAYMENT_FEATURES
 from fengkong.models.model import ModelLoadError
+from fengkong.models.stage import ModelStage
+from fengkong.rules.stage import declared_names
 from fengkong.runtime import build_runtime, compose
 from fengkong.settings import Settings
 

@@ -8,12 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fengkong.decisions.stages_models import ANOMALY_FEATURE, ModelStage, serving_definitions
 from fengkong.decisions.types import DecisionContext
 from fengkong.events import Event, Label
 from fengkong.models import ModelLoadError, psi
 from fengkong.models.drift import reference
 from fengkong.models.registry import Registry
+from fengkong.models.stage import ANOMALY_FEATURE, ModelStage, serving_definitions
+from fengkong.storage.models_sqlite import SQLiteModelStore
 
 from .test_training import FS, _trained
 
@@ -32,7 +33,7 @@ def test_champion_challenger_promote_rollback(
 ) -> None:
     a, b = models
     now = [0.0]
-    reg = Registry(tmp_path / "f.db")
+    reg = Registry(SQLiteModelStore(tmp_path / "f.db"))
     v1 = reg.register(a).version  # type: ignore[arg-type]
     v2 = reg.register(b).version  # type: ignore[arg-type]
     reg.promote(v1)
@@ -85,7 +86,7 @@ def test_refuses_undefined_or_changed_features(models: tuple[object, object]) ->
 
 def test_tampered_artefact_refused(models: tuple[object, object], tmp_path: Path) -> None:
     a, _ = models
-    reg = Registry(tmp_path / "f.db")
+    reg = Registry(SQLiteModelStore(tmp_path / "f.db"))
     v = reg.register(a)  # type: ignore[arg-type]
     meta = Path(v.path) / "meta.json"
     meta.write_text(meta.read_text().replace('"platt"', '"platt" ', 1))
@@ -108,7 +109,7 @@ def test_label_spec_validation() -> None:
 def test_polled_labels_are_taken_once_each() -> None:
     from dataclasses import dataclass
 
-    from fengkong.decisions.stages_models import ModelStage
+    from fengkong.models.stage import ModelStage
 
     @dataclass
     class Rec:

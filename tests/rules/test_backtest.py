@@ -13,10 +13,10 @@ from fastapi.testclient import TestClient
 
 from fengkong.api.rules_routes import rules_router
 from fengkong.cli.main import main
-from fengkong.decisions.stages_rules import backtest_events, rule_known_names
 from fengkong.events import Label, parse_event
 from fengkong.rules import compile_ruleset, parse_ruleset
 from fengkong.rules.backtest import LabelIndex, format_report
+from fengkong.runtime import backtest_events, default_rule_names
 from fengkong.storage.rules_sqlite import SQLiteRuleStore
 
 
@@ -75,9 +75,9 @@ def _labels() -> LabelIndex:
 
 
 def test_known_outcomes_and_point_in_time_features() -> None:
-    candidate = compile_ruleset(parse_ruleset(RULES), rule_known_names(), version="cand")
+    candidate = compile_ruleset(parse_ruleset(RULES), default_rule_names(), version="cand")
     baseline = compile_ruleset(
-        parse_ruleset({"rules": [RULES["rules"][0]]}), rule_known_names(), version="base"
+        parse_ruleset({"rules": [RULES["rules"][0]]}), default_rule_names(), version="base"
     )
     events = [parse_event(e) for e in _stream()]
     report = backtest_events(events, {"candidate": candidate, "live": baseline}, _labels())
@@ -105,7 +105,7 @@ def test_known_outcomes_and_point_in_time_features() -> None:
 
 
 def test_without_labels_reports_hits_only() -> None:
-    candidate = compile_ruleset(parse_ruleset(RULES), rule_known_names())
+    candidate = compile_ruleset(parse_ruleset(RULES), default_rule_names())
     report = backtest_events([parse_event(e) for e in _stream()], {"c": candidate})
     d = report.as_dict()
     assert "fraud_events" not in d
@@ -155,7 +155,7 @@ def test_cli_backtest(tmp_path: Path) -> None:
 
 
 def test_api_routes(tmp_path: Path) -> None:
-    store = SQLiteRuleStore(tmp_path / "a.db", rule_known_names(), refresh_s=0.0)
+    store = SQLiteRuleStore(tmp_path / "a.db", default_rule_names(), refresh_s=0.0)
     app = FastAPI()
     app.include_router(rules_router(store))
     c = TestClient(app)

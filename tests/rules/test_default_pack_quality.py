@@ -19,16 +19,12 @@ import json
 from collections import defaultdict
 
 from fengkong.decisions.policy import Policy
-from fengkong.decisions.stages_rules import (
-    RulesStage,
-    default_replay_stages,
-    replay_contexts,
-    rule_known_names,
-)
 from fengkong.decisions.types import Action
 from fengkong.evaluation.metrics import WARNING_COUNTS
 from fengkong.events import parse_event
 from fengkong.rules import compile_ruleset, default_ruleset
+from fengkong.rules.stage import RulesStage, replay_contexts
+from fengkong.runtime import default_replay_stages, default_rule_names
 from fengkong.sim import SimConfig, simulate
 
 HONEST_ACCOUNTS_FLAGGED_MAX = 0.08
@@ -50,7 +46,7 @@ def _replay() -> tuple[dict[str, list[tuple[str, Action, bool]]], dict[str, str]
                     by_event[lab["event_id"]] = lab["scenario"]
                 else:
                     by_user[lab["user_id"]] = lab["scenario"]
-    rules = RulesStage(compile_ruleset(default_ruleset(), rule_known_names(), version="test"))
+    rules = RulesStage(compile_ruleset(default_ruleset(), default_rule_names(), version="test"))
     policy = Policy()
     decided: dict[str, list[tuple[str, Action, bool]]] = defaultdict(list)
     for ctx in replay_contexts(events, [*default_replay_stages(), rules]):

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from fengkong.decisions.stages_rules import RulesStage, rule_known_names
 from fengkong.decisions.types import Action, DecisionContext
 from fengkong.rules import (
     DEFAULT_PACK,
@@ -21,6 +20,8 @@ from fengkong.rules import (
     default_ruleset,
     parse_ruleset,
 )
+from fengkong.rules.stage import RulesStage
+from fengkong.runtime import default_rule_names
 from tests.rules.helpers import KNOWN, make_event
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "rules.md"
@@ -85,7 +86,7 @@ action = "review"
 
 def test_default_pack_compiles_and_is_documented() -> None:
     rs = default_ruleset()
-    compiled = compile_ruleset(rs, rule_known_names())
+    compiled = compile_ruleset(rs, default_rule_names())
     assert len([r for r in compiled.rules if r.status == "active"]) >= 30
     docs = DOCS.read_text()
     for rule in rs.rules:
@@ -95,7 +96,7 @@ def test_default_pack_compiles_and_is_documented() -> None:
 
 
 def test_default_pack_reads_only_documented_feature_names() -> None:
-    names = set(rule_known_names())
+    names = set(default_rule_names())
     text = DEFAULT_PACK.read_text()
     for dotted in re.findall(
         r"\b(?:user|device|ip|ip24|phone|id_number|bank_card|merchant|"
@@ -106,7 +107,7 @@ def test_default_pack_reads_only_documented_feature_names() -> None:
 
 
 def _pack_stage(**kw: object) -> tuple[RulesStage, object]:
-    compiled = compile_ruleset(default_ruleset(), rule_known_names(), version="test")
+    compiled = compile_ruleset(default_ruleset(), default_rule_names(), version="test")
     return RulesStage(compiled, **kw), compiled  # type: ignore[arg-type]
 
 

@@ -7,21 +7,17 @@ from collections.abc import Iterable
 from typing import Any
 
 from fengkong.decisions.policy import Policy
-from fengkong.decisions.stages_rules import (
-    RulesStage,
-    default_replay_stages,
-    replay_contexts,
-    rule_known_names,
-)
 from fengkong.events import Event
 from fengkong.rules import compile_ruleset, default_ruleset
+from fengkong.rules.stage import RulesStage, replay_contexts
+from fengkong.runtime import default_replay_stages, default_rule_names
 from tests.rules.helpers import frame, make_event
 from tests.rules.test_world_facts import DAY, HOUR, T0, Stream, phone
 
 
 def hits(events: Iterable[Event]) -> list[tuple[Event, str, set[str]]]:
     """(event, decision, names of the rules that fired) for every event."""
-    rules = RulesStage(compile_ruleset(default_ruleset(), rule_known_names(), version="test"))
+    rules = RulesStage(compile_ruleset(default_ruleset(), default_rule_names(), version="test"))
     policy = Policy()
     out = []
     for ctx in replay_contexts(events, [*default_replay_stages(), rules]):
@@ -81,7 +77,7 @@ def test_a_hub_paying_many_fresh_accounts_is_reviewed_and_a_generous_friend_is_n
 
 
 def _failed_challenge_rule_fires(features: dict[str, Any]) -> bool:
-    ruleset = compile_ruleset(default_ruleset(), rule_known_names(), version="test")
+    ruleset = compile_ruleset(default_ruleset(), default_rule_names(), version="test")
     event = make_event(type="payment", amount="120", merchant_id="m1")
     fired = ruleset.evaluate(frame(event, features))
     return "money_after_failed_challenges" in {r.name for r in fired}

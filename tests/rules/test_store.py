@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from fengkong.cli.main import main
-from fengkong.decisions.stages_rules import RulesStage
 from fengkong.decisions.types import Action, DecisionContext
 from fengkong.rules import RuleSetInvalid, parse_ruleset
+from fengkong.rules.stage import RulesStage
 from fengkong.storage.rules_sqlite import SQLiteRuleStore
 from tests.rules.helpers import KNOWN, make_event
 

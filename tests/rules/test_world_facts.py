@@ -11,15 +11,11 @@ import orjson
 import pytest
 
 from fengkong.decisions.policy import Policy
-from fengkong.decisions.stages_rules import (
-    RulesStage,
-    default_replay_stages,
-    replay_contexts,
-    rule_known_names,
-)
 from fengkong.decisions.types import Action
 from fengkong.events import Event, parse_event
 from fengkong.rules import compile_ruleset, default_ruleset
+from fengkong.rules.stage import RulesStage, replay_contexts
+from fengkong.runtime import default_replay_stages, default_rule_names
 from fengkong.sim import SimConfig, simulate
 from fengkong.sim.world import WORLDS
 
@@ -38,7 +34,7 @@ def iso(ts: float) -> str:
 
 def decide(events: Iterable[Event]) -> list[tuple[Event, Action]]:
     """Every event through the replay stages and the default pack and policy."""
-    rules = RulesStage(compile_ruleset(default_ruleset(), rule_known_names(), version="test"))
+    rules = RulesStage(compile_ruleset(default_ruleset(), default_rule_names(), version="test"))
     policy = Policy()
     return [
         (ctx.event, policy.decide(ctx).action)

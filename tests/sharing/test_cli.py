@@ -8,9 +8,9 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from fengkong.cli.main import main
+from fengkong.decisions.store import LabelRecord
 from fengkong.runtime import build_runtime
 from fengkong.settings import Settings
-from fengkong.storage.base import LabelRecord
 from tests.keys import ADMIN_KEY
 
 SECRET = "consortium-secret-0123456789abcdef"

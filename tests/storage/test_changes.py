@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fengkong.decisions.stages_rules import rule_known_names
+from fengkong.decisions.store import LabelRecord
 from fengkong.rules import default_ruleset
-from fengkong.runtime import Runtime
-from fengkong.storage import LabelRecord, SQLiteStore
+from fengkong.runtime import Runtime, default_rule_names
+from fengkong.storage import SQLiteStore
 from fengkong.storage.changes import ChangeFeed
 from fengkong.storage.models_sqlite import SQLiteModelStore
 from fengkong.storage.rules_sqlite import SQLiteRuleStore
@@ -33,7 +33,7 @@ def test_versions_move_with_writes_from_any_connection(tmp_path: Path) -> None:
     before = {t: feed.version(t) for t in ("labels", "models", "rules")}
     other = SQLiteStore(db)  # another writer (another process would do the same)
     other.add_labels([LabelRecord(f"e{i}", None, "fraud", "chargeback", 1.0) for i in range(3)])
-    SQLiteRuleStore(db, rule_known_names()).publish(default_ruleset(), author="t")
+    SQLiteRuleStore(db, default_rule_names()).publish(default_ruleset(), author="t")
     assert feed.version("labels") == before["labels"]  # not re-read within the interval
     clock.t = 1.0
     assert feed.version("labels") == before["labels"] + 3

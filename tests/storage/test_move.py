@@ -9,7 +9,8 @@ from click.testing import CliRunner
 
 from fengkong.audit import log
 from fengkong.cli.main import main
-from fengkong.storage import LabelRecord, SQLiteStore
+from fengkong.decisions.store import LabelRecord
+from fengkong.storage import SQLiteStore
 from fengkong.storage.pg import Qmark
 from fengkong.storage.postgres import PostgresStore
 from tests.contract.test_store import rec

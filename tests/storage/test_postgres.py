@@ -9,8 +9,9 @@ import pytest
 
 from fengkong.audit import log
 from fengkong.audit.records import row_digest
+from fengkong.decisions.store import DuplicateRecord, LabelRecord, Stale
 from fengkong.events.protect import FieldProtector
-from fengkong.storage import DuplicateRecord, GroupCommitter, LabelRecord, Stale
+from fengkong.storage import GroupCommitter
 from fengkong.storage.connect import SchemaTooNew
 from fengkong.storage.pg import Qmark, migrate
 from fengkong.storage.postgres import STEPS, PostgresStore

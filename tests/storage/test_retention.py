@@ -121,7 +121,8 @@ def test_the_cli_prunes_before_a_date_and_measures_the_file(settings: Settings) 
 
 
 def test_a_version_2_file_is_migrated_with_its_decisions_and_chain_intact(tmp_path: Path) -> None:
-    from fengkong.storage import DecisionRecord, SQLiteStore, audit_hooks
+    from fengkong.decisions.store import DecisionRecord
+    from fengkong.storage import SQLiteStore, audit_hooks
     from fengkong.storage.connect import connect, migrate
     from fengkong.storage.sqlite import _LABELS_ONCE, _SCHEMA
 

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from fengkong.storage import DecisionRecord, GroupCommitter, LabelRecord, SQLiteStore
+from fengkong.decisions.store import DecisionRecord, LabelRecord
+from fengkong.storage import GroupCommitter, SQLiteStore
 
 
 def _record(i: int, ts: float = 0.0) -> DecisionRecord:

@@ -18,9 +18,9 @@ from fengkong.api.schemas import MessageOut, ValidationErrorOut
 from fengkong.api.strict import strict_json_route
 from fengkong.audit.trail import AuditTrail
 from fengkong.cases import CaseError, closing_labels
+from fengkong.decisions.store import LabelRecord
 from fengkong.events import Label
 from fengkong.runtime import Runtime
-from fengkong.storage import LabelRecord
 from fengkong.storage.cases_sqlite import CaseStore, close_in
 from fengkong.storage.keys_sqlite import KeyInfo
 from fengkong.storage.sqlite import SQLiteStore

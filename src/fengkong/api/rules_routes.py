@@ -16,7 +16,6 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from fengkong.api.schemas import MessageOut, RulesInvalidOut
 from fengkong.api.strict import strict_json_route
-from fengkong.decisions.stages_rules import backtest_events, rule_known_names
 from fengkong.decisions.types import Stage
 from fengkong.events import (
     Event,
@@ -38,6 +37,7 @@ from fengkong.rules import (
     parse_ruleset,
 )
 from fengkong.rules.backtest import LabelIndex
+from fengkong.runtime import backtest_events, default_rule_names
 from fengkong.storage.rules_sqlite import SQLiteRuleStore
 
 MAX_BACKTEST_EVENTS = 200_000
@@ -342,4 +342,4 @@ def _labels(raw: list[dict[str, Any]], limits: Limits) -> list[Label]:
 
 def default_rule_store(path: str, **kwargs: Any) -> SQLiteRuleStore:
     """The store over the embedded database with the default known names."""
-    return SQLiteRuleStore(path, rule_known_names(), **kwargs)
+    return SQLiteRuleStore(path, default_rule_names(), **kwargs)

@@ -15,6 +15,7 @@ from fengkong.cli.common import load_settings, settings_options
 from fengkong.credit.data import BAD_VALUES, Applicants, DataError, read_csv
 from fengkong.credit.registry import CreditRegistry, ScorecardLoadError
 from fengkong.credit.scorecard import Scaling, Scorecard
+from fengkong.runtime import model_store
 
 _FILE = click.Path(dir_okay=False, exists=True, path_type=Path)
 _OUT = click.Path(dir_okay=False, path_type=Path)
@@ -22,7 +23,7 @@ _OUT = click.Path(dir_okay=False, path_type=Path)
 
 def _registry(config: Path | None, db_path: Path | None) -> CreditRegistry:
     settings = load_settings(config, db_path=db_path)
-    return CreditRegistry(settings.db_path, settings.models_dir)
+    return CreditRegistry(model_store(settings))
 
 
 def _read(

@@ -32,6 +32,7 @@ from fengkong.models.dataset import (
 )
 from fengkong.models.drift import level, psi
 from fengkong.models.registry import Registry
+from fengkong.storage.models_sqlite import SQLiteModelStore
 
 if TYPE_CHECKING:
     from fengkong.models.train import TrainConfig
@@ -78,7 +79,7 @@ def _source(
 
 def _registry(config: Path | None, db_path: Path | None) -> tuple[Registry, Path]:
     settings = load_settings(config, db_path=db_path)
-    return Registry(settings.db_path), Path(settings.db_path)
+    return Registry(SQLiteModelStore(settings.db_path)), Path(settings.db_path)
 
 
 def _columns(rows: Rows, model: Model) -> np.ndarray[Any, Any]:

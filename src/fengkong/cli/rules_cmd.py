@@ -13,7 +13,6 @@ from typing import Any
 import click
 
 from fengkong.cli.common import load_settings, operator, settings_options
-from fengkong.decisions.stages_rules import backtest_events, rule_known_names
 from fengkong.events import EventValidationError, Tokenizer, normalise, parse_label
 from fengkong.rules import (
     DEFAULT_PACK,
@@ -24,7 +23,7 @@ from fengkong.rules import (
     load_ruleset,
 )
 from fengkong.rules.backtest import LabelIndex, format_report
-from fengkong.runtime import token_secret
+from fengkong.runtime import backtest_events, default_rule_names, token_secret
 from fengkong.settings import Settings
 from fengkong.storage.rules_sqlite import SQLiteRuleStore
 
@@ -48,7 +47,7 @@ def _settings(config: Path | None, db_path: Path | None) -> Settings:
 
 
 def _store(settings: Settings) -> SQLiteRuleStore:
-    return SQLiteRuleStore(settings.db_path, rule_known_names(), refresh_s=0.0)
+    return SQLiteRuleStore(settings.db_path, default_rule_names(), refresh_s=0.0)
 
 
 def _print_problems(exc: RuleSetInvalid) -> None:
@@ -70,7 +69,7 @@ def rules() -> None:
 def validate(file: Path) -> None:
     """Check a rule set FILE (.toml or .json) as publishing would, without storing it."""
     try:
-        compiled = compile_ruleset(load_ruleset(file), rule_known_names())
+        compiled = compile_ruleset(load_ruleset(file), default_rule_names())
     except RuleSetInvalid as exc:
         click.echo(f"{file}: {exc.problems and len(exc.problems)} problem(s)", err=True)
         _print_problems(exc)
@@ -438,7 +437,7 @@ def backtest(
     from fengkong.runtime import compose
 
     settings = _settings(config, db_path)
-    known = rule_known_names()
+    known = default_rule_names()
     try:
         candidate = compile_ruleset(load_ruleset(ruleset_path), known, version=ruleset_path.name)
     except RuleSetInvalid as exc:

@@ -10,6 +10,7 @@ from typing import Any
 
 from fengkong.credit.scorecard import Scorecard
 from fengkong.models.registry import Registry
+from fengkong.models.store import ModelStore
 
 KIND = "credit"
 ARTEFACT = "scorecard.json"
@@ -27,8 +28,8 @@ def _digest(directory: Path) -> str:
 class CreditRegistry:
     """Register, load, promote and roll back scorecards beside the fraud models."""
 
-    def __init__(self, db_path: str | Path, artefacts: Path | None = None) -> None:
-        self.registry = Registry(db_path, artefacts)
+    def __init__(self, store: ModelStore) -> None:
+        self.registry = Registry(store)
         self.store = self.registry.store
 
     def register(self, card: Scorecard) -> int:

@@ -16,6 +16,14 @@ import orjson
 from fengkong.decisions.follow import LogFollower, as_label
 from fengkong.decisions.pipeline import Pipeline
 from fengkong.decisions.state import Snapshot, SnapshotError
+from fengkong.decisions.store import (
+    Committer,
+    DecisionRecord,
+    DuplicateRecord,
+    LabelRecord,
+    Stale,
+    Store,
+)
 from fengkong.decisions.types import Decision, DecisionContext
 from fengkong.events import (
     Event,
@@ -28,14 +36,6 @@ from fengkong.events import (
     normalise,
 )
 from fengkong.events.limits import DEFAULT_LIMITS, STORED_LIMITS, Limits
-from fengkong.storage import (
-    DecisionRecord,
-    DuplicateRecord,
-    GroupCommitter,
-    LabelRecord,
-    Stale,
-    Store,
-)
 from fengkong.storage.explain import Packer
 
 log = logging.getLogger(__name__)
@@ -109,7 +109,7 @@ class Engine:
         tokenizer: Tokenizer,
         *,
         durable: bool = True,
-        committer: GroupCommitter | None = None,
+        committer: Committer | None = None,
         snapshot_path: Path | None = None,
         max_skew_s: float = 300.0,
         clock: Callable[[], float] = time.time,

@@ -19,9 +19,9 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
+from fengkong.decisions.store import LabelRecord
 from fengkong.events import Event, EventValidationError, Label, normalise
 from fengkong.events.limits import STORED_LIMITS
-from fengkong.storage import LabelRecord
 
 if TYPE_CHECKING:
     from fengkong.decisions.engine import Engine

@@ -34,7 +34,6 @@ from fengkong.decisions.types import Decision
 from fengkong.events import Event
 from fengkong.identity.device import client_device_key
 from fengkong.identity.otp_sender import OtpMessage, OtpSender
-from fengkong.storage.challenges_sqlite import ChallengeRow
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +76,30 @@ class Resolution:
     at: float
 
 
+@dataclass(frozen=True, slots=True)
+class ChallengeRow:
+    """One challenge as stored; ``status`` is pending, passed, failed or expired."""
+
+    challenge_id: str
+    event_id: str
+    user_id: str
+    device_key: str | None
+    ip: str | None
+    kind: str
+    method: str
+    code_hash: str | None
+    attempts: int
+    max_attempts: int
+    created_at: float
+    expires_at: float
+    status: str
+    final_decision: str | None = None
+    resolved_at: float | None = None
+
+
 class ChallengeStore(Protocol):
+    """Where challenges, device bindings and TOTP secrets live."""
+
     def put(self, row: ChallengeRow) -> None: ...
     def get(self, challenge_id: str) -> ChallengeRow | None: ...
     def count_attempt(self, challenge_id: str, max_attempts: int) -> int | None: ...

@@ -7,17 +7,21 @@ from pathlib import Path
 from typing import Any
 
 from fengkong.models.model import Model, ModelLoadError, artefact_digest
-from fengkong.storage.models_sqlite import ModelVersion, SQLiteModelStore
+from fengkong.models.store import ModelStore, ModelVersion
 
 # Metadata kept in the registry table (the artefact has everything).
 _SUMMARY = ("features", "definitions_hash", "windows", "data_hash", "metrics", "event_types")
 
 
 class Registry:
-    """Models saved as ``v<N>`` directories beside the database, roles in SQLite."""
+    """Models saved as ``v<N>`` directories (``store.artefact_dir``), roles in ``store``.
 
-    def __init__(self, db_path: str | Path, artefacts: Path | None = None) -> None:
-        self.store = SQLiteModelStore(db_path, artefacts)
+    >>> from fengkong.storage.models_sqlite import SQLiteModelStore
+    >>> registry = Registry(SQLiteModelStore(":memory:"))
+    """
+
+    def __init__(self, store: ModelStore) -> None:
+        self.store = store
 
     def register(self, model: Model, name: str = "fraud") -> ModelVersion:
         """Save ``model`` as the next version (no role yet)."""

@@ -13,7 +13,7 @@ from typing import Any
 from fengkong.audit import log
 from fengkong.audit.actor import current_actor
 from fengkong.audit.records import row_digest
-from fengkong.storage.base import DecisionRecord, LabelRecord
+from fengkong.decisions.store import DecisionRecord, LabelRecord
 
 
 def ensure(conn: sqlite3.Connection) -> None:

@@ -20,8 +20,8 @@ import orjson
 
 from fengkong.cases import Case, CaseError, Inbox, check_move, check_outcome, route
 from fengkong.cases.model import reason_keys
+from fengkong.decisions.store import DecisionRecord
 from fengkong.storage.audit_hooks import chain_change
-from fengkong.storage.base import DecisionRecord
 from fengkong.storage.connect import PerThread, migrate
 
 T = TypeVar("T")

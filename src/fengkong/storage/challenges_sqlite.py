@@ -10,9 +10,9 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
+from fengkong.identity.challenges import ChallengeRow
 from fengkong.storage.connect import PerThread, migrate
 
 _SCHEMA = """
@@ -55,29 +55,9 @@ _COLUMNS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class ChallengeRow:
-    """One challenge as stored; ``status`` is pending, passed, failed or expired."""
-
-    challenge_id: str
-    event_id: str
-    user_id: str
-    device_key: str | None
-    ip: str | None
-    kind: str
-    method: str
-    code_hash: str | None
-    attempts: int
-    max_attempts: int
-    created_at: float
-    expires_at: float
-    status: str
-    final_decision: str | None = None
-    resolved_at: float | None = None
-
-
 class SQLiteChallengeStore:
-    """Challenges, device bindings and TOTP secrets in the embedded SQLite file."""
+    """Challenges, device bindings and TOTP secrets in the embedded SQLite file (the
+    :class:`~fengkong.identity.challenges.ChallengeStore` of a server)."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)

@@ -19,13 +19,9 @@ import threading
 from concurrent.futures import Future
 from dataclasses import dataclass
 
-from fengkong.storage.base import DecisionRecord, NotAttempted, Store
+from fengkong.decisions.store import DecisionRecord, NotAttempted, Stale, Store
 
 log = logging.getLogger(__name__)
-
-
-class Stale(Exception):
-    """A unit decided on a state that a failed commit has since invalidated."""
 
 
 @dataclass(slots=True)

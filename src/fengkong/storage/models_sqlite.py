@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fengkong.models.store import ModelVersion
 from fengkong.storage.connect import connect, migrate
 
 _SCHEMA = """
@@ -44,18 +44,8 @@ CREATE TABLE IF NOT EXISTS models_roles_log (
 ROLES = ("champion", "challenger")
 
 
-@dataclass(frozen=True)
-class ModelVersion:
-    version: int
-    name: str
-    digest: str
-    path: str
-    created_at: float
-    meta: dict[str, Any]
-
-
 class SQLiteModelStore:
-    """Versions and role log; ``artefact_dir(version)`` is where the files go."""
+    """The :class:`~fengkong.models.store.ModelStore` in the embedded database."""
 
     def __init__(self, db_path: str | Path, artefacts: Path | None = None) -> None:
         self.path = str(db_path)

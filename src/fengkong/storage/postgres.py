@@ -1,6 +1,6 @@
 """The events, decisions and labels store on PostgreSQL (``storage.backend = "postgres"``).
 
-The same :class:`~fengkong.storage.base.Store` as :class:`~fengkong.storage.SQLiteStore`,
+The same :class:`~fengkong.decisions.store.Store` as :class:`~fengkong.storage.SQLiteStore`,
 on a psycopg 3 connection pool, with the same versioned migrations (one list per
 dialect, see :mod:`fengkong.storage.pg`) and the same audit chain and field sealing.
 
@@ -21,14 +21,14 @@ import orjson
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from fengkong.storage import audit_hooks
-from fengkong.storage.base import (
+from fengkong.decisions.store import (
     DecisionRecord,
     DuplicateRecord,
     LabelRecord,
     NotAttempted,
     StoredDecision,
 )
+from fengkong.storage import audit_hooks
 from fengkong.storage.explain import unpack
 from fengkong.storage.pg import WRITE_LOCK, Qmark, migrate, open_pool
 from fengkong.storage.sqlite import BodyProtector
@@ -101,7 +101,7 @@ _PAGE = 5000
 
 
 class PostgresStore:
-    """A :class:`~fengkong.storage.base.Store` on PostgreSQL at ``url``."""
+    """A :class:`~fengkong.decisions.store.Store` on PostgreSQL at ``url``."""
 
     def __init__(
         self,

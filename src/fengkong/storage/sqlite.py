@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Literal, Protocol
 
+from fengkong.decisions.store import DecisionRecord, LabelRecord, NotAttempted, StoredDecision
 from fengkong.storage import audit_hooks, cases_sqlite, retention
-from fengkong.storage.base import DecisionRecord, LabelRecord, NotAttempted, StoredDecision
 from fengkong.storage.connect import PerThread, migrate
 from fengkong.storage.explain import unpack
 from fengkong.storage.retention import PruneReport
@@ -106,7 +106,7 @@ _LOOKUP_CHUNK = 500
 
 
 class SQLiteStore:
-    """The embedded default :class:`~fengkong.storage.base.Store`.
+    """The embedded default :class:`~fengkong.decisions.store.Store`.
 
     >>> store = SQLiteStore(":memory:")
     >>> store.count_events()
@@ -168,7 +168,7 @@ class SQLiteStore:
 
         Each unit is stored whole or not at all (a savepoint each). The first unit that
         fails is rolled back alone and reported with its error; the units after it are
-        not attempted (:class:`~fengkong.storage.base.NotAttempted`), because they were
+        not attempted (:class:`~fengkong.decisions.store.NotAttempted`), because they were
         decided on a state that counted the failed one. The units before it commit.
         A failure of the transaction itself (disk full at commit) fails every unit.
         """

@@ -17,10 +17,10 @@ import orjson
 from fengkong.api.cases_routes import embedded_store
 from fengkong.api.console.svg import shown
 from fengkong.api.masking import mask
-from fengkong.decisions.stages_graph import GraphStage
 from fengkong.events import EventValidationError, parse_event
 from fengkong.graph.entities import money_edge
 from fengkong.graph.neighbourhood import Neighbourhood, neighbourhood
+from fengkong.graph.stage import GraphStage
 from fengkong.runtime import Runtime
 
 MAX_MEMBERS_SHOWN = 12

@@ -22,11 +22,10 @@ from fengkong.api.console.web import (
     runtime_of,
     session_of,
 )
-from fengkong.decisions.stages_rules import backtest_events
 from fengkong.events import EventValidationError, parse_event
 from fengkong.rules import CompiledRuleSet, RuleSetInvalid, compile_ruleset, parse_ruleset
 from fengkong.rules.backtest import LabelIndex
-from fengkong.runtime import Runtime, compose
+from fengkong.runtime import Runtime, backtest_events, compose
 
 READERS = ("analyst", "rule_admin", "auditor")
 BACKTEST_EVENTS = 5000

@@ -1,18 +1,19 @@
 """Pipeline stage ``rules``: runs the live rule set, lists and freezes on the context.
 
 >>> from fengkong.rules import compile_ruleset, default_ruleset
->>> stage = RulesStage(compile_ruleset(default_ruleset(), rule_known_names()))
+>>> from fengkong.runtime import default_rule_names
+>>> stage = RulesStage(compile_ruleset(default_ruleset(), default_rule_names()))
 
 With the embedded store (versions, live pointer, lists, freezes)::
 
-    store = SQLiteRuleStore(settings.db_path, rule_known_names())
+    store = SQLiteRuleStore(settings.db_path, default_rule_names())
     stage = RulesStage(store)
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from fengkong.decisions.types import Action, DecisionContext, Reason, Stage
@@ -28,7 +29,6 @@ from fengkong.rules import (
     Type,
     default_known_names,
 )
-from fengkong.rules.backtest import BacktestReport, LabelIndex, run_backtest
 from fengkong.rules.schema import Frame
 
 _ACTIONS = {
@@ -40,36 +40,6 @@ _ACTIONS = {
 MAX_DETAIL_CHARS = 300
 
 
-def stage_classes() -> list[type]:
-    """Every stage class of the default pipeline, in pipeline order."""
-    from fengkong.decisions.stages_documents import DocumentsStage
-    from fengkong.decisions.stages_features import EnrichStage, FeaturesStage
-    from fengkong.decisions.stages_flows import FlowsStage
-    from fengkong.decisions.stages_graph import GraphStage
-    from fengkong.decisions.stages_links import LinksStage
-    from fengkong.decisions.stages_models import ModelStage
-    from fengkong.features.baserates import BaseRatesStage
-    from fengkong.identity.behaviour import BehaviourStage
-    from fengkong.identity.outcomes import ChallengeFeaturesStage
-    from fengkong.identity.voice import VoiceStage
-    from fengkong.sharing.stage import SharedListStage
-
-    return [
-        EnrichStage,
-        ChallengeFeaturesStage,
-        BehaviourStage,
-        VoiceStage,
-        LinksStage,
-        FeaturesStage,
-        BaseRatesStage,
-        FlowsStage,
-        DocumentsStage,
-        GraphStage,
-        SharedListStage,
-        ModelStage,
-    ]
-
-
 def declared_names(stages: Iterable[object]) -> dict[str, Type]:
     """The ``outputs`` the stages (classes or instances) declare, first declaration wins."""
     names: dict[str, Type] = {}
@@ -79,15 +49,15 @@ def declared_names(stages: Iterable[object]) -> dict[str, Type]:
     return names
 
 
-def rule_known_names(stages: Iterable[object] | None = None) -> dict[str, Type]:
-    """Names rules may read besides event paths: the stages' declared outputs.
+def rule_known_names(stages: Iterable[object]) -> dict[str, Type]:
+    """Names rules may read besides event paths: the ``stages``' declared outputs.
 
-    ``stages``: the composed stages (default: the default pipeline's stage classes).
     The default features and facts are always known (a rule set stays publishable
-    whatever feature set a server runs).
+    whatever feature set a server runs); ``runtime.default_rule_names`` gives the names
+    of the default pipeline's stages.
     """
     names = default_known_names()
-    for name, kind in declared_names(stage_classes() if stages is None else stages).items():
+    for name, kind in declared_names(stages).items():
         names.setdefault(name, kind)
     return names
 
@@ -188,51 +158,3 @@ def replay_contexts(events: Iterable[Event], stages: Sequence[Stage]) -> Iterato
         for stage in stages:
             stage.run(ctx)
         yield ctx
-
-
-def default_replay_stages(ip_ranges_path: str | None = None) -> list[Stage]:
-    """Fresh enrich → features → graph stages for a backtest replay."""
-    from fengkong.decisions.stages_documents import DocumentsStage
-    from fengkong.decisions.stages_features import EnrichStage, FeaturesStage
-    from fengkong.decisions.stages_flows import FlowsStage
-    from fengkong.decisions.stages_links import LinksStage
-    from fengkong.features import default_engine, load_ip_ranges
-    from fengkong.features.baserates import BaseRatesStage
-
-    ranges = load_ip_ranges(ip_ranges_path) if ip_ranges_path else None
-    stages: list[Stage] = [
-        EnrichStage(ip_ranges=ranges),
-        LinksStage(),
-        FeaturesStage(default_engine()),
-        BaseRatesStage(),
-        FlowsStage(),
-        DocumentsStage(),
-    ]
-    try:
-        from fengkong.decisions.stages_graph import GraphStage
-    except ImportError:  # pragma: no cover
-        return stages
-    stages.append(GraphStage())
-    return stages
-
-
-def backtest_events(
-    events: Iterable[Event],
-    rulesets: Mapping[str, CompiledRuleSet],
-    labels: LabelIndex | None = None,
-    *,
-    lists: ListLookup | None = None,
-    stages: Sequence[Stage] | None = None,
-) -> BacktestReport:
-    """Replay ``events`` through fresh enrich/features/graph stages and backtest rule sets.
-
-    The first rule set is the candidate, the second (if any) the baseline it is compared
-    with event by event.
-    """
-    replay = default_replay_stages() if stages is None else stages
-    return run_backtest(
-        replay_contexts(events, replay),
-        rulesets,
-        labels,
-        lists=lists if lists is not None else ListSnapshot(),
-    )

@@ -1,13 +1,14 @@
-"""The store interface: what the engine needs from any backend.
+"""The repository decisions use: what the engine needs from any event store.
 
-The embedded SQLite store is the default and the test double; a PostgreSQL store can
-follow behind the same interface. Records are plain bytes and numbers so that the
-storage layer depends on nothing else of fengkong.
+Decisions own this protocol; ``storage`` implements it (the embedded SQLite store, the
+default and the test double, and PostgreSQL). Records are plain bytes and numbers, so
+a store needs nothing else of fengkong to keep them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -55,6 +56,10 @@ class NotAttempted(Exception):
 
 class DuplicateRecord(Exception):
     """A unit refused because another worker stored one of its events first."""
+
+
+class Stale(Exception):
+    """A unit decided on a state that a failed commit has since invalidated."""
 
 
 class Store(Protocol):
@@ -105,5 +110,28 @@ class Store(Protocol):
     def get_meta(self, key: str) -> str | None: ...
 
     def set_meta(self, key: str, value: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Committer(Protocol):
+    """Many units in one durable transaction, each with its own outcome.
+
+    Units carry the ``epoch`` they were decided in; :meth:`invalidate` starts a new one
+    (after a failure), and units of an older epoch still queued are refused as
+    :class:`Stale`.
+    """
+
+    epoch: int
+
+    def submit(self, records: list[DecisionRecord], epoch: int | None = None) -> Future[None]:
+        """Queue one unit; the future resolves once it is durable (or fails)."""
+        ...
+
+    def invalidate(self) -> None: ...
+
+    def flush(self) -> None:
+        """Wait until everything submitted so far has been committed or refused."""
+        ...
 
     def close(self) -> None: ...

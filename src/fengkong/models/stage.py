@@ -3,7 +3,8 @@
 Place it after ``features`` and before ``rules`` (rules can then read
 ``model.anomaly_score``):
 
-    stage = ModelStage.from_registry(Registry(db), defined=serving_definitions(engine),
+    registry = Registry(SQLiteModelStore(db))
+    stage = ModelStage.from_registry(registry, defined=serving_definitions(engine),
                                      labels=SQLiteStore(db).labels)
 """
 
