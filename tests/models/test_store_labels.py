@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from fengkong.decisions.store import LabelRecord
 from fengkong.models.dataset import store_labels
-from fengkong.storage.base import LabelRecord
 
 
 class _Store:
