@@ -67,8 +67,9 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ("models", "identity"): "dataset: the device key of offline rows",
     ("rules", "features"): "names: the default feature names rules may read",
     ("settings", "decisions"): "PolicyConfig of the policy settings",
-    ("documents", "features"): "reuse: the least-recently-seen eviction of features.bounded",
-    ("graph", "features"): "flows: the least-recently-seen eviction of features.bounded",
+    # features.state owns the per-entity state interface (EntityStates, MemoryStates).
+    ("documents", "features"): "reuse, stage: the entity-state interface of features.state",
+    ("graph", "features"): "flows, flow_stage: the entity-state interface of features.state",
     ("graph", "identity"): "stage: the device key of an event's graph node",
     ("links", "features"): "stage: the least-recently-seen eviction of features.bounded",
     ("features", "identity"): "baserates, stage: fingerprint clusters and device keys",

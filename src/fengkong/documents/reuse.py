@@ -19,7 +19,7 @@ import base64
 import binascii
 import hashlib
 
-from fengkong.features.bounded import evict_least_recent
+from fengkong.features.state import EntityStates, MemoryStates
 
 # What replaces an image in a stored event (events.protect.MEDIA_DIGEST).
 STORED_DIGEST = "fp:"
@@ -42,28 +42,42 @@ def image_fingerprint(image_b64: str) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-class ReuseIndex:
-    """Per image fingerprint: the accounts that uploaded it and when (sliding window)."""
+def _last_upload(accounts: dict[str, float]) -> float:
+    return max(accounts.values())
 
-    def __init__(self, window_s: float = 30 * 86_400.0) -> None:
+
+class ReuseIndex:
+    """Per image fingerprint: the accounts that uploaded it and when (sliding window).
+
+    ``states``: where each image's ``{account: last upload}`` lives (default: in memory).
+    """
+
+    def __init__(
+        self,
+        window_s: float = 30 * 86_400.0,
+        states: EntityStates[dict[str, float]] | None = None,
+    ) -> None:
         self.window_s = window_s
-        self._seen: dict[str, dict[str, float]] = {}
+        self.states: EntityStates[dict[str, float]] = MemoryStates() if states is None else states
 
     def __len__(self) -> int:
-        return len(self._seen)
+        return len(self.states)
 
     def bound(self, cap: int) -> int:
         """Keep at most ``cap`` images, the least recently uploaded dropped first."""
-        return evict_least_recent(self._seen, cap, lambda accounts: max(accounts.values()))
+        return self.states.bound(cap, _last_upload)
 
     def add(self, fingerprint: str, account: str, ts: float) -> None:
-        accounts = self._seen.setdefault(fingerprint, {})
+        accounts = self.states.get(fingerprint)
+        if accounts is None:
+            accounts = {}
         if account in accounts or len(accounts) < MAX_ACCOUNTS:
             accounts[account] = max(ts, accounts.get(account, ts))
+        self.states.put_many({fingerprint: accounts})
 
     def other_accounts(self, fingerprint: str, account: str, ts: float) -> int:
         """Accounts other than ``account`` that uploaded the image within the window."""
-        accounts = self._seen.get(fingerprint)
+        accounts = self.states.get(fingerprint)
         if not accounts:
             return 0
         edge = ts - self.window_s
@@ -71,9 +85,13 @@ class ReuseIndex:
 
     def expire(self, now: float) -> None:
         edge = now - self.window_s
-        for fingerprint in list(self._seen):
-            accounts = {a: t for a, t in self._seen[fingerprint].items() if t >= edge}
-            if accounts:
-                self._seen[fingerprint] = accounts
-            else:
-                del self._seen[fingerprint]
+        gone: list[str] = []
+        kept: dict[str, dict[str, float]] = {}
+        for fingerprint, accounts in self.states.items():
+            live = {a: t for a, t in accounts.items() if t >= edge}
+            if not live:
+                gone.append(fingerprint)
+            elif len(live) < len(accounts):
+                kept[fingerprint] = live
+        self.states.delete_many(gone)
+        self.states.put_many(kept)

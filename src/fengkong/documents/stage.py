@@ -18,6 +18,7 @@ from fengkong.documents.similar import (
     NearDuplicateIndex,
 )
 from fengkong.events import Event
+from fengkong.features.state import EntityStates
 from fengkong.imaging import ImagePool, PendingChecks, probe
 from fengkong.imaging.late import ExplainStore, LateAttacher
 
@@ -60,8 +61,9 @@ class DocumentsStage:
         *,
         images: ImagePool | None = None,
         store: ExplainStore | None = None,
+        states: EntityStates[dict[str, float]] | None = None,
     ) -> None:
-        self.index = ReuseIndex(window_s)
+        self.index = ReuseIndex(window_s, states)
         self._window_s = window_s
         self._similar: dict[str, NearDuplicateIndex] = {}
         self.images = images or ImagePool(workers=0)
@@ -229,11 +231,13 @@ class DocumentsStage:
         for index in self._similar.values():
             index.expire(now)
 
+    # The reuse index behind the state interface (``documents/2``): an older layout is
+    # refused, and the engine then rebuilds from the log.
     def snapshot(self) -> bytes:
-        return dump_state("documents", (self.index, self._similar, self._company))
+        return dump_state("documents/2", (self.index, self._similar, self._company))
 
     def restore(self, data: bytes) -> None:
-        self.index, self._similar, self._company = load_state("documents", data)
+        self.index, self._similar, self._company = load_state("documents/2", data)
 
     def close(self) -> None:
         self.images.close()

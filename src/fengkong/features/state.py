@@ -8,6 +8,10 @@ sums and sums of squares, distinct sets as a HyperLogLog per bucket) and fetches
 states of one event's entities in one pipelined round trip before computing, writing
 them back after; the accumulators do not change.
 
+:class:`EntityStates` is the same idea for a stage's own per-entity memory outside the
+features engine (money flows per receiving account, document reuse per image): get and
+put by entity key, :class:`MemoryStates` in memory, ``state_redis.RedisStates`` on Redis.
+
 Snapshots are pickles of plain data. Load only snapshots this process family wrote
 (a pickle from an untrusted source can run code): they are a local restart aid, not an
 exchange format.
@@ -17,8 +21,10 @@ from __future__ import annotations
 
 import gc
 import pickle
-from collections.abc import Iterable, Mapping, MutableMapping
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
+from typing import Any, Generic, Protocol, TypeVar
+
+from fengkong.features.bounded import evict_least_recent
 
 EntityState = list[Any]
 _MAGIC = b"fengkong-features-v1\n"
@@ -103,3 +109,68 @@ class InMemoryState:
             raise SnapshotMismatch("the snapshot was taken with other feature definitions")
         self._tables.clear()
         self._tables.update(tables)
+
+
+V = TypeVar("V")
+
+
+class EntityStates(Protocol[V]):
+    """One kind of per-entity state by entity key, for a stage with memory of its own
+    (money flows per receiving account, document reuse per image).
+
+    A stage reads an event's entities (``get`` / ``get_many``) before deciding and, once
+    the event is committed, writes back the ones it changed (``put_many``): a remote
+    backend then costs one round trip each way. A state handed out by ``get`` may be
+    changed in place only when it is put back. ``items`` and ``delete_many`` serve
+    expiry; ``bound`` caps the entities kept, the least recently seen dropped first.
+    The in-memory default is :class:`MemoryStates`.
+    """
+
+    def get(self, key: str) -> V | None: ...
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, V]: ...
+
+    def put_many(self, states: Mapping[str, V]) -> None: ...
+
+    def delete_many(self, keys: Iterable[str]) -> None: ...
+
+    def items(self) -> Iterator[tuple[str, V]]: ...
+
+    def bound(self, cap: int, last_seen: Callable[[V], float]) -> int:
+        """Keep at most ``cap`` entities (``cap <= 0``: no cap); returns how many went."""
+        ...
+
+    def __len__(self) -> int: ...
+
+
+class MemoryStates(Generic[V]):
+    """:class:`EntityStates` in process memory: one dict (pickled whole in snapshots)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: dict[str, V] | None = None) -> None:
+        self.data: dict[str, V] = {} if data is None else data
+
+    def get(self, key: str) -> V | None:
+        return self.data.get(key)
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, V]:
+        data = self.data
+        return {k: data[k] for k in keys if k in data}
+
+    def put_many(self, states: Mapping[str, V]) -> None:
+        self.data.update(states)
+
+    def delete_many(self, keys: Iterable[str]) -> None:
+        data = self.data
+        for key in keys:
+            data.pop(key, None)
+
+    def items(self) -> Iterator[tuple[str, V]]:
+        return iter(list(self.data.items()))
+
+    def bound(self, cap: int, last_seen: Callable[[V], float]) -> int:
+        return evict_least_recent(self.data, cap, last_seen)
+
+    def __len__(self) -> int:
+        return len(self.data)

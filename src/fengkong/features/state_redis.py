@@ -26,12 +26,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import pickle
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, Generic, TypeVar
 
 import redis
 
+from fengkong.features.bounded import evict_least_recent
 from fengkong.features.state import EntityState, SnapshotMismatch
+
+V = TypeVar("V")
 
 _MAGIC = b"fengkong-features-redis-v1\n"
 _MAC = 32
@@ -192,3 +195,101 @@ class RedisState:
 
     def close(self) -> None:
         self.client.close()
+
+
+class RedisStates(Generic[V]):
+    """:class:`~fengkong.features.state.EntityStates` of one ``kind`` on Redis.
+
+    Each entity is one string ``<namespace>:<kind>:<key>`` (HMAC tag + pickle, refused
+    when the tag fails), expiring ``ttl_s`` after its last write (the stage's window:
+    Redis drops what the window no longer sees). ``get_many`` is one ``MGET``,
+    ``put_many`` one pipelined round trip; the last write of an entity wins, so one
+    writer per entity is assumed (no version check as :class:`RedisState` makes).
+    ``items``, ``bound`` and ``len`` scan the kind's keys: expiry and tooling, not the
+    hot path.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        secret: bytes,
+        kind: str,
+        *,
+        namespace: str = "fk:s",
+        ttl_s: float = 0.0,
+    ) -> None:
+        self.client = client
+        self._secret = secret
+        self.prefix = f"{namespace}:{kind}:"
+        self.ttl_s = ttl_s
+        self.round_trips = 0
+
+    @classmethod
+    def from_url(cls, url: str, secret: bytes, kind: str, **options: Any) -> RedisStates[Any]:
+        return cls(redis.Redis.from_url(url), secret, kind, **options)
+
+    def _pack(self, state: V) -> bytes:
+        body = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+        return hmac.digest(self._secret, body, hashlib.sha256) + body
+
+    def _unpack(self, blob: bytes | str) -> V:
+        # The client returns bytes (no ``decode_responses``).
+        assert isinstance(blob, bytes)
+        tag, body = blob[:_MAC], blob[_MAC:]
+        if not hmac.compare_digest(tag, hmac.digest(self._secret, body, hashlib.sha256)):
+            raise StateTampered("an entity state in Redis failed its authentication check")
+        state: V = pickle.loads(body)
+        return state
+
+    def get(self, key: str) -> V | None:
+        return self.get_many([key]).get(key)
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, V]:
+        keys = list(dict.fromkeys(keys))
+        if not keys:
+            return {}
+        self.round_trips += 1
+        blobs = self.client.mget([self.prefix + k for k in keys])
+        return {k: self._unpack(b) for k, b in zip(keys, blobs, strict=True) if b is not None}
+
+    def put_many(self, states: Mapping[str, V]) -> None:
+        if not states:
+            return
+        ttl_ms = int(self.ttl_s * 1000)
+        pipe = self.client.pipeline(transaction=True)
+        for key, state in states.items():
+            pipe.set(self.prefix + key, self._pack(state), px=ttl_ms if ttl_ms > 0 else None)
+        self.round_trips += 1
+        pipe.execute()
+
+    def delete_many(self, keys: Iterable[str]) -> None:
+        names = [self.prefix + k for k in keys]
+        if names:
+            self.round_trips += 1
+            self.client.delete(*names)
+
+    def _names(self) -> list[str]:
+        match = self.prefix.replace("[", "\\[").replace("*", "\\*").replace("?", "\\?") + "*"
+        found = self.client.scan_iter(match=match, count=1000)
+        return [n.decode() if isinstance(n, bytes) else str(n) for n in found]
+
+    def items(self) -> Iterator[tuple[str, V]]:
+        names = self._names()
+        cut = len(self.prefix)
+        for start in range(0, len(names), 1000):
+            chunk = names[start : start + 1000]
+            for name, blob in zip(chunk, self.client.mget(chunk), strict=True):
+                if blob is not None:  # expired between the scan and the read
+                    yield name[cut:], self._unpack(blob)
+
+    def bound(self, cap: int, last_seen: Callable[[V], float]) -> int:
+        if cap <= 0 or len(self) <= cap:
+            return 0
+        states = dict(self.items())
+        before = set(states)
+        evict_least_recent(states, cap, last_seen)
+        self.delete_many(before - states.keys())
+        return len(before) - len(states)
+
+    def __len__(self) -> int:
+        return len(self._names())

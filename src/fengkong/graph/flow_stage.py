@@ -5,7 +5,8 @@ from __future__ import annotations
 from fengkong.decisions.state import dump_state, load_state
 from fengkong.decisions.types import DecisionContext
 from fengkong.events import Event, EventType
-from fengkong.graph.flows import InflowWindow
+from fengkong.features.state import EntityStates
+from fengkong.graph.flows import Inflow, InflowWindow
 
 FEATURE_NAMES: dict[str, str] = {
     "user.received_amount_24h": "num",
@@ -27,8 +28,10 @@ class FlowsStage:
     outputs = FEATURE_NAMES
     inputs: tuple[str, ...] = ()
 
-    def __init__(self, window_s: float = 86_400.0) -> None:
-        self.inflows = InflowWindow(window_s)
+    def __init__(
+        self, window_s: float = 86_400.0, states: EntityStates[Inflow] | None = None
+    ) -> None:
+        self.inflows = InflowWindow(window_s, states)
         self.max_entities = 0  # receiving accounts kept; 0: no cap
 
     def read(self, ctx: DecisionContext) -> None:
@@ -63,8 +66,10 @@ class FlowsStage:
     def maintain(self, now: float) -> None:
         self.inflows.expire(now)
 
+    # The state behind the interface (``flows/2``): an older layout is refused, and the
+    # engine then rebuilds from the log.
     def snapshot(self) -> bytes:
-        return dump_state("flows", self.inflows)
+        return dump_state("flows/2", self.inflows)
 
     def restore(self, data: bytes) -> None:
-        self.inflows = load_state("flows", data)
+        self.inflows = load_state("flows/2", data)

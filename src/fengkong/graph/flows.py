@@ -17,14 +17,16 @@ from __future__ import annotations
 
 from collections import deque
 
-from fengkong.features.bounded import evict_least_recent
+from fengkong.features.state import EntityStates, MemoryStates
 
 _BUCKET_S = 3600.0
 # Distinct senders are counted exactly up to this many per account and window.
 MAX_SENDERS = 64
 
 
-class _Inflow:
+class Inflow:
+    """One account's received transfers: hourly buckets and the time of the last."""
+
     __slots__ = ("buckets", "last_ts")
 
     def __init__(self) -> None:
@@ -33,25 +35,34 @@ class _Inflow:
         self.last_ts = float("-inf")
 
 
-class InflowWindow:
-    """Received transfers per account over a sliding window of hourly buckets."""
+def _last_ts(state: Inflow) -> float:
+    return state.last_ts
 
-    def __init__(self, window_s: float = 86_400.0) -> None:
+
+class InflowWindow:
+    """Received transfers per account over a sliding window of hourly buckets.
+
+    ``states``: where the accounts' :class:`Inflow` live (default: in memory).
+    """
+
+    def __init__(
+        self, window_s: float = 86_400.0, states: EntityStates[Inflow] | None = None
+    ) -> None:
         self.window_s = window_s
-        self._accounts: dict[str, _Inflow] = {}
+        self.states: EntityStates[Inflow] = MemoryStates() if states is None else states
 
     def __len__(self) -> int:
-        return len(self._accounts)
+        return len(self.states)
 
     def bound(self, cap: int) -> int:
         """Keep at most ``cap`` accounts, the least recently credited dropped first."""
-        return evict_least_recent(self._accounts, cap, lambda s: s.last_ts)
+        return self.states.bound(cap, _last_ts)
 
     def add(self, account: str, sender: str, amount: float, ts: float) -> None:
         """Record ``amount`` received by ``account`` from ``sender`` at ``ts``."""
-        state = self._accounts.get(account)
+        state = self.states.get(account)
         if state is None:
-            state = self._accounts[account] = _Inflow()
+            state = Inflow()
         start = ts - ts % _BUCKET_S
         buckets = state.buckets
         if buckets and buckets[-1][0] == start:
@@ -63,13 +74,14 @@ class InflowWindow:
             buckets.append((start, amount, 1, {sender}))
         state.last_ts = max(state.last_ts, ts)
         self._expire(state, ts)
+        self.states.put_many({account: state})
 
     def read(self, account: str, ts: float) -> tuple[float, int, int, float | None]:
         """``(amount, transfers, distinct senders, seconds since the last)`` before ``ts``.
 
         Buckets are hourly, so the window's oldest edge is exact to the hour.
         """
-        state = self._accounts.get(account)
+        state = self.states.get(account)
         if state is None:
             return 0.0, 0, 0, None
         self._expire(state, ts)
@@ -85,11 +97,10 @@ class InflowWindow:
 
     def expire(self, now: float) -> None:
         """Drop accounts whose whole window has passed."""
-        stale = [a for a, s in self._accounts.items() if now - s.last_ts > self.window_s]
-        for account in stale:
-            del self._accounts[account]
+        stale = [a for a, s in self.states.items() if now - s.last_ts > self.window_s]
+        self.states.delete_many(stale)
 
-    def _expire(self, state: _Inflow, ts: float) -> None:
+    def _expire(self, state: Inflow, ts: float) -> None:
         buckets = state.buckets
         while buckets and buckets[0][0] + _BUCKET_S <= ts - self.window_s:
             buckets.popleft()

@@ -11,6 +11,7 @@ from fengkong.decisions.types import DecisionContext
 from fengkong.events import Event, Label
 from fengkong.graph import FEATURE_NAMES, OnlineGraph, account_key, identifier_keys
 from fengkong.graph.entities import STRONG_KINDS, WEAK_KINDS
+from fengkong.graph.state import GraphState
 from fengkong.identity.device import device_key as derive_device_key
 
 
@@ -28,8 +29,8 @@ class GraphStage:
     outputs: ClassVar[Mapping[str, str]] = {f"graph.{n}": "any" for n in FEATURE_NAMES}
     inputs = ("device.key",)
 
-    def __init__(self, graph: OnlineGraph | None = None) -> None:
-        self.graph = graph if graph is not None else OnlineGraph()
+    def __init__(self, graph: GraphState | None = None) -> None:
+        self.graph: GraphState = graph if graph is not None else OnlineGraph()
         self._read: tuple[str, str, list[str]] | None = None
 
     # A generation's nodes are accounts and identifiers of every kind: the per-kind

@@ -20,6 +20,7 @@ from fengkong.api.masking import mask
 from fengkong.events import EventValidationError, parse_event
 from fengkong.graph.entities import money_edge
 from fengkong.graph.neighbourhood import Neighbourhood, neighbourhood
+from fengkong.graph.online import OnlineGraph
 from fengkong.graph.stage import GraphStage
 from fengkong.runtime import Runtime
 
@@ -82,9 +83,9 @@ def _amount(event: dict[str, Any]) -> str | None:
 
 
 def graph_of(rt: Runtime, user_id: str) -> Neighbourhood | None:
-    """The account's neighbourhood in the serving graph (``None``: no graph stage)."""
+    """The account's neighbourhood in the serving graph (``None``: no in-memory graph)."""
     for stage in rt.engine.pipeline.stages:
-        if isinstance(stage, GraphStage):
+        if isinstance(stage, GraphStage) and isinstance(stage.graph, OnlineGraph):
             return neighbourhood(stage.graph, user_id)
     return None
 
