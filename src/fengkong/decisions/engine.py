@@ -15,7 +15,7 @@ import orjson
 
 from fengkong.decisions.follow import LogFollower, as_label
 from fengkong.decisions.pipeline import Pipeline
-from fengkong.decisions.state import Snapshot, SnapshotError
+from fengkong.decisions.state import Snapshot, SnapshotError, no_gc
 from fengkong.decisions.store import (
     Committer,
     DecisionRecord,
@@ -471,7 +471,10 @@ class Engine:
                 if snap is not None and snap.seq > self.store.last_seq():
                     raise SnapshotError("the snapshot is newer than the stored log")
                 if snap is not None:
-                    self.pipeline.restore(snap)
+                    # Millions of small objects: a collection pass every few thousand
+                    # of them would cost more than the unpickling itself.
+                    with no_gc():
+                        self.pipeline.restore(snap)
             except (SnapshotError, ValueError, OSError) as exc:
                 log.warning("snapshot %s not used (%s): rebuilding", self.snapshot_path, exc)
                 snap = None
