@@ -24,12 +24,13 @@ from fengkong.runtime_identity import Identity, open_identity
 from fengkong.settings import Settings
 from fengkong.sharing import ConsortiumKeys, SharingTokenizer, Vault
 from fengkong.storage import GroupCommitter, SQLiteStore
-from fengkong.storage.changes import ChangeFeed
+from fengkong.storage.changes import ChangeFeed, PgChangeFeed
 from fengkong.storage.files import check_private, create_private, key_from_file, store_files
 from fengkong.storage.postgres import PostgresStore
 from fengkong.storage.repair import StoreDamaged
 from fengkong.storage.repair import check as check_store
 from fengkong.storage.rules_sqlite import SQLiteRuleStore
+from fengkong.storage.sql import Database, is_postgres, open_db
 
 if TYPE_CHECKING:
     from fengkong.decisions.follow import LogFollower
@@ -89,6 +90,19 @@ def open_store(settings: Settings, protector: FieldProtector) -> AnyStore:
     )
 
 
+def audit_db(settings: Settings) -> Path | Database:
+    """What :class:`~fengkong.audit.trail.AuditTrail` opens: the file, or PostgreSQL."""
+    target = settings.shared_db()
+    return open_db(target) if is_postgres(target) else settings.db_path
+
+
+def models_dir(settings: Settings) -> Path | None:
+    """The model artefacts' directory (on PostgreSQL, beside ``db_path`` unless set)."""
+    if settings.models_dir is None and settings.storage.backend == "postgres":
+        return Path(f"{settings.db_path}.models")
+    return settings.models_dir
+
+
 def feature_state(settings: Settings) -> RedisState | None:
     """The shared feature state of ``state.backend = "redis"`` (``None``: in memory)."""
     if settings.state.backend != "redis":
@@ -140,7 +154,7 @@ def open_rule_store(settings: Settings) -> SQLiteRuleStore:
     from fengkong.decisions.stages_rules import rule_known_names
     from fengkong.rules import default_ruleset, load_ruleset
 
-    store = SQLiteRuleStore(settings.db_path, rule_known_names())
+    store = SQLiteRuleStore(settings.shared_db(), rule_known_names())
     live = store.live_version()
     wanted = load_ruleset(settings.rules_path) if settings.rules_path else None
     if wanted is not None and (live is None or live.digest != wanted.digest()):
@@ -177,7 +191,9 @@ def credit_stage(settings: Settings) -> Stage:
 
     path = settings.credit_policy_path
     policy = load_policy(path) if path is not None else OfferPolicy()
-    return CreditStage.from_registry(CreditRegistry(settings.db_path, settings.models_dir), policy)
+    return CreditStage.from_registry(
+        CreditRegistry(settings.shared_db(), models_dir(settings)), policy
+    )
 
 
 Mode = Literal["serve", "replay", "backtest", "export", "training"]
@@ -235,7 +251,7 @@ def compose(
         )
     needs_models = mode in ("serve", "replay") or (mode == "backtest" and store is not None)
     registry = (
-        Registry(settings.db_path, settings.models_dir)
+        Registry(settings.shared_db(), models_dir(settings))
         if needs_models or features is None
         else None
     )
@@ -329,15 +345,16 @@ def build_stages(
 
 def open_change_feed(
     settings: Settings, rule_store: SQLiteRuleStore, pipeline: Pipeline
-) -> ChangeFeed | None:
-    """One feed tells the rule store and the models stage when to reload (a file only)."""
-    if str(settings.db_path) == ":memory:":
+) -> ChangeFeed | PgChangeFeed | None:
+    """One feed tells the rule store and the models stage when to reload (a file, or
+    PostgreSQL's LISTEN/NOTIFY: labels' version then comes from the log follower)."""
+    feed: ChangeFeed | PgChangeFeed
+    if settings.storage.backend == "postgres":
+        feed = PgChangeFeed(settings.shared_db())
+    elif str(settings.db_path) == ":memory:":
         return None
-    if settings.storage.backend != "sqlite":
-        # The feed's triggers watch the file's labels table, empty when labels live in
-        # PostgreSQL (their version then comes from the log follower).
-        SQLiteStore(settings.db_path, synchronous=settings.sqlite_synchronous).close()
-    feed = ChangeFeed(str(settings.db_path))
+    else:
+        feed = ChangeFeed(str(settings.db_path))
     rule_store.changes = feed.version
     for stage in pipeline.stages:
         if hasattr(stage, "changes") and getattr(stage, "changes", 0) is None:
@@ -346,7 +363,7 @@ def open_change_feed(
 
 
 def follow_shared_log(
-    settings: Settings, engine: Engine, store: AnyStore, changes: ChangeFeed | None
+    settings: Settings, engine: Engine, store: AnyStore, changes: ChangeFeed | PgChangeFeed | None
 ) -> LogFollower | None:
     """On a store other workers write too, follow their events and labels (before the
     rebuild, so its start position is what the rebuild will have read at least)."""
@@ -381,7 +398,7 @@ class Runtime:
     committer: GroupCommitter | None = None
     rebuilt_events: int = field(default=0)
     identity: Identity | None = None
-    changes: ChangeFeed | None = None
+    changes: ChangeFeed | PgChangeFeed | None = None
 
     def close(self) -> None:
         if self.committer is not None:

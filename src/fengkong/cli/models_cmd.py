@@ -60,7 +60,9 @@ def _source(
 
 def _registry(config: Path | None, db_path: Path | None) -> tuple[Registry, Path]:
     settings = load_settings(config, db_path=db_path)
-    return Registry(settings.db_path), Path(settings.db_path)
+    from fengkong.runtime import models_dir
+
+    return Registry(settings.shared_db(), models_dir(settings)), Path(settings.db_path)
 
 
 def _columns(rows: Rows, model: Model) -> np.ndarray[Any, Any]:

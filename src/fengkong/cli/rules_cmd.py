@@ -48,7 +48,7 @@ def _settings(config: Path | None, db_path: Path | None) -> Settings:
 
 
 def _store(settings: Settings) -> SQLiteRuleStore:
-    return SQLiteRuleStore(settings.db_path, rule_known_names(), refresh_s=0.0)
+    return SQLiteRuleStore(settings.shared_db(), rule_known_names(), refresh_s=0.0)
 
 
 def _print_problems(exc: RuleSetInvalid) -> None:
