@@ -114,7 +114,7 @@ class SQLiteChallengeStore:
             f"INSERT INTO challenges ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
             " ON CONFLICT(challenge_id) DO UPDATE SET code_hash = excluded.code_hash,"
             " method = excluded.method, attempts = 0, created_at = excluded.created_at,"
-            " expires_at = excluded.expires_at WHERE status = 'pending'",
+            " expires_at = excluded.expires_at WHERE challenges.status = 'pending'",
             (
                 row.challenge_id,
                 row.event_id,
