@@ -101,7 +101,12 @@ class PgChangeFeed:
     """
 
     def __init__(
-        self, url: str, interval_s: float = 1.0, clock: Callable[[], float] = time.monotonic
+        self,
+        url: str,
+        interval_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        listen: bool = True,
     ) -> None:
         from fengkong.storage.sql import PostgresDB
 
@@ -118,8 +123,9 @@ class PgChangeFeed:
         self.notified = 0
         self._listening = threading.Event()
         self._thread = threading.Thread(target=self._listen, name="fk-changes", daemon=True)
-        self._thread.start()
-        self._listening.wait(10)
+        if listen:  # off: the interval's poll alone (the floor the notifications improve on)
+            self._thread.start()
+            self._listening.wait(10)
 
     def _listen(self) -> None:
         import psycopg
@@ -151,5 +157,6 @@ class PgChangeFeed:
 
     def close(self) -> None:
         self._stop.set()
-        self._thread.join(5)
+        if self._thread.is_alive():
+            self._thread.join(5)
         self._db.close()
