@@ -17,7 +17,7 @@ import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from fengkong.events import Event
-from fengkong.runtime import consortium_keys, field_protector
+from fengkong.runtime import audit_db, consortium_keys, field_protector
 from fengkong.settings import Settings
 from fengkong.sharing.bundle import Bundle, BundleError, sign_bundle, verify_bundle
 from fengkong.sharing.export import ExportReport, build_entries, collect, fraud_targets
@@ -185,7 +185,7 @@ def psi_check(
 def _chain(settings: Settings, kind: str, ref: str, data: dict[str, Any]) -> None:
     from fengkong.audit.trail import AuditTrail
 
-    trail = AuditTrail(settings.db_path)
+    trail = AuditTrail(audit_db(settings))
     try:
         trail.record(kind, ref, actor="cli", data=data)
     finally:
@@ -204,7 +204,7 @@ def build_police_lead(settings: Settings, rings_path: Path, ring_id: str) -> byt
     if ring is None:
         raise ValueError(f"no ring {ring_id!r} in {rings_path}")
     key_path = settings.audit_key_path or Path(f"{settings.db_path}.audit-key")
-    trail = AuditTrail(settings.db_path, load_signer(key_path, settings.audit_origin))
+    trail = AuditTrail(audit_db(settings), load_signer(key_path, settings.audit_origin))
     try:
         blob = build_lead(
             ring,
