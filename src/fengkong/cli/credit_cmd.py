@@ -21,8 +21,10 @@ _OUT = click.Path(dir_okay=False, path_type=Path)
 
 
 def _registry(config: Path | None, db_path: Path | None) -> CreditRegistry:
+    from fengkong.runtime import models_dir
+
     settings = load_settings(config, db_path=db_path)
-    return CreditRegistry(settings.db_path, settings.models_dir)
+    return CreditRegistry(settings.shared_db(), models_dir(settings))
 
 
 def _read(
