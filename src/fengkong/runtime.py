@@ -309,7 +309,7 @@ def shared_stage(settings: Settings, vault: Vault | None, *, background: bool = 
     keys = consortium_keys(settings)
     if not keys:
         return SharedListStage(None, keys)
-    source = vault.store if vault is not None else SharingStore(settings.db_path)
+    source = vault.store if vault is not None else SharingStore(settings.shared_db())
     assert isinstance(source, SharingStore)
     return SharedListStage(source, keys, vault or Vault(source), background=background)
 
@@ -318,7 +318,7 @@ def open_vault(settings: Settings) -> Vault | None:
     """The edge's record of consortium hashes of tokenised identifiers (sharing on only)."""
     from fengkong.storage.sharing_sqlite import SharingStore
 
-    return Vault(SharingStore(settings.db_path)) if consortium_keys(settings) else None
+    return Vault(SharingStore(settings.shared_db())) if consortium_keys(settings) else None
 
 
 def _bounded(settings: Settings, stages: list[Stage]) -> list[Stage]:

@@ -163,3 +163,29 @@ def test_the_change_feed_is_woken_by_notify(pg_url: str) -> None:
     assert feed.version("models") == before[1] + 1
     for s in (feed, other, rules, models):
         s.close()
+
+
+def test_consortium_lists_and_the_vault_on_postgres(pg_url: str) -> None:
+    from fengkong.storage.sharing_sqlite import ImportRefused, SharingStore
+    from tests.sharing.test_store import NOW, _bundle
+
+    store, other = SharingStore(pg_url), SharingStore(pg_url)
+    seen = [other.version()]
+    assert store.import_bundle(_bundle("a", 10, ["11" * 16, "22" * 16]), via="t", now=NOW)
+    assert not other.import_bundle(_bundle("a", 10, ["11" * 16, "22" * 16]), via="t", now=NOW)
+    assert store.import_bundle(_bundle("a", 20, ["33" * 16]), via="t", now=NOW)
+    seen.append(other.version())
+    assert [(e.member, e.digest) for e in other.entries()] == [("a", "33" * 16)]
+    with pytest.raises(ImportRefused, match="not newer"):
+        other.import_bundle(_bundle("a", 15, ["22" * 16]), via="t", now=NOW)
+    assert other.revoke("a", "poisoning") == 1 and store.revoked() == ["a"]
+    seen.append(store.version())
+    assert seen == sorted(set(seen))
+    assert [b["member"] for b in store.bundles()] == ["a", "a"]
+    store.remember([("tk_1", "ck1", "aa"), ("tk_1", "ck2", "bb")])
+    other.remember([("tk_1", "ck1", "aa")])
+    assert other.hashes(["tk_1", "tk_2"]) == {"tk_1": {"ck1": "aa", "ck2": "bb"}}
+    report = verify_database(open_db(pg_url))
+    assert report.ok, report.problems[:3]
+    store.close()
+    other.close()

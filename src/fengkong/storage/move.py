@@ -1,6 +1,6 @@
 """Move an embedded database to PostgreSQL: events, decisions, labels, the audit chain,
 and the small stores' tables (rules, lists, freezes, models' metadata, keys, cases,
-challenges, voiceprints), so the workers need no file of their own afterwards.
+challenges, voiceprints, consortium lists), so the workers need no file of their own afterwards.
 
 Rows are copied as they are: bodies stay sealed under the same field key, audit entries
 keep their exact bytes, so the chain verifies on the copy and goes on from its head.
@@ -32,9 +32,10 @@ STORE_TABLES = (
     "models_versions", "models_roles_log", "api_keys",
     "cases", "case_members", "case_events", "case_log", "case_inboxes", "case_meta",
     "challenges", "device_bindings", "totp_secrets", "voiceprints",
+    "share_bundles", "share_entries", "share_revoked", "share_version", "share_vault",
 )  # fmt: skip
 # Rows their migration seeds in a fresh database: the file's replace them.
-_SEEDED = {"rules_meta", "case_inboxes", "case_meta"}
+_SEEDED = {"rules_meta", "case_inboxes", "case_meta", "share_version"}
 _IDENTITIES = {"events": "seq", "labels": "id", "rules_live_log": "seq", "models_roles_log": "seq"}
 # BYTEA columns: SQLite may hand back TEXT for a BLOB column written as text.
 _BINARY = {"body", "explain", "entry"}
@@ -119,6 +120,7 @@ def _migrate_stores(url: str) -> None:
     from fengkong.storage.keys_sqlite import KeyStore
     from fengkong.storage.models_sqlite import SQLiteModelStore
     from fengkong.storage.rules_sqlite import SQLiteRuleStore
+    from fengkong.storage.sharing_sqlite import SharingStore
     from fengkong.storage.voiceprints_sqlite import SQLiteVoiceprintStore
 
     for store in (
@@ -128,6 +130,7 @@ def _migrate_stores(url: str) -> None:
         CaseStore(url),
         SQLiteChallengeStore(url),
         SQLiteVoiceprintStore(url),
+        SharingStore(url),
     ):
         store.close()
 

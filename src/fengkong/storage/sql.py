@@ -130,8 +130,9 @@ class PostgresDB:
             return _Fetched.of(pg.Qmark(conn).execute(sql, params))
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]], /) -> Any:
-        with self.write() as conn:
-            conn.executemany(sql, rows)
+        """Rows in one transaction (not under the writers' lock: nothing is chained)."""
+        with self.pool.connection() as conn, conn.transaction():
+            pg.Qmark(conn).executemany(sql, rows)
 
     @contextmanager
     def write(self) -> Iterator[pg.Qmark]:
