@@ -24,13 +24,14 @@ from fengkong.runtime_identity import Identity, open_identity
 from fengkong.settings import Settings
 from fengkong.sharing import ConsortiumKeys, SharingTokenizer, Vault
 from fengkong.storage import GroupCommitter, SQLiteStore
-from fengkong.storage.changes import ChangeFeed
+from fengkong.storage.changes import ChangeFeed, PgChangeFeed
 from fengkong.storage.files import check_private, create_private, key_from_file, store_files
 from fengkong.storage.models_sqlite import SQLiteModelStore
 from fengkong.storage.postgres import PostgresStore
 from fengkong.storage.repair import StoreDamaged
 from fengkong.storage.repair import check as check_store
 from fengkong.storage.rules_sqlite import SQLiteRuleStore
+from fengkong.storage.sql import Database, is_postgres, open_db
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -95,6 +96,19 @@ def open_store(settings: Settings, protector: FieldProtector) -> AnyStore:
     )
 
 
+def audit_db(settings: Settings) -> Path | Database:
+    """What :class:`~fengkong.audit.trail.AuditTrail` opens: the file, or PostgreSQL."""
+    target = settings.shared_db()
+    return open_db(target) if is_postgres(target) else settings.db_path
+
+
+def models_dir(settings: Settings) -> Path | None:
+    """The model artefacts' directory (on PostgreSQL, beside ``db_path`` unless set)."""
+    if settings.models_dir is None and settings.storage.backend == "postgres":
+        return Path(f"{settings.db_path}.models")
+    return settings.models_dir
+
+
 def feature_state(settings: Settings) -> RedisState | None:
     """The shared feature state of ``state.backend = "redis"`` (``None``: in memory)."""
     if settings.state.backend != "redis":
@@ -148,7 +162,7 @@ def open_rule_store(settings: Settings) -> SQLiteRuleStore:
     """
     from fengkong.rules import default_ruleset, load_ruleset
 
-    store = SQLiteRuleStore(settings.db_path, default_rule_names())
+    store = SQLiteRuleStore(settings.shared_db(), default_rule_names())
     live = store.live_version()
     wanted = load_ruleset(settings.rules_path) if settings.rules_path else None
     if wanted is not None and (live is None or live.digest != wanted.digest()):
@@ -179,7 +193,7 @@ def serving_feature_definitions(registry: Registry) -> list[str]:
 
 def model_store(settings: Settings) -> SQLiteModelStore:
     """The models' versions and roles in the database, artefacts in ``models_dir``."""
-    return SQLiteModelStore(settings.db_path, settings.models_dir)
+    return SQLiteModelStore(settings.shared_db(), models_dir(settings))
 
 
 def credit_stage(settings: Settings) -> Stage:
@@ -388,7 +402,7 @@ def shared_stage(settings: Settings, vault: Vault | None, *, background: bool = 
     keys = consortium_keys(settings)
     if not keys:
         return SharedListStage(None, keys)
-    source = vault.store if vault is not None else SharingStore(settings.db_path)
+    source = vault.store if vault is not None else SharingStore(settings.shared_db())
     assert isinstance(source, SharingStore)
     return SharedListStage(source, keys, vault or Vault(source), background=background)
 
@@ -397,7 +411,7 @@ def open_vault(settings: Settings) -> Vault | None:
     """The edge's record of consortium hashes of tokenised identifiers (sharing on only)."""
     from fengkong.storage.sharing_sqlite import SharingStore
 
-    return Vault(SharingStore(settings.db_path)) if consortium_keys(settings) else None
+    return Vault(SharingStore(settings.shared_db())) if consortium_keys(settings) else None
 
 
 def _bounded(settings: Settings, stages: list[Stage]) -> list[Stage]:
@@ -424,15 +438,16 @@ def build_stages(
 
 def open_change_feed(
     settings: Settings, rule_store: SQLiteRuleStore, pipeline: Pipeline
-) -> ChangeFeed | None:
-    """One feed tells the rule store and the models stage when to reload (a file only)."""
-    if str(settings.db_path) == ":memory:":
+) -> ChangeFeed | PgChangeFeed | None:
+    """One feed tells the rule store and the models stage when to reload (a file, or
+    PostgreSQL's LISTEN/NOTIFY: labels' version then comes from the log follower)."""
+    feed: ChangeFeed | PgChangeFeed
+    if settings.storage.backend == "postgres":
+        feed = PgChangeFeed(settings.shared_db())
+    elif str(settings.db_path) == ":memory:":
         return None
-    if settings.storage.backend != "sqlite":
-        # The feed's triggers watch the file's labels table, empty when labels live in
-        # PostgreSQL (their version then comes from the log follower).
-        SQLiteStore(settings.db_path, synchronous=settings.sqlite_synchronous).close()
-    feed = ChangeFeed(str(settings.db_path))
+    else:
+        feed = ChangeFeed(str(settings.db_path))
     rule_store.changes = feed.version
     for stage in pipeline.stages:
         if hasattr(stage, "changes") and getattr(stage, "changes", 0) is None:
@@ -441,7 +456,7 @@ def open_change_feed(
 
 
 def follow_shared_log(
-    settings: Settings, engine: Engine, store: AnyStore, changes: ChangeFeed | None
+    settings: Settings, engine: Engine, store: AnyStore, changes: ChangeFeed | PgChangeFeed | None
 ) -> LogFollower | None:
     """On a store other workers write too, follow their events and labels (before the
     rebuild, so its start position is what the rebuild will have read at least)."""
@@ -476,7 +491,7 @@ class Runtime:
     committer: GroupCommitter | None = None
     rebuilt_events: int = field(default=0)
     identity: Identity | None = None
-    changes: ChangeFeed | None = None
+    changes: ChangeFeed | PgChangeFeed | None = None
 
     def close(self) -> None:
         if self.committer is not None:

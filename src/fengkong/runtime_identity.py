@@ -42,7 +42,7 @@ def _voiceprints(settings: Settings) -> tuple[Voiceprints, SQLiteVoiceprintStore
     embedder = load_embedder(settings.voice.model)
     if settings.voice.threshold is not None:
         embedder.threshold = settings.voice.threshold
-    store = SQLiteVoiceprintStore(settings.db_path)
+    store = SQLiteVoiceprintStore(settings.shared_db())
     prints = Voiceprints(embedder, settings.voice.enrol_utterances, persist=store.add)
     for user_id, event_id, embedding in store.load(embedder.name):
         prints.load(user_id, event_id, embedding)
@@ -64,7 +64,7 @@ def _sender(settings: Settings) -> OtpSender:
 def open_identity(settings: Settings, secret: bytes) -> Identity:
     """Open the challenge tables in the database and load the recent outcomes."""
     cfg = settings.challenges
-    store = SQLiteChallengeStore(settings.db_path)
+    store = SQLiteChallengeStore(settings.shared_db())
     config = ChallengeConfig(
         ttl_s=cfg.ttl_s,
         max_attempts=cfg.max_attempts,

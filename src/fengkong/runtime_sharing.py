@@ -17,7 +17,7 @@ import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from fengkong.events import Event
-from fengkong.runtime import consortium_keys, field_protector
+from fengkong.runtime import AnyStore, audit_db, consortium_keys, field_protector, open_store
 from fengkong.settings import Settings
 from fengkong.sharing.bundle import Bundle, BundleError, sign_bundle, verify_bundle
 from fengkong.sharing.export import ExportReport, build_entries, collect, fraud_targets
@@ -29,7 +29,6 @@ from fengkong.sharing.keys import (
     load_signing_key,
     public_key_text,
 )
-from fengkong.storage import SQLiteStore
 from fengkong.storage.sharing_sqlite import ImportRefused, SharingStore
 
 log = logging.getLogger(__name__)
@@ -78,7 +77,7 @@ def open_directory(settings: Settings) -> MemberDirectory:
     return MemberDirectory.load(settings.sharing.members_path)
 
 
-def _stored_events(store: SQLiteStore) -> Iterator[Event]:
+def _stored_events(store: AnyStore) -> Iterator[Event]:
     for body in store.events():
         try:
             yield Event.model_validate_json(body)
@@ -90,8 +89,8 @@ def export(settings: Settings, *, now: float | None = None) -> tuple[bytes, Expo
     """The member's signed bundle of its confirmed-fraud identities, and what it holds."""
     member = open_member(settings)
     at = time.time() if now is None else now
-    store = SQLiteStore(settings.db_path, protector=field_protector(settings))
-    vault = SharingStore(settings.db_path)
+    store = open_store(settings, field_protector(settings))
+    vault = SharingStore(settings.shared_db())
     try:
         users, events = fraud_targets(store.labels())
         report = ExportReport(fraud_accounts=len(users), fraud_events=len(events))
@@ -129,7 +128,7 @@ def import_blob(
         raise ImportRefused("this is our own bundle")
     if bundle.consortium_key not in consortium_keys(settings).ids:
         raise ImportRefused(f"consortium key {bundle.consortium_key!r} is not configured here")
-    store = SharingStore(settings.db_path)
+    store = SharingStore(settings.shared_db())
     try:
         done = store.import_bundle(bundle, via=via, now=at)
         store.purge_expired(at)  # other members' entries that expired since their import
@@ -185,7 +184,7 @@ def psi_check(
 def _chain(settings: Settings, kind: str, ref: str, data: dict[str, Any]) -> None:
     from fengkong.audit.trail import AuditTrail
 
-    trail = AuditTrail(settings.db_path)
+    trail = AuditTrail(audit_db(settings))
     try:
         trail.record(kind, ref, actor="cli", data=data)
     finally:
@@ -204,7 +203,7 @@ def build_police_lead(settings: Settings, rings_path: Path, ring_id: str) -> byt
     if ring is None:
         raise ValueError(f"no ring {ring_id!r} in {rings_path}")
     key_path = settings.audit_key_path or Path(f"{settings.db_path}.audit-key")
-    trail = AuditTrail(settings.db_path, load_signer(key_path, settings.audit_origin))
+    trail = AuditTrail(audit_db(settings), load_signer(key_path, settings.audit_origin))
     try:
         blob = build_lead(
             ring,

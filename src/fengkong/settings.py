@@ -264,6 +264,14 @@ class Settings(BaseSettings):
             raise ValueError("state.redis_url: required when state.backend is redis")
         return self
 
+    def shared_db(self) -> str:
+        """Where rules, lists, models' metadata, keys, audit checkpoints, cases and
+        challenges live: the PostgreSQL URL on ``storage.backend = "postgres"``, else
+        the SQLite file (docs/deployment.md)."""
+        if self.storage.backend == "postgres" and self.storage.url is not None:
+            return self.storage.url.get_secret_value()
+        return str(self.db_path)
+
     def limits(self) -> Limits:
         """The edge's limits (:mod:`fengkong.events.limits`) these settings ask for."""
         return Limits(

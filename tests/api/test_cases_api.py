@@ -101,15 +101,3 @@ def test_bad_input_and_roles(client: TestClient) -> None:
     )
     assert refused.status_code == 403
     assert client.get("/v1/cases").status_code == 401
-
-
-def test_cases_on_a_store_other_than_the_embedded_one_answer_501() -> None:
-    from types import SimpleNamespace
-
-    from fastapi import HTTPException
-
-    from fengkong.api.cases_routes import embedded_store
-
-    with pytest.raises(HTTPException) as raised:
-        embedded_store(SimpleNamespace(store=object()))  # type: ignore[arg-type]
-    assert raised.value.status_code == 501 and "storage.backend" in str(raised.value.detail)

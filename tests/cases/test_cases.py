@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -11,6 +12,9 @@ from fengkong.cases import CaseError, Inbox, check_move, closing_labels, round_r
 from fengkong.decisions.store import DecisionRecord, LabelRecord
 from fengkong.storage import SQLiteStore
 from fengkong.storage.cases_sqlite import CaseStore, close_in
+from tests.servers import new_database, pg_server
+
+__all__ = ["pg_server"]  # the session fixture, used by name
 
 
 def _record(
@@ -23,8 +27,14 @@ def _record(
     )  # fmt: skip
 
 
-@pytest.fixture()
-def stores(tmp_path: Path) -> tuple[SQLiteStore, CaseStore]:
+@pytest.fixture(params=["sqlite", "postgres"])
+def stores(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Any, CaseStore]:
+    """The event store and the case store on one database: the file, or PostgreSQL."""
+    if request.param == "postgres":
+        from fengkong.storage.postgres import PostgresStore
+
+        url = new_database(request.getfixturevalue("pg_server"))
+        return PostgresStore(url, pool_size=2), CaseStore(url)
     db = tmp_path / "fk.db"
     return SQLiteStore(db), CaseStore(db)
 

@@ -114,3 +114,33 @@ def test_decisions_on_redis_equal_those_in_memory(tmp_path: Path, redis_url: str
         events,
     )
     assert shared == memory
+
+
+def test_a_duplicate_decided_by_two_workers_at_once_is_counted_once(redis_url: str) -> None:
+    a, sa = _engine(redis_url)
+    b, sb = _engine(redis_url)
+    event = _event(1)
+    # Both workers read the state before either writes: the same instant.
+    sa.load(a.entity_keys(event, "d1"))  # type: ignore[arg-type]
+    sb.load(b.entity_keys(event, "d1"))  # type: ignore[arg-type]
+    a.compute(event, "d1")  # type: ignore[arg-type]
+    b.compute(event, "d1")  # type: ignore[arg-type]
+    assert sa.save(event.event_id)  # type: ignore[attr-defined]
+    assert sb.save(event.event_id) and sb.duplicates == 1  # type: ignore[attr-defined]
+    assert sb.conflicts == 0  # claimed: nothing to retry
+    assert _step(a, sa, _event(2))["user.events_1h"] == 1  # e1 once, not twice
+    # Without an id (tooling) nothing is claimed; the version check still holds.
+    sa.load(a.entity_keys(_event(3), "d1"))  # type: ignore[arg-type]
+    a.compute(_event(3), "d1")  # type: ignore[arg-type]
+    assert sa.save() and sa.duplicates == 0
+
+
+def test_the_claim_expires(redis_url: str) -> None:
+    a, sa = _engine(redis_url)
+    sa.claim_ttl_s = 5.0
+    _step(a, sa, _event(1))
+    sa.load(a.entity_keys(_event(2), "d1"))  # type: ignore[arg-type]
+    a.compute(_event(2), "d1")  # type: ignore[arg-type]
+    assert sa.save("e2")
+    ttl = redis.Redis.from_url(redis_url).pttl("fk:f:seen:e2")
+    assert 0 < ttl <= 5000

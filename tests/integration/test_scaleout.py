@@ -71,13 +71,14 @@ def test_two_workers_round_robin_decide_like_one_embedded_process(
         expected[answer["event_id"]] = _view(answer, stored[1])
     reference.close()
 
-    env = _shared_env(pg_url, redis_url)
+    # Two hosts: no file in common, every shared thing is in PostgreSQL or Redis.
+    env = {**_shared_env(pg_url, redis_url), "FENGKONG_FIELD_KEY": "field-key-of-the-deployment"}
     ports = [free_port(), free_port()]
-    db = tmp_path / "shared.db"  # rules, keys, models: one file on this host
     procs = []
     try:
-        for port in ports:  # one after the other: the first creates the admin key
-            procs.append(start_server(db, port, env))
+        for n, port in enumerate(ports):  # one after the other: the first creates the admin key
+            (tmp_path / f"host{n}").mkdir()
+            procs.append(start_server(tmp_path / f"host{n}" / "fk.db", port, env))
         clients = [httpx.Client(base_url=f"http://127.0.0.1:{p}", headers=AUTH) for p in ports]
         answers = []
         for i, event in enumerate(events):

@@ -1,10 +1,15 @@
-"""The SQLite rule store: publish, immutability, rollback, lists with expiry, freezes."""
+"""The rule store: publish, immutability, rollback, lists with expiry, freezes.
+
+Every store test runs on the SQLite file and on PostgreSQL.
+"""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from click.testing import CliRunner
 
@@ -13,7 +18,11 @@ from fengkong.decisions.types import Action, DecisionContext
 from fengkong.rules import RuleSetInvalid, parse_ruleset
 from fengkong.rules.stage import RulesStage
 from fengkong.storage.rules_sqlite import SQLiteRuleStore
+from fengkong.storage.sql import is_postgres
 from tests.rules.helpers import KNOWN, make_event
+from tests.servers import new_database, pg_server
+
+__all__ = ["pg_server"]  # the session fixture, used by name
 
 
 class Clock:
@@ -36,9 +45,19 @@ def _rs(threshold: int, name: str = "t") -> object:
     )
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where the store lives: a file, or a fresh PostgreSQL database."""
+    if request.param == "postgres":
+        return new_database(request.getfixturevalue("pg_server"))
+    return str(tmp_path / "r.db")
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> SQLiteRuleStore:
-    return SQLiteRuleStore(tmp_path / "r.db", KNOWN, refresh_s=0.0, clock=Clock())
+def store(db: str) -> Iterator[SQLiteRuleStore]:
+    s = SQLiteRuleStore(db, KNOWN, refresh_s=0.0, clock=Clock())
+    yield s
+    s.close()
 
 
 def test_publish_rollback_and_stage_follow_the_live_pointer(store: SQLiteRuleStore) -> None:
@@ -67,9 +86,16 @@ def test_invalid_rule_set_is_not_stored(store: SQLiteRuleStore) -> None:
     assert store.versions() == [] and store.live_version() is None
 
 
-def test_versions_are_immutable(store: SQLiteRuleStore, tmp_path: Path) -> None:
+def test_versions_are_immutable(store: SQLiteRuleStore, db: str) -> None:
     store.publish(_rs(10))  # type: ignore[arg-type]
-    conn = sqlite3.connect(tmp_path / "r.db")
+    if is_postgres(db):
+        with psycopg.connect(db, autocommit=True) as pg:
+            with pytest.raises(psycopg.errors.RaiseException, match="immutable"):
+                pg.execute("UPDATE rules_versions SET body = '{}' WHERE version = 1")
+            with pytest.raises(psycopg.errors.RaiseException, match="immutable"):
+                pg.execute("DELETE FROM rules_versions")
+        return
+    conn = sqlite3.connect(db)
     with pytest.raises(sqlite3.IntegrityError, match="immutable"):
         conn.execute("UPDATE rules_versions SET body = '{}' WHERE version = 1")
     with pytest.raises(sqlite3.IntegrityError, match="immutable"):
@@ -120,14 +146,20 @@ def test_freeze_and_unfreeze(store: SQLiteRuleStore) -> None:
         store.freeze("user", "u1", "allow", "why")
 
 
-def test_second_process_sees_changes(tmp_path: Path) -> None:
-    a = SQLiteRuleStore(tmp_path / "r.db", KNOWN, refresh_s=0.0)
-    b = SQLiteRuleStore(tmp_path / "r.db", KNOWN, refresh_s=0.0)
+def test_second_process_sees_changes(db: str) -> None:
+    a = SQLiteRuleStore(db, KNOWN, refresh_s=0.0)
+    b = SQLiteRuleStore(db, KNOWN, refresh_s=0.0)
     a.publish(_rs(10))  # type: ignore[arg-type]
     a.freeze("user", "u9", "block", "stolen")
+    a.freeze("user", "u9", "challenge:otp", "on second thought")  # replaces the first
     snap = b.snapshot()
     assert snap.ruleset is not None and snap.ruleset.version == "r1"
-    assert snap.freezes.match(make_event(user_id="u9"), {}, 1e12)
+    assert [f.action for f in b.freezes()] == ["challenge:otp"]
+    a.add_to_list("bad_ips", ["1.1.1.1", "2.2.2.2"])
+    assert a.remove_from_list("bad_ips", ["1.1.1.1", "9.9.9.9"]) == 1
+    assert [e.value for e in b.list_entries("bad_ips")] == ["2.2.2.2"]
+    a.close()
+    b.close()
 
 
 def test_cli_publish_freeze_list_rollback(tmp_path: Path) -> None:

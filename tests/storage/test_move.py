@@ -62,3 +62,43 @@ def test_a_url_that_is_not_postgres_is_refused(tmp_path: Path) -> None:
     SQLiteStore(db).close()
     result = CliRunner().invoke(main, ["db", "migrate", "--db", str(db), "--to", "mysql://x"])
     assert result.exit_code == 2 and "--to" in result.output
+
+
+def test_rules_keys_models_and_cases_move_too(tmp_path: Path, pg_url: str) -> None:
+    from fengkong.audit.verify import verify_database
+    from fengkong.rules import default_ruleset
+    from fengkong.runtime import default_rule_names
+    from fengkong.storage.cases_sqlite import CaseStore
+    from fengkong.storage.keys_sqlite import KeyStore
+    from fengkong.storage.models_sqlite import SQLiteModelStore
+    from fengkong.storage.rules_sqlite import SQLiteRuleStore
+    from fengkong.storage.sql import open_db
+    from tests.cases.test_cases import _record
+
+    db = tmp_path / "fk.db"
+    embedded = SQLiteStore(db)
+    rules = SQLiteRuleStore(db, default_rule_names())
+    rules.publish(default_ruleset(), author="t")
+    rules.add_to_list("bad_ips", ["6.6.6.6"])
+    key, info = KeyStore(db).create("ops", ("admin",))
+    models = SQLiteModelStore(db, tmp_path / "models")
+    models.add(1, "fraud", "d", {})
+    models.set_role("champion", 1, author="t", action="promote")
+    embedded.write([_record("e1", "u1", "review")])
+    for s in (embedded, rules, models):
+        s.close()
+
+    result = CliRunner().invoke(main, ["db", "migrate", "--db", str(db), "--to", pg_url, "--quiet"])
+    assert result.exit_code == 0, result.output
+
+    moved = SQLiteRuleStore(pg_url, default_rule_names())
+    assert moved.live_version() is not None and moved.list_names() == {"bad_ips": 1}
+    moved.publish(default_ruleset(), author="t")  # the live log goes on after the copy
+    assert [h["seq"] for h in moved.history()] == [2, 1]
+    assert KeyStore(pg_url).check(key) == info
+    assert SQLiteModelStore(pg_url, tmp_path / "models").role("champion") == 1
+    (case,) = CaseStore(pg_url).queue()
+    assert case.subject == "u1"
+    assert [i.name for i in CaseStore(pg_url).inboxes()][-1] == "general"
+    report = verify_database(open_db(pg_url))
+    assert report.ok, report.problems[:3]

@@ -126,5 +126,10 @@ def bootstrap_admin(keys: KeyStore, bootstrap_key: str | None) -> str | None:
     """
     if not keys.empty():
         return None
-    key, _ = keys.create("admin", ("admin",), key=bootstrap_key, actor="bootstrap")
+    try:
+        key, _ = keys.create("admin", ("admin",), key=bootstrap_key, actor="bootstrap")
+    except ValueError:
+        if keys.empty():
+            raise
+        return None  # another worker on the shared store created it meanwhile
     return None if bootstrap_key is not None else key

@@ -20,10 +20,9 @@ from fengkong.audit.trail import AuditTrail
 from fengkong.cases import CaseError, closing_labels
 from fengkong.decisions.store import LabelRecord
 from fengkong.events import Label
-from fengkong.runtime import Runtime
+from fengkong.runtime import AnyStore, Runtime
 from fengkong.storage.cases_sqlite import CaseStore, close_in
 from fengkong.storage.keys_sqlite import KeyInfo
-from fengkong.storage.sqlite import SQLiteStore
 
 Reader = Annotated[KeyInfo, require("analyst", "auditor")]
 Worker = Annotated[KeyInfo, require("analyst")]
@@ -51,11 +50,8 @@ class StatusBody(BaseModel):
     status: Literal["open", "investigating"]
 
 
-def embedded_store(rt: Runtime) -> SQLiteStore:
-    """The runtime's store when it is the embedded one: cases and the console's reads
-    live beside it in the SQLite file (not yet on PostgreSQL, docs/deployment.md)."""
-    if not isinstance(rt.store, SQLiteStore):
-        raise HTTPException(501, "cases and the console need storage.backend = sqlite for now")
+def event_store(rt: Runtime) -> AnyStore:
+    """The runtime's event store (the file or PostgreSQL): cases live beside it."""
     return rt.store
 
 
@@ -64,8 +60,7 @@ def case_store(request: Request) -> CaseStore:
     state = request.app.state
     if getattr(state, "case_store", None) is None:
         rt: Runtime = state.runtime
-        embedded_store(rt)
-        state.case_store = CaseStore(rt.settings.db_path)
+        state.case_store = CaseStore(rt.settings.shared_db())
     store: CaseStore = state.case_store
     return store
 
@@ -82,7 +77,7 @@ async def close_case(rt: Runtime, cases: CaseStore, case_id: str, outcome: str, 
     records = [LabelRecord(d.event_id, d.user_id, d.label, "confirmed_case", d.at) for d in drafts]
 
     def commit() -> None:
-        embedded_store(rt).add_labels(
+        event_store(rt).add_labels(
             records, within=lambda conn, _: close_in(conn, case_id, outcome, actor, now)
         )
 

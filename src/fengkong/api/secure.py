@@ -25,6 +25,7 @@ from fengkong.api.auth import ROLES, actor_of, authenticate, bootstrap_admin, ho
 from fengkong.api.masking import mask, mask_value
 from fengkong.audit.checkpoint import Signer, load_signer
 from fengkong.audit.trail import AuditTrail
+from fengkong.runtime import audit_db
 from fengkong.settings import Settings
 from fengkong.storage.keys_sqlite import KeyInfo, KeyStore
 
@@ -45,7 +46,7 @@ def open_signer(settings: Settings) -> Signer | None:
 
 
 def open_security(app: FastAPI, settings: Settings) -> None:
-    keys = KeyStore(settings.db_path, cache_s=settings.key_cache_s)
+    keys = KeyStore(settings.shared_db(), cache_s=settings.key_cache_s)
     bootstrap = settings.bootstrap_key.get_secret_value() if settings.bootstrap_key else None
     if bootstrap is not None:
         bootstrap_admin(keys, bootstrap)
@@ -54,7 +55,7 @@ def open_security(app: FastAPI, settings: Settings) -> None:
     app.state.keys = keys
     app.state.open_ingest = settings.open_ingest_on_loopback
     trail = AuditTrail(
-        settings.db_path, open_signer(settings), publish_dir=settings.audit_publish_dir
+        audit_db(settings), open_signer(settings), publish_dir=settings.audit_publish_dir
     )
     app.state.audit = trail
     if trail.signer is not None:

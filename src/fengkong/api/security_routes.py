@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request
@@ -84,11 +83,8 @@ def audit_router() -> APIRouter:
     @r.get("/verify")
     def verify(request: Request) -> dict[str, Any]:
         trail: AuditTrail = request.app.state.audit
-        conn = sqlite3.connect(trail.path, check_same_thread=False)
-        try:
+        with trail.reader() as conn:
             report = verify_database(conn, trail.signer.verifier if trail.signer else None)
-        finally:
-            conn.close()
         first = report.first
         return {
             "ok": report.ok,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import html
-import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,7 +28,7 @@ FORMAT = "fengkong-evidence/1"
 VERIFY_COMMAND = "python -m fengkong.audit.verify_bundle BUNDLE.json --key PUBLIC_KEY"
 
 
-def _record(conn: sqlite3.Connection, kind: str, ref: str) -> dict[str, Any] | None:
+def _record(conn: log.Connection, kind: str, ref: str) -> dict[str, Any] | None:
     if kind not in APPEND_ONLY:
         return None
     table, columns, key, _, _ = APPEND_ONLY[kind]
@@ -39,7 +38,7 @@ def _record(conn: sqlite3.Connection, kind: str, ref: str) -> dict[str, Any] | N
     return None if row is None else record_fields(kind, tuple(row))
 
 
-def export_bundle(conn: sqlite3.Connection, signer: Signer, note: str, user: str) -> dict[str, Any]:
+def export_bundle(conn: log.Connection, signer: Signer, note: str, user: str) -> dict[str, Any]:
     """The bundle of ``user``'s entries under checkpoint ``note`` (signed by ``signer``)."""
     cp = verify_checkpoint(note, signer.verifier)
     leaves = [leaf_hash(s.entry) for s in log.entries(conn)][: cp.size]

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -42,6 +44,80 @@ CREATE TABLE IF NOT EXISTS audit_checkpoints (
     note TEXT NOT NULL
 );
 """
+
+
+class Connection(Protocol):
+    """A ``sqlite3`` connection, or one of PostgreSQL's taking the same ``?`` statements."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ..., /) -> Any: ...
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]], /) -> Any: ...
+
+
+class Database(Connection, Protocol):
+    """Statements one at a time, and write transactions (``fengkong.storage.sql``)."""
+
+    target: str
+
+    def write(self) -> AbstractContextManager[Connection]: ...
+    def ensure_audit(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class FileDatabase:
+    """The chain in a SQLite file: one connection, shared by threads under a lock."""
+
+    dialect = "sqlite"
+
+    def __init__(self, path: str) -> None:
+        self.target = path
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(
+            path, isolation_level=None, check_same_thread=False, timeout=30
+        )
+        if path != ":memory:":
+            self._conn.execute("PRAGMA journal_mode=WAL")
+
+    def execute(self, sql: str, params: Sequence[Any] = (), /) -> Any:
+        with self._lock:
+            # Read out under the lock: a cursor shares its connection.
+            return _Fetched(self._conn.execute(sql, params).fetchall())
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]], /) -> Any:
+        with self._lock:
+            return self._conn.executemany(sql, rows)
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def ensure_audit(self) -> None:
+        with self._lock:
+            ensure_schema(self._conn)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+class _Fetched:
+    def __init__(self, rows: list[Any]) -> None:
+        self._rows = rows
+
+    def fetchone(self) -> Any:
+        return self._rows[0] if self._rows else None
+
+    def fetchall(self) -> list[Any]:
+        return self._rows
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +155,7 @@ def ensure_schema(conn: sqlite3.Connection) -> None:
     conn.executescript(SCHEMA)
 
 
-def append(conn: sqlite3.Connection, pending: Sequence[Pending], at: float | None = None) -> int:
+def append(conn: Connection, pending: Sequence[Pending], at: float | None = None) -> int:
     """Append entries in the caller's open write transaction; returns the new head seq."""
     row = conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
     seq, head = (0, GENESIS) if row is None else (int(row[0]), bytes.fromhex(row[1]))
@@ -105,7 +181,7 @@ def append(conn: sqlite3.Connection, pending: Sequence[Pending], at: float | Non
     return seq
 
 
-def entries(conn: sqlite3.Connection, *, user: str | None = None) -> Iterator[Stored]:
+def entries(conn: Connection, *, user: str | None = None) -> Iterator[Stored]:
     """Stored entries in seq order (only ``user``'s when given), paged."""
     last = 0
     while True:
@@ -126,7 +202,7 @@ def entries(conn: sqlite3.Connection, *, user: str | None = None) -> Iterator[St
         last = rows[-1][0]
 
 
-def size(conn: sqlite3.Connection) -> int:
+def size(conn: Connection) -> int:
     row = conn.execute("SELECT MAX(seq) FROM audit_log").fetchone()
     return 0 if row[0] is None else int(row[0])
 

@@ -3,7 +3,8 @@
 Writes that come with a record (events, decisions, labels, rules, lists, keys) are
 chained by the storage layer in the record's own transaction; this object adds the
 entries that have no record of their own (an analyst read customer data) and signs
-checkpoints over the whole chain.
+checkpoints over the whole chain. It works on the file at a path, or on any
+:class:`~fengkong.audit.log.Database` (the storage layer's handle on PostgreSQL).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,25 +27,34 @@ class AuditTrail:
 
     def __init__(
         self,
-        path: str | Path,
+        path: str | Path | log.Database,
         signer: Signer | None = None,
         *,
         publish_dir: Path | None = None,
     ) -> None:
-        self.path = str(path)
+        self.db = log.FileDatabase(str(path)) if isinstance(path, str | Path) else path
+        self.path = self.db.target
         self.signer = signer
         self.publish_dir = publish_dir
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=30.0
-        )
-        if self.path != ":memory:":
-            self._conn.execute("PRAGMA journal_mode=WAL")
-        log.ensure_schema(self._conn)
+        self.db.ensure_audit()
 
     @property
-    def conn(self) -> sqlite3.Connection:
-        return self._conn
+    def conn(self) -> log.Connection:
+        """Where reads go (one statement each)."""
+        return self.db
+
+    @contextmanager
+    def reader(self) -> Iterator[log.Connection]:
+        """A connection for a long read (``verify``): its own on a file, so writers go on."""
+        if not isinstance(self.db, log.FileDatabase):
+            yield self.db
+            return
+        conn = sqlite3.connect(self.path, check_same_thread=False)
+        try:
+            yield conn
+        finally:
+            conn.close()
 
     def record(
         self,
@@ -54,8 +66,8 @@ class AuditTrail:
         data: dict[str, Any],
     ) -> None:
         """An entry with no record of its own (``read``, ``tokenise``), in its own commit."""
-        with self._lock:
-            log.record(self._conn, [log.Pending(kind, ref, None, user, actor, data)])
+        with self._lock, self.db.write() as conn:
+            log.append(conn, [log.Pending(kind, ref, None, user, actor, data)])
 
     def record_read(
         self, ref: str, *, user: str | None, actor: str | None, data: dict[str, Any]
@@ -65,14 +77,14 @@ class AuditTrail:
 
     def user_of_event(self, event_id: str) -> str | None:
         with self._lock:
-            row = self._conn.execute(
+            row = self.db.execute(
                 "SELECT user_id FROM events WHERE event_id = ?", (event_id,)
             ).fetchone()
         return None if row is None else str(row[0])
 
     def leaves(self, upto: int | None = None) -> list[bytes]:
         with self._lock:
-            out = [leaf_hash(s.entry) for s in log.entries(self._conn)]
+            out = [leaf_hash(s.entry) for s in log.entries(self.db)]
         return out if upto is None else out[:upto]
 
     def checkpoint(self) -> str | None:
@@ -83,14 +95,14 @@ class AuditTrail:
         if not leaves:
             return None
         with self._lock:
-            row = self._conn.execute(
+            row = self.db.execute(
                 "SELECT note FROM audit_checkpoints WHERE size = ?", (len(leaves),)
             ).fetchone()
             if row is not None:
                 return str(row[0])
             note = format_checkpoint(self.signer, len(leaves), tree_hash(leaves))
-            self._conn.execute(
-                "INSERT OR IGNORE INTO audit_checkpoints VALUES (?,?,?)",
+            self.db.execute(
+                "INSERT INTO audit_checkpoints VALUES (?,?,?) ON CONFLICT DO NOTHING",
                 (len(leaves), time.time(), note),
             )
         if self.publish_dir is not None:
@@ -106,20 +118,20 @@ class AuditTrail:
         if note is None or self.signer is None:
             return None
         with self._lock:
-            return export_bundle(self._conn, self.signer, note, user)
+            return export_bundle(self.db, self.signer, note, user)
 
     def latest_checkpoint(self) -> str | None:
         with self._lock:
-            row = self._conn.execute(
+            row = self.db.execute(
                 "SELECT note FROM audit_checkpoints ORDER BY size DESC LIMIT 1"
             ).fetchone()
         return None if row is None else str(row[0])
 
     def checkpoints(self) -> list[str]:
         with self._lock:
-            rows = self._conn.execute("SELECT note FROM audit_checkpoints ORDER BY size").fetchall()
+            rows = self.db.execute("SELECT note FROM audit_checkpoints ORDER BY size").fetchall()
         return [str(r[0]) for r in rows]
 
     def close(self) -> None:
         with self._lock:
-            self._conn.close()
+            self.db.close()

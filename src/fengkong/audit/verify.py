@@ -77,14 +77,15 @@ class Report:
         return min(self.problems, key=lambda p: (p.seq is None, p.seq or 0))
 
 
-def _has_table(conn: sqlite3.Connection, name: str) -> bool:
-    row = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
-    ).fetchone()
-    return row is not None
+def _has_table(conn: log.Connection, name: str) -> bool:
+    if isinstance(conn, sqlite3.Connection) or getattr(conn, "dialect", "") == "sqlite":
+        sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+    else:  # PostgreSQL
+        sql = "SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = ?"
+    return conn.execute(sql, (name,)).fetchone() is not None
 
 
-def _chain(conn: sqlite3.Connection, report: Report) -> tuple[list[dict[str, Any]], list[bytes]]:
+def _chain(conn: log.Connection, report: Report) -> tuple[list[dict[str, Any]], list[bytes]]:
     """Walk the hash chain; stop at the first break (later entries cannot be trusted)."""
     parsed: list[dict[str, Any]] = []
     leaves: list[bytes] = []
@@ -124,7 +125,7 @@ def _chain(conn: sqlite3.Connection, report: Report) -> tuple[list[dict[str, Any
 
 
 def _checkpoints(
-    conn: sqlite3.Connection,
+    conn: log.Connection,
     leaves: list[bytes],
     verifier: Verifier | None,
     report: Report,
@@ -160,7 +161,7 @@ def _checkpoints(
             )
 
 
-def _table_rows(conn: sqlite3.Connection, kind: str) -> Iterator[tuple[Any, ...]]:
+def _table_rows(conn: log.Connection, kind: str) -> Iterator[tuple[Any, ...]]:
     table, columns, _, order, _ = APPEND_ONLY[kind]
     if not _has_table(conn, table):
         return iter(())
@@ -170,7 +171,7 @@ def _table_rows(conn: sqlite3.Connection, kind: str) -> Iterator[tuple[Any, ...]
     return iter(conn.execute(sql))
 
 
-def _pruned(conn: sqlite3.Connection, entries: list[dict[str, Any]], report: Report) -> set[str]:
+def _pruned(conn: log.Connection, entries: list[dict[str, Any]], report: Report) -> set[str]:
     """The event ids pruned under the chain's ``prune`` entries (tombstones checked)."""
     if not _has_table(conn, "pruned"):
         return set()
@@ -191,7 +192,7 @@ def _pruned(conn: sqlite3.Connection, entries: list[dict[str, Any]], report: Rep
     return covered
 
 
-def _records(conn: sqlite3.Connection, entries: list[dict[str, Any]], report: Report) -> None:
+def _records(conn: log.Connection, entries: list[dict[str, Any]], report: Report) -> None:
     pruned = _pruned(conn, entries, report)
     for kind, (table, _, _, order, _) in APPEND_ONLY.items():
         table_order = [row_ref(kind, r) for r in _table_rows(conn, kind)] if order else []
@@ -271,7 +272,7 @@ def _expired(table: str, row: tuple[Any, ...], at: float) -> bool:
     return expires is not None and expires <= at
 
 
-def _state(conn: sqlite3.Connection, entries: list[dict[str, Any]], report: Report) -> None:
+def _state(conn: log.Connection, entries: list[dict[str, Any]], report: Report) -> None:
     expected = _replay(entries)
     for name, (table, columns, width) in _STATE_TABLES.items():
         if not _has_table(conn, table):
@@ -293,7 +294,7 @@ def _state(conn: sqlite3.Connection, entries: list[dict[str, Any]], report: Repo
 
 
 def verify_database(
-    conn: sqlite3.Connection,
+    conn: log.Connection,
     verifier: Verifier | None = None,
     published: list[str] | None = None,
 ) -> Report:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from fengkong.audit import log
 from fengkong.cli.common import load_settings, settings_options
 from fengkong.settings import Settings
 
@@ -16,7 +17,13 @@ if TYPE_CHECKING:
     from fengkong.audit.trail import AuditTrail
 
 
-def _open(settings: Settings) -> sqlite3.Connection:
+def _open(settings: Settings) -> log.Database | sqlite3.Connection:
+    if settings.storage.backend == "postgres":
+        from fengkong.runtime import audit_db
+
+        db = audit_db(settings)
+        assert not isinstance(db, Path)
+        return db
     if not Path(settings.db_path).exists():
         raise click.ClickException(f"no database at {settings.db_path}")
     return sqlite3.connect(f"file:{settings.db_path}?mode=ro", uri=True)
@@ -25,11 +32,12 @@ def _open(settings: Settings) -> sqlite3.Connection:
 def _trail(settings: Settings) -> AuditTrail:
     from fengkong.api.secure import open_signer
     from fengkong.audit.trail import AuditTrail
+    from fengkong.runtime import audit_db
 
-    if not Path(settings.db_path).exists():
+    if settings.storage.backend != "postgres" and not Path(settings.db_path).exists():
         raise click.ClickException(f"no database at {settings.db_path}")
     return AuditTrail(
-        settings.db_path, open_signer(settings), publish_dir=settings.audit_publish_dir
+        audit_db(settings), open_signer(settings), publish_dir=settings.audit_publish_dir
     )
 
 

@@ -30,7 +30,7 @@ def rings_cmd(
     settings = load_settings(config, db_path=db_path)
     found = sorted(read_rings(rings_path), key=lambda r: -r.score)
     chosen = [r for r in found if r.score >= min_score and len(r.members) >= 2][:top]
-    store = CaseStore(settings.db_path)
+    store = CaseStore(settings.shared_db())
     try:
         for ring in chosen:
             members = [m[2:] if m.startswith("a:") else m for m in ring.members]
@@ -59,7 +59,7 @@ def queue_cmd(inbox: str | None, limit: int, config: Path | None, db_path: Path 
     from fengkong.storage.cases_sqlite import CaseStore
 
     settings = load_settings(config, db_path=db_path)
-    store = CaseStore(settings.db_path)
+    store = CaseStore(settings.shared_db())
     try:
         now = time.time()
         for name, c in store.counts(now).items():

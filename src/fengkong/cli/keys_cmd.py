@@ -21,7 +21,7 @@ def _keys(config: Path | None, db_path: Path | None) -> KeyStore:
         secure_files(settings)
     except InsecureFile as exc:
         raise click.ClickException(str(exc)) from None
-    return KeyStore(settings.db_path)
+    return KeyStore(settings.shared_db())
 
 
 @click.group()

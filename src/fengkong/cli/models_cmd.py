@@ -32,7 +32,6 @@ from fengkong.models.dataset import (
 )
 from fengkong.models.drift import level, psi
 from fengkong.models.registry import Registry
-from fengkong.storage.models_sqlite import SQLiteModelStore
 
 if TYPE_CHECKING:
     from fengkong.models.train import TrainConfig
@@ -79,7 +78,9 @@ def _source(
 
 def _registry(config: Path | None, db_path: Path | None) -> tuple[Registry, Path]:
     settings = load_settings(config, db_path=db_path)
-    return Registry(SQLiteModelStore(settings.db_path)), Path(settings.db_path)
+    from fengkong.runtime import model_store
+
+    return Registry(model_store(settings)), Path(settings.db_path)
 
 
 def _columns(rows: Rows, model: Model) -> np.ndarray[Any, Any]:

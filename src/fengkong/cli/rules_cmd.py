@@ -47,7 +47,7 @@ def _settings(config: Path | None, db_path: Path | None) -> Settings:
 
 
 def _store(settings: Settings) -> SQLiteRuleStore:
-    return SQLiteRuleStore(settings.db_path, default_rule_names(), refresh_s=0.0)
+    return SQLiteRuleStore(settings.shared_db(), default_rule_names(), refresh_s=0.0)
 
 
 def _print_problems(exc: RuleSetInvalid) -> None:

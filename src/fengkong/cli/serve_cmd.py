@@ -129,7 +129,7 @@ def _first_admin_key(settings: Settings) -> None:
         secure_files(settings)
     except InsecureFile as exc:
         raise click.ClickException(str(exc)) from None
-    keys = KeyStore(settings.db_path)
+    keys = KeyStore(settings.shared_db())
     try:
         given = settings.bootstrap_key.get_secret_value() if settings.bootstrap_key else None
         created = bootstrap_admin(keys, given)

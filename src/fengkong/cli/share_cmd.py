@@ -99,7 +99,7 @@ def list_cmd(config: Path | None, db_path: Path | None) -> None:
     """The bundles imported here, and the revoked members."""
     from fengkong.storage.sharing_sqlite import SharingStore
 
-    store = SharingStore(load_settings(config, db_path=db_path).db_path)
+    store = SharingStore(load_settings(config, db_path=db_path).shared_db())
     try:
         for b in store.bundles():
             click.echo(f"{b['member']:16s} key {b['member_key']} {b['entries']:>9} entries "
@@ -118,7 +118,7 @@ def revoke_cmd(config: Path | None, db_path: Path | None, member: str, reason: s
     """Drop a member's entries and refuse its bundles from now on."""
     from fengkong.storage.sharing_sqlite import SharingStore
 
-    store = SharingStore(load_settings(config, db_path=db_path).db_path)
+    store = SharingStore(load_settings(config, db_path=db_path).shared_db())
     try:
         n = store.revoke(member, reason)
     finally:

@@ -126,7 +126,7 @@ class FeaturesStage:
         event, key = self._pending
         self._pending = None
         for _ in range(_SAVE_ATTEMPTS):
-            if state.save():
+            if state.save(event.event_id):
                 return
             state.load(self.engine.entity_keys(event, key))
             self.engine.observe(event, key)

@@ -15,6 +15,12 @@ return ``False``: the caller loads again, adds the event again and retries, so n
 update is lost; the decision itself was computed on the state before the other
 worker's event (counted in :attr:`RedisState.conflicts`). Two round trips per event.
 
+The same script claims the event id (``<namespace>:seen:<event_id>``, kept
+``claim_ttl_s``): a duplicate of one event decided by two workers at the same instant
+is added to the state once; the second ``save`` writes nothing (counted in
+:attr:`RedisState.duplicates`). A later retry never gets this far: it is answered from
+the event store.
+
 States are pickles, authenticated with HMAC-SHA256 under a key of this deployment: a
 state that fails the check (written by anyone else) is refused, never unpickled.
 One Redis node (or a cluster without cross-slot scripts) is assumed: one event's keys
@@ -39,21 +45,30 @@ V = TypeVar("V")
 _MAGIC = b"fengkong-features-redis-v1\n"
 _MAC = 32
 
-# KEYS: the entity hashes; ARGV: per key (ttl_ms, expected version or "", state).
+# KEYS[1]: the event's claim ("" : none), then the entity hashes. ARGV[1]: the claim's
+# ttl in ms, then per entity (ttl_ms, expected version or "", state).
+# 1: written; 0: a version moved (nothing written); 2: the event was applied already.
 _CAS = """
-for i, k in ipairs(KEYS) do
-  local v = redis.call('HGET', k, 'v')
-  if (v or '') ~= ARGV[(i - 1) * 3 + 2] then return 0 end
+local claim = KEYS[1] ~= ''
+if claim and redis.call('EXISTS', KEYS[1]) == 1 then return 2 end
+for i = 2, #KEYS do
+  local v = redis.call('HGET', KEYS[i], 'v')
+  if (v or '') ~= ARGV[(i - 2) * 3 + 3] then return 0 end
 end
-for i, k in ipairs(KEYS) do
-  local b = (i - 1) * 3
+if claim then redis.call('SET', KEYS[1], '1', 'PX', ARGV[1]) end
+for i = 2, #KEYS do
+  local b = (i - 2) * 3 + 1
   local v = ARGV[b + 2]
-  redis.call('HSET', k, 'v', v == '' and 1 or tonumber(v) + 1, 's', ARGV[b + 3])
+  redis.call('HSET', KEYS[i], 'v', v == '' and 1 or tonumber(v) + 1, 's', ARGV[b + 3])
   local ttl = tonumber(ARGV[b + 1])
-  if ttl > 0 then redis.call('PEXPIRE', k, ttl) end
+  if ttl > 0 then redis.call('PEXPIRE', KEYS[i], ttl) end
 end
 return 1
 """
+
+# How long an event id stays claimed: covers events in flight at once on several
+# workers (a retry after the commit is answered from the event store).
+CLAIM_TTL_S = 3600.0
 
 
 class StateTampered(ValueError):
@@ -80,8 +95,10 @@ class RedisState:
         self._tables: dict[str, dict[str, EntityState]] = {}
         self._versions: dict[tuple[str, str], str] = {}
         self._cas = client.register_script(_CAS)
+        self.claim_ttl_s = CLAIM_TTL_S
         self.round_trips = 0
         self.conflicts = 0
+        self.duplicates = 0
 
     @classmethod
     def from_url(cls, url: str, secret: bytes, **options: Any) -> RedisState:
@@ -124,19 +141,27 @@ class RedisState:
             if blob is not None:
                 self.table(kind)[key] = self._unpack(blob)
 
-    def save(self) -> bool:
-        """Write the local states back if no other worker moved them; ``False`` if one did."""
-        keys: list[str] = []
-        args: list[Any] = []
+    def save(self, event_id: str | None = None) -> bool:
+        """Write the local states back if no other worker moved them; ``False`` if one did.
+
+        ``event_id``: the event these states add, claimed in the same script; when it
+        was claimed before (a duplicate another worker applied) nothing is written and
+        the answer is ``True``.
+        """
+        claim = "" if event_id is None else f"{self.namespace}:seen:{event_id}"
+        keys: list[str] = [claim]
+        args: list[Any] = [int(self.claim_ttl_s * 1000)]
         for kind, table in self._tables.items():
             ttl_ms = int(self.ttl_s.get(kind, 0) * 1000)
             for key, state in table.items():
                 keys.append(self._key(kind, key))
                 args += [ttl_ms, self._versions.get((kind, key), ""), self._pack(state)]
-        if not keys:
+        if len(keys) == 1:
             return True
         self.round_trips += 1
-        if int(self._cas(keys=keys, args=args)) == 1:
+        done = int(self._cas(keys=keys, args=args))
+        if done in (1, 2):
+            self.duplicates += done == 2
             for table in self._tables.values():
                 table.clear()
             self._versions.clear()

@@ -21,7 +21,7 @@ def ensure(conn: sqlite3.Connection) -> None:
 
 
 def chain_decisions(
-    conn: sqlite3.Connection,
+    conn: log.Connection,
     records: Sequence[DecisionRecord],
     decided_at: float,
     bodies: Sequence[bytes],
@@ -53,7 +53,7 @@ def chain_decisions(
 
 
 def chain_labels(
-    conn: sqlite3.Connection, inserted: Sequence[tuple[int, LabelRecord]], received_at: float
+    conn: log.Connection, inserted: Sequence[tuple[int, LabelRecord]], received_at: float
 ) -> None:
     """One ``label`` entry per label just inserted, given with its row id."""
     if not inserted:
@@ -68,7 +68,7 @@ def chain_labels(
 
 
 def chain_change(
-    conn: sqlite3.Connection,
+    conn: log.Connection,
     kind: str,
     ref: str,
     *,
@@ -81,7 +81,7 @@ def chain_change(
     log.append(conn, [log.Pending(kind, ref, digest, None, actor or current_actor.get(), data)])
 
 
-def _user_of(conn: sqlite3.Connection, event_id: str | None) -> str | None:
+def _user_of(conn: log.Connection, event_id: str | None) -> str | None:
     if event_id is None:
         return None
     found = conn.execute("SELECT user_id FROM events WHERE event_id = ?", (event_id,)).fetchone()

@@ -1,10 +1,11 @@
-"""Cases in the embedded database: opened by review decisions, worked by analysts.
+"""Cases in the event store's database: opened by review decisions, worked by analysts.
 
-Portable SQL (plain types, no SQLite-only constructs) so a PostgreSQL backend can take
-the same steps. A case is *active* (``active = 1``) until closed; one active case per
-subject (a partial unique index). The queue reads ``cases_queue`` (active, inbox, due
-time) with keyset pagination, so a page costs the same with 100,000 open cases as with
-ten. Every change writes a ``case_log`` row and an audit-chain entry in its transaction.
+Portable SQL (plain types, no SQLite-only constructs): the same steps run in the SQLite
+file and in PostgreSQL (a ``postgresql://`` URL, :mod:`fengkong.storage.sql`). A case is
+*active* (``active = 1``) until closed; one active case per subject (a partial unique
+index). The queue reads ``cases_queue`` (active, inbox, due time) with keyset
+pagination, so a page costs the same with 100,000 open cases as with ten. Every change
+writes a ``case_log`` row and an audit-chain entry in its transaction.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ from typing import Any, TypeVar
 
 import orjson
 
+from fengkong.audit import log
 from fengkong.cases import Case, CaseError, Inbox, check_move, check_outcome, route
 from fengkong.cases.model import reason_keys
 from fengkong.decisions.store import DecisionRecord
 from fengkong.storage.audit_hooks import chain_change
 from fengkong.storage.connect import PerThread, migrate
+from fengkong.storage.sql import PostgresDB, is_postgres
 
 T = TypeVar("T")
 
@@ -111,6 +114,9 @@ def ensure(conn: sqlite3.Connection) -> None:
     migrate(conn, "cases", [_SCHEMA])
 
 
+STEPS = [_SCHEMA]  # the same text on PostgreSQL
+
+
 def _case(row: Sequence[Any]) -> Case:
     names = [c.strip() for c in _COLUMNS.split(",")]
     values = dict(zip(names, row, strict=True))
@@ -118,14 +124,14 @@ def _case(row: Sequence[Any]) -> Case:
     return Case(**values)
 
 
-def inboxes(conn: sqlite3.Connection) -> list[Inbox]:
+def inboxes(conn: log.Connection) -> list[Inbox]:
     rows = conn.execute(
         "SELECT name, patterns, sla_s, title FROM case_inboxes ORDER BY position, name"
     ).fetchall()
     return [Inbox(n, tuple(p.split(",")), float(s), t) for n, p, s, t in rows]
 
 
-def _next_id(conn: sqlite3.Connection) -> str:
+def _next_id(conn: log.Connection) -> str:
     row = conn.execute("SELECT value FROM case_meta WHERE key = 'next_case'").fetchone()
     n = int(row[0])
     conn.execute("UPDATE case_meta SET value = ? WHERE key = 'next_case'", (str(n + 1),))
@@ -133,7 +139,7 @@ def _next_id(conn: sqlite3.Connection) -> str:
 
 
 def _log(
-    conn: sqlite3.Connection, case_id: str, at: float, actor: str | None, action: str, detail: Any
+    conn: log.Connection, case_id: str, at: float, actor: str | None, action: str, detail: Any
 ) -> None:
     row = conn.execute("SELECT MAX(seq) FROM case_log WHERE case_id = ?", (case_id,)).fetchone()
     seq = 1 if row[0] is None else int(row[0]) + 1
@@ -144,7 +150,7 @@ def _log(
     chain_change(conn, f"case_{action}", case_id, data={"detail": detail}, actor=actor)
 
 
-def _active_for(conn: sqlite3.Connection, user_id: str) -> str | None:
+def _active_for(conn: log.Connection, user_id: str) -> str | None:
     """The active case a review of ``user_id`` joins: its ring's, else its own."""
     row = conn.execute(
         "SELECT c.case_id FROM case_members m JOIN cases c ON c.case_id = m.case_id"
@@ -155,7 +161,7 @@ def _active_for(conn: sqlite3.Connection, user_id: str) -> str | None:
 
 
 def open_case(
-    conn: sqlite3.Connection,
+    conn: log.Connection,
     *,
     kind: str,
     subject: str,
@@ -178,7 +184,7 @@ def open_case(
     return case_id
 
 
-def on_decisions(conn: sqlite3.Connection, records: Sequence[DecisionRecord], now: float) -> None:
+def on_decisions(conn: log.Connection, records: Sequence[DecisionRecord], now: float) -> None:
     """Every ``review`` opens or joins its account's case, in the decisions' transaction."""
     reviews = [r for r in records if r.outcome == "review"]
     if not reviews:
@@ -210,7 +216,7 @@ def on_decisions(conn: sqlite3.Connection, records: Sequence[DecisionRecord], no
 
 
 def close_in(
-    conn: sqlite3.Connection, case_id: str, outcome: str, actor: str | None, now: float
+    conn: log.Connection, case_id: str, outcome: str, actor: str | None, now: float
 ) -> None:
     """Close an active case with ``outcome`` in the caller's transaction (with its labels)."""
     check_outcome(outcome)
@@ -227,24 +233,34 @@ def close_in(
 
 
 class CaseStore:
-    """Reading and working cases in the database file at ``path``."""
+    """Reading and working cases in the database at ``path`` (a file or a URL)."""
 
     def __init__(self, path: str | Path, clock: Callable[[], float] | None = None) -> None:
         import time
 
         self.path = str(path)
         self.clock = clock or time.time
-        self._conns = PerThread(self.path)
         self._lock = threading.Lock()
         self._counted: tuple[float, dict[str, dict[str, int]]] | None = None
+        self._pg = PostgresDB(self.path) if is_postgres(self.path) else None
+        if self._pg is not None:
+            self._pg.migrate("cases", {"postgres": STEPS, "sqlite": STEPS})
+            return
+        self._conns = PerThread(self.path)
         ensure(self._conns.get())
 
-    def _conn(self) -> sqlite3.Connection:
-        return self._conns.get()
+    def _conn(self) -> log.Connection:
+        return self._pg if self._pg is not None else self._conns.get()
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn()
+    def _write(self) -> Iterator[log.Connection]:
+        if self._pg is not None:
+            # The writers' lock: case changes extend the audit chain.
+            with self._pg.write() as c:
+                yield c
+            self._counted = None
+            return
+        conn = self._conns.get()
         with self._lock:
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -366,7 +382,7 @@ class CaseStore:
         return [str(r[0]) for r in rows]
 
     # -- working ------------------------------------------------------------------------
-    def _require(self, conn: sqlite3.Connection, case_id: str) -> tuple[str, str | None]:
+    def _require(self, conn: log.Connection, case_id: str) -> tuple[str, str | None]:
         row = conn.execute(
             "SELECT status, assignee FROM cases WHERE case_id = ?", (case_id,)
         ).fetchone()
@@ -507,4 +523,7 @@ class CaseStore:
             )
 
     def close(self) -> None:
-        self._conns.close()
+        if self._pg is not None:
+            self._pg.close()
+        else:
+            self._conns.close()

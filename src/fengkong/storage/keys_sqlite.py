@@ -3,7 +3,8 @@
 Keys are long random strings (``fk_`` + 256 bits), so a plain SHA-256 is enough to
 keep them from being recovered from the database; the key id is the first hex digits
 of that hash, which lets a key be named (list, revoke) without storing it. Every
-creation and revocation is appended to the audit chain in the same transaction.
+creation and revocation is appended to the audit chain in the same transaction. On a
+``postgresql://`` URL the table lives in PostgreSQL (:mod:`fengkong.storage.sql`).
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ import hashlib
 import hmac
 import json
 import secrets
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from fengkong.storage.audit_hooks import chain_change, ensure
+from fengkong.storage.audit_hooks import chain_change
+from fengkong.storage.sql import is_unique_violation, open_db, pg_schema
 
 KEY_PREFIX = "fk_"
 MIN_KEY_CHARS = 16
@@ -35,6 +36,7 @@ CREATE TABLE IF NOT EXISTS api_keys (
     revoked_at REAL
 );
 """
+_PG_SCHEMA = pg_schema(_SCHEMA)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,13 +87,9 @@ class KeyStore:
         self._cache_s = cache_s
         # key hash -> (its live record, when to look it up again); live keys only.
         self._cache: dict[str, tuple[KeyInfo, float]] = {}
-        self._conn = sqlite3.connect(
-            str(path), isolation_level=None, check_same_thread=False, timeout=30.0
-        )
-        if str(path) != ":memory:":
-            self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.executescript(_SCHEMA)
-        ensure(self._conn)
+        self._db = open_db(str(path))
+        self._db.migrate("keys", {"sqlite": [_SCHEMA], "postgres": [_PG_SCHEMA]})
+        self._db.ensure_audit()
 
     def create(
         self, name: str, roles: tuple[str, ...], *, key: str | None = None, actor: str | None = None
@@ -102,40 +100,29 @@ class KeyStore:
             raise ValueError(f"a key must be at least {MIN_KEY_CHARS} characters")
         info = KeyInfo(key_id_of(key), name, tuple(sorted(set(roles))), time.time())
         row = (info.key_id, name, json.dumps(list(info.roles)), key_hash(key), info.created_at)
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._conn.execute("INSERT INTO api_keys VALUES (?,?,?,?,?,NULL)", row)
-                data = dict(
-                    zip(("key_id", "name", "roles", "hash", "created_at"), row, strict=True)
-                )
-                chain_change(self._conn, "key_create", info.key_id, data=data, actor=actor)
-            except sqlite3.IntegrityError:
-                self._conn.execute("ROLLBACK")
+        data = dict(zip(("key_id", "name", "roles", "hash", "created_at"), row, strict=True))
+        try:
+            with self._lock, self._db.write() as c:
+                c.execute("INSERT INTO api_keys VALUES (?,?,?,?,?,NULL)", row)
+                chain_change(c, "key_create", info.key_id, data=data, actor=actor)
+        except Exception as exc:
+            if is_unique_violation(exc):
                 raise ValueError("that key already exists") from None
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+            raise
         return key, info
 
     def revoke(self, key_id: str, *, actor: str | None = None) -> bool:
         now = time.time()
         with self._lock:
             self._cache.clear()
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                n = self._conn.execute(
+            with self._db.write() as c:
+                n = c.execute(
                     "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
                     (now, key_id),
                 ).rowcount
                 if n:
                     data = {"key_id": key_id, "at": now}
-                    chain_change(self._conn, "key_revoke", key_id, data=data, actor=actor)
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+                    chain_change(c, "key_revoke", key_id, data=data, actor=actor)
         return bool(n)
 
     def check(self, key: str) -> KeyInfo | None:
@@ -145,7 +132,7 @@ class KeyStore:
         if cached is not None and cached[1] > time.monotonic():
             return cached[0]
         with self._lock:
-            row = self._conn.execute(
+            row = self._db.execute(
                 "SELECT key_id, name, roles, hash, created_at, revoked_at FROM api_keys"
                 " WHERE key_id = ?",
                 ("k_" + digest[:10],),
@@ -162,7 +149,7 @@ class KeyStore:
 
     def listing(self) -> list[KeyInfo]:
         with self._lock:
-            rows = self._conn.execute(
+            rows = self._db.execute(
                 "SELECT key_id, name, roles, created_at, revoked_at FROM api_keys"
                 " ORDER BY created_at"
             ).fetchall()
@@ -170,8 +157,8 @@ class KeyStore:
 
     def empty(self) -> bool:
         with self._lock:
-            return self._conn.execute("SELECT 1 FROM api_keys LIMIT 1").fetchone() is None
+            return self._db.execute("SELECT 1 FROM api_keys LIMIT 1").fetchone() is None
 
     def close(self) -> None:
         with self._lock:
-            self._conn.close()
+            self._db.close()

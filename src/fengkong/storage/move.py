@@ -1,4 +1,6 @@
-"""Move an embedded database's events, decisions, labels and audit chain to PostgreSQL.
+"""Move an embedded database to PostgreSQL: events, decisions, labels, the audit chain,
+and the small stores' tables (rules, lists, freezes, models' metadata, keys, cases,
+challenges, voiceprints, consortium lists), so the workers need no file of their own afterwards.
 
 Rows are copied as they are: bodies stay sealed under the same field key, audit entries
 keep their exact bytes, so the chain verifies on the copy and goes on from its head.
@@ -11,6 +13,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from fengkong.storage.postgres import PostgresStore
 
@@ -23,7 +26,17 @@ TABLES: dict[str, tuple[str, ...]] = {
     "audit_log": ("seq", "kind", "ref", "user_id", "entry", "hash"),
     "audit_checkpoints": ("size", "at", "note"),
 }
-_IDENTITIES = {"events": "seq", "labels": "id"}
+# The small stores' tables, parents before children; columns are those both sides have.
+STORE_TABLES = (
+    "rules_versions", "rules_live_log", "rules_list_entries", "rules_freezes", "rules_meta",
+    "models_versions", "models_roles_log", "api_keys",
+    "cases", "case_members", "case_events", "case_log", "case_inboxes", "case_meta",
+    "challenges", "device_bindings", "totp_secrets", "voiceprints",
+    "share_bundles", "share_entries", "share_revoked", "share_version", "share_vault",
+)  # fmt: skip
+# Rows their migration seeds in a fresh database: the file's replace them.
+_SEEDED = {"rules_meta", "case_inboxes", "case_meta", "share_version"}
+_IDENTITIES = {"events": "seq", "labels": "id", "rules_live_log": "seq", "models_roles_log": "seq"}
 # BYTEA columns: SQLite may hand back TEXT for a BLOB column written as text.
 _BINARY = {"body", "explain", "entry"}
 _CHUNK = 2000
@@ -40,7 +53,7 @@ def count_rows(path: Path) -> dict[str, int]:
         have = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         return {
             t: int(conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]) if t in have else 0
-            for t in TABLES
+            for t in (*TABLES, *STORE_TABLES)
         }
     finally:
         conn.close()
@@ -55,6 +68,7 @@ def copy_to_postgres(
     the rows of each chunk copied. Returns the rows copied per table.
     """
     PostgresStore(url, pool_size=1).close()  # the schema, migrated
+    _migrate_stores(url)
     src = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     copied: dict[str, int] = {}
     try:
@@ -87,6 +101,8 @@ def copy_to_postgres(
                         if progress is not None:
                             progress(len(chunk))
                 copied[table] = n
+            for table in STORE_TABLES:
+                copied[table] = _copy_store_table(src, dst, table, have, progress)
             for table, column in _IDENTITIES.items():
                 dst.execute(
                     f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'),"
@@ -95,6 +111,68 @@ def copy_to_postgres(
     finally:
         src.close()
     return copied
+
+
+def _migrate_stores(url: str) -> None:
+    """Create the small stores' tables in ``url`` (each store migrates its own)."""
+    from fengkong.storage.cases_sqlite import CaseStore
+    from fengkong.storage.challenges_sqlite import SQLiteChallengeStore
+    from fengkong.storage.keys_sqlite import KeyStore
+    from fengkong.storage.models_sqlite import SQLiteModelStore
+    from fengkong.storage.rules_sqlite import SQLiteRuleStore
+    from fengkong.storage.sharing_sqlite import SharingStore
+    from fengkong.storage.voiceprints_sqlite import SQLiteVoiceprintStore
+
+    for store in (
+        SQLiteRuleStore(url, []),
+        SQLiteModelStore(url, Path("models")),
+        KeyStore(url),
+        CaseStore(url),
+        SQLiteChallengeStore(url),
+        SQLiteVoiceprintStore(url),
+        SharingStore(url),
+    ):
+        store.close()
+
+
+def _copy_store_table(
+    src: sqlite3.Connection,
+    dst: Any,
+    table: str,
+    have: set[str],
+    progress: Callable[[int], object] | None,
+) -> int:
+    """Copy one small store's table (the columns both sides have); returns its rows."""
+    if table not in have:
+        return 0
+    theirs = {str(r[1]) for r in src.execute(f"PRAGMA table_info({table})")}
+    ours = dst.execute(
+        "SELECT column_name, data_type FROM information_schema.columns"
+        " WHERE table_schema = current_schema() AND table_name = %s ORDER BY ordinal_position",
+        (table,),
+    ).fetchall()
+    columns = [str(c) for c, _ in ours if c in theirs]
+    bytea = {str(c) for c, kind in ours if kind == "bytea"}
+    cols = ", ".join(columns)
+    busy = dst.execute(f"SELECT COUNT(*) FROM {table}".encode()).fetchone()
+    if table in _SEEDED:
+        dst.execute(f"DELETE FROM {table}".encode())
+    elif busy is not None and int(busy[0]) > 0:
+        raise TargetNotEmpty(f"the PostgreSQL database already holds {table}")
+    rows = src.execute(f"SELECT {cols} FROM {table} ORDER BY {columns[0]}")
+    binary = [i for i, c in enumerate(columns) if c in bytea]
+    marks = ", ".join(["%s"] * len(columns))
+    n = 0
+    with dst.cursor() as cur:
+        while chunk := rows.fetchmany(_CHUNK):
+            cur.executemany(
+                f"INSERT INTO {table} ({cols}) VALUES ({marks})".encode(),
+                [_bytes(r, binary) for r in chunk],
+            )
+            n += len(chunk)
+            if progress is not None:
+                progress(len(chunk))
+    return n
 
 
 def _bytes(row: tuple[object, ...], binary: list[int]) -> tuple[object, ...]:

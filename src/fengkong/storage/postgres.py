@@ -14,7 +14,7 @@ idempotency is the unique constraint on ``event_id``, reported per unit.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -28,9 +28,10 @@ from fengkong.decisions.store import (
     NotAttempted,
     StoredDecision,
 )
-from fengkong.storage import audit_hooks
+from fengkong.storage import audit_hooks, cases_sqlite
 from fengkong.storage.explain import unpack
 from fengkong.storage.pg import WRITE_LOCK, Qmark, migrate, open_pool
+from fengkong.storage.sql import PostgresDB
 from fengkong.storage.sqlite import BodyProtector
 
 # Version 1: the tables of SQLiteStore's first step, and the audit log.
@@ -117,6 +118,9 @@ class PostgresStore:
         self._own_pool = pool is None
         with self._pool.connection() as conn:
             migrate(conn, "events", STEPS)
+            # Reviews open cases in the decisions' transaction, as in the file.
+            migrate(conn, "cases", cases_sqlite.STEPS)
+        self._sql = PostgresDB(url, pool=self._pool)
 
     # -- writing ------------------------------------------------------------------
     def write(self, records: Sequence[DecisionRecord]) -> None:
@@ -174,7 +178,8 @@ class PostgresStore:
                     for r in records
                 ],
             )  # fmt: skip
-        audit_hooks.chain_decisions(Qmark(conn), records, now, bodies)  # type: ignore[arg-type]
+        audit_hooks.chain_decisions(Qmark(conn), records, now, bodies)
+        cases_sqlite.on_decisions(Qmark(conn), records, now)
 
     def attach_explain(self, event_id: str, key: str, value_json: bytes) -> bool:
         """Add ``key`` to a stored decision's explanation; ``False`` when not stored."""
@@ -192,7 +197,14 @@ class PostgresStore:
             )
         return True
 
-    def add_labels(self, labels: Sequence[LabelRecord]) -> None:
+    def add_labels(
+        self,
+        labels: Sequence[LabelRecord],
+        *,
+        within: Callable[[Qmark, float], None] | None = None,
+    ) -> None:
+        """Store labels (repeats ignored); ``within(conn, now)`` joins their transaction
+        (a case closed with the labels it writes)."""
         now = time.time()
         with self._pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
@@ -206,7 +218,9 @@ class PostgresStore:
                 ).fetchone()
                 if row is not None:
                     inserted.append((int(row[0]), x))
-            audit_hooks.chain_labels(Qmark(conn), inserted, now)  # type: ignore[arg-type]
+            audit_hooks.chain_labels(Qmark(conn), inserted, now)
+            if within is not None:
+                within(Qmark(conn), now)
 
     def set_meta(self, key: str, value: str) -> None:
         with self._pool.connection() as conn:
@@ -267,6 +281,19 @@ class PostgresStore:
             if len(rows) < _PAGE:
                 return
             last = rows[-1][0]
+
+    def events_of_user(self, user_id: str, limit: int = 200) -> list[tuple[str, float, bytes]]:
+        """``(event_id, ts, body)`` of one account's newest ``limit`` events, oldest first."""
+        rows = self._all(
+            "SELECT event_id, ts, body FROM events WHERE user_id = %s ORDER BY ts DESC LIMIT %s",
+            (user_id, limit),
+        )
+        reveal = self._protector.reveal if self._protector else bytes
+        return [(str(e), float(t), reveal(bytes(b))) for e, t, b in reversed(rows)]
+
+    def _conn(self) -> PostgresDB:
+        """Statements with ``?`` placeholders on the store's pool (the console's reads)."""
+        return self._sql
 
     def tail(
         self, seq: int, label_id: int, limit: int = _PAGE

@@ -1,24 +1,26 @@
-"""Consortium risk lists in the database file: imported entries, bundles, the vault.
+"""Consortium risk lists in the database: imported entries, bundles, the vault.
 
 Portable SQL (TEXT, BIGINT, DOUBLE PRECISION, ``ON CONFLICT``; no AUTOINCREMENT, no
-WITHOUT ROWID) so the same steps run on PostgreSQL. A member's newer bundle replaces
-its entries (a bundle is its whole current list, so withdrawn entries go); an older one
-than the last imported is refused (no resurrecting withdrawn entries by replay). Each
-import and revocation is chained in its own transaction.
+WITHOUT ROWID): the same steps run on PostgreSQL (a ``postgresql://`` URL). A member's
+newer bundle replaces its entries (a bundle is its whole current list, so withdrawn
+entries go); an older one than the last imported is refused (no resurrecting withdrawn
+entries by replay). Each import and revocation is chained in its own transaction.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from fengkong.audit import log
 from fengkong.sharing.bundle import Bundle, no_gc
 from fengkong.storage.audit_hooks import chain_change, ensure
 from fengkong.storage.connect import PerThread, migrate
+from fengkong.storage.sql import PostgresDB, is_postgres
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS share_bundles (
@@ -91,27 +93,43 @@ class SharingStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        self._conns = PerThread(self.path, "NORMAL")
         self._lock = threading.Lock()
+        self._pg = PostgresDB(self.path) if is_postgres(self.path) else None
+        if self._pg is not None:
+            self._pg.migrate("sharing", {"postgres": [_SCHEMA], "sqlite": [_SCHEMA]})
+            return
+        self._conns = PerThread(self.path, "NORMAL")
         conn = self._conns.get()
         migrate(conn, "sharing", [_SCHEMA])
         ensure(conn)
 
-    def import_bundle(self, bundle: Bundle, *, via: str, now: float | None = None) -> bool:
-        """Store a verified bundle in place of the member's entries; ``False`` if already in."""
-        at = time.time() if now is None else now
+    def _conn(self) -> log.Connection:
+        return self._pg if self._pg is not None else self._conns.get()
+
+    @contextmanager
+    def _tx(self) -> Iterator[log.Connection]:
+        """One write transaction (on PostgreSQL under the writers' lock: it is chained)."""
+        if self._pg is not None:
+            with self._pg.write() as c:
+                yield c
+            return
         conn = self._conns.get()
-        with self._lock, no_gc():
+        with self._lock:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                done = self._import(conn, bundle, via, at)
-                conn.execute("COMMIT")
+                yield conn
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-        return done
+            conn.execute("COMMIT")
 
-    def _import(self, conn: sqlite3.Connection, bundle: Bundle, via: str, at: float) -> bool:
+    def import_bundle(self, bundle: Bundle, *, via: str, now: float | None = None) -> bool:
+        """Store a verified bundle in place of the member's entries; ``False`` if already in."""
+        at = time.time() if now is None else now
+        with no_gc(), self._tx() as conn:
+            return self._import(conn, bundle, via, at)
+
+    def _import(self, conn: log.Connection, bundle: Bundle, via: str, at: float) -> bool:
         if conn.execute(
             "SELECT 1 FROM share_revoked WHERE member = ?", (bundle.member,)
         ).fetchone():
@@ -163,45 +181,33 @@ class SharingStore:
     def revoke(self, member: str, reason: str, *, now: float | None = None) -> int:
         """Drop a member's entries and refuse its bundles from now on; entries dropped."""
         at = time.time() if now is None else now
-        conn = self._conns.get()
-        with self._lock:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                n = conn.execute("DELETE FROM share_entries WHERE member = ?", (member,)).rowcount
-                conn.execute(
-                    "INSERT INTO share_revoked VALUES (?, ?, ?) ON CONFLICT (member) DO NOTHING",
-                    (member, at, reason),
-                )
-                conn.execute(_BUMP)
-                chain_change(conn, "share_revoke", member, data={"entries": n, "reason": reason})
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self._tx() as conn:
+            n = conn.execute("DELETE FROM share_entries WHERE member = ?", (member,)).rowcount
+            conn.execute(
+                "INSERT INTO share_revoked VALUES (?, ?, ?) ON CONFLICT (member) DO NOTHING",
+                (member, at, reason),
+            )
+            conn.execute(_BUMP)
+            chain_change(conn, "share_revoke", member, data={"entries": n, "reason": reason})
         return int(n)
 
     def reinstate(self, member: str) -> None:
-        conn = self._conns.get()
-        with self._lock:
-            conn.execute("BEGIN IMMEDIATE")
+        with self._tx() as conn:
             conn.execute("DELETE FROM share_revoked WHERE member = ?", (member,))
             conn.execute(_BUMP)
             chain_change(conn, "share_reinstate", member, data={})
-            conn.execute("COMMIT")
 
     def purge_expired(self, now: float) -> int:
-        conn = self._conns.get()
-        with self._lock:
-            conn.execute("BEGIN IMMEDIATE")
-            cur = conn.execute("DELETE FROM share_entries WHERE expires_at <= ?", (int(now),))
-            if cur.rowcount:
+        with self._tx() as conn:
+            gone = conn.execute("DELETE FROM share_entries WHERE expires_at <= ?", (int(now),))
+            n = int(gone.rowcount)
+            if n:
                 conn.execute(_BUMP)
-            conn.execute("COMMIT")
-        return int(cur.rowcount)
+        return n
 
     def entries(self) -> Iterator[StoredEntry]:
         """Every stored entry (the matching index loads these)."""
-        cur = self._conns.get().execute(
+        cur = self._conn().execute(
             "SELECT member, consortium_key, kind, digest, first_seen, last_seen, confidence,"
             " source, expires_at, imported_at FROM share_entries"
         )
@@ -210,7 +216,7 @@ class SharingStore:
 
     def rows(self) -> Iterator[tuple[str, str, str, str, int, float, int, float]]:
         """Entries as plain rows, as the matching stage indexes them."""
-        cur = self._conns.get().execute(
+        cur = self._conn().execute(
             "SELECT member, consortium_key, kind, digest, last_seen, confidence, expires_at,"
             " imported_at FROM share_entries"
         )
@@ -218,35 +224,38 @@ class SharingStore:
 
     def version(self) -> int:
         """Moves when entries come or go (the stage reloads its index then): one row read."""
-        row = self._conns.get().execute("SELECT version FROM share_version").fetchone()
+        row = self._conn().execute("SELECT version FROM share_version").fetchone()
         return int(row[0])
 
     def bundles(self) -> list[dict[str, object]]:
-        cur = self._conns.get().execute(
-            "SELECT digest, member, member_key, consortium_key, created_at, imported_at,"
-            " entries, expired, via FROM share_bundles ORDER BY imported_at"
+        cols = (
+            "digest", "member", "member_key", "consortium_key", "created_at", "imported_at",
+            "entries", "expired", "via",
+        )  # fmt: skip
+        cur = self._conn().execute(
+            f"SELECT {', '.join(cols)} FROM share_bundles ORDER BY imported_at"
         )
-        cols = [d[0] for d in cur.description]
         return [dict(zip(cols, row, strict=True)) for row in cur]
 
     def revoked(self) -> list[str]:
-        return [r[0] for r in self._conns.get().execute("SELECT member FROM share_revoked")]
+        return [r[0] for r in self._conn().execute("SELECT member FROM share_revoked")]
 
     # The vault (see fengkong.sharing.vault).
     def remember(self, rows: Sequence[tuple[str, str, str]]) -> None:
         if not rows:
             return
+        sql = "INSERT INTO share_vault VALUES (?, ?, ?) ON CONFLICT (token, key_id) DO NOTHING"
+        if self._pg is not None:
+            self._pg.executemany(sql, rows)
+            return
         conn = self._conns.get()
         with self._lock:
-            conn.executemany(
-                "INSERT INTO share_vault VALUES (?, ?, ?) ON CONFLICT (token, key_id) DO NOTHING",
-                rows,
-            )
+            conn.executemany(sql, rows)
 
     def hashes(self, tokens: Iterable[str]) -> dict[str, dict[str, str]]:
         wanted = list(dict.fromkeys(tokens))
         out: dict[str, dict[str, str]] = {}
-        conn = self._conns.get()
+        conn = self._conn()
         for i in range(0, len(wanted), _CHUNK):
             part = wanted[i : i + _CHUNK]
             marks = ",".join("?" * len(part))
@@ -257,4 +266,7 @@ class SharingStore:
         return out
 
     def close(self) -> None:
-        self._conns.close()
+        if self._pg is not None:
+            self._pg.close()
+        else:
+            self._conns.close()

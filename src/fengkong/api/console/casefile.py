@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from fengkong.api.cases_routes import embedded_store
+from fengkong.api.cases_routes import event_store
 from fengkong.api.console.svg import shown
 from fengkong.api.masking import mask
 from fengkong.events import EventValidationError, parse_event
@@ -48,7 +48,7 @@ def timeline(rt: Runtime, users: list[str], case_events: set[str]) -> list[Entry
     """The newest events of ``users`` (masked) with their decisions, oldest first."""
     out: list[Entry] = []
     for user in users[:MAX_MEMBERS_SHOWN]:
-        for event_id, ts, body in embedded_store(rt).events_of_user(user, EVENTS_PER_ACCOUNT):
+        for event_id, ts, body in event_store(rt).events_of_user(user, EVENTS_PER_ACCOUNT):
             event = mask(orjson.loads(body))
             stored = rt.store.decision(event_id)
             entry = Entry(
@@ -109,7 +109,7 @@ def fund_flow(rt: Runtime, users: list[str], hops: int = 2, limit: int = 80) -> 
     for hop in range(1, hops + 1):
         nxt: list[str] = []
         for user in frontier:
-            for _, _, body in embedded_store(rt).events_of_user(user, 500):
+            for _, _, body in event_store(rt).events_of_user(user, 500):
                 try:
                     edge = money_edge(parse_event(body))
                 except EventValidationError:

@@ -16,7 +16,7 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from fengkong.api.cases_routes import embedded_store
+from fengkong.api.cases_routes import event_store
 from fengkong.api.console.svg import bars_svg
 from fengkong.api.console.web import (
     audited,
@@ -84,7 +84,7 @@ def router() -> APIRouter:
 
 
 def _stats(rt: Runtime) -> dict[str, Any]:
-    conn = embedded_store(rt)._conn()
+    conn = event_store(rt)._conn()
     start = max(0, rt.store.last_seq() - WINDOW)
     rows = conn.execute(
         "SELECT e.event_id, e.user_id, e.ts, d.outcome, d.score, d.body, d.explain FROM events e"

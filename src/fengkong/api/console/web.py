@@ -23,7 +23,6 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.exceptions import HTTPException
 
 from fengkong.api.auth import holds
-from fengkong.api.cases_routes import embedded_store
 from fengkong.api.console.i18n import LANGS, translate
 from fengkong.audit.trail import AuditTrail
 from fengkong.runtime import Runtime
@@ -110,8 +109,7 @@ def cases_of(request: Request) -> CaseStore:
     state = request.app.state
     if getattr(state, "cases", None) is None:
         rt = runtime_of(request)
-        embedded_store(rt)
-        state.cases = CaseStore(rt.settings.db_path)
+        state.cases = CaseStore(rt.settings.shared_db())
     store: CaseStore = state.cases
     return store
 
