@@ -25,8 +25,9 @@ depend on it, and its out-of-fold refits would only cost time. Baselines, writte
 independently of fengkong's code: WOE + logistic (optbinning's ``BinningProcess``
 defaults, then scikit-learn's ``LogisticRegression`` defaults), one-hot logistic
 (categories one-hot, numbers standardised, defaults) and plain LightGBM (library
-defaults, categories native). One reference row is not a served method: the scorecard's scores rank-averaged with a
-random forest's (fixed settings, equal weights), to show what interactions add.
+defaults, categories native). One reference row is not a served method: the scorecard's
+scores rank-averaged with a random forest's (fixed settings, equal weights), to show
+what interactions add.
 
 Latency: ``CreditStage.run`` on credit_application events with the German scorecard
 (20 variables and 5 pairs), timed per event with ``perf_counter_ns`` after a warm-up; this is what
