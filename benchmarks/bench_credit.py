@@ -239,8 +239,8 @@ def latency(n: int = 20000) -> None:
     frame, target = found
     data = from_frame(frame, target)
     cfg = TrainConfig(min_bin_sizes=(0.05,), cs=(0.3,), oof_calibration=False)
-    card = train_scorecard(data, cfg).scorecard
-    stage = CreditStage(card)
+    result = train_scorecard(data, cfg)
+    assert result.logistic is not None
     at = datetime(2026, 11, 1, tzinfo=UTC).isoformat()
     events = []
     for i in range(500):
@@ -259,21 +259,24 @@ def latency(n: int = 20000) -> None:
         }
         events.append(parse_event(body))
     features = {"device.distinct_users_30d": 1, "user.is_new_device": False, "phone.accounts_7d": 1}
-    times = []
-    for i in range(n + 2000):
-        ctx = DecisionContext(events[i % len(events)])
-        ctx.features.update(features)
-        t0 = time.perf_counter_ns()
-        stage.run(ctx)
-        if i >= 2000:
-            times.append(time.perf_counter_ns() - t0)
-    times.sort()
-    p50, p99 = times[len(times) // 2] / 1000, times[int(len(times) * 0.99)] / 1000
-    print(
-        f"\nCreditStage.run, {len(card.variables)}-variable scorecard with "
-        f"{len(card.pairs)} pairs, {n} applications: "
-        f"p50 {p50:.1f} µs, p99 {p99:.1f} µs, mean {statistics.fmean(times) / 1000:.1f} µs"
-    )
+    # The served card, then its logistic half alone (the card served before), same events.
+    for label, card in (("served", result.scorecard), ("logistic half", result.logistic)):
+        stage, times = CreditStage(card), []
+        for i in range(n + 2000):
+            ctx = DecisionContext(events[i % len(events)])
+            ctx.features.update(features)
+            t0 = time.perf_counter_ns()
+            stage.run(ctx)
+            if i >= 2000:
+                times.append(time.perf_counter_ns() - t0)
+        times.sort()
+        p50, p99 = times[len(times) // 2] / 1000, times[int(len(times) * 0.99)] / 1000
+        mean = statistics.fmean(times) / 1000
+        print(
+            f"\nCreditStage.run, {label}: {len(card.variables)} variables, "
+            f"{len(card.pairs)} pairs, {n} applications: "
+            f"p50 {p50:.1f} µs, p99 {p99:.1f} µs, mean {mean:.1f} µs"
+        )
 
 
 def main() -> None:
