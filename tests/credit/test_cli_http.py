@@ -43,13 +43,14 @@ def test_cli_train_monotonic(tmp_path: Path) -> None:
     r = CliRunner().invoke(main, args, env=ENV)
     assert r.exit_code == 0 and "chosen monotonic" in r.output, r.output
     card = CreditRegistry(SQLiteModelStore(db)).load(1)
-    assert card.meta["trend"] == "monotonic"
+    assert card.meta["trend"] == "monotonic" and not card.pairs
     for b in card.variables:
         if b.kind == "numerical":  # WOE over the real bins (the missing bin is last)
             steps = [q - p for p, q in itertools.pairwise(b.woe[:-1])]
             assert all(s >= -1e-9 for s in steps) or all(s <= 1e-9 for s in steps), b.name
 
 
+@pytest.mark.timeout(600)  # the boosted half is refitted per inner fold for calibration
 def test_cli_train_evaluate_score_monitor_promote(tmp_path: Path) -> None:
     runner = CliRunner()
     db = str(tmp_path / "c.db")
@@ -62,13 +63,16 @@ def test_cli_train_evaluate_score_monitor_promote(tmp_path: Path) -> None:
     assert "scorecard v1 (champion)" in r.output
     page = html.read_text()
     assert "<table>" in page and "WOE" in page and page.count("data:image/png") == 3
+    boosted = CreditRegistry(SQLiteModelStore(db)).load(1).pairs
+    assert " × " in page and len(boosted) == 5  # the boosted half
 
-    r = runner.invoke(main, [*args, "--rejects", str(rejects), "--challenger"], env=ENV)
+    rest = ["--rejects", str(rejects), "--challenger", "--logistic"]
+    r = runner.invoke(main, [*args, *rest], env=ENV)
     assert r.exit_code == 0, r.output
     reg = CreditRegistry(SQLiteModelStore(db))
     assert (reg.role("champion"), reg.role("challenger")) == (1, 2)
     assert reg.load(2).meta["reject_inference"]["rejects"] == 300
-    assert reg.load(1).meta["trend"] == "auto"
+    assert reg.load(1).meta["trend"] == "auto" and not reg.load(2).pairs
 
     r = runner.invoke(
         main, ["credit", "evaluate", str(train_csv), "--target", "outcome", "--db", db], env=ENV

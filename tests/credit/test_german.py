@@ -10,6 +10,7 @@ from fengkong.credit.train import TrainConfig, train_scorecard
 from .conftest import german_path
 
 
+@pytest.mark.timeout(600)
 @pytest.mark.skipif(german_path() is None, reason="../shared/data/credit/germancredit.csv absent")
 def test_german_credit_holdout() -> None:
     path = german_path()

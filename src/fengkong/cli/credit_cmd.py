@@ -85,8 +85,11 @@ def credit() -> None:
 @click.option("--html", "html_path", type=_OUT, help="Write the report here.")
 @click.option("--challenger/--champion", default=False, help="Role of the new version.")
 @click.option(
-    "--monotonic", is_flag=True, help="Event rate monotonic in every number (no peak/valley)."
+    "--monotonic",
+    is_flag=True,
+    help="Event rate monotonic in every number (no peak/valley); the logistic card alone.",
 )
+@click.option("--logistic", is_flag=True, help="Serve the logistic card alone (no boosted half).")
 def train(
     config: Path | None,
     db_path: Path | None,
@@ -103,6 +106,7 @@ def train(
     html_path: Path | None,
     challenger: bool,
     monotonic: bool,
+    logistic: bool,
 ) -> None:
     """Bin, fit and scale a scorecard (settings by inner CV), register it."""
     from tqdm import tqdm
@@ -115,7 +119,10 @@ def train(
     data = _read(applicants, target, bad, exclude)
     cfg = TrainConfig(scaling=Scaling(base_score, base_odds, pdo))
     if monotonic:
-        cfg = replace(cfg, trends=("monotonic",))
+        # The boosted half's tables and pairs need not be monotonic: it is left out.
+        cfg = replace(cfg, trends=("monotonic",), boost=None)
+    if logistic:
+        cfg = replace(cfg, boost=None)
     with tqdm(total=0, desc="inner CV", unit="fit") as bar:
 
         def tick(done: int, total: int) -> None:
@@ -147,6 +154,7 @@ def train(
     inner = card.meta["inner_cv"]
     click.echo(
         f"scorecard v{version} ({role}): {len(card.variables)} variables, "
+        f"{len(card.pairs)} pairs ({card.meta['method']}), "
         f"inner-CV AUC {inner['auc']:.3f} KS {inner['ks']:.3f}; "
         f"chosen {result.chosen['trend']} {result.chosen['form']}, "
         f"min bin {result.chosen['min_bin_size']}, "

@@ -84,11 +84,12 @@ def _figures(y: Array, scores: Array, figures: Mapping[str, Any]) -> list[str]:
 def _table(card: Scorecard) -> str:
     rows = []
     for r in card.table():
+        iv = "—" if r["iv"] != r["iv"] else f"{r['iv']:.3f}"  # pairs have no IV of their own
         rows.append(
             "<tr>"
             f"<td>{html.escape(r['variable'])}</td><td>{html.escape(r['bin'])}</td>"
             f"<td>{r['n_good']}</td><td>{r['n_bad']}</td><td>{r['woe']:.3f}</td>"
-            f"<td>{r['iv']:.3f}</td><td>{r['points']:.1f}</td></tr>"
+            f"<td>{iv}</td><td>{r['points']:.1f}</td></tr>"
         )
     head = "<tr><th>variable</th><th>bin</th><th>good</th><th>bad</th><th>WOE</th>"
     head += "<th>IV</th><th>points</th></tr>"

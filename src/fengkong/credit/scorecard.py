@@ -6,12 +6,16 @@ Scaling: ``score = offset + factor · ln(odds of good)`` with ``factor = pdo / l
 ``b0 + Σ c_j(bin)`` is spread over the variables: each bin's points are
 ``−factor · c_j(bin) + (offset − factor · b0) / n``, so a score is a plain sum.
 
-Reason codes (adverse action): for each variable, the points the applicant lost against
-the best bin of that variable; the variables costing most come first.
+A scorecard may also have **pair** characteristics (points per cell of two attributes'
+bins, from a boosted model's interactions); their points add to the sum like the rest.
+
+Reason codes (adverse action): for each characteristic, the points the applicant lost
+against its best bin (or cell); the characteristics costing most come first.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from bisect import bisect_right
@@ -22,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from fengkong.credit.binning import Bins
+from fengkong.credit.boost import Pair
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,27 @@ class Scaling:
 
     def log_odds_bad(self, score: float) -> float:
         return (self.offset - score) / self.factor
+
+
+Axis = tuple[str, bool, list[float], dict[str, int], int, Bins]
+
+
+def _axis(b: Bins) -> Axis:
+    lookup = {c: i for i, g in enumerate(b.groups) for c in g}
+    return (b.name, b.kind == "numerical", list(b.splits), lookup, b.missing_index, b)
+
+
+def _bin(axis: Axis, v: Any) -> int:
+    """``Bins.index`` for the usual value types without its general checks."""
+    _, numeric, splits, lookup, missing, b = axis
+    if v is None:
+        return missing
+    cls = v.__class__
+    if numeric:
+        if cls is float or cls is int:
+            return bisect_right(splits, v) if v == v else missing
+        return b.index(v)
+    return lookup.get(v, missing) if cls is str else b.index(v)
 
 
 @dataclass(frozen=True)
@@ -83,7 +109,8 @@ class Scorecard:
     """Variables with points per bin, the scaling and the PD calibration.
 
     ``calibration = (a, b)``: ``PD = 1 / (1 + exp(−(a + b · score)))``, fitted on
-    out-of-fold scores; ``meta`` has the training settings and figures.
+    out-of-fold scores; ``meta`` has the training settings and figures; ``pairs`` the
+    interaction characteristics (points already scaled).
     """
 
     variables: list[Bins]
@@ -91,10 +118,14 @@ class Scorecard:
     scaling: Scaling
     calibration: tuple[float, float]
     meta: dict[str, Any] = field(default_factory=dict)
+    pairs: list[Pair] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self._best = [max(p) for p in self.points]
+        self._best = [max(p) for p in self.points] + [
+            max(max(r) for r in p.points) for p in self.pairs
+        ]
         self._labels = [b.labels() for b in self.variables]
+        self._pair_labels = [(p.first.labels(), p.second.labels()) for p in self.pairs]
         # Flat per-variable tuples: scoring one applicant is on the decision path.
         self._fast = [
             (
@@ -108,6 +139,9 @@ class Scorecard:
             )
             for b, p in zip(self.variables, self.points, strict=True)
         ]
+        self._fast_pairs = [
+            (_axis(p.first), _axis(p.second), p.second.n_bins, p.points) for p in self.pairs
+        ]
 
     @classmethod
     def from_log_odds(
@@ -118,14 +152,20 @@ class Scorecard:
         scaling: Scaling,
         calibration: tuple[float, float] | None = None,
         meta: dict[str, Any] | None = None,
+        pairs: Sequence[Pair] = (),
     ) -> Scorecard:
-        """Points from per-bin contributions to the log-odds of bad and the intercept."""
+        """Points from per-bin contributions to the log-odds of bad and the intercept.
+
+        ``pairs`` hold log-odds contributions per cell; the intercept is spread over the
+        single-attribute characteristics only.
+        """
         n = max(1, len(variables))
         share = (scaling.offset - scaling.factor * intercept) / n
         points = [[share - scaling.factor * c for c in contrib] for contrib in contributions]
         # Uncalibrated: the model's own PD, exactly the logistic of its log-odds.
         default = (scaling.offset / scaling.factor, -1.0 / scaling.factor)
-        return cls(variables, points, scaling, calibration or default, dict(meta or {}))
+        scaled = [p.scaled(-scaling.factor) for p in pairs]
+        return cls(variables, points, scaling, calibration or default, dict(meta or {}), scaled)
 
     @property
     def names(self) -> list[str]:
@@ -155,6 +195,10 @@ class Scorecard:
                 i = lookup.get(v, missing) if v.__class__ is str else b.index(v)
             bins.append(i)
             pts.append(points[i])
+        for first, second, n2, cells in self._fast_pairs:
+            i, j = _bin(first, get(first[0])), _bin(second, get(second[0]))
+            bins.append(i * n2 + j)
+            pts.append(cells[i][j])
         total = sum(pts)
         return Scored(total, self.pd_of(total), tuple(pts), tuple(bins))
 
@@ -165,7 +209,15 @@ class Scorecard:
             values = columns.get(b.name)
             idx = np.full(n, b.missing_index) if values is None else b.indices(values)
             total += np.asarray(pts)[idx]
+        for pair in self.pairs:
+            cells = [self._indices(b, columns, n) for b in (pair.first, pair.second)]
+            total += np.asarray(pair.points)[cells[0], cells[1]]
         return total
+
+    @staticmethod
+    def _indices(b: Bins, columns: Mapping[str, Sequence[Any]], n: int) -> np.ndarray[Any, Any]:
+        values = columns.get(b.name)
+        return np.full(n, b.missing_index) if values is None else b.indices(values)
 
     def pd_many(self, scores: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         a, b = self.calibration
@@ -177,10 +229,17 @@ class Scorecard:
         lost = [(b - p, j) for j, (b, p) in enumerate(zip(self._best, pts, strict=True)) if b > p]
         lost.sort(reverse=True)
         out = []
+        nv = len(self.variables)
         for cost, j in lost[:top]:
-            name = self.variables[j].name
-            label = self._labels[j][scored.bins[j]]
-            out.append(Reason(name, applicant.get(name), label, cost))
+            if j < nv:
+                name = self.variables[j].name
+                label = self._labels[j][scored.bins[j]]
+                out.append(Reason(name, applicant.get(name), label, cost))
+                continue
+            pair, (la, lb) = self.pairs[j - nv], self._pair_labels[j - nv]
+            i, k = divmod(scored.bins[j], pair.second.n_bins)
+            value = (applicant.get(pair.first.name), applicant.get(pair.second.name))
+            out.append(Reason(pair.name, value, f"{la[i]} × {lb[k]}", cost))
         return out
 
     def table(self) -> list[dict[str, Any]]:
@@ -200,6 +259,25 @@ class Scorecard:
                         "points": pts[i],
                     }
                 )
+        for pair, (la, lb) in zip(self.pairs, self._pair_labels, strict=True):
+            total_good = sum(map(sum, pair.n_good)) + 0.5
+            total_bad = sum(map(sum, pair.n_bad)) + 0.5
+            for i, j in itertools.product(range(pair.first.n_bins), range(pair.second.n_bins)):
+                good, bad = pair.n_good[i][j], pair.n_bad[i][j]
+                if good + bad == 0:
+                    continue  # a cell no training applicant fell in
+                woe = math.log(((bad + 0.5) / total_bad) / ((good + 0.5) / total_good))
+                rows.append(
+                    {
+                        "variable": pair.name,
+                        "bin": f"{la[i]} × {lb[j]}",
+                        "n_good": good,
+                        "n_bad": bad,
+                        "woe": woe,
+                        "iv": float("nan"),
+                        "points": pair.points[i][j],
+                    }
+                )
         return rows
 
     def to_json(self) -> str:
@@ -215,6 +293,8 @@ class Scorecard:
             "calibration": list(self.calibration),
             "meta": self.meta,
         }
+        if self.pairs:
+            body["pairs"] = [p.to_dict() for p in self.pairs]
         return json.dumps(body, sort_keys=True)
 
     @classmethod
@@ -227,4 +307,6 @@ class Scorecard:
         if [len(p) for p in points] != [b.n_bins for b in variables]:
             raise ValueError("scorecard artefact: points do not match the bins")
         a, b = d["calibration"]
-        return cls(variables, points, Scaling(**d["scaling"]), (float(a), float(b)), d["meta"])
+        pairs = [Pair.from_dict(p) for p in d.get("pairs", [])]
+        scaling = Scaling(**d["scaling"])
+        return cls(variables, points, scaling, (float(a), float(b)), d["meta"], pairs)
