@@ -78,7 +78,8 @@ def analyse_document(image_b64: str, kind: str, today: str) -> dict[str, Any]:
     started = time.perf_counter()
     seals = find_seals(rgb)
     out["seals"] = [
-        {"text": s.text, "score": round(s.score, 3), "authority": s.is_authority} for s in seals
+        {"text": s.text, "score": round(s.score, 3), "authority": s.is_authority, "kind": s.kind}
+        for s in seals
     ]
     _timed(timings, "seal", started)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fengkong.documents.names import MATCH_AT, best_match
+from fengkong.documents.names import MATCH_AT, best_match, seal_kind
 
 FACT_NAMES: dict[str, str] = {
     "document.pending": "bool",
@@ -27,6 +27,7 @@ FACT_NAMES: dict[str, str] = {
     "document.uscc_valid": "bool",
     "document.seal_found": "bool",
     "document.seal_is_authority": "bool",
+    "document.seal_readable": "bool",
     "document.seal_matches_company": "bool",
     "document.seal_similarity": "num",
     "document.ela_region": "num",
@@ -129,12 +130,20 @@ def _seal_facts(
     facts["document.seal_found"] = bool(seals)
     if not seals:
         return
-    authority = any(s["authority"] for s in seals)
+    # Judged from the text, so analyses stored before the judgement changed re-score alike.
+    kinds = [seal_kind(s["text"]) for s in seals]
+    authority = "authority" in kinds
     facts["document.seal_is_authority"] = authority
-    company_seals = [s for s in seals if not s["authority"]]
+    facts["document.seal_readable"] = any(k != "unreadable" for k in kinds)
+    company_seals = [s for s, k in zip(seals, kinds, strict=True) if k == "company"]
+    if not facts["document.seal_readable"]:
+        # Weak evidence: a worn, blurred or tiny seal is common on honest uploads.
+        reasons.append(f"seal text unreadable: {seals[0]['text']!r}")
+        return
     if kind == "business_license" and not authority:
         facts["document.seal_matches_company"] = False
-        reasons.append(f"licence seal is not a registration authority's: {seals[0]['text']!r}")
+        texts = ", ".join(repr(s["text"]) for s in company_seals)
+        reasons.append(f"licence seal is a company's, not a registration authority's: {texts}")
         return
     if not company_seals or not companies:
         return
