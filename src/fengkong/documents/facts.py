@@ -34,23 +34,28 @@ FACT_NAMES: dict[str, str] = {
     "document.noise_region": "num",
     "document.copy_move_blocks": "num",
     "document.djpeg_region": "num",
+    "document.text_box_z": "num",
     "document.tamper_score": "num",
     "document.near_duplicate_accounts_30d": "num",
     "document.near_duplicate_bits": "num",
 }
-# Per forensic score: (blocks at which it adds 0.5 to the tamper score, weight). Set on
+# Per forensic score: (where it starts to count, where it adds 0.5 to the tamper score,
+# weight); it adds 1 at twice the second minus the first. Set on
 # the generated documents of capture profile A, seed 0 (benchmarks/bench_documents.py):
 # the noise residual (genuine ID cards: at most 5 blocks; a clean photo pasted on a
 # printed card: 179 and more; half the other pastes and a quarter of the flat-box
 # edits: 10 and more) and the double-JPEG trace of edits saved at a finer quality than
 # the camera's (genuine: at most 6 blocks; edits with the trace: 15 and more). Error
 # level and copy-move stay facts for rules and reviewers but add nothing: their genuine
-# and forged distributions overlapped (docs/documents.md).
-FORENSIC_LIMITS = {
-    "noise_region": (14.0, 1.0),
-    "djpeg_region": (16.0, 1.0),
-    "ela_region": (1e9, 0.0),
-    "copy_move_blocks": (1e9, 0.0),
+# and forged distributions overlapped (docs/documents.md). The text-line check
+# (genuine ID cards: at most 3.8; careful text edits 4.1 and more, flat-box edits 6.3
+# and more) counts from 4.
+FORENSIC_LIMITS: dict[str, tuple[float, float, float]] = {
+    "noise_region": (7.0, 14.0, 1.0),
+    "djpeg_region": (8.0, 16.0, 1.0),
+    "text_box_z": (4.0, 5.5, 1.0),
+    "ela_region": (1e9, 2e9, 0.0),
+    "copy_move_blocks": (1e9, 2e9, 0.0),
 }
 
 
@@ -65,9 +70,9 @@ def tamper_score(analysis: dict[str, Any], kind: str = "id_card") -> float:
     if kind not in TAMPER_KINDS:
         return 0.0
     score = 0.0
-    for name, (half_at, weight) in FORENSIC_LIMITS.items():
+    for name, (starts_at, half_at, weight) in FORENSIC_LIMITS.items():
         value = float(analysis.get(name) or 0.0)
-        score += weight * min(1.0, max(0.0, (value - half_at / 2) / half_at))
+        score += weight * min(1.0, max(0.0, 0.5 * (value - starts_at) / (half_at - starts_at)))
     return round(min(1.0, score), 3)
 
 
@@ -101,6 +106,7 @@ def document_facts(
         "noise_region",
         "copy_move_blocks",
         "djpeg_region",
+        "text_box_z",
     ):
         if key in analysis:
             facts[f"document.{key}"] = analysis[key]
