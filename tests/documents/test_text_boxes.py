@@ -62,5 +62,5 @@ def test_a_careful_name_edit_on_a_generated_card_is_found() -> None:
     forged = synth.make_id_sample(1001, "careful_text_edit", seed=0)
     a = analyse_document(honest.image_b64, "id_card", "2026-12-01")
     b = analyse_document(forged.image_b64, "id_card", "2026-12-01")
-    assert a["text_box_z"] < 4.0 <= b["text_box_z"]
+    assert a["text_box_z"] < 4.5 <= b["text_box_z"]
     assert tamper_score(b) > tamper_score(a)

@@ -25,7 +25,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
 
 FArray = np.ndarray[Any, np.dtype[np.float64]]
 BMask = np.ndarray[Any, np.dtype[np.bool_]]
@@ -35,12 +34,19 @@ MIN_PIXELS = 150  # paper pixels a side needs for its statistics to mean anythin
 RING = (0.35, 1.0)  # the ring around a line: from 0.35 to 1 line height off its box
 
 
-def _paper(gray: FArray) -> BMask:
-    """Pixels of paper, away from ink: darker than the local paper level means ink."""
-    local = ndimage.percentile_filter(gray[::4, ::4], 80, size=9)
-    level = np.kron(local, np.ones((4, 4)))[: gray.shape[0], : gray.shape[1]]
-    ink = gray < level - 35.0
-    return np.asarray(~ndimage.binary_dilation(ink, iterations=2), dtype=bool)
+def _paper(gray8: np.ndarray[Any, np.dtype[np.uint8]]) -> BMask:
+    """Pixels of paper, away from ink: darker than the local paper level means ink.
+
+    The local level is the median over 36 pixels around, on a quarter-size copy (paper
+    is most of any such window, even on a line of text).
+    """
+    import cv2
+
+    local = cv2.medianBlur(np.ascontiguousarray(gray8[::4, ::4]), 9)
+    level = np.kron(local.astype(np.float64), np.ones((4, 4)))[: gray8.shape[0], : gray8.shape[1]]
+    ink = (gray8 < level - 35.0).astype(np.uint8)
+    near_ink = cv2.dilate(ink, np.ones((5, 5), np.uint8))
+    return np.asarray(near_ink == 0, dtype=bool)
 
 
 def _stats(residual: FArray, energy: FArray, where: BMask) -> FArray:
@@ -99,12 +105,13 @@ def text_box_scores(gray: FArray, boxes: Sequence[Box]) -> dict[str, float]:
     line on any of the three statistics; ``text_box_lines`` how many lines were
     measured.
     """
-    from PIL import Image, ImageFilter
+    import cv2
 
-    img = Image.fromarray(np.clip(gray, 0, 255).astype(np.uint8))
-    residual = gray - np.asarray(img.filter(ImageFilter.MedianFilter(3)), dtype=np.float64)
-    energy = ndimage.sobel(gray, 0) ** 2 + ndimage.sobel(gray, 1) ** 2
-    paper = _paper(gray)
+    gray8 = np.clip(gray, 0, 255).astype(np.uint8)
+    residual = gray - cv2.medianBlur(gray8, 3).astype(np.float64)
+    gy, gx = cv2.Sobel(gray, cv2.CV_64F, 0, 1), cv2.Sobel(gray, cv2.CV_64F, 1, 0)
+    energy = gy * gy + gx * gx
+    paper = _paper(gray8)
     text = np.zeros_like(paper)
     for x0, y0, x1, y1 in boxes:
         text[max(0, y0 - 2) : y1 + 2, max(0, x0 - 2) : x1 + 2] = True
