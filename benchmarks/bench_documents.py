@@ -85,7 +85,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     for name in args.without:
-        document_facts.FORENSIC_LIMITS[name] = (1e9, 0.0)
+        document_facts.FORENSIC_LIMITS[name] = (1e9, 2e9, 0.0)
     samples = _samples(args.per_kind, args.seed, args.capture)
     if args.from_dump:
         with open(args.from_dump, "rb") as dumped:
@@ -154,7 +154,7 @@ def main() -> None:
     print(f"  whole analysis CPU: p50 {statistics.median(cpu):.2f} s, max {max(cpu):.2f} s")
 
 
-RAW_SCORES = ("ela_region", "noise_region", "copy_move_blocks", "djpeg_region")
+RAW_SCORES = ("ela_region", "noise_region", "copy_move_blocks", "djpeg_region", "text_box_z")
 
 
 def _raw_aucs(samples: list[synth.Sample], analyses: list[dict[str, Any]]) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from fengkong.documents import checks, fields
+from fengkong.documents.facts import TAMPER_KINDS
 from fengkong.imaging import ImageError, decode_image, image_bytes
 
 # Perceptual hash: a difference hash of 32x32 gradients (1,024 bits). On generated
@@ -40,6 +41,7 @@ def analyse_document(image_b64: str, kind: str, today: str) -> dict[str, Any]:
     from fengkong.documents.forensics import forensics
     from fengkong.documents.ocr import read_lines, without_red
     from fengkong.documents.seal import find_seals
+    from fengkong.documents.text_boxes import text_box_scores
 
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -78,12 +80,20 @@ def analyse_document(image_b64: str, kind: str, today: str) -> dict[str, Any]:
     started = time.perf_counter()
     seals = find_seals(rgb)
     out["seals"] = [
-        {"text": s.text, "score": round(s.score, 3), "authority": s.is_authority} for s in seals
+        {"text": s.text, "score": round(s.score, 3), "authority": s.is_authority, "kind": s.kind}
+        for s in seals
     ]
     _timed(timings, "seal", started)
 
     started = time.perf_counter()
     out.update({k: round(v, 3) for k, v in forensics(img, data).items()})
     _timed(timings, "forensics", started)
+
+    if kind in TAMPER_KINDS:
+        started = time.perf_counter()
+        gray = np.asarray(img.convert("L"), dtype=np.float64)
+        scores = text_box_scores(gray, [ln.box for ln in lines])
+        out.update({k: round(v, 3) for k, v in scores.items()})
+        _timed(timings, "text_boxes", started)
     out["timings_ms"] = timings
     return out

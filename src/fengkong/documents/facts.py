@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fengkong.documents.names import MATCH_AT, best_match
+from fengkong.documents.names import MATCH_AT, best_match, seal_kind
 
 FACT_NAMES: dict[str, str] = {
     "document.pending": "bool",
@@ -27,29 +27,35 @@ FACT_NAMES: dict[str, str] = {
     "document.uscc_valid": "bool",
     "document.seal_found": "bool",
     "document.seal_is_authority": "bool",
+    "document.seal_readable": "bool",
     "document.seal_matches_company": "bool",
     "document.seal_similarity": "num",
     "document.ela_region": "num",
     "document.noise_region": "num",
     "document.copy_move_blocks": "num",
     "document.djpeg_region": "num",
+    "document.text_box_z": "num",
     "document.tamper_score": "num",
     "document.near_duplicate_accounts_30d": "num",
     "document.near_duplicate_bits": "num",
 }
-# Per forensic score: (blocks at which it adds 0.5 to the tamper score, weight). Set on
+# Per forensic score: (where it starts to count, where it adds 0.5 to the tamper score,
+# weight); it adds 1 at twice the second minus the first. Set on
 # the generated documents of capture profile A, seed 0 (benchmarks/bench_documents.py):
 # the noise residual (genuine ID cards: at most 5 blocks; a clean photo pasted on a
 # printed card: 179 and more; half the other pastes and a quarter of the flat-box
 # edits: 10 and more) and the double-JPEG trace of edits saved at a finer quality than
 # the camera's (genuine: at most 6 blocks; edits with the trace: 15 and more). Error
 # level and copy-move stay facts for rules and reviewers but add nothing: their genuine
-# and forged distributions overlapped (docs/documents.md).
-FORENSIC_LIMITS = {
-    "noise_region": (14.0, 1.0),
-    "djpeg_region": (16.0, 1.0),
-    "ela_region": (1e9, 0.0),
-    "copy_move_blocks": (1e9, 0.0),
+# and forged distributions overlapped (docs/documents.md). The text-line check
+# (genuine ID cards: at most 4.1; careful text edits 4.2 and more, six of eight above
+# 7; flat-box edits 6.3 and more) counts from 4.5.
+FORENSIC_LIMITS: dict[str, tuple[float, float, float]] = {
+    "noise_region": (7.0, 14.0, 1.0),
+    "djpeg_region": (8.0, 16.0, 1.0),
+    "text_box_z": (4.5, 6.0, 1.0),
+    "ela_region": (1e9, 2e9, 0.0),
+    "copy_move_blocks": (1e9, 2e9, 0.0),
 }
 
 
@@ -64,9 +70,9 @@ def tamper_score(analysis: dict[str, Any], kind: str = "id_card") -> float:
     if kind not in TAMPER_KINDS:
         return 0.0
     score = 0.0
-    for name, (half_at, weight) in FORENSIC_LIMITS.items():
+    for name, (starts_at, half_at, weight) in FORENSIC_LIMITS.items():
         value = float(analysis.get(name) or 0.0)
-        score += weight * min(1.0, max(0.0, (value - half_at / 2) / half_at))
+        score += weight * min(1.0, max(0.0, 0.5 * (value - starts_at) / (half_at - starts_at)))
     return round(min(1.0, score), 3)
 
 
@@ -100,6 +106,7 @@ def document_facts(
         "noise_region",
         "copy_move_blocks",
         "djpeg_region",
+        "text_box_z",
     ):
         if key in analysis:
             facts[f"document.{key}"] = analysis[key]
@@ -129,12 +136,20 @@ def _seal_facts(
     facts["document.seal_found"] = bool(seals)
     if not seals:
         return
-    authority = any(s["authority"] for s in seals)
+    # Judged from the text, so analyses stored before the judgement changed re-score alike.
+    kinds = [seal_kind(s["text"]) for s in seals]
+    authority = "authority" in kinds
     facts["document.seal_is_authority"] = authority
-    company_seals = [s for s in seals if not s["authority"]]
+    facts["document.seal_readable"] = any(k != "unreadable" for k in kinds)
+    company_seals = [s for s, k in zip(seals, kinds, strict=True) if k == "company"]
+    if not facts["document.seal_readable"]:
+        # Weak evidence: a worn, blurred or tiny seal is common on honest uploads.
+        reasons.append(f"seal text unreadable: {seals[0]['text']!r}")
+        return
     if kind == "business_license" and not authority:
         facts["document.seal_matches_company"] = False
-        reasons.append(f"licence seal is not a registration authority's: {seals[0]['text']!r}")
+        texts = ", ".join(repr(s["text"]) for s in company_seals)
+        reasons.append(f"licence seal is a company's, not a registration authority's: {texts}")
         return
     if not company_seals or not companies:
         return
