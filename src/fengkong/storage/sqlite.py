@@ -400,6 +400,11 @@ class SQLiteStore:
         reveal = self._protector.reveal if self._protector else bytes
         return [(str(e), float(t), reveal(self.plain(bytes(b)))) for e, t, b in reversed(rows)]
 
+    def event_ids(self) -> Iterator[str]:
+        """Every stored ``event_id`` (in no particular order)."""
+        for (event_id,) in self._conn().execute("SELECT event_id FROM events"):
+            yield str(event_id)
+
     def last_seq(self) -> int:
         """The acceptance number of the newest stored event (0 when none)."""
         row = self._conn().execute("SELECT MAX(seq) FROM events").fetchone()
