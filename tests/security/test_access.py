@@ -223,13 +223,13 @@ def test_checkpoints_are_published_outside_the_database(settings: Settings, tmp_
 def test_list_changes_are_chained_with_the_key_that_made_them(
     client: TestClient, key_for: KeyMaker, settings: Settings
 ) -> None:
-    import orjson
 
     admin = key_for("rule_admin", name="ops")
     client.post("/v1/rules/lists/w", json={"values": ["1.2.3.4"]}, headers=admin)
     client.post("/v1/rules/lists/w/remove", json={"values": ["1.2.3.4"]}, headers=admin)
-    rows = sqlite3.connect(settings.db_path).execute("SELECT entry FROM audit_log ORDER BY seq")
-    entries = [orjson.loads(r[0]) for r in rows]
+    from fengkong.audit import log
+
+    entries = [s.parsed() for s in log.entries(sqlite3.connect(settings.db_path))]
     changes = [(e["kind"], e["actor"].split()[0]) for e in entries if e["kind"].startswith("list")]
     assert changes == [("list_add", "ops"), ("list_remove", "ops")]
 

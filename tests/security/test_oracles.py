@@ -6,9 +6,9 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-import orjson
 from fastapi.testclient import TestClient
 
+from fengkong.audit import log
 from fengkong.settings import Settings
 from tests.keys import AUTH
 from tests.security.conftest import KeyMaker
@@ -17,8 +17,7 @@ PHONE = "13912345678"
 
 
 def _chain(settings: Settings) -> list[dict[str, Any]]:
-    rows = sqlite3.connect(settings.db_path).execute("SELECT entry FROM audit_log ORDER BY seq")
-    return [orjson.loads(r[0]) for r in rows]
+    return [s.parsed() for s in log.entries(sqlite3.connect(settings.db_path))]
 
 
 def test_tokenising_a_raw_phone_is_closed_to_analysts_and_ingest(

@@ -16,9 +16,11 @@ from fengkong.audit.records import (
     FREEZE_COLUMNS,
     KEY_COLUMNS,
     LIST_COLUMNS,
+    body_columns,
     row_digest,
     row_ref,
 )
+from fengkong.audit.stored import plain_of
 
 
 class AdoptionRefused(RuntimeError):
@@ -45,7 +47,9 @@ def _pending(conn: sqlite3.Connection, actor: str) -> list[log.Pending]:
         if not _has_table(conn, table):
             continue
         sql = f"SELECT {', '.join(columns)} FROM {table}" + (f" ORDER BY {order}" if order else "")
-        for row in conn.execute(sql):
+        plain, bodies = plain_of(conn), body_columns(kind)
+        for stored in conn.execute(sql):
+            row = plain.row(tuple(stored), bodies)
             fields = dict(zip(columns, row, strict=True))
             user = fields.get("user_id") or users.get(str(fields.get("event_id")))
             out.append(log.Pending(kind, row_ref(kind, row), row_digest(kind, row), user, actor))

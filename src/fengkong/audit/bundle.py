@@ -22,7 +22,8 @@ from fengkong.audit import log
 from fengkong.audit.canonical import canonical
 from fengkong.audit.checkpoint import Signer, verify_checkpoint
 from fengkong.audit.merkle import inclusion_proofs, leaf_hash
-from fengkong.audit.records import APPEND_ONLY, record_fields
+from fengkong.audit.records import APPEND_ONLY, body_columns, record_fields
+from fengkong.audit.stored import plain_of
 
 FORMAT = "fengkong-evidence/1"
 VERIFY_COMMAND = "python -m fengkong.audit.verify_bundle BUNDLE.json --key PUBLIC_KEY"
@@ -35,7 +36,9 @@ def _record(conn: log.Connection, kind: str, ref: str) -> dict[str, Any] | None:
     row = conn.execute(
         f"SELECT {', '.join(columns)} FROM {table} WHERE {key} = ?", (ref,)
     ).fetchone()
-    return None if row is None else record_fields(kind, tuple(row))
+    if row is None:
+        return None
+    return record_fields(kind, plain_of(conn).row(tuple(row), body_columns(kind)))
 
 
 def export_bundle(conn: log.Connection, signer: Signer, note: str, user: str) -> dict[str, Any]:

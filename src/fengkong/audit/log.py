@@ -2,7 +2,11 @@
 
 Each entry is a JSON object ``{seq, kind, ref, user, actor, at, digest, data}``;
 its chain hash is ``SHA-256(previous hash || canonical JSON of the entry)`` (the first
-entry chains from 32 zero bytes). ``digest`` is the SHA-256 of the record the entry
+entry chains from 32 zero bytes). An entry is stored as its fields, one column each
+(the digest and the chain hash as 32 bytes), and its canonical JSON is rebuilt from
+them on read: the same bytes, without the JSON's keys and the copies of ``kind``,
+``ref`` and ``user`` the columns already hold. Entries stored before keep their JSON
+in ``entry`` and are read as they are. ``digest`` is the SHA-256 of the record the entry
 covers (see :mod:`fengkong.audit.records`), so an edit of that record, of the entry or
 of the order of entries breaks the chain or a digest. Entries are appended inside the
 caller's transaction: a record and the entry that covers it commit together or not at all.
@@ -44,6 +48,10 @@ CREATE TABLE IF NOT EXISTS audit_checkpoints (
     note TEXT NOT NULL
 );
 """
+
+# The entry's fields as columns (``entry`` then stays empty); added to older files.
+FIELD_COLUMNS = (("actor", "TEXT"), ("at", "REAL"), ("digest", "BLOB"), ("data", "TEXT"))
+_SELECT = "SELECT seq, kind, ref, user_id, entry, hash, actor, at, digest, data FROM audit_log"
 
 
 class Connection(Protocol):
@@ -153,31 +161,100 @@ def chain_hash(previous: bytes, entry: bytes) -> bytes:
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
     conn.executescript(SCHEMA)
+    if _missing_columns(conn):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for name, kind in _missing_columns(conn):
+                conn.execute(f"ALTER TABLE audit_log ADD COLUMN {name} {kind}")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+
+def _missing_columns(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    have = {str(r[1]) for r in conn.execute("PRAGMA table_info(audit_log)")}
+    return [(n, k) for n, k in FIELD_COLUMNS if n not in have]
+
+
+def _entry(
+    seq: int,
+    kind: str,
+    ref: str,
+    user: str | None,
+    actor: str | None,
+    at: float,
+    digest: str | None,
+    data: Any,
+) -> bytes:
+    fields = {"seq": seq, "kind": kind, "ref": ref, "user": user, "actor": actor, "at": at}
+    return canonical({**fields, "digest": digest, "data": data})
+
+
+def _hex(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return bytes(value).hex()
+
+
+def _stored(row: Sequence[Any]) -> Stored:
+    """An entry from its row: the JSON kept whole (older rows) or rebuilt from the fields."""
+    seq, kind, ref, user, entry, digest_of, actor, at, digest, data = row
+    raw = bytes(entry) if not isinstance(entry, str) else entry.encode()
+    if not raw:
+        fields = None if data is None else orjson.loads(data)
+        raw = _entry(int(seq), kind, ref, user, actor, at, _hex(digest), fields)
+    return Stored(int(seq), raw, str(_hex(digest_of)))
+
+
+def _digest_bytes(digest: str | None) -> bytes | None:
+    """A SHA-256 in lower-case hex as its 32 bytes (``None`` for anything else)."""
+    if digest is None or len(digest) != 64:
+        return None
+    try:
+        raw = bytes.fromhex(digest)
+    except ValueError:
+        return None
+    return raw if raw.hex() == digest else None
+
+
+def _rebuilt(seq: int, p: Pending, when: float, data: str) -> bytes:
+    return _entry(seq, p.kind, p.ref, p.user, p.actor, when, p.digest, orjson.loads(data))
+
+
+def _row(seq: int, p: Pending, when: float, entry: bytes, head: bytes) -> tuple[Any, ...]:
+    """The stored row of an entry: its fields, or its JSON when they would not rebuild it."""
+    digest = _digest_bytes(p.digest)
+    data = None if p.data is None else canonical(p.data).decode()
+    fields = (p.actor, when, digest, data)
+    texts = (p.kind, p.ref, *(v for v in (p.user, p.actor) if v is not None))
+    if (
+        (digest is None and p.digest is not None)
+        or type(when) is not float
+        or any(type(v) is not str for v in texts)
+        or (data is not None and _rebuilt(seq, p, when, data) != entry)
+    ):
+        return (seq, p.kind, p.ref, p.user, entry, head, None, None, None, None)
+    return (seq, p.kind, p.ref, p.user, b"", head, *fields)
 
 
 def append(conn: Connection, pending: Sequence[Pending], at: float | None = None) -> int:
     """Append entries in the caller's open write transaction; returns the new head seq."""
     row = conn.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
-    seq, head = (0, GENESIS) if row is None else (int(row[0]), bytes.fromhex(row[1]))
+    seq, head = (0, GENESIS) if row is None else (int(row[0]), bytes.fromhex(str(_hex(row[1]))))
     when = time.time() if at is None else at
     rows = []
     for p in pending:
         seq += 1
-        entry = canonical(
-            {
-                "seq": seq,
-                "kind": p.kind,
-                "ref": p.ref,
-                "user": p.user,
-                "actor": p.actor,
-                "at": when,
-                "digest": p.digest,
-                "data": p.data,
-            }
-        )
+        entry = _entry(seq, p.kind, p.ref, p.user, p.actor, when, p.digest, p.data)
         head = chain_hash(head, entry)
-        rows.append((seq, p.kind, p.ref, p.user, entry, head.hex()))
-    conn.executemany("INSERT INTO audit_log VALUES (?,?,?,?,?,?)", rows)
+        rows.append(_row(seq, p, when, entry, head))
+    conn.executemany(
+        "INSERT INTO audit_log (seq, kind, ref, user_id, entry, hash, actor, at, digest, data)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?)",
+        rows,
+    )
     return seq
 
 
@@ -186,19 +263,15 @@ def entries(conn: Connection, *, user: str | None = None) -> Iterator[Stored]:
     last = 0
     while True:
         if user is None:
-            sql = "SELECT seq, entry, hash FROM audit_log WHERE seq > ? ORDER BY seq LIMIT 5000"
+            sql = f"{_SELECT} WHERE seq > ? ORDER BY seq LIMIT 5000"
             rows = conn.execute(sql, (last,)).fetchall()
         else:
-            sql = (
-                "SELECT seq, entry, hash FROM audit_log WHERE seq > ? AND user_id = ?"
-                " ORDER BY seq LIMIT 5000"
-            )
+            sql = f"{_SELECT} WHERE seq > ? AND user_id = ? ORDER BY seq LIMIT 5000"
             rows = conn.execute(sql, (last, user)).fetchall()
         if not rows:
             return
-        for seq, entry, digest in rows:
-            raw = entry if isinstance(entry, bytes) else str(entry).encode()
-            yield Stored(int(seq), raw, str(digest))
+        for row in rows:
+            yield _stored(row)
         last = rows[-1][0]
 
 

@@ -81,6 +81,12 @@ def ids_digest(event_ids: list[str]) -> str:
     return hashlib.sha256("\n".join(sorted(event_ids)).encode()).hexdigest()
 
 
+def body_columns(kind: str) -> frozenset[int]:
+    """Positions of the columns hashed by their bytes (the ones that may be compressed)."""
+    _, columns, _, _, hashed = APPEND_ONLY[kind]
+    return frozenset(i for i, name in enumerate(columns) if name in hashed)
+
+
 def row_ref(kind: str, row: tuple[Any, ...]) -> str:
     _, columns, key, _, _ = APPEND_ONLY[kind]
     return str(row[columns.index(key)])

@@ -22,10 +22,12 @@ from fengkong.audit.records import (
     FREEZE_COLUMNS,
     KEY_COLUMNS,
     LIST_COLUMNS,
+    body_columns,
     ids_digest,
     row_digest,
     row_ref,
 )
+from fengkong.audit.stored import plain_of
 
 _CHANGE_KINDS = frozenset(
     {
@@ -168,7 +170,9 @@ def _table_rows(conn: log.Connection, kind: str) -> Iterator[tuple[Any, ...]]:
     sql = f"SELECT {', '.join(columns)} FROM {table}"
     if order:
         sql += f" ORDER BY {order}"
-    return iter(conn.execute(sql))
+    # Digests cover the plain values: compressed columns are read back first.
+    plain, bodies = plain_of(conn), body_columns(kind)
+    return (plain.row(tuple(r), bodies) for r in conn.execute(sql))
 
 
 def _pruned(conn: log.Connection, entries: list[dict[str, Any]], report: Report) -> set[str]:

@@ -15,6 +15,7 @@ import orjson
 
 from fengkong.decisions.follow import LogFollower, as_label
 from fengkong.decisions.pipeline import Pipeline
+from fengkong.decisions.seen import SeenIds
 from fengkong.decisions.state import Snapshot, SnapshotError, no_gc
 from fengkong.decisions.store import (
     Committer,
@@ -146,6 +147,8 @@ class Engine:
         self._deciding_now = 0
         # Explanations are stored packed: names once per schema, values per event.
         self._packer = Packer(store.set_meta, store.get_meta)
+        # Ids that may be stored (decisions.seen): set by rebuild() for a sole writer.
+        self._seen: SeenIds | None = None
 
     # -- the edge -------------------------------------------------------------
     def accept(self, raw: bytes | str | dict[str, Any]) -> Accepted:
@@ -195,7 +198,9 @@ class Engine:
         ``event_id`` comes back with another body.
         """
         ids = [a.event.event_id for a in items]
-        stored = self.store.lookup(ids)
+        if self._seen is not None:  # only ids that may be stored are asked about
+            ids = [i for i in ids if self._seen.maybe(i)]
+        stored = self.store.lookup(ids) if ids else {}
         seen: dict[str, str] = {}
         found: dict[str, DecisionDict | None] = {}
         for index, item in enumerate(items):
@@ -315,6 +320,7 @@ class Engine:
         if error is not None:
             self._failures += 1
             raise error
+        self._remember(batch.records)
         return batch.results
 
     def decide(self, raw: bytes | str | dict[str, Any] | Accepted) -> DecisionDict:
@@ -371,6 +377,7 @@ class Engine:
             for answer in answers.values():
                 answer["durable"] = False
         done = self._committer.submit(records, epoch)
+        self._remember(records)
         for record in records:
             self._inflight[record.event_id] = (record.body_hash, answers[record.event_id], done)
 
@@ -425,6 +432,7 @@ class Engine:
                 restorable_only=recovering,
             )
         self._state_epoch = self.epoch
+        self._track_stored_ids()
         if count or labels or snap is not None:
             log.info(
                 "rebuilt state from %s, %d events and %d labels in %.1f s",
@@ -434,6 +442,18 @@ class Engine:
                 time.perf_counter() - started,
             )
         return count
+
+    def _track_stored_ids(self) -> None:
+        """Know the stored ids from now on, when this engine is the log's only writer
+        (a follower means other workers store events this one would not hear of)."""
+        ids = getattr(self.store, "event_ids", None)
+        if self._seen is None and self.follower is None and ids is not None:
+            self._seen = SeenIds(ids())
+
+    def _remember(self, records: Sequence[DecisionRecord]) -> None:
+        if self._seen is not None:
+            for record in records:
+                self._seen.add(record.event_id)
 
     def _stored_events(self, seq: int, since: float) -> Iterator[Event]:
         """Stored events after ``seq``; one that no longer loads is skipped, not fatal.

@@ -2,8 +2,10 @@
 and the small stores' tables (rules, lists, freezes, models' metadata, keys, cases,
 challenges, voiceprints, consortium lists), so the workers need no file of their own afterwards.
 
-Rows are copied as they are: bodies stay sealed under the same field key, audit entries
-keep their exact bytes, so the chain verifies on the copy and goes on from its head.
+Rows are copied as they are, compressed values made plain (PostgreSQL compresses its
+own large values): bodies stay sealed under the same field key, audit entries keep
+their fields and chain hashes, so the chain verifies on the copy and goes on from its
+head.
 The identity sequences are moved past the copied ids, so the next event continues the
 log. The target must be empty (a second run refuses rather than doubling the log).
 """
@@ -15,15 +17,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from fengkong.audit import log
+from fengkong.audit.stored import plain_of
 from fengkong.storage.postgres import PostgresStore
 
+AUDIT_FIELDS = tuple(name for name, _ in log.FIELD_COLUMNS)
 # Table -> columns, in the order they are copied (the audit log last: it covers the rest).
 TABLES: dict[str, tuple[str, ...]] = {
     "events": ("seq", "event_id", "type", "user_id", "ts", "body"),
     "decisions": ("event_id", "body_hash", "outcome", "score", "decided_at", "body", "explain"),
     "labels": ("id", "event_id", "user_id", "label", "source", "at", "scenario", "received_at"),
     "meta": ("key", "value"),
-    "audit_log": ("seq", "kind", "ref", "user_id", "entry", "hash"),
+    "audit_log": ("seq", "kind", "ref", "user_id", "entry", "hash", *AUDIT_FIELDS),
     "audit_checkpoints": ("size", "at", "note"),
 }
 # The small stores' tables, parents before children; columns are those both sides have.
@@ -37,8 +42,10 @@ STORE_TABLES = (
 # Rows their migration seeds in a fresh database: the file's replace them.
 _SEEDED = {"rules_meta", "case_inboxes", "case_meta", "share_version"}
 _IDENTITIES = {"events": "seq", "labels": "id", "rules_live_log": "seq", "models_roles_log": "seq"}
-# BYTEA columns: SQLite may hand back TEXT for a BLOB column written as text.
+# BYTEA columns: SQLite may hand back TEXT for a BLOB column written as text; the chain
+# hashes of older entries are hex text there.
 _BINARY = {"body", "explain", "entry"}
+_HEX = {"hash"}
 _CHUNK = 2000
 
 
@@ -70,6 +77,7 @@ def copy_to_postgres(
     PostgresStore(url, pool_size=1).close()  # the schema, migrated
     _migrate_stores(url)
     src = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    plain = plain_of(src)
     copied: dict[str, int] = {}
     try:
         import psycopg
@@ -90,12 +98,15 @@ def copy_to_postgres(
                 marks = ", ".join(["%s"] * len(columns))
                 rows = src.execute(f"SELECT {cols} FROM {table} ORDER BY {columns[0]}")
                 binary = [i for i, c in enumerate(columns) if c in _BINARY]
+                hexed = [i for i, c in enumerate(columns) if c in _HEX]
+                # Only these may be compressed (a chain hash may start with any byte).
+                bodies = {i for i, c in enumerate(columns) if c in ("body", "explain")}
                 n = 0
                 with dst.cursor() as cur:
                     while chunk := rows.fetchmany(_CHUNK):
                         cur.executemany(
                             f"INSERT INTO {table} ({cols}) VALUES ({marks})".encode(),
-                            [_bytes(r, binary) for r in chunk],
+                            [_bytes(plain.row(r, bodies), binary, hexed) for r in chunk],
                         )
                         n += len(chunk)
                         if progress is not None:
@@ -167,7 +178,7 @@ def _copy_store_table(
         while chunk := rows.fetchmany(_CHUNK):
             cur.executemany(
                 f"INSERT INTO {table} ({cols}) VALUES ({marks})".encode(),
-                [_bytes(r, binary) for r in chunk],
+                [_bytes(r, binary, []) for r in chunk],
             )
             n += len(chunk)
             if progress is not None:
@@ -175,11 +186,14 @@ def _copy_store_table(
     return n
 
 
-def _bytes(row: tuple[object, ...], binary: list[int]) -> tuple[object, ...]:
-    if not binary:
+def _bytes(row: tuple[object, ...], binary: list[int], hexed: list[int]) -> tuple[object, ...]:
+    if not binary and not hexed:
         return row
     out = list(row)
     for i in binary:
         if isinstance(out[i], str):
             out[i] = str(out[i]).encode()
+    for i in hexed:
+        if isinstance(out[i], str):
+            out[i] = bytes.fromhex(str(out[i]))
     return tuple(out)

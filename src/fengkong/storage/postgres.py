@@ -94,9 +94,19 @@ CREATE UNIQUE INDEX IF NOT EXISTS labels_once ON labels (
     COALESCE(event_id, ''), COALESCE(user_id, ''), label, source, at, COALESCE(scenario, ''));
 """
 
+# Version 3 (``audit.log``): an audit entry is stored as its fields, the chain hash and
+# the record's digest as bytes; entries stored before keep their JSON in ``entry``.
+_AUDIT_FIELDS = """
+ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS actor TEXT,
+    ADD COLUMN IF NOT EXISTS at DOUBLE PRECISION,
+    ADD COLUMN IF NOT EXISTS digest BYTEA,
+    ADD COLUMN IF NOT EXISTS data TEXT;
+ALTER TABLE audit_log ALTER COLUMN hash TYPE BYTEA USING decode(hash, 'hex');
+"""
+
 # The ``events`` component, step for step with SQLiteStore's list: a later migration is
 # one more entry here and there (the same text when it is portable SQL).
-STEPS = [_SCHEMA, _LABELS_ONCE]
+STEPS = [_SCHEMA, _LABELS_ONCE, _AUDIT_FIELDS]
 
 _PAGE = 5000
 
@@ -121,6 +131,11 @@ class PostgresStore:
             # Reviews open cases in the decisions' transaction, as in the file.
             migrate(conn, "cases", cases_sqlite.STEPS)
         self._sql = PostgresDB(url, pool=self._pool)
+
+    @staticmethod
+    def plain(stored: bytes) -> bytes:
+        """A stored value as written: PostgreSQL compresses large values itself."""
+        return stored
 
     # -- writing ------------------------------------------------------------------
     def write(self, records: Sequence[DecisionRecord]) -> None:

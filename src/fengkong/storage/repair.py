@@ -19,6 +19,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from fengkong.audit.stored import plain_of
 from fengkong.storage.files import create_private
 
 _CHUNK = 500
@@ -258,9 +259,10 @@ def _set_aside_orphans(target: sqlite3.Connection, side: Path, report: RecoverRe
     report.orphan_events = len(rows)
     if not rows:
         return
+    plain = plain_of(target)
     with side.open("wb") as out:
         for _, body in rows:
-            out.write(bytes(body).rstrip(b"\n") + b"\n")
+            out.write(plain(bytes(body)).rstrip(b"\n") + b"\n")
     target.execute("BEGIN")
     target.executemany("DELETE FROM events WHERE seq = ?", [(seq,) for seq, _ in rows])
     target.execute("COMMIT")

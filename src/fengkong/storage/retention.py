@@ -74,6 +74,7 @@ def _archive(
     before: float,
     path: Path,
     explain: Callable[[bytes], bytes],
+    plain: Callable[[bytes], bytes],
     progress: Callable[[int], object],
 ) -> None:
     import pyarrow as pa
@@ -101,9 +102,9 @@ def _archive(
             columns: list[list[Any]] = [[] for _ in _COLUMNS]
             for stored in page:
                 row = list(stored)
-                row[5] = bytes(row[5])
-                row[10] = None if row[10] is None else bytes(row[10]).decode()
-                row[11] = None if row[11] is None else explain(bytes(row[11])).decode()
+                row[5] = plain(bytes(row[5]))
+                row[10] = None if row[10] is None else plain(bytes(row[10])).decode()
+                row[11] = None if row[11] is None else explain(plain(bytes(row[11]))).decode()
                 for i, v in enumerate(row):
                     columns[i].append(v)
             writer.write_table(pa.table(dict(zip(_COLUMNS, columns, strict=True)), schema=schema))
@@ -117,9 +118,13 @@ def prune(
     *,
     archive: Path | None = None,
     explain: Callable[[bytes], bytes] = bytes,
+    plain: Callable[[bytes], bytes] = bytes,
     progress: Callable[[int], object] = lambda n: None,
 ) -> PruneReport:
-    """Remove the events with ``occurred_at`` before ``before`` and their decisions."""
+    """Remove the events with ``occurred_at`` before ``before`` and their decisions.
+
+    ``explain`` unpacks a stored explanation and ``plain`` decompresses a stored value,
+    for the archive."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         ids = [
@@ -129,7 +134,7 @@ def prune(
             conn.execute("ROLLBACK")
             return PruneReport(before, 0, None, None)
         if archive is not None:
-            _archive(conn, before, archive, explain, progress)
+            _archive(conn, before, archive, explain, plain, progress)
         now = time.time()
         ref = f"prune-{now:.6f}"
         conn.executemany("INSERT INTO pruned VALUES (?, ?)", [(i, ref) for i in ids])

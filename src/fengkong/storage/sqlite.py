@@ -12,10 +12,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
+import orjson
+
+from fengkong.audit.stored import Plain
 from fengkong.decisions.store import DecisionRecord, LabelRecord, NotAttempted, StoredDecision
 from fengkong.storage import audit_hooks, cases_sqlite, retention
+from fengkong.storage.compress import Compressor
 from fengkong.storage.connect import PerThread, migrate
 from fengkong.storage.explain import unpack
 from fengkong.storage.retention import PruneReport
@@ -101,6 +105,13 @@ CREATE TABLE IF NOT EXISTS pruned (
 ) WITHOUT ROWID;
 """
 
+# Version 4: event bodies, decisions and explanations may be stored zstd-compressed with
+# a dictionary kept in ``meta`` (storage.compress); an older fengkong cannot read them,
+# so it must refuse the file. Rows stored before stay plain and are read as they are.
+_COMPRESSED = """
+INSERT OR IGNORE INTO meta (key, value) VALUES ('compression', 'zstd-dictionary/1');
+"""
+
 # SQLite caps bound parameters per statement; stay well below the oldest default (999).
 _LOOKUP_CHUNK = 500
 
@@ -119,6 +130,7 @@ class SQLiteStore:
         synchronous: Synchronous = "FULL",
         *,
         protector: BodyProtector | None = None,
+        compress_after: int = 1000,
     ) -> None:
         self.path = str(path)
         self._protector = protector
@@ -127,9 +139,13 @@ class SQLiteStore:
         self._memory = self.path == ":memory:"
         self._conns = PerThread(self.path, self._synchronous, _no_foreign_keys)
         conn = self._conn()
-        migrate(conn, "events", [_SCHEMA, _LABELS_ONCE, _PACKED_AND_PRUNABLE])
+        migrate(conn, "events", [_SCHEMA, _LABELS_ONCE, _PACKED_AND_PRUNABLE, _COMPRESSED])
         audit_hooks.ensure(conn)
         cases_sqlite.ensure(conn)
+        # Stored values made plain again (a compressed one names its dictionary).
+        self.plain = Plain(self.get_meta)
+        self.compressor = Compressor(self.plain, compress_after)
+        self.compressor.load(conn)
 
     def _conn(self) -> sqlite3.Connection:
         return self._conns.get()
@@ -146,7 +162,7 @@ class SQLiteStore:
                 chunk,
             )
             for event_id, digest, body in rows:
-                found[event_id] = StoredDecision(event_id, digest, bytes(body))
+                found[event_id] = StoredDecision(event_id, digest, self.plain(bytes(body)))
         return found
 
     def write(self, records: Sequence[DecisionRecord]) -> None:
@@ -155,6 +171,7 @@ class SQLiteStore:
         conn = self._conn()
         now = time.time()
         with self._lock if self._memory else _nolock:
+            self._install_dictionaries(conn)
             conn.execute("BEGIN IMMEDIATE")
             try:
                 self._insert(conn, records, now)
@@ -178,6 +195,7 @@ class SQLiteStore:
         conn = self._conn()
         now = time.time()
         with self._lock if self._memory else _nolock:
+            self._install_dictionaries(conn)
             conn.execute("BEGIN IMMEDIATE")
             try:
                 for i, unit in enumerate(units):
@@ -198,26 +216,50 @@ class SQLiteStore:
                 raise
         return results
 
+    def _install_dictionaries(self, conn: sqlite3.Connection) -> None:
+        """Store newly trained compression dictionaries, in a transaction of their own:
+        compressing starts only once the file holds the dictionary."""
+        if not self.compressor.ready:
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            activate = self.compressor.install(conn)
+            conn.execute("COMMIT")
+        except BaseException:
+            _rollback(conn)
+            raise
+        activate()
+
     def _insert(
         self, conn: sqlite3.Connection, records: Sequence[DecisionRecord], now: float
     ) -> None:
         # Protected fields are sealed here, so only sealed bodies reach the file.
         seal = self._protector.seal if self._protector else bytes
         bodies = [seal(r.event_json) for r in records]
+        encode = self.compressor.encode
         conn.executemany(
             "INSERT INTO events (event_id, type, user_id, ts, body) VALUES (?,?,?,?,?)",
             [
-                (r.event_id, r.event_type, r.user_id, r.ts, b)
+                (r.event_id, r.event_type, r.user_id, r.ts, encode("event", b, r.event_id))
                 for r, b in zip(records, bodies, strict=True)
             ],
         )
         conn.executemany(
             "INSERT INTO decisions VALUES (?,?,?,?,?,?,?)",
             [
-                (r.event_id, r.body_hash, r.outcome, r.score, now, r.decision_json, r.explain_json)
+                (
+                    r.event_id,
+                    r.body_hash,
+                    r.outcome,
+                    r.score,
+                    now,
+                    encode("decision", r.decision_json, r.event_id),
+                    encode("explain", r.explain_json, r.event_id),
+                )
                 for r in records
             ],
         )
+        # The chain covers the plain values: compressing is how they are kept, not what.
         audit_hooks.chain_decisions(conn, records, now, bodies)
         cases_sqlite.on_decisions(conn, records, now)
 
@@ -228,7 +270,9 @@ class SQLiteStore:
             .execute("SELECT body, explain FROM decisions WHERE event_id = ?", (event_id,))
             .fetchone()
         )
-        return None if row is None else (bytes(row[0]), unpack(bytes(row[1]), self.get_meta))
+        if row is None:
+            return None
+        return self.plain(bytes(row[0])), unpack(self.plain(bytes(row[1])), self.get_meta)
 
     def attach_explain(self, event_id: str, key: str, value_json: bytes) -> bool:
         """Add ``key`` to a stored decision's explanation (a check that finished late).
@@ -236,12 +280,25 @@ class SQLiteStore:
         ``False`` when the decision is not stored (yet): the caller may retry.
         """
         conn = self._conn()
-        cursor = conn.execute(
-            "UPDATE decisions SET explain = CAST(json_set(CAST(explain AS TEXT),"
-            " '$.' || ?, json(?)) AS BLOB) WHERE event_id = ?",
-            (key, value_json.decode(), event_id),
-        )
-        return cursor.rowcount > 0
+        with self._lock if self._memory else _nolock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = conn.execute(
+                    "SELECT explain FROM decisions WHERE event_id = ?", (event_id,)
+                ).fetchone()
+                if row is not None:
+                    explain = orjson.loads(self.plain(bytes(row[0])))
+                    _set_path(explain, key.split("."), orjson.loads(value_json))
+                    plain = orjson.dumps(explain, option=orjson.OPT_NON_STR_KEYS)
+                    conn.execute(
+                        "UPDATE decisions SET explain = ? WHERE event_id = ?",
+                        (self.compressor.encode("explain", plain, event_id), event_id),
+                    )
+                conn.execute("COMMIT")
+            except BaseException:
+                _rollback(conn)
+                raise
+        return row is not None
 
     def prune(
         self,
@@ -257,6 +314,7 @@ class SQLiteStore:
             before,
             archive=archive,
             explain=lambda stored: unpack(stored, self.get_meta),
+            plain=self.plain,
             progress=progress,
         )
 
@@ -326,7 +384,7 @@ class SQLiteStore:
                 return
             reveal = self._protector.reveal if self._protector else bytes
             for n, body in rows:
-                yield int(n), reveal(bytes(body))
+                yield int(n), reveal(self.plain(bytes(body)))
             last = rows[-1][0]
 
     def events_of_user(self, user_id: str, limit: int = 200) -> list[tuple[str, float, bytes]]:
@@ -340,7 +398,12 @@ class SQLiteStore:
             .fetchall()
         )
         reveal = self._protector.reveal if self._protector else bytes
-        return [(str(e), float(t), reveal(bytes(b))) for e, t, b in reversed(rows)]
+        return [(str(e), float(t), reveal(self.plain(bytes(b)))) for e, t, b in reversed(rows)]
+
+    def event_ids(self) -> Iterator[str]:
+        """Every stored ``event_id`` (in no particular order)."""
+        for (event_id,) in self._conn().execute("SELECT event_id FROM events"):
+            yield str(event_id)
 
     def last_seq(self) -> int:
         """The acceptance number of the newest stored event (0 when none)."""
@@ -387,6 +450,17 @@ class SQLiteStore:
 
     def close(self) -> None:
         self._conns.close()
+
+
+def _set_path(target: dict[str, Any], path: list[str], value: Any) -> None:
+    """``target[a][b]... = value`` for the path ``a.b...``, objects made on the way
+    (what SQLite's ``json_set`` does with ``$.a.b``)."""
+    for name in path[:-1]:
+        inner = target.get(name)
+        if not isinstance(inner, dict):
+            inner = target[name] = {}
+        target = inner
+    target[path[-1]] = value
 
 
 def _no_foreign_keys(conn: sqlite3.Connection) -> None:

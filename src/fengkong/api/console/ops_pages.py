@@ -84,7 +84,8 @@ def router() -> APIRouter:
 
 
 def _stats(rt: Runtime) -> dict[str, Any]:
-    conn = event_store(rt)._conn()
+    store = event_store(rt)
+    conn, plain = store._conn(), store.plain
     start = max(0, rt.store.last_seq() - WINDOW)
     rows = conn.execute(
         "SELECT e.event_id, e.user_id, e.ts, d.outcome, d.score, d.body, d.explain FROM events e"
@@ -103,7 +104,8 @@ def _stats(rt: Runtime) -> dict[str, Any]:
     labelled: Counter[str] = Counter()
     fraud: Counter[str] = Counter()
     shadow = _ShadowTally()
-    for event_id, user_id, ts, outcome, score, body, explain in rows:
+    for event_id, user_id, ts, outcome, score, stored, stored_explain in rows:
+        body, explain = plain(bytes(stored)), plain(bytes(stored_explain))
         days[time.strftime("%Y-%m-%d", time.gmtime(ts))][outcome] += 1
         scores[min(int(score * 10), 9)] += 1
         decision = orjson.loads(body)
