@@ -283,6 +283,8 @@ def train_scorecard(
     logistic = _fit_logistic(data, key.min_bin_size, key.form, key.c, cfg.min_iv, key.trend)
     meta: dict[str, Any] = {**key._asdict(), "min_iv": cfg.min_iv, "method": "logistic"}
     oof_log_odds = oof[key]
+    # Out-of-fold figures of the served card: the chosen setting's, or the blend's.
+    served_cv = {"auc": best["auc"], "ks": best["ks"]}
     alone = Scorecard.from_log_odds(*logistic, cfg.scaling, meta=dict(meta))
     if cfg.boost is None:
         card = alone
@@ -293,7 +295,7 @@ def train_scorecard(
             card = blend_with_boost(data, logistic, model, cfg.scaling, meta)
             if cfg.oof_calibration:
                 oof_log_odds = 0.5 * oof[key] + 0.5 * _oof_boost(data, cfg, cfg.boost)
-                best.update({"auc": auc(y, oof_log_odds), "ks": ks(y, oof_log_odds)})
+                served_cv = {"auc": auc(y, oof_log_odds), "ks": ks(y, oof_log_odds)}
             else:
                 oof_log_odds = np.asarray(
                     [cfg.scaling.log_odds_bad(s) for s in card.score_many(data.columns, len(y))]
@@ -303,7 +305,7 @@ def train_scorecard(
     card.meta["score_ref"] = score_reference(card.score_many(data.columns, len(y)))
     card.meta.update(
         {
-            "inner_cv": {"auc": best["auc"], "ks": best["ks"], "folds": cfg.inner_folds},
+            "inner_cv": {**served_cv, "folds": cfg.inner_folds},
             "config": {k: v for k, v in asdict(cfg).items() if k != "scaling"},
             "rows": len(y),
             "bad_rate": float(y.mean()),
