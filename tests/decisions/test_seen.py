@@ -9,9 +9,9 @@ import pytest
 
 from fengkong.decisions.engine import IdempotencyConflict
 from fengkong.decisions.seen import SeenIds
+from fengkong.decisions.store import StoredDecision
 from fengkong.runtime import build_runtime
 from fengkong.settings import Settings
-from fengkong.storage import StoredDecision
 
 
 def test_an_added_id_is_always_maybe_and_few_others_are() -> None:
