@@ -24,7 +24,11 @@ QR_FACT_NAMES: dict[str, str] = {
     "qr.image_ms": "num",
 }
 # Names rules may read (facts included, so a rule can name ``qr.payload_mismatch``).
-FEATURE_NAMES: dict[str, str] = {"user.secs_since_risky_qr": "num", **QR_FACT_NAMES}
+FEATURE_NAMES: dict[str, str] = {
+    "user.secs_since_risky_qr": "num",
+    "user.secs_since_suspicious_qr": "num",
+    **QR_FACT_NAMES,
+}
 
 
 def _riskiest(payloads: list[str]) -> str | None:
@@ -39,6 +43,8 @@ class LinksStage:
     A phishing QR code leads to a payment or transfer a few minutes later, so the stage
     remembers, per user, when they last scanned a code whose ``link.risk`` reached
     ``risky_at``; the feature is the time since (``None`` beyond ``memory_s``).
+    ``user.secs_since_suspicious_qr`` is the same for the lower ``suspicious_at`` (a
+    shortener or a cheap domain hiding where the payment page really is).
 
     With ``qr.image_b64`` the code is read from the picture in an image worker
     (``qr.*`` facts); the payload analysed is the riskiest code in the image, else the
@@ -53,13 +59,16 @@ class LinksStage:
         self,
         risky_at: float = 0.5,
         memory_s: float = 86_400.0,
+        suspicious_at: float = 0.2,
         *,
         images: ImagePool | None = None,
         store: ExplainStore | None = None,
     ) -> None:
         self.risky_at = risky_at
+        self.suspicious_at = suspicious_at
         self.memory_s = memory_s
         self._last_risky: dict[str, float] = {}
+        self._last_suspicious: dict[str, float] = {}
         self.images = images or ImagePool(workers=0)
         self._checks: PendingChecks[dict[str, Any]] = PendingChecks(self.images, read_qr)
         self._late = LateAttacher(store)
@@ -77,11 +86,8 @@ class LinksStage:
 
     def read(self, ctx: DecisionContext) -> None:
         event = ctx.event
-        last = self._last_risky.get(event.user_id)
-        since = None if last is None else event.ts - last
-        ctx.features["user.secs_since_risky_qr"] = (
-            since if since is not None and 0 <= since <= self.memory_s else None
-        )
+        ctx.features["user.secs_since_risky_qr"] = self._since(self._last_risky, event)
+        ctx.features["user.secs_since_suspicious_qr"] = self._since(self._last_suspicious, event)
         qr = event.qr
         if qr is None:
             return
@@ -152,16 +158,26 @@ class LinksStage:
     def horizon_seconds(self) -> float:
         return self.memory_s
 
+    def _since(self, last_seen: dict[str, float], event: Event) -> float | None:
+        last = last_seen.get(event.user_id)
+        since = None if last is None else event.ts - last
+        return since if since is not None and 0 <= since <= self.memory_s else None
+
     def maintain(self, now: float) -> None:
-        stale = [u for u, t in self._last_risky.items() if now - t > self.memory_s]
-        for user in stale:
-            del self._last_risky[user]
+        for last_seen in (self._last_risky, self._last_suspicious):
+            stale = [u for u, t in last_seen.items() if now - t > self.memory_s]
+            for user in stale:
+                del last_seen[user]
 
     def snapshot(self) -> bytes:
-        return dump_state("links", self._last_risky)
+        return dump_state("links", (self._last_risky, self._last_suspicious))
 
     def restore(self, data: bytes) -> None:
-        self._last_risky = load_state("links", data)
+        state = load_state("links", data)
+        if isinstance(state, dict):  # a snapshot from before the suspicious-scan memory
+            self._last_risky, self._last_suspicious = state, {}
+        else:
+            self._last_risky, self._last_suspicious = state
 
     def _remember_late(self, event: Event, done: Future[dict[str, Any]]) -> None:
         if not done.cancelled() and done.exception() is None:
@@ -173,13 +189,22 @@ class LinksStage:
         self.images.close()
 
     def _remember(self, event: Event, risk: object) -> None:
-        if isinstance(risk, float | int) and risk >= self.risky_at:
-            self._last_risky[event.user_id] = event.ts
-            if self.max_entities:
-                evict_least_recent(self._last_risky, self.max_entities, float)
+        if not isinstance(risk, float | int):
+            return
+        for at, last_seen in (
+            (self.risky_at, self._last_risky),
+            (self.suspicious_at, self._last_suspicious),
+        ):
+            if risk >= at:
+                last_seen[event.user_id] = event.ts
+                if self.max_entities:
+                    evict_least_recent(last_seen, self.max_entities, float)
 
     def entity_counts(self) -> dict[str, int]:
-        return {"risky_qr_user": len(self._last_risky)}
+        return {
+            "risky_qr_user": len(self._last_risky),
+            "suspicious_qr_user": len(self._last_suspicious),
+        }
 
 
 def _late_facts(result: dict[str, Any]) -> dict[str, Any]:
