@@ -46,7 +46,9 @@ def test_a_takeover_is_stopped_at_each_step_and_a_phone_upgrade_is_not() -> None
     _open(s, T0 + 2 * DAY, "mule", 1)
     _open(s, T0 + 2 * DAY, "old-friend", 2)
     at = T0 + 10 * DAY + 14 * HOUR
-    thief = {"device": phone("thief-phone-01", "OPPO Find X7", "c-oppo"), "ip": "171.88.3.4"}
+    emulator = phone("thief-phone-01", "OPPO Find X7", "c-oppo")
+    emulator["fingerprint"]["is_emulator"] = True
+    thief = {"device": emulator, "ip": "171.88.3.4"}
     s.add(at, "login", "victim", geo=CHENGDU, phone="13800000001", **thief)
     s.add(at + 120, "account_change", "victim", operation="change_password", **thief)
     s.add(at + 300, "account_change", "victim", operation="add_payee", **thief)
@@ -70,7 +72,7 @@ def test_a_takeover_is_stopped_at_each_step_and_a_phone_upgrade_is_not() -> None
         **new,
     )
     decided = hits(s.events())
-    assert "takeover_login_new_device_away" in _fired(decided, "victim", "login")[1]
+    assert "takeover_login_new_device_hidden" in _fired(decided, "victim", "login")[1]
     changes = [
         (d, n) for e, d, n in decided if e.user_id == "victim" and e.type == "account_change"
     ]
@@ -79,7 +81,7 @@ def test_a_takeover_is_stopped_at_each_step_and_a_phone_upgrade_is_not() -> None
     assert all(d != "allow" for d, _ in changes)
     assert _fired(decided, "victim", "credit_draw")[0] != "allow"
     d, names = _fired(decided, "victim", "transfer")
-    assert d in ("review", "block") and "fresh_device_money_to_young_payee" in names
+    assert d in ("review", "block") and "fresh_device_pays_just_added_payee" in names
     upgrader = [(d, n) for e, d, n in decided if e.user_id == "upgrader" and e.ts >= at]
     assert sum(d != "allow" for d, _ in upgrader) <= 1
 
@@ -93,7 +95,7 @@ def test_a_traveller_on_their_own_phone_meets_no_takeover_rule() -> None:
     s.add(at + 300, "account_change", "traveller", device=dev, operation="change_password")
     s.add(at + 600, "credit_draw", "traveller", device=dev, amount="3000", geo=CHENGDU)
     takeover = {
-        "takeover_login_new_device_away",
+        "takeover_login_new_device_hidden",
         "credentials_changed_on_fresh_device",
         "fresh_device_draw_after_change",
     }
@@ -109,24 +111,18 @@ def test_a_coached_victim_is_warned_from_the_login_and_an_honest_call_is_not() -
     _open(s, T0 + 5 * DAY, "safe-account", 3)
     at = T0 + 10 * DAY + 11 * HOUR
     call = {"in_call": True, "caller_in_contacts": False}
-    s.add(at, "login", "victim", device=dev, context=call)
+    s.add(at, "login", "victim", device=dev, context={**call, "screen_sharing": True})
     s.add(
         at + 600,
         "transfer",
         "victim",
         device=dev,
-        amount="300",
+        amount="3000",
         context=call,
         counterparty={"account_id": "safe-account"},
     )
-    # A courier calls while a customer pays the usual coffee shop: nothing to warn.
-    s.add(
-        at,
-        "login",
-        "customer",
-        device=phone("cust-phone-01"),
-        context={"in_call": True, "caller_in_contacts": True},
-    )
+    # A courier calls while a customer logs in and pays the usual coffee shop.
+    s.add(at, "login", "customer", device=phone("cust-phone-01"), context=call)
     s.add(
         at + 60,
         "payment",
@@ -138,8 +134,8 @@ def test_a_coached_victim_is_warned_from_the_login_and_an_honest_call_is_not() -
     )
     decided = {e.event_id: (e, names) for e, _, names in hits(s.events())}
     fired = {(e.user_id, e.type): names for e, names in decided.values() if e.ts >= at}
-    assert "login_in_stranger_call" in fired["victim", "login"]
-    assert {"money_in_stranger_call", "transfer_to_young_payee"} <= fired["victim", "transfer"]
+    assert "login_screen_watched_in_call" in fired["victim", "login"]
+    assert "coached_transfer_to_new_payee" in fired["victim", "transfer"]
     assert not fired["customer", "login"] and not fired["customer", "payment"]
 
 
@@ -188,7 +184,7 @@ def test_a_fresh_collection_account_emptying_what_it_received_is_reviewed() -> N
         "transfer",
         "parent",
         device=phone("parent-phone-01"),
-        amount="300",
+        amount="3000",
         counterparty={"account_id": "newcomer"},
     )
     out = T0 + 4 * DAY
@@ -200,7 +196,15 @@ def test_a_fresh_collection_account_emptying_what_it_received_is_reviewed() -> N
         amount="2750",
         bank_card="6222000000000001",
     )
-    # A new customer withdraws their own salary, with a little pocket money received.
+    # A new customer who received money from family withdraws it after shopping.
+    s.add(
+        T0 + 2 * DAY,
+        "payment",
+        "newcomer",
+        device=phone("fresh-phone-0005"),
+        amount="120",
+        merchant_id="m-grocer",
+    )
     s.add(
         out,
         "withdrawal",
@@ -211,5 +215,5 @@ def test_a_fresh_collection_account_emptying_what_it_received_is_reviewed() -> N
     )
     decided = hits(s.events())
     d, names = _fired(decided, "collector", "withdrawal")
-    assert d == "review" and "fresh_account_cashes_out_received" in names
-    assert "fresh_account_cashes_out_received" not in _fired(decided, "newcomer", "withdrawal")[1]
+    assert d == "review" and "first_money_passes_on_received" in names
+    assert "first_money_passes_on_received" not in _fired(decided, "newcomer", "withdrawal")[1]
