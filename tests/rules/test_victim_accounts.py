@@ -217,3 +217,21 @@ def test_a_fresh_collection_account_emptying_what_it_received_is_reviewed() -> N
     d, names = _fired(decided, "collector", "withdrawal")
     assert d == "review" and "first_money_passes_on_received" in names
     assert "first_money_passes_on_received" not in _fired(decided, "newcomer", "withdrawal")[1]
+
+
+def test_a_personal_code_paying_a_fresh_account_is_warned_a_friends_code_is_not() -> None:
+    s = Stream()
+    _open(s, T0 + 2 * DAY, "collector", 6)
+    lure, friend = "https://qr.alipay.com/fkx1lure000001", "https://qr.alipay.com/fkx1friend0001"
+    for i in range(3):  # victims scan the lure; people pay a friend (opened long ago)
+        for code, payee, who in ((lure, "collector", "victim"), (friend, "friend", "pal")):
+            user, at = f"{who}{i}", T0 + (3 + i) * DAY + 12 * HOUR
+            dev = phone(f"{user}-phone-0001")
+            qr = {"entry": "qr"}
+            s.add(at, "qr_scan", user, device=dev, qr={"payload": code}, context=qr)
+            cp = {"account_id": payee}
+            s.add(at + 40, "transfer", user, device=dev, amount="80", context=qr, counterparty=cp)
+    scans = [(e.user_id, names) for e, _, names in hits(s.events()) if e.type == "qr_scan"]
+    warned = {user for user, names in scans if "qr_code_pays_young_account" in names}
+    # The first victim's scan teaches the code's payee; the later ones are warned.
+    assert warned == {"victim1", "victim2"}
