@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from fengkong.decisions import DecisionContext
 from fengkong.events import Event
@@ -66,3 +66,40 @@ def test_stage_shows_a_mule_what_it_received_and_rebuilds() -> None:
     assert out_a.features["user.secs_since_received"] == 11 * 60
     online.maintain(out_a.event.ts + 2 * 86_400)
     assert len(online.inflows) == 0
+
+
+def _transfer_at(i: int, sender: str, to: str, amount: float, at: datetime) -> Event:
+    return Event.model_validate(
+        {
+            "event_id": f"w{i}",
+            "type": "transfer",
+            "user_id": sender,
+            "occurred_at": at.isoformat(),
+            "amount": amount,
+            "counterparty": {"account_id": to},
+        }
+    )
+
+
+def test_a_collection_account_gathering_over_days_shows_its_week() -> None:
+    """Lure victims pay a collector over days: the day's window sees one, the week all."""
+    stage = FlowsStage()
+    t0 = datetime(2026, 11, 20, 10, tzinfo=UTC)
+    for i in range(4):
+        stage.run(
+            DecisionContext(
+                _transfer_at(i, f"victim-{i}", "collector", 600, t0 + timedelta(days=i))
+            )
+        )
+    out = _transfer_at(9, "collector", "own-account", 2400, t0 + timedelta(days=3, hours=2))
+    ctx = DecisionContext(out)
+    stage.run(ctx)
+    assert ctx.features["user.received_senders_24h"] == 1
+    assert ctx.features["user.received_senders_7d"] == 4
+    assert ctx.features["user.received_amount_7d"] == 2400.0
+    restored = FlowsStage()
+    restored.restore(stage.snapshot())
+    again = DecisionContext(_transfer_at(10, "collector", "own-account", 1, t0 + timedelta(days=8)))
+    restored.read(again)
+    assert again.features["user.received_senders_24h"] == 0
+    assert again.features["user.received_senders_7d"] == 3  # the first day has left the week

@@ -82,6 +82,34 @@ def test_stage_remembers_a_risky_scan_for_the_money_that_follows() -> None:
     assert late.features["user.secs_since_risky_qr"] is None
 
 
+def test_a_shortened_code_is_remembered_as_suspicious_a_brand_code_not_at_all() -> None:
+    stage = LinksStage()
+    short = DecisionContext(_event(1, 0, type="qr_scan", qr={"payload": "https://t.cn/A6x9Kp2"}))
+    stage.run(short)
+    pay = DecisionContext(_event(2, 2, type="payment", amount=900, merchant_id="m-new"))
+    stage.run(pay)
+    # A shortener hides the page: suspicious (risk 0.2), not risky (0.5).
+    assert pay.features["user.secs_since_suspicious_qr"] == 120.0
+    assert pay.features["user.secs_since_risky_qr"] is None
+    other = LinksStage()
+    brand = _event(3, 0, type="qr_scan", qr={"payload": "https://qr.alipay.com/fkx1a2b3c4d5e6f7"})
+    other.run(DecisionContext(brand))
+    after = DecisionContext(_event(4, 2, type="transfer", amount=900))
+    other.run(after)
+    assert after.features["user.secs_since_suspicious_qr"] is None
+
+
+def test_a_snapshot_from_before_the_suspicious_memory_still_loads() -> None:
+    from fengkong.decisions.state import dump_state
+
+    stage = LinksStage()
+    stage.restore(dump_state("links", {"victim": _event(1, 0, type="login").ts}))
+    ctx = DecisionContext(_event(2, 1, type="login"))
+    stage.run(ctx)
+    assert ctx.features["user.secs_since_risky_qr"] == 60.0
+    assert ctx.features["user.secs_since_suspicious_qr"] is None
+
+
 def test_stage_state_rebuilds_and_expires() -> None:
     online, rebuilt = LinksStage(), LinksStage()
     scan = _event(1, 0, type="qr_scan", qr={"payload": "http://1.2.3.4/refund"})
@@ -90,7 +118,8 @@ def test_stage_state_rebuilds_and_expires() -> None:
     a, b = DecisionContext(_event(2, 1, type="login")), DecisionContext(_event(2, 1, type="login"))
     online.run(a)
     rebuilt.run(b)
-    assert a.features == b.features == {"user.secs_since_risky_qr": 60.0}
+    assert a.features == b.features
+    assert a.features == {"user.secs_since_risky_qr": 60.0, "user.secs_since_suspicious_qr": 60.0}
     online.maintain(scan.ts + 10 * 86_400)
     c = DecisionContext(_event(3, 2, type="login"))
     online.run(c)

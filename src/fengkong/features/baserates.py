@@ -86,6 +86,7 @@ FEATURE_NAMES: dict[str, str] = {
     "ip.is_mobile_carrier": "bool",
     **FINGERPRINT_FEATURES,
     **LINEAGE_FEATURES,
+    "qr.code_payee_registered_secs_ago": "num",
 }
 
 
@@ -196,7 +197,7 @@ class BaseRatesStage:
 
     name = "baserates"
     outputs = FEATURE_NAMES
-    inputs: tuple[str, ...] = ()
+    inputs: tuple[str, ...] = ("qr.code_payee",)
 
     def __init__(self) -> None:
         self.rates = BaseRates()
@@ -224,6 +225,12 @@ class BaseRatesStage:
 
     def read(self, ctx: DecisionContext) -> None:
         ctx.features.update(self.values(ctx.event))
+        payee = ctx.features.get("qr.code_payee")
+        if isinstance(payee, str):
+            # The account a scanned code paid before (links stage): a lure's is fresh.
+            opened = self.lineage.openings.get(payee)
+            age = None if opened is None else ctx.event.ts - opened.ts
+            ctx.features["qr.code_payee_registered_secs_ago"] = age
 
     def update(self, ctx: DecisionContext) -> None:
         self.observe(ctx.event)

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from fengkong.decisions.state import dump_state, load_state
 from fengkong.decisions.types import DecisionContext
-from fengkong.events import Event
+from fengkong.events import Event, EventType
 from fengkong.features.bounded import evict_least_recent
 from fengkong.imaging import ImagePool, PendingChecks, probe
 from fengkong.imaging.late import ExplainStore, LateAttacher
@@ -24,7 +24,15 @@ QR_FACT_NAMES: dict[str, str] = {
     "qr.image_ms": "num",
 }
 # Names rules may read (facts included, so a rule can name ``qr.payload_mismatch``).
-FEATURE_NAMES: dict[str, str] = {"user.secs_since_risky_qr": "num", **QR_FACT_NAMES}
+FEATURE_NAMES: dict[str, str] = {
+    "user.secs_since_risky_qr": "num",
+    "user.secs_since_suspicious_qr": "num",
+    "qr.code_payee": "str",
+    **QR_FACT_NAMES,
+}
+# A transfer this soon after a scan, started from the scan, is paid through that code.
+SCAN_TO_PAY_S = 600.0
+CODE_MEMORY_S = 30 * 86_400.0  # how long a code's payee is remembered after its last use
 
 
 def _riskiest(payloads: list[str]) -> str | None:
@@ -39,6 +47,13 @@ class LinksStage:
     A phishing QR code leads to a payment or transfer a few minutes later, so the stage
     remembers, per user, when they last scanned a code whose ``link.risk`` reached
     ``risky_at``; the feature is the time since (``None`` beyond ``memory_s``).
+    ``user.secs_since_suspicious_qr`` is the same for the lower ``suspicious_at`` (a
+    shortener or a cheap domain hiding where the payment page really is).
+
+    A personal collection code looks the same for a lure and for a friend; what it pays
+    does not. The stage learns which account a code pays from the scans followed by a
+    transfer (``entry`` ``qr``, within ``SCAN_TO_PAY_S``) and gives later scans of the
+    same code ``qr.code_payee`` (the baserates stage turns it into the payee's age).
 
     With ``qr.image_b64`` the code is read from the picture in an image worker
     (``qr.*`` facts); the payload analysed is the riskiest code in the image, else the
@@ -53,13 +68,18 @@ class LinksStage:
         self,
         risky_at: float = 0.5,
         memory_s: float = 86_400.0,
+        suspicious_at: float = 0.2,
         *,
         images: ImagePool | None = None,
         store: ExplainStore | None = None,
     ) -> None:
         self.risky_at = risky_at
+        self.suspicious_at = suspicious_at
         self.memory_s = memory_s
         self._last_risky: dict[str, float] = {}
+        self._last_suspicious: dict[str, float] = {}
+        self._last_scan: dict[str, tuple[str, float]] = {}  # user -> (payload, ts)
+        self._code_payee: dict[str, tuple[str, float]] = {}  # payload -> (account, ts)
         self.images = images or ImagePool(workers=0)
         self._checks: PendingChecks[dict[str, Any]] = PendingChecks(self.images, read_qr)
         self._late = LateAttacher(store)
@@ -77,11 +97,8 @@ class LinksStage:
 
     def read(self, ctx: DecisionContext) -> None:
         event = ctx.event
-        last = self._last_risky.get(event.user_id)
-        since = None if last is None else event.ts - last
-        ctx.features["user.secs_since_risky_qr"] = (
-            since if since is not None and 0 <= since <= self.memory_s else None
-        )
+        ctx.features["user.secs_since_risky_qr"] = self._since(self._last_risky, event)
+        ctx.features["user.secs_since_suspicious_qr"] = self._since(self._last_suspicious, event)
         qr = event.qr
         if qr is None:
             return
@@ -90,10 +107,33 @@ class LinksStage:
             payload = self._image_facts(ctx, qr.image_b64, qr.payload)
         if payload:
             ctx.facts.update(analyse_link(payload))
+            paid = self._code_payee.get(payload.strip())
+            ctx.features["qr.code_payee"] = paid[0] if paid is not None else None
 
     def update(self, ctx: DecisionContext) -> None:
         if ctx.event.qr is not None and "link.risk" in ctx.facts:
             self._remember(ctx.event, ctx.facts["link.risk"])
+        self._learn_payee(ctx.event, ctx.event.qr.payload if ctx.event.qr is not None else None)
+
+    def _learn_payee(self, event: Event, payload: str | None) -> None:
+        """Remember the user's scan; a transfer right after it names the code's payee."""
+        if event.type is EventType.QR_SCAN:
+            if payload:
+                self._last_scan[event.user_id] = (payload.strip(), event.ts)
+                self._bound(self._last_scan)
+            return
+        cp = event.counterparty
+        if event.type is not EventType.TRANSFER or cp is None or cp.account_id is None:
+            return
+        scan = self._last_scan.get(event.user_id)
+        entry = event.context.entry if event.context is not None else None
+        if scan is not None and entry == "qr" and 0 <= event.ts - scan[1] <= SCAN_TO_PAY_S:
+            self._code_payee[scan[0]] = (cp.account_id, event.ts)
+            self._bound(self._code_payee)
+
+    def _bound(self, table: dict[str, tuple[str, float]]) -> None:
+        if self.max_entities:
+            evict_least_recent(table, self.max_entities, lambda v: v[1])
 
     def run(self, ctx: DecisionContext) -> None:
         self.read(ctx)
@@ -141,6 +181,7 @@ class LinksStage:
     def observe(self, event: Event) -> None:
         qr = event.qr
         if qr is None:
+            self._learn_payee(event, None)
             return
         payload = qr.payload
         if qr.image_b64 is not None:
@@ -148,20 +189,34 @@ class LinksStage:
             payload = _riskiest(read_qr(qr.image_b64)["payloads"]) or payload
         if payload:
             self._remember(event, analyse_link(payload)["link.risk"])
+        self._learn_payee(event, payload)
 
     def horizon_seconds(self) -> float:
-        return self.memory_s
+        return max(self.memory_s, CODE_MEMORY_S)
+
+    def _since(self, last_seen: dict[str, float], event: Event) -> float | None:
+        last = last_seen.get(event.user_id)
+        since = None if last is None else event.ts - last
+        return since if since is not None and 0 <= since <= self.memory_s else None
 
     def maintain(self, now: float) -> None:
-        stale = [u for u, t in self._last_risky.items() if now - t > self.memory_s]
-        for user in stale:
-            del self._last_risky[user]
+        for last_seen in (self._last_risky, self._last_suspicious):
+            stale = [u for u, t in last_seen.items() if now - t > self.memory_s]
+            for user in stale:
+                del last_seen[user]
+        for table, keep in ((self._last_scan, SCAN_TO_PAY_S), (self._code_payee, CODE_MEMORY_S)):
+            for key in [k for k, v in table.items() if now - v[1] > keep]:
+                del table[key]
 
     def snapshot(self) -> bytes:
-        return dump_state("links", self._last_risky)
+        state = (self._last_risky, self._last_suspicious, self._last_scan, self._code_payee)
+        return dump_state("links", state)
 
     def restore(self, data: bytes) -> None:
-        self._last_risky = load_state("links", data)
+        state = load_state("links", data)
+        if isinstance(state, dict):  # a snapshot from before the suspicious-scan memory
+            state = (state, {}, {}, {})
+        self._last_risky, self._last_suspicious, self._last_scan, self._code_payee = state
 
     def _remember_late(self, event: Event, done: Future[dict[str, Any]]) -> None:
         if not done.cancelled() and done.exception() is None:
@@ -173,13 +228,22 @@ class LinksStage:
         self.images.close()
 
     def _remember(self, event: Event, risk: object) -> None:
-        if isinstance(risk, float | int) and risk >= self.risky_at:
-            self._last_risky[event.user_id] = event.ts
-            if self.max_entities:
-                evict_least_recent(self._last_risky, self.max_entities, float)
+        if not isinstance(risk, float | int):
+            return
+        for at, last_seen in (
+            (self.risky_at, self._last_risky),
+            (self.suspicious_at, self._last_suspicious),
+        ):
+            if risk >= at:
+                last_seen[event.user_id] = event.ts
+                if self.max_entities:
+                    evict_least_recent(last_seen, self.max_entities, float)
 
     def entity_counts(self) -> dict[str, int]:
-        return {"risky_qr_user": len(self._last_risky)}
+        return {
+            "risky_qr_user": len(self._last_risky),
+            "suspicious_qr_user": len(self._last_suspicious),
+        }
 
 
 def _late_facts(result: dict[str, Any]) -> dict[str, Any]:

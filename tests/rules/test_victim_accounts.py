@@ -1,0 +1,237 @@
+"""Default-pack rules for attacks on real customers' accounts — takeover, scam calls,
+lure QR codes — and the fresh accounts that collect the money; each on a crafted
+stream, beside the honest look-alike that must not fire."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.rules.test_slow_farms_and_hubs import hits
+from tests.rules.test_world_facts import DAY, HOUR, T0, Stream, phone
+
+BEIJING = {"lat": 39.90, "lon": 116.40}
+CHENGDU = {"lat": 30.66, "lon": 104.07}
+
+
+def _history(s: Stream, user: str, device: dict[str, Any], days: int = 10) -> None:
+    """Ten ordinary days at home: a login and a coffee each morning."""
+    for day in range(days):
+        ts = T0 + day * DAY + 9 * HOUR
+        s.add(ts, "login", user, device=device, ip="123.112.4.20", geo=BEIJING)
+        s.add(
+            ts + 60,
+            "payment",
+            user,
+            device=device,
+            ip="123.112.4.20",
+            geo=BEIJING,
+            amount="45.00",
+            merchant_id="m-coffee",
+        )
+
+
+def _open(s: Stream, ts: float, user: str, i: int) -> None:
+    s.add(ts, "register", user, device=phone(f"fresh-phone-{i:04d}"), ip=f"36.{i}.7.9")
+
+
+def _fired(decided: list[Any], user: str, etype: str) -> tuple[str, set[str]]:
+    """Decision and rules of the user's last event of that type."""
+    return [(d, names) for e, d, names in decided if e.user_id == user and e.type == etype][-1]
+
+
+def test_a_takeover_is_stopped_at_each_step_and_a_phone_upgrade_is_not() -> None:
+    s = Stream()
+    _history(s, "victim", phone("victim-phone-01"))
+    _history(s, "upgrader", phone("old-phone-0001"))
+    _open(s, T0 + 2 * DAY, "mule", 1)
+    _open(s, T0 + 2 * DAY, "old-friend", 2)
+    at = T0 + 10 * DAY + 14 * HOUR
+    emulator = phone("thief-phone-01", "OPPO Find X7", "c-oppo")
+    emulator["fingerprint"]["is_emulator"] = True
+    thief = {"device": emulator, "ip": "171.88.3.4"}
+    s.add(at, "login", "victim", geo=CHENGDU, phone="13800000001", **thief)
+    s.add(at + 120, "account_change", "victim", operation="change_password", **thief)
+    s.add(at + 300, "account_change", "victim", operation="add_payee", **thief)
+    s.add(at + 400, "credit_draw", "victim", amount="8000", **thief)
+    s.add(
+        at + 600, "transfer", "victim", amount="9000", counterparty={"account_id": "mule"}, **thief
+    )
+    # The owner of a new phone: announces it, logs in by SMS at home, changes the
+    # password and pays a friend; the friend's account is young, the payment small.
+    new = {"device": phone("new-phone-0001", "OPPO Find X7", "c-oppo"), "ip": "123.112.4.20"}
+    s.add(at, "account_change", "upgrader", operation="change_device", geo=BEIJING, **new)
+    s.add(at + 30, "login", "upgrader", geo=BEIJING, phone="13800000002", **new)
+    s.add(at + 120, "account_change", "upgrader", operation="change_password", **new)
+    s.add(at + 300, "account_change", "upgrader", operation="add_payee", **new)
+    s.add(
+        at + 400,
+        "transfer",
+        "upgrader",
+        amount="30",
+        counterparty={"account_id": "old-friend"},
+        **new,
+    )
+    decided = hits(s.events())
+    assert "takeover_login_new_device_hidden" in _fired(decided, "victim", "login")[1]
+    changes = [
+        (d, n) for e, d, n in decided if e.user_id == "victim" and e.type == "account_change"
+    ]
+    assert "credentials_changed_on_fresh_device" in changes[0][1]
+    assert "payee_added_after_credential_change" in changes[1][1]
+    assert all(d != "allow" for d, _ in changes)
+    assert _fired(decided, "victim", "credit_draw")[0] != "allow"
+    d, names = _fired(decided, "victim", "transfer")
+    assert d in ("review", "block") and "fresh_device_pays_just_added_payee" in names
+    upgrader = [(d, n) for e, d, n in decided if e.user_id == "upgrader" and e.ts >= at]
+    assert sum(d != "allow" for d, _ in upgrader) <= 1
+
+
+def test_a_traveller_on_their_own_phone_meets_no_takeover_rule() -> None:
+    s = Stream()
+    dev = phone("my-phone-0001")
+    _history(s, "traveller", dev)
+    at = T0 + 10 * DAY + 15 * HOUR
+    s.add(at, "login", "traveller", device=dev, ip="171.88.3.4", geo=CHENGDU)
+    s.add(at + 300, "account_change", "traveller", device=dev, operation="change_password")
+    s.add(at + 600, "credit_draw", "traveller", device=dev, amount="3000", geo=CHENGDU)
+    takeover = {
+        "takeover_login_new_device_hidden",
+        "credentials_changed_on_fresh_device",
+        "fresh_device_draw_after_change",
+    }
+    for e, _, names in hits(s.events()):
+        assert not names & takeover, (e.type, names)
+
+
+def test_a_coached_victim_is_warned_from_the_login_and_an_honest_call_is_not() -> None:
+    s = Stream()
+    dev = phone("victim-phone-02")
+    _history(s, "victim", dev)
+    _history(s, "customer", phone("cust-phone-01"))
+    _open(s, T0 + 5 * DAY, "safe-account", 3)
+    at = T0 + 10 * DAY + 11 * HOUR
+    call = {"in_call": True, "caller_in_contacts": False}
+    s.add(at, "login", "victim", device=dev, context={**call, "screen_sharing": True})
+    s.add(
+        at + 600,
+        "transfer",
+        "victim",
+        device=dev,
+        amount="3000",
+        context=call,
+        counterparty={"account_id": "safe-account"},
+    )
+    # A courier calls while a customer logs in and pays the usual coffee shop.
+    s.add(at, "login", "customer", device=phone("cust-phone-01"), context=call)
+    s.add(
+        at + 60,
+        "payment",
+        "customer",
+        device=phone("cust-phone-01"),
+        amount="45",
+        merchant_id="m-coffee",
+        context=call,
+    )
+    decided = {e.event_id: (e, names) for e, _, names in hits(s.events())}
+    fired = {(e.user_id, e.type): names for e, names in decided.values() if e.ts >= at}
+    assert "login_screen_watched_in_call" in fired["victim", "login"]
+    assert "coached_transfer_to_new_payee" in fired["victim", "transfer"]
+    assert not fired["customer", "login"] and not fired["customer", "payment"]
+
+
+def test_a_payment_after_a_shortened_code_is_warned_a_brand_code_is_not() -> None:
+    s = Stream()
+    for user, payload in (
+        ("victim", "https://t.cn/A6Hq9x"),
+        ("shopper", "https://qr.alipay.com/bax0a1b2c3"),
+    ):
+        dev = phone(f"{user}-phone-001")
+        _history(s, user, dev, days=3)
+        at = T0 + 3 * DAY + 12 * HOUR
+        s.add(at, "qr_scan", user, device=dev, qr={"payload": payload}, context={"entry": "qr"})
+        s.add(
+            at + 40,
+            "payment",
+            user,
+            device=dev,
+            amount="680",
+            merchant_id=f"m-{user}",
+            context={"entry": "qr"},
+        )
+    decided = hits(s.events())
+    pays = {
+        e.user_id: names for e, _, names in decided if e.type == "payment" and e.ts > T0 + 3 * DAY
+    }
+    assert "money_after_suspicious_qr" in pays["victim"]
+    assert "money_after_suspicious_qr" not in pays["shopper"]
+
+
+def test_a_fresh_collection_account_emptying_what_it_received_is_reviewed() -> None:
+    s = Stream()
+    _open(s, T0, "collector", 4)
+    _open(s, T0, "newcomer", 5)
+    for i in range(4):  # lure victims pay the collector over three days
+        s.add(
+            T0 + DAY + i * 20 * HOUR,
+            "transfer",
+            f"victim{i}",
+            device=phone(f"victim-phone-{i:03d}"),
+            amount="700",
+            counterparty={"account_id": "collector"},
+        )
+    s.add(
+        T0 + DAY,
+        "transfer",
+        "parent",
+        device=phone("parent-phone-01"),
+        amount="3000",
+        counterparty={"account_id": "newcomer"},
+    )
+    out = T0 + 4 * DAY
+    s.add(
+        out,
+        "withdrawal",
+        "collector",
+        device=phone("fresh-phone-0004"),
+        amount="2750",
+        bank_card="6222000000000001",
+    )
+    # A new customer who received money from family withdraws it after shopping.
+    s.add(
+        T0 + 2 * DAY,
+        "payment",
+        "newcomer",
+        device=phone("fresh-phone-0005"),
+        amount="120",
+        merchant_id="m-grocer",
+    )
+    s.add(
+        out,
+        "withdrawal",
+        "newcomer",
+        device=phone("fresh-phone-0005"),
+        amount="2750",
+        bank_card="6222000000000002",
+    )
+    decided = hits(s.events())
+    d, names = _fired(decided, "collector", "withdrawal")
+    assert d == "review" and "first_money_passes_on_received" in names
+    assert "first_money_passes_on_received" not in _fired(decided, "newcomer", "withdrawal")[1]
+
+
+def test_a_personal_code_paying_a_fresh_account_is_warned_a_friends_code_is_not() -> None:
+    s = Stream()
+    _open(s, T0 + 2 * DAY, "collector", 6)
+    lure, friend = "https://qr.alipay.com/fkx1lure000001", "https://qr.alipay.com/fkx1friend0001"
+    for i in range(3):  # victims scan the lure; people pay a friend (opened long ago)
+        for code, payee, who in ((lure, "collector", "victim"), (friend, "friend", "pal")):
+            user, at = f"{who}{i}", T0 + (3 + i) * DAY + 12 * HOUR
+            dev = phone(f"{user}-phone-0001")
+            qr = {"entry": "qr"}
+            s.add(at, "qr_scan", user, device=dev, qr={"payload": code}, context=qr)
+            cp = {"account_id": payee}
+            s.add(at + 40, "transfer", user, device=dev, amount="80", context=qr, counterparty=cp)
+    scans = [(e.user_id, names) for e, _, names in hits(s.events()) if e.type == "qr_scan"]
+    warned = {user for user, names in scans if "qr_code_pays_young_account" in names}
+    # The first victim's scan teaches the code's payee; the later ones are warned.
+    assert warned == {"victim1", "victim2"}
