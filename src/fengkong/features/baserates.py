@@ -224,7 +224,7 @@ class BaseRatesStage:
         common = out.get("fingerprint.commonness")
         commonness = float(common) if isinstance(common, int | float) else None
         out.update(self.lineage.read(event, self._device(event), cluster, commonness))
-        out.update(self.links.read(event))
+        out.update(self.links.read(event, self._device(event)))
         return out
 
     def read(self, ctx: DecisionContext) -> None:
@@ -246,7 +246,7 @@ class BaseRatesStage:
         self.rates.see(event)
         self.fingerprints.see(cluster, event_device_id(event.device), event.user_id, event.ts)
         self.lineage.see(event, self._device(event), cluster, commonness)
-        self.links.see(event)
+        self.links.see(event, self._device(event))
 
     def horizon_seconds(self) -> float:
         return 30.0 * DAY

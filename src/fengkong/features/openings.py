@@ -20,8 +20,13 @@ those carry *now* (point in time: the state before the event):
   uploaded one of this account's opening documents, byte for byte, in 30 days.
 
 Documents uploaded later in an account's life (certificates, complaint letters) are not
-opening documents: an agency that files for many established customers is described by
-its own features, and its customers' own activity stays theirs.
+opening documents: an agency that files for many established customers is described
+apart, per device id (the app's own id; a shared fingerprint is no device):
+
+* ``device.filing_accounts_30d``: the *other* accounts whose documents were uploaded or
+  settings changed on this device id in 30 days, outside their opening day. A phone
+  files its owner's paperwork; a family tablet now and then a relative's; a complaint
+  agency's phone one customer's after another's, for customers from every city.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ MAX_LINKS = 8  # cards or documents remembered per account (a farm account uses 
 FEATURE_NAMES: dict[str, str] = {
     "user.opening_card_accounts_30d": "num",
     "user.opening_document_accounts_30d": "num",
+    "device.filing_accounts_30d": "num",
 }
 
 _MONEY_CARD_TYPES = (EventType.CREDIT_DRAW, EventType.WITHDRAWAL)
@@ -78,6 +84,7 @@ class OpeningLinks:
         self.cards: dict[str, DistinctWindows] = {}
         self.docs: dict[str, DistinctWindows] = {}
         self.accounts: dict[str, _Account] = {}
+        self.filings: dict[str, DistinctWindows] = {}  # device id -> accounts filed for
 
     @staticmethod
     def _most(table: dict[str, DistinctWindows], keys: list[str], now: float) -> int | None:
@@ -85,8 +92,15 @@ class OpeningLinks:
             return None
         return max((table[k].counts(now)[0] if k in table else 0) for k in keys)
 
-    def read(self, event: Event) -> dict[str, FeatureValue]:
+    def read(self, event: Event, device: str | None) -> dict[str, FeatureValue]:
+        """Features of ``event``; ``device`` is its app device id key (``None`` without)."""
         out: dict[str, FeatureValue] = dict.fromkeys(FEATURE_NAMES)
+        if device is not None:
+            w = self.filings.get(device)
+            filed = 0 if w is None else w.counts(event.ts)[0]
+            if w is not None and event.user_id in w:
+                filed -= 1
+            out["device.filing_accounts_30d"] = filed
         acct = self.accounts.get(event.user_id)
         if acct is not None:
             now = event.ts
@@ -94,7 +108,7 @@ class OpeningLinks:
             out["user.opening_document_accounts_30d"] = self._most(self.docs, acct.docs, now)
         return out
 
-    def see(self, event: Event) -> None:
+    def see(self, event: Event, device: str | None) -> None:
         now, user = event.ts, event.user_id
         if event.type is EventType.REGISTER and user not in self.accounts:
             self.accounts[user] = _Account(now)
@@ -112,6 +126,9 @@ class OpeningLinks:
             self._add(self.docs, digest, user, now)
             if acct is not None and digest not in acct.docs and len(acct.docs) < MAX_LINKS:
                 acct.docs.append(digest)
+        files = event.type in (EventType.DOCUMENT_UPLOAD, EventType.ACCOUNT_CHANGE)
+        if files and device is not None and not opening:
+            self._add(self.filings, device, user, now)
 
     @staticmethod
     def _add(table: dict[str, DistinctWindows], key: str, user: str, now: float) -> None:
@@ -121,9 +138,9 @@ class OpeningLinks:
         w.see(user, now)
 
     def expire(self, now: float) -> int:
-        """Drop cards and documents no account used for 30 days, accounts after 90 days."""
+        """Drop cards, documents and devices idle for 30 days, accounts after 90 days."""
         n = 0
-        for table in (self.cards, self.docs):
+        for table in (self.cards, self.docs, self.filings):
             idle = [k for k, w in table.items() if not w.counts(now)[0]]
             for k in idle:
                 del table[k]
