@@ -29,6 +29,21 @@ def test_cards_and_first_day_documents_link_young_accounts_read_now() -> None:
     later = links.read(_ev(T0 + DAY, "login", "a"), None)
     assert later["user.opening_card_accounts_30d"] == 2
     assert later["user.opening_document_accounts_30d"] == 2
+    # The card's other accounts, on an event with it: the drawer's own use is not another's.
+    draw = {"amount": "900", "bank_card": "6222000011112222"}
+    assert (
+        links.read(_ev(T0 + DAY, "credit_draw", "a", **draw), None)["bank_card.other_accounts_30d"]
+        == 1
+    )
+    own = {"amount": "900", "bank_card": "6222000099990000"}
+    links.see(_ev(T0 + DAY, "credit_draw", "z", **own), None)
+    bind = {"operation": "bind_card", "bank_card": "6222000099990000"}
+    assert (
+        links.read(_ev(T0 + DAY + 60, "account_change", "z", **bind), None)[
+            "bank_card.other_accounts_30d"
+        ]
+        == 0
+    )
     # An account opened before the history has no opening to read.
     assert links.read(_ev(T0 + DAY, "login", "old"), None)["user.opening_card_accounts_30d"] is None
     # A document uploaded days after opening is no opening document.

@@ -17,7 +17,9 @@ those carry *now* (point in time: the state before the event):
 * ``user.opening_card_accounts_30d``: the most accounts (this one included) that used one
   of this account's cards in 30 days (``None`` without a registration or a card);
 * ``user.opening_document_accounts_30d``: the most accounts (this one included) that
-  uploaded one of this account's opening documents, byte for byte, in 30 days.
+  uploaded one of this account's opening documents, byte for byte, in 30 days;
+* ``bank_card.other_accounts_30d``: on an event with a card, the *other* accounts that
+  used it in 30 days (an account drawing to its own card, then binding it, is alone).
 
 Documents uploaded later in an account's life (certificates, complaint letters) are not
 opening documents: an agency that files for many established customers is described
@@ -48,6 +50,7 @@ FEATURE_NAMES: dict[str, str] = {
     "user.opening_card_accounts_30d": "num",
     "user.opening_document_accounts_30d": "num",
     "device.filing_accounts_30d": "num",
+    "bank_card.other_accounts_30d": "num",
 }
 
 _MONEY_CARD_TYPES = (EventType.CREDIT_DRAW, EventType.WITHDRAWAL)
@@ -101,6 +104,12 @@ class OpeningLinks:
             if w is not None and event.user_id in w:
                 filed -= 1
             out["device.filing_accounts_30d"] = filed
+        if event.bank_card is not None:
+            w = self.cards.get(event.bank_card)
+            others = 0 if w is None else w.counts(event.ts)[0]
+            if w is not None and event.user_id in w:
+                others -= 1
+            out["bank_card.other_accounts_30d"] = others
         acct = self.accounts.get(event.user_id)
         if acct is not None:
             now = event.ts
