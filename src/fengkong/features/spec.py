@@ -375,9 +375,6 @@ DEFAULT_FEATURES: tuple[str, ...] = (
     "count(event where type=register) by device over 7d as accounts_registered_7d",
     "distinct(user) by device over 24h",
     "distinct(user) by device over 30d",
-    # complaint agents: one device filing documents and changes for many customers
-    "distinct(user where type=document_upload) by device over 30d as document_accounts_30d",
-    "distinct(user where type=account_change) by device over 30d as change_accounts_30d",
     "count(event where type=register) by ip over 1h as accounts_registered_1h",
     "distinct(user) by ip over 24h",
     "count(event) by ip over 1h",
