@@ -129,17 +129,21 @@ def test_a_farm_opening_accounts_over_days_on_one_rare_fingerprint_is_challenged
     assert all(d == "allow" for u, (d, _) in decided.items() if u.startswith("h"))
 
 
-def test_an_account_opened_beside_another_on_one_phone_is_challenged_when_it_acts() -> None:
+def test_an_account_opened_beside_two_others_on_one_phone_is_challenged_when_it_acts() -> None:
     s = Stream()
     _register(s, T0, "pair0", "shared-phone-0001", 1)
     _register(s, T0 + DAY, "pair1", "shared-phone-0001", 2)
+    _register(s, T0 + 30 * HOUR, "pair2", "shared-phone-0001", 4)
     _register(s, T0 + 2 * HOUR, "alone", "own-phone-0001", 3)
-    for user in ("pair0", "alone"):
+    _register(s, T0 + 3 * HOUR, "wife", "family-tablet-0009", 5)  # a couple signs up
+    _register(s, T0 + 4 * HOUR, "husband", "family-tablet-0009", 6)  # on one tablet
+    devices = {"pair0": "shared-phone-0001", "alone": "own-phone-0001"}
+    for user in ("pair0", "alone", "wife"):
         s.add(
             T0 + 3 * DAY,
             "payment",
             user,
-            device=phone("shared-phone-0001" if user == "pair0" else "own-phone-0001"),
+            device=phone(devices.get(user, "family-tablet-0009")),
             ip="113.1.2.3",
             amount="80",
             merchant_id="m7",
@@ -148,6 +152,7 @@ def test_an_account_opened_beside_another_on_one_phone_is_challenged_when_it_act
     paid = {u: (d, n) for u, t, d, n in decided if t == "payment"}
     assert paid["pair0"][0] == "challenge" and "opened_on_farm" in paid["pair0"][1]
     assert paid["alone"][0] == "allow"
+    assert paid["wife"][0] == "allow"
 
 
 def test_a_device_serving_many_accounts_taking_on_one_more_is_challenged_at_login() -> None:

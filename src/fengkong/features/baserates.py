@@ -33,6 +33,8 @@ from fengkong.events import Event, EventType
 from fengkong.features.engine import FeatureValue, ip_prefix
 from fengkong.features.lineage import FEATURE_NAMES as LINEAGE_FEATURES
 from fengkong.features.lineage import Lineage
+from fengkong.features.openings import FEATURE_NAMES as LINK_FEATURES
+from fengkong.features.openings import OpeningLinks
 from fengkong.features.windows import DistinctWindows, HourlyLevel
 from fengkong.identity.device import DeviceCache
 from fengkong.identity.fingerprints import FEATURE_NAMES as FINGERPRINT_FEATURES
@@ -87,6 +89,7 @@ FEATURE_NAMES: dict[str, str] = {
     **FINGERPRINT_FEATURES,
     **LINEAGE_FEATURES,
     "qr.code_payee_registered_secs_ago": "num",
+    **LINK_FEATURES,
 }
 
 
@@ -203,6 +206,7 @@ class BaseRatesStage:
         self.rates = BaseRates()
         self.fingerprints = FingerprintStats()
         self.lineage = Lineage()
+        self.links = OpeningLinks()
         self._devices = DeviceCache()
 
     def _device(self, event: Event) -> str | None:
@@ -221,6 +225,7 @@ class BaseRatesStage:
         common = out.get("fingerprint.commonness")
         commonness = float(common) if isinstance(common, int | float) else None
         out.update(self.lineage.read(event, self._device(event), cluster, commonness))
+        out.update(self.links.read(event, self._device(event)))
         return out
 
     def read(self, ctx: DecisionContext) -> None:
@@ -248,23 +253,26 @@ class BaseRatesStage:
         self.rates.see(event)
         self.fingerprints.see(cluster, event_device_id(event.device), event.user_id, event.ts)
         self.lineage.see(event, self._device(event), cluster, commonness)
+        self.links.see(event, self._device(event))
 
     def horizon_seconds(self) -> float:
         return 30.0 * DAY
 
     def maintain(self, now: float) -> int:
-        return self.rates.expire(now) + self.fingerprints.expire(now) + self.lineage.expire(now)
+        expired = self.rates.expire(now) + self.fingerprints.expire(now)
+        return expired + self.lineage.expire(now) + self.links.expire(now)
 
     def snapshot(self) -> bytes:
         # A restart aid read back only by this installation (see decisions.state).
-        state = (self.name, self.rates, self.fingerprints, self.lineage)
+        state = (self.name, self.rates, self.fingerprints, self.lineage, self.links)
         return pickle.dumps(state, pickle.HIGHEST_PROTOCOL)
 
     def restore(self, data: bytes) -> None:
         try:
-            name, rates, fingerprints, lineage = pickle.loads(data)
+            name, rates, fingerprints, lineage, links = pickle.loads(data)
         except Exception as exc:
             raise ValueError(f"unreadable baserates state: {exc}") from exc
         if name != self.name:
             raise ValueError(f"a {name!r} state is not a baserates state")
         self.rates, self.fingerprints, self.lineage = rates, fingerprints, lineage
+        self.links = links
