@@ -5,22 +5,34 @@ from __future__ import annotations
 from fengkong.decisions.state import dump_state, load_state
 from fengkong.decisions.types import DecisionContext
 from fengkong.events import Event, EventType
-from fengkong.graph.flows import InflowWindow
+from fengkong.graph.circles import TradeCircles
+from fengkong.graph.flows import InflowWindow, PassOns
 
 FEATURE_NAMES: dict[str, str] = {
     "user.received_amount_24h": "num",
     "user.received_transfers_24h": "num",
     "user.received_senders_24h": "num",
     "user.secs_since_received": "num",
+    "user.secs_since_passed_on": "num",
+    "user.relayed_amount_24h": "num",
+    "cp_account.paid_user_30d": "bool",
+    "cp_account.shared_partners_30d": "num",
+    "user.circle_young_30d": "num",
+    "user.circle_draws_48h": "num",
 }
 
 
 class FlowsStage:
-    """Adds ``user.received_*`` (transfers this account received in 24 h, point in time).
+    """Adds ``user.received_*`` (transfers this account received in 24 h, point in time),
+    the chain facts (``user.secs_since_passed_on``, ``user.relayed_amount_24h``) and the
+    trading-circle facts (``cp_account.paid_user_30d``, ``cp_account.shared_partners_30d``,
+    ``user.circle_young_30d``, ``user.circle_draws_48h``).
 
     A transfer's counterparty account is credited; the acting account's later events
     read what it received, so "collect from many, pass most of it on within hours"
-    (a mule in a layering chain or a fan-in) becomes visible to rules and models.
+    (a mule in a layering chain or a fan-in) becomes visible to rules and models. An
+    account that passed money on is marked, and what it sends is "relayed" money for the
+    next hop; transfers, shop payments, draws and registrations build the circles.
     """
 
     name = "flows"
@@ -29,16 +41,32 @@ class FlowsStage:
 
     def __init__(self, window_s: float = 86_400.0) -> None:
         self.inflows = InflowWindow(window_s)
+        # Money received from accounts that were passing received money on (a chain).
+        self.relayed = InflowWindow(window_s)
+        self.pass_ons = PassOns()
+        self.circles = TradeCircles()
         self.max_entities = 0  # receiving accounts kept; 0: no cap
 
     def read(self, ctx: DecisionContext) -> None:
         event = ctx.event
-        amount, count, senders, since = self.inflows.read(event.user_id, event.ts)
+        user, ts = event.user_id, event.ts
+        amount, count, senders, since = self.inflows.read(user, ts)
         features = ctx.features
         features["user.received_amount_24h"] = amount
         features["user.received_transfers_24h"] = count
         features["user.received_senders_24h"] = senders
         features["user.secs_since_received"] = since
+        features["user.secs_since_passed_on"] = self.pass_ons.since(user, ts)
+        features["user.relayed_amount_24h"] = self.relayed.read(user, ts)[0]
+        payee = _payee(event)
+        back, shared = (
+            (None, None) if payee is None else self.circles.transfer_facts(user, payee, ts)
+        )
+        features["cp_account.paid_user_30d"] = back
+        features["cp_account.shared_partners_30d"] = shared
+        young, drew = self.circles.circle(user, ts)
+        features["user.circle_young_30d"] = young
+        features["user.circle_draws_48h"] = drew
 
     def update(self, ctx: DecisionContext) -> None:
         self.observe(ctx.event)
@@ -48,23 +76,63 @@ class FlowsStage:
         self.update(ctx)
 
     def observe(self, event: Event) -> None:
-        cp = event.counterparty
-        if event.type is EventType.TRANSFER and cp is not None and cp.account_id is not None:
-            self.inflows.add(cp.account_id, event.user_id, event.amount_float, event.ts)
-            if self.max_entities:
-                self.inflows.bound(self.max_entities)
+        user, ts, kind = event.user_id, event.ts, event.type
+        if kind in (EventType.TRANSFER, EventType.WITHDRAWAL):
+            received, _, _, since = self.inflows.read(user, ts)
+            passing_on = self.pass_ons.is_pass_on(event.amount_float, received, since)
+            if passing_on:
+                self.pass_ons.add(user, ts)
+        else:
+            passing_on = False
+        payee = _payee(event)
+        if kind is EventType.TRANSFER and payee is not None:
+            amount = event.amount_float
+            if passing_on:
+                self.relayed.add(payee, user, amount, ts)
+            self.inflows.add(payee, user, amount, ts)
+            self.circles.transfer(user, payee, ts)
+        elif kind is EventType.PAYMENT and event.merchant_id is not None:
+            self.circles.payment(user, event.merchant_id, ts)
+        elif kind is EventType.CREDIT_DRAW:
+            self.circles.draw(user, ts)
+        elif kind is EventType.REGISTER:
+            self.circles.register(user, ts)
+        if self.max_entities:
+            self.inflows.bound(self.max_entities)
+            self.relayed.bound(self.max_entities)
+            self.pass_ons.bound(self.max_entities)
+            self.circles.bound(self.max_entities)
 
     def entity_counts(self) -> dict[str, int]:
-        return {"receiver": len(self.inflows)}
+        return {
+            "receiver": len(self.inflows),
+            "relay_receiver": len(self.relayed),
+            "pass_on": len(self.pass_ons),
+            "circle": len(self.circles),
+        }
 
     def horizon_seconds(self) -> float:
-        return self.inflows.window_s
+        return max(self.inflows.window_s, self.pass_ons.window_s, self.circles.window_s)
 
     def maintain(self, now: float) -> None:
         self.inflows.expire(now)
+        self.relayed.expire(now)
+        self.pass_ons.expire(now)
+        self.circles.expire(now)
 
     def snapshot(self) -> bytes:
-        return dump_state("flows", self.inflows)
+        return dump_state("flows", (self.inflows, self.relayed, self.pass_ons, self.circles))
 
     def restore(self, data: bytes) -> None:
-        self.inflows = load_state("flows", data)
+        state = load_state("flows", data)
+        if isinstance(state, InflowWindow):  # a snapshot from before the chains and circles
+            self.inflows = state
+            return
+        self.inflows, self.relayed, self.pass_ons, self.circles = state
+
+
+def _payee(event: Event) -> str | None:
+    cp = event.counterparty
+    if event.type is not EventType.TRANSFER or cp is None:
+        return None
+    return cp.account_id
