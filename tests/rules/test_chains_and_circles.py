@@ -9,7 +9,7 @@ from typing import Any
 from tests.rules.test_slow_farms_and_hubs import hits
 from tests.rules.test_world_facts import DAY, HOUR, T0, Stream, phone
 
-CHAIN_RULES = {"acting_after_passing_on", "relayed_money_passed_on", "acting_on_relayed_money"}
+CHAIN_RULES = {"relayed_money_passed_on", "acting_on_relayed_money"}
 CIRCLE_RULES = {
     "circle_reciprocal_trade",
     "circle_young_trade",
@@ -69,7 +69,7 @@ def test_a_chain_of_fresh_accounts_is_held_hop_after_hop_and_rent_is_not() -> No
     )
     decided = hits(s.events())
     assert any("relayed_money_passed_on" in f for f in _fired(decided, "hop2", CHAIN_RULES))
-    assert any("acting_after_passing_on" in f for f in _fired(decided, "hop2", CHAIN_RULES))
+    assert any("acting_on_relayed_money" in f for f in _fired(decided, "hop2", CHAIN_RULES))
     assert any("relayed_money_passed_on" in f for f in _fired(decided, "hop4", CHAIN_RULES))
     # The tenant's rent looks like a pass-on (mule_pass_through sees it); nothing more.
     assert _fired(decided, "tenant", {"relayed_money_passed_on", "acting_on_relayed_money"}) == [
@@ -119,6 +119,21 @@ def test_a_closed_group_trading_then_drawing_together_is_reviewed_and_friends_ar
             amount="8000.00",
             **_at(friends[i], 60 + i),
         )
+    # Honest: new customers (an app that grows) buy at a shop with established customers.
+    for i in range(8):
+        _open(s, T0 + i * HOUR, f"new{i}", 70 + i)
+        for k in range(3):
+            _pay(s, T0 + (2 + k) * DAY + i * 600, f"new{i}", "m-noodles", 28.0, 70 + i)
+    for i in range(4):
+        _pay(s, T0 + 2 * DAY + i * 900, f"regular{i}", "m-noodles", 30.0, 80 + i)
+    for i in range(3):
+        s.add(
+            T0 + 5 * DAY + i * HOUR,
+            "credit_draw",
+            f"new{i}",
+            amount="3000.00",
+            **_at(f"new{i}", 70 + i),
+        )
     # Honest: a new customer pays an old friend back (young → established).
     _open(s, T0, "newbie", 90)
     _send(s, T0 + DAY, "f0", "newbie", 300.0, 60)
@@ -136,5 +151,5 @@ def test_a_closed_group_trading_then_drawing_together_is_reviewed_and_friends_ar
     ]
     # The circle shows once the group has traded a while: most of the later trades.
     assert sum(1 for n in trades[9:] if n) >= 7
-    for user in [*friends, "newbie"]:
+    for user in [*friends, "newbie", *(f"new{i}" for i in range(8))]:
         assert all(not f for f in _fired(decided, user, CIRCLE_RULES)), user

@@ -10,8 +10,9 @@ registration and last credit draw, so an event can ask:
 
 - is the payee someone who paid this account before (a reciprocal pair)?
 - how many partners do the two share (a triangle in the group)?
-- how many of the account's circle — its partners and the other payers of the few-payer
-  shops it pays — are young accounts that drew credit in the last hours?
+- how many of the account's circle — its partners and the other payers of the shops it
+  pays that look like a group's own (few payers, nearly all of them young) — are young
+  accounts, and how many of them drew credit in the last hours?
 
 >>> c = TradeCircles()
 >>> c.register("a", 0.0); c.register("b", 0.0)
@@ -32,6 +33,9 @@ DAY = 86_400.0
 MAX_LINKS = 48
 # A shop with more payers than this in the window is a public shop, not a group's own.
 SMALL_SHOP_PAYERS = 30
+# A group's own shop: nearly all of its payers are young accounts (an honest shop's
+# customers are mostly established, whatever the share of new customers on the app).
+OWN_SHOP_YOUNG_SHARE = 0.8
 
 
 def _touch(links: dict[str, float], key: str, ts: float) -> None:
@@ -90,12 +94,15 @@ class TradeCircles:
 
     def members(self, account: str, ts: float) -> set[str]:
         """The account's circle: its transfer partners and the other payers of the
-        few-payer shops it paid, in the window."""
+        shops it paid that look like a group's own (few payers, nearly all young)."""
         since = ts - self.window_s
         out = set(_recent(self._partners.get(account), since))
         for shop in _recent(self._shops.get(account), since):
             payers = _recent(self._payers.get(shop), since)
-            if len(payers) <= SMALL_SHOP_PAYERS:
+            if len(payers) > SMALL_SHOP_PAYERS:
+                continue
+            young = sum(1 for p in payers if self._is_young(p, ts))
+            if young >= OWN_SHOP_YOUNG_SHARE * len(payers):
                 out.update(payers)
         out.discard(account)
         return out
