@@ -6,7 +6,8 @@ from fengkong.decisions.state import dump_state, load_state
 from fengkong.decisions.types import DecisionContext
 from fengkong.events import Event, EventType
 from fengkong.features.state import EntityStates
-from fengkong.graph.flows import Inflow, InflowWindow
+from fengkong.graph.circles import TradeCircles
+from fengkong.graph.flows import Inflow, InflowWindow, PassOns
 
 FEATURE_NAMES: dict[str, str] = {
     "user.received_amount_24h": "num",
@@ -15,17 +16,27 @@ FEATURE_NAMES: dict[str, str] = {
     "user.secs_since_received": "num",
     "user.received_amount_7d": "num",
     "user.received_senders_7d": "num",
+    "user.secs_since_passed_on": "num",
+    "user.relayed_amount_24h": "num",
+    "cp_account.paid_user_30d": "bool",
+    "cp_account.shared_partners_30d": "num",
+    "user.circle_young_30d": "num",
+    "user.circle_draws_48h": "num",
 }
 WEEK_S = 7 * 86_400.0
 
 
 class FlowsStage:
     """Adds ``user.received_*`` (transfers this account received in 24 h and in 7 days,
-    point in time).
+    point in time), the chain facts (``user.secs_since_passed_on``,
+    ``user.relayed_amount_24h``) and the trading-circle facts (``cp_account.paid_user_30d``,
+    ``cp_account.shared_partners_30d``, ``user.circle_young_30d``, ``user.circle_draws_48h``).
 
     A transfer's counterparty account is credited; the acting account's later events
     read what it received, so "collect from many, pass most of it on within hours"
-    (a mule in a layering chain or a fan-in) becomes visible to rules and models.
+    (a mule in a layering chain or a fan-in) becomes visible to rules and models. An
+    account that passed money on is marked, and what it sends is "relayed" money for the
+    next hop; transfers, shop payments, draws and registrations build the circles.
     """
 
     name = "flows"
@@ -38,11 +49,16 @@ class FlowsStage:
         self.inflows = InflowWindow(window_s, states)
         # A lure's collection account gathers from victims over days, then cashes out.
         self.week = InflowWindow(WEEK_S)
+        # Money received from accounts that were passing received money on (a chain).
+        self.relayed = InflowWindow(window_s)
+        self.pass_ons = PassOns()
+        self.circles = TradeCircles()
         self.max_entities = 0  # receiving accounts kept; 0: no cap
 
     def read(self, ctx: DecisionContext) -> None:
         event = ctx.event
-        amount, count, senders, since = self.inflows.read(event.user_id, event.ts)
+        user, ts = event.user_id, event.ts
+        amount, count, senders, since = self.inflows.read(user, ts)
         features = ctx.features
         features["user.received_amount_24h"] = amount
         features["user.received_transfers_24h"] = count
@@ -51,6 +67,17 @@ class FlowsStage:
         week_amount, _, week_senders, _ = self.week.read(event.user_id, event.ts)
         features["user.received_amount_7d"] = week_amount
         features["user.received_senders_7d"] = week_senders
+        features["user.secs_since_passed_on"] = self.pass_ons.since(user, ts)
+        features["user.relayed_amount_24h"] = self.relayed.read(user, ts)[0]
+        payee = _payee(event)
+        back, shared = (
+            (None, None) if payee is None else self.circles.transfer_facts(user, payee, ts)
+        )
+        features["cp_account.paid_user_30d"] = back
+        features["cp_account.shared_partners_30d"] = shared
+        young, drew = self.circles.circle(user, ts)
+        features["user.circle_young_30d"] = young
+        features["user.circle_draws_48h"] = drew
 
     def update(self, ctx: DecisionContext) -> None:
         self.observe(ctx.event)
@@ -60,27 +87,69 @@ class FlowsStage:
         self.update(ctx)
 
     def observe(self, event: Event) -> None:
-        cp = event.counterparty
-        if event.type is EventType.TRANSFER and cp is not None and cp.account_id is not None:
-            for window in (self.inflows, self.week):
-                window.add(cp.account_id, event.user_id, event.amount_float, event.ts)
-                if self.max_entities:
-                    window.bound(self.max_entities)
+        user, ts, kind = event.user_id, event.ts, event.type
+        if kind in (EventType.TRANSFER, EventType.WITHDRAWAL):
+            received, _, _, since = self.inflows.read(user, ts)
+            passing_on = self.pass_ons.is_pass_on(event.amount_float, received, since)
+            if passing_on:
+                self.pass_ons.add(user, ts)
+        else:
+            passing_on = False
+        payee = _payee(event)
+        if kind is EventType.TRANSFER and payee is not None:
+            amount = event.amount_float
+            if passing_on:
+                self.relayed.add(payee, user, amount, ts)
+            self.inflows.add(payee, user, amount, ts)
+            self.week.add(payee, user, amount, ts)
+            self.circles.transfer(user, payee, ts)
+        elif kind is EventType.PAYMENT and event.merchant_id is not None:
+            self.circles.payment(user, event.merchant_id, ts)
+        elif kind is EventType.CREDIT_DRAW:
+            self.circles.draw(user, ts)
+        elif kind is EventType.REGISTER:
+            self.circles.register(user, ts)
+        if self.max_entities:
+            for window in (self.inflows, self.week, self.relayed):
+                window.bound(self.max_entities)
+            self.pass_ons.bound(self.max_entities)
+            self.circles.bound(self.max_entities)
 
     def entity_counts(self) -> dict[str, int]:
-        return {"receiver": len(self.inflows), "receiver_7d": len(self.week)}
+        return {
+            "receiver": len(self.inflows),
+            "receiver_7d": len(self.week),
+            "relay_receiver": len(self.relayed),
+            "pass_on": len(self.pass_ons),
+            "circle": len(self.circles),
+        }
 
     def horizon_seconds(self) -> float:
-        return max(self.inflows.window_s, self.week.window_s)
+        return max(
+            self.inflows.window_s, self.week.window_s, self.pass_ons.window_s,
+            self.circles.window_s,
+        )  # fmt: skip
 
     def maintain(self, now: float) -> None:
         self.inflows.expire(now)
         self.week.expire(now)
+        self.relayed.expire(now)
+        self.pass_ons.expire(now)
+        self.circles.expire(now)
 
-    # The state behind the interface (``flows/3``): an older layout is refused, and the
+    # The state behind the interface (``flows/4``): an older layout is refused, and the
     # engine then rebuilds from the log.
     def snapshot(self) -> bytes:
-        return dump_state("flows/3", (self.inflows, self.week))
+        state = (self.inflows, self.week, self.relayed, self.pass_ons, self.circles)
+        return dump_state("flows/4", state)
 
     def restore(self, data: bytes) -> None:
-        self.inflows, self.week = load_state("flows/3", data)
+        state = load_state("flows/4", data)
+        self.inflows, self.week, self.relayed, self.pass_ons, self.circles = state
+
+
+def _payee(event: Event) -> str | None:
+    cp = event.counterparty
+    if event.type is not EventType.TRANSFER or cp is None:
+        return None
+    return cp.account_id

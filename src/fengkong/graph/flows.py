@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import deque
 
+from fengkong.features.bounded import evict_least_recent
 from fengkong.features.state import EntityStates, MemoryStates
 
 _BUCKET_S = 3600.0
@@ -104,3 +105,57 @@ class InflowWindow:
         buckets = state.buckets
         while buckets and buckets[0][0] + _BUCKET_S <= ts - self.window_s:
             buckets.popleft()
+
+
+# A pass-on: money out of at least PASS_ON_MIN received in the last day, 80-102 % of it,
+# under PASS_ON_WITHIN_S after the last incoming transfer (a fee shaved, or nothing).
+PASS_ON_MIN = 1000.0
+PASS_ON_SHARE = (0.8, 1.02)
+PASS_ON_WITHIN_S = 3 * 3600.0
+
+
+class PassOns:
+    """When each account last passed received money on (a hop of a chain).
+
+    >>> p = PassOns()
+    >>> p.is_pass_on(970.0, received=1000.0, secs_since_received=600.0)
+    True
+    >>> p.add("mule", ts=0.0)
+    >>> p.since("mule", ts=3_600.0)
+    3600.0
+    """
+
+    def __init__(self, window_s: float = 7 * 86_400.0) -> None:
+        self.window_s = window_s
+        self._last: dict[str, float] = {}
+
+    def __len__(self) -> int:
+        return len(self._last)
+
+    @staticmethod
+    def is_pass_on(amount: float, received: float, secs_since_received: float | None) -> bool:
+        """Whether moving ``amount`` out forwards what came in (see the module's bounds)."""
+        lo, hi = PASS_ON_SHARE
+        return (
+            received >= PASS_ON_MIN
+            and secs_since_received is not None
+            and secs_since_received < PASS_ON_WITHIN_S
+            and lo * received <= amount <= hi * received
+        )
+
+    def add(self, account: str, ts: float) -> None:
+        self._last[account] = max(ts, self._last.get(account, ts))
+
+    def since(self, account: str, ts: float) -> float | None:
+        """Seconds since ``account`` last passed money on, None if not in the window."""
+        last = self._last.get(account)
+        if last is None or ts - last > self.window_s:
+            return None
+        return ts - last
+
+    def bound(self, cap: int) -> int:
+        return evict_least_recent(self._last, cap, lambda t: t)
+
+    def expire(self, now: float) -> None:
+        for account in [a for a, t in self._last.items() if now - t > self.window_s]:
+            del self._last[account]

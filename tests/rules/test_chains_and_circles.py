@@ -1,0 +1,155 @@
+"""Default-pack rules for laundering chains and fake-credit trading circles: each on a
+crafted stream, with the honest look-alike that must not fire."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from tests.rules.test_slow_farms_and_hubs import hits
+from tests.rules.test_world_facts import DAY, HOUR, T0, Stream, phone
+
+CHAIN_RULES = {"relayed_money_passed_on", "acting_on_relayed_money"}
+CIRCLE_RULES = {
+    "circle_reciprocal_trade",
+    "circle_young_trade",
+    "circle_joint_draw",
+    "circle_member_draw",
+}
+
+
+def _at(user: str, i: int) -> dict[str, Any]:
+    return {"device": phone(f"dev-{user}"), "ip": f"120.229.{i % 200}.{10 + i % 90}"}
+
+
+def _open(s: Stream, ts: float, user: str, i: int) -> None:
+    s.add(ts, "register", user, phone=f"1390000{i:04d}", **_at(user, i))
+
+
+def _send(s: Stream, ts: float, user: str, payee: str, amount: float, i: int = 0) -> None:
+    s.add(
+        ts,
+        "transfer",
+        user,
+        amount=f"{amount:.2f}",
+        counterparty={"account_id": payee},
+        **_at(user, i),
+    )
+
+
+def _fired(decided: list[Any], user: str, rules: set[str]) -> list[set[str]]:
+    return [names & rules for e, _, names in decided if e.user_id == user]
+
+
+def test_a_chain_of_fresh_accounts_is_held_hop_after_hop_and_rent_is_not() -> None:
+    s = Stream()
+    hops = [f"hop{i}" for i in range(5)]
+    for i, user in enumerate(hops):
+        _open(s, T0 + i * 1800, user, i)
+    amount, ts = 9800.0, T0 + 3 * DAY
+    s.add(ts, "credit_draw", "hop0", amount=f"{amount:.2f}", **_at("hop0", 0))
+    for i in range(4):  # each hop forwards within minutes, shaving a small fee
+        ts += 600 + 300 * i
+        _send(s, ts, hops[i], hops[i + 1], amount, i)
+        amount *= 0.98
+    s.add(ts + 900, "login", "hop2", **_at("hop2", 2))  # a hop back in the app
+    s.add(ts + 1200, "withdrawal", "hop4", amount=f"{amount:.2f}", **_at("hop4", 4))
+    # Honest: a tenant gets 3,000 from a flatmate and pays the rent (3,000) an hour later,
+    # then shops; the landlord, an established account, pays its own bills days later.
+    _send(s, T0 + 3 * DAY, "flatmate", "tenant", 3000.0, 50)
+    _send(s, T0 + 3 * DAY + HOUR, "tenant", "landlord", 3000.0, 51)
+    _send(s, T0 + 5 * DAY, "landlord", "plumber", 2900.0, 52)
+    s.add(
+        T0 + 4 * DAY,
+        "payment",
+        "tenant",
+        amount="35.00",
+        merchant_id="m-bakery",
+        **_at("tenant", 51),
+    )
+    decided = hits(s.events())
+    assert any("relayed_money_passed_on" in f for f in _fired(decided, "hop2", CHAIN_RULES))
+    assert any("acting_on_relayed_money" in f for f in _fired(decided, "hop2", CHAIN_RULES))
+    assert any("relayed_money_passed_on" in f for f in _fired(decided, "hop4", CHAIN_RULES))
+    # The tenant's rent looks like a pass-on (mule_pass_through sees it); nothing more.
+    assert _fired(decided, "tenant", {"relayed_money_passed_on", "acting_on_relayed_money"}) == [
+        set(),
+        set(),
+    ]
+    assert _fired(decided, "landlord", CHAIN_RULES) == [set()]
+
+
+def _pay(s: Stream, ts: float, user: str, shop: str, amount: float, i: int) -> None:
+    s.add(ts, "payment", user, amount=f"{amount:.2f}", merchant_id=shop, **_at(user, i))
+
+
+def test_a_closed_group_trading_then_drawing_together_is_reviewed_and_friends_are_not() -> None:
+    s = Stream()
+    group = [f"g{i}" for i in range(6)]
+    for i, user in enumerate(group):
+        _open(s, T0 + i * 3 * HOUR, user, i)
+    ts = T0 + DAY
+    rnd = random.Random(3)
+    for step in range(18):  # round and round inside the group, and at the group's shop
+        a, b = rnd.sample(group, 2)
+        if step % 2:
+            _pay(s, ts, a, "m-group-shop", 120.0 * (1 + step / 6), step % 6)
+        else:
+            _send(s, ts, a, b, 150.0 * (1 + step / 6), step % 6)
+        ts += 7 * HOUR
+    ts = T0 + 12 * DAY
+    for i, user in enumerate(group):  # then they all draw within hours
+        s.add(ts + i * 1800, "credit_draw", user, amount="20000.00", **_at(user, i))
+    # Honest: established friends (opened before the history) settle up with each other
+    # and buy at a small café they share, and two of them borrow on the same day.
+    friends = [f"f{i}" for i in range(6)]
+    ts = T0 + DAY
+    for step in range(18):
+        a, b = rnd.sample(friends, 2)
+        if step % 2:
+            _pay(s, ts, a, "m-cafe", 45.0, 60 + step % 6)
+        else:
+            _send(s, ts, a, b, 200.0, 60 + step % 6)
+        ts += 7 * HOUR
+    for i in range(2):
+        s.add(
+            T0 + 12 * DAY + i * HOUR,
+            "credit_draw",
+            friends[i],
+            amount="8000.00",
+            **_at(friends[i], 60 + i),
+        )
+    # Honest: new customers (an app that grows) buy at a shop with established customers.
+    for i in range(8):
+        _open(s, T0 + i * HOUR, f"new{i}", 70 + i)
+        for k in range(3):
+            _pay(s, T0 + (2 + k) * DAY + i * 600, f"new{i}", "m-noodles", 28.0, 70 + i)
+    for i in range(4):
+        _pay(s, T0 + 2 * DAY + i * 900, f"regular{i}", "m-noodles", 30.0, 80 + i)
+    for i in range(3):
+        s.add(
+            T0 + 5 * DAY + i * HOUR,
+            "credit_draw",
+            f"new{i}",
+            amount="3000.00",
+            **_at(f"new{i}", 70 + i),
+        )
+    # Honest: a new customer pays an old friend back (young → established).
+    _open(s, T0, "newbie", 90)
+    _send(s, T0 + DAY, "f0", "newbie", 300.0, 60)
+    _send(s, T0 + 2 * DAY, "newbie", "f0", 300.0, 90)
+    decided = hits(s.events())
+    draws = [(e.user_id, d, n) for e, d, n in decided if e.type.value == "credit_draw"]
+    group_draws = [(d, n & CIRCLE_RULES) for u, d, n in draws if u in group]
+    # A member whose only partner draws after it is missed: five of six are enough.
+    assert sum(1 for d, n in group_draws if d in ("review", "block") and n) >= 5
+    assert any("circle_joint_draw" in n for _, n in group_draws[1:])
+    trades = [
+        n & CIRCLE_RULES
+        for e, _, n in decided
+        if e.user_id in group and e.type.value in ("payment", "transfer")
+    ]
+    # The circle shows once the group has traded a while: most of the later trades.
+    assert sum(1 for n in trades[9:] if n) >= 7
+    for user in [*friends, "newbie", *(f"new{i}" for i in range(8))]:
+        assert all(not f for f in _fired(decided, user, CIRCLE_RULES)), user
