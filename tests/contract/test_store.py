@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import orjson
 import pytest
 
 from fengkong.decisions.store import DecisionRecord, LabelRecord, NotAttempted, Store
@@ -114,3 +115,18 @@ def test_meta(store: Store) -> None:
 def test_empty_store(store: Store) -> None:
     assert store.newest_ts() is None and store.last_seq() == 0
     assert list(store.events_after(0)) == [] and store.lookup([]) == {}
+
+
+def test_a_late_result_reads_back_with_its_decision_and_keeps_the_chain(store: Store) -> None:
+    from fengkong.audit.verify import verify_database
+    from fengkong.storage.sql import open_db
+
+    store.write([rec(1)])
+    attach = store.attach_explain  # type: ignore[attr-defined]
+    assert attach("e1", "late.documents", b'{"ok":true}')
+    assert not attach("e9", "late.documents", b"{}")  # not stored (yet): the caller retries
+    found = store.decision("e1")
+    assert found is not None and orjson.loads(found[1]) == {"late": {"documents": {"ok": True}}}
+    url = getattr(store, "url", None)
+    conn = open_db(url) if isinstance(url, str) else store._conn()  # type: ignore[attr-defined]
+    assert verify_database(conn).problems == []

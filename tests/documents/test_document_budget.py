@@ -63,3 +63,6 @@ def test_late_document_check_reviews_then_attaches_its_result(client: TestClient
     assert late["facts"]["document.id_checksum_ok"] is False
     assert "ID number check digit is wrong" in late["reasons"]
     assert "image_b64" not in str(explain)
+    # The late result is chained as its own entry: the evidence chain still verifies.
+    report = client.get("/v1/audit/verify").json()
+    assert report["ok"] is True, report

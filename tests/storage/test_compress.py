@@ -99,16 +99,20 @@ def test_values_are_compressed_once_trained_and_read_back_exactly(tmp_path: Path
 def test_the_chain_covers_the_plain_values(tmp_path: Path) -> None:
     db = tmp_path / "c.db"
     store = _filled(db, 120)
-    store.attach_explain("e100", "late.documents", b'{"ok":true}')
+    before = _raw(db, "SELECT explain FROM decisions WHERE event_id = 'e100'")
+    assert store.attach_explain("e100", "late.documents", b'{"ok":true}')
+    assert store.attach_explain("e100", "late.documents", b'{"ok":false}')  # one per event
+    found = store.decision("e100")
+    assert found is not None and orjson.loads(found[1])["late"] == {"documents": {"ok": True}}
     store.close()
+    # The decision row is as chained; the late result is a record of its own.
+    assert _raw(db, "SELECT explain FROM decisions WHERE event_id = 'e100'") == before
     conn = sqlite3.connect(db)
-    # attach_explain rewrites the explanation: the chain then names the decision edited.
+    assert verify_database(conn).problems == []
+    conn.execute("UPDATE late_results SET value = '{\"ok\":false}'")
+    conn.commit()
     problems = [str(p) for p in verify_database(conn).problems]
-    assert problems == ["entry 202: decision 'e100': record edited"]
-    explain = plain_of(conn)(
-        bytes(conn.execute("SELECT explain FROM decisions WHERE event_id='e100'").fetchone()[0])
-    )
-    assert orjson.loads(explain)["late"] == {"documents": {"ok": True}}
+    assert problems == ["entry 241: late 'e100': record edited"]
     # Recompressing a value (another level, no dictionary) leaves its digest as it was.
     import zstandard
 

@@ -16,6 +16,7 @@ decision   decisions            event_id
 label      labels               id (chain order = ``id`` order)
 rules      rules_versions       version
 live       rules_live_log       seq (chain order = ``seq`` order)
+late       late_results         event_id (a check that finished after the answer)
 ========== ==================== ============================================
 
 Changed-state kinds (the entry's ``data`` holds the change; replaying them must give
@@ -46,6 +47,7 @@ LABEL_COLUMNS = (
 )
 RULES_COLUMNS = ("version", "name", "digest", "body", "created_at", "author", "comment")
 LIVE_COLUMNS = ("seq", "version", "at", "author", "action")
+LATE_COLUMNS = ("event_id", "key", "value", "at")
 LIST_COLUMNS = ("list_name", "value", "added_at", "expires_at", "note")
 FREEZE_COLUMNS = ("kind", "value", "action", "reason", "created_at", "expires_at", "created_by")
 KEY_COLUMNS = ("key_id", "name", "roles", "hash", "created_at", "revoked_at")
@@ -57,6 +59,7 @@ APPEND_ONLY: dict[str, tuple[str, tuple[str, ...], str, str | None, frozenset[st
     "label": ("labels", LABEL_COLUMNS, "id", "id", frozenset()),
     "rules": ("rules_versions", RULES_COLUMNS, "version", "version", frozenset({"body"})),
     "live": ("rules_live_log", LIVE_COLUMNS, "seq", "seq", frozenset()),
+    "late": ("late_results", LATE_COLUMNS, "event_id", None, frozenset({"value"})),
 }
 
 

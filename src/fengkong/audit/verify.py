@@ -42,7 +42,7 @@ _CHANGE_KINDS = frozenset(
     }
 )
 # Records a retention prune removed: kept as tombstones, covered by "prune" entries.
-_PRUNABLE = frozenset({"event", "decision"})
+_PRUNABLE = frozenset({"event", "decision", "late"})
 _STATE_TABLES = {
     "lists": ("rules_list_entries", LIST_COLUMNS, 2),
     "freezes": ("rules_freezes", FREEZE_COLUMNS, 2),

@@ -52,6 +52,14 @@ def chain_decisions(
     log.append(conn, pending, at=decided_at)
 
 
+def chain_late(conn: log.Connection, event_id: str, key: str, value: bytes, at: float) -> None:
+    """The ``late`` entry of a result attached to a stored decision after its answer."""
+    row = (event_id, key, value, at)
+    user = _user_of(conn, event_id)
+    pending = log.Pending("late", event_id, row_digest("late", row), user, current_actor.get())
+    log.append(conn, [pending], at=at)
+
+
 def chain_labels(
     conn: log.Connection, inserted: Sequence[tuple[int, LabelRecord]], received_at: float
 ) -> None:

@@ -26,6 +26,7 @@ AUDIT_FIELDS = tuple(name for name, _ in log.FIELD_COLUMNS)
 TABLES: dict[str, tuple[str, ...]] = {
     "events": ("seq", "event_id", "type", "user_id", "ts", "body"),
     "decisions": ("event_id", "body_hash", "outcome", "score", "decided_at", "body", "explain"),
+    "late_results": ("event_id", "key", "value", "at"),
     "labels": ("id", "event_id", "user_id", "label", "source", "at", "scenario", "received_at"),
     "meta": ("key", "value"),
     "audit_log": ("seq", "kind", "ref", "user_id", "entry", "hash", *AUDIT_FIELDS),
@@ -44,7 +45,7 @@ _SEEDED = {"rules_meta", "case_inboxes", "case_meta", "share_version"}
 _IDENTITIES = {"events": "seq", "labels": "id", "rules_live_log": "seq", "models_roles_log": "seq"}
 # BYTEA columns: SQLite may hand back TEXT for a BLOB column written as text; the chain
 # hashes of older entries are hex text there.
-_BINARY = {"body", "explain", "entry"}
+_BINARY = {"body", "explain", "entry", "value"}
 _HEX = {"hash"}
 _CHUNK = 2000
 

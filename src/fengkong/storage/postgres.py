@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-import orjson
 import psycopg
 from psycopg_pool import ConnectionPool
 
@@ -32,7 +31,7 @@ from fengkong.storage import audit_hooks, cases_sqlite
 from fengkong.storage.explain import unpack
 from fengkong.storage.pg import WRITE_LOCK, Qmark, migrate, open_pool
 from fengkong.storage.sql import PostgresDB
-from fengkong.storage.sqlite import BodyProtector
+from fengkong.storage.sqlite import BodyProtector, with_late
 
 # Version 1: the tables of SQLiteStore's first step, and the audit log.
 _SCHEMA = """
@@ -104,9 +103,19 @@ ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS actor TEXT,
 ALTER TABLE audit_log ALTER COLUMN hash TYPE BYTEA USING decode(hash, 'hex');
 """
 
+# Version 4: late results in their own append-only table (storage.sqlite's version 5).
+_LATE = """
+CREATE TABLE IF NOT EXISTS late_results (
+    event_id TEXT PRIMARY KEY,
+    key TEXT NOT NULL,
+    value BYTEA NOT NULL,
+    at DOUBLE PRECISION NOT NULL
+);
+"""
+
 # The ``events`` component, step for step with SQLiteStore's list: a later migration is
 # one more entry here and there (the same text when it is portable SQL).
-STEPS = [_SCHEMA, _LABELS_ONCE, _AUDIT_FIELDS]
+STEPS = [_SCHEMA, _LABELS_ONCE, _AUDIT_FIELDS, _LATE]
 
 _PAGE = 5000
 
@@ -197,19 +206,22 @@ class PostgresStore:
         cases_sqlite.on_decisions(Qmark(conn), records, now)
 
     def attach_explain(self, event_id: str, key: str, value_json: bytes) -> bool:
-        """Add ``key`` to a stored decision's explanation; ``False`` when not stored."""
+        """Store a late result (see :meth:`SQLiteStore.attach_explain`); ``False`` when
+        the decision is not stored."""
         with self._pool.connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
             row = conn.execute(
-                "SELECT explain FROM decisions WHERE event_id = %s FOR UPDATE", (event_id,)
+                "SELECT 1 FROM decisions WHERE event_id = %s", (event_id,)
             ).fetchone()
             if row is None:
                 return False
-            explain = orjson.loads(bytes(row[0]))
-            explain[key] = orjson.loads(value_json)
-            conn.execute(
-                "UPDATE decisions SET explain = %s WHERE event_id = %s",
-                (orjson.dumps(explain), event_id),
+            at = time.time()
+            added = conn.execute(
+                "INSERT INTO late_results VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                (event_id, key, value_json, at),
             )
+            if added.rowcount == 1:
+                audit_hooks.chain_late(Qmark(conn), event_id, key, value_json, at)
         return True
 
     def add_labels(
@@ -266,7 +278,11 @@ class PostgresStore:
     def decision(self, event_id: str) -> tuple[bytes, bytes] | None:
         """The decision and its full explanation (a packed one unpacked)."""
         row = self._one("SELECT body, explain FROM decisions WHERE event_id = %s", (event_id,))
-        return None if row is None else (bytes(row[0]), unpack(bytes(row[1]), self.get_meta))
+        if row is None:
+            return None
+        late = self._all("SELECT key, value FROM late_results WHERE event_id = %s", (event_id,))
+        explain = unpack(bytes(row[1]), self.get_meta)
+        return bytes(row[0]), with_late(explain, [(k, bytes(v)) for k, v in late])
 
     def labels(self, since: float | None = None) -> Iterator[LabelRecord]:
         rows = self._all(

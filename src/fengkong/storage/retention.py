@@ -138,10 +138,11 @@ def prune(
         now = time.time()
         ref = f"prune-{now:.6f}"
         conn.executemany("INSERT INTO pruned VALUES (?, ?)", [(i, ref) for i in ids])
-        conn.execute(
-            "DELETE FROM decisions WHERE event_id IN (SELECT event_id FROM events WHERE ts < ?)",
-            (before,),
-        )
+        for table in ("decisions", "late_results"):
+            conn.execute(
+                f"DELETE FROM {table} WHERE event_id IN (SELECT event_id FROM events WHERE ts < ?)",
+                (before,),
+            )
         conn.execute("DELETE FROM events WHERE ts < ?", (before,))
         data = {"before": before, "events": len(ids), "ids_sha256": ids_digest(ids)}
         log.append(conn, [log.Pending("prune", ref, None, None, current_actor.get(), data)], now)

@@ -112,6 +112,18 @@ _COMPRESSED = """
 INSERT OR IGNORE INTO meta (key, value) VALUES ('compression', 'zstd-dictionary/1');
 """
 
+# Version 5: results of checks that finished after the answer (a document image's
+# forensics) go to their own append-only table, chained as ``late`` entries, so the
+# decision row is never edited after its digest was chained.
+_LATE = """
+CREATE TABLE IF NOT EXISTS late_results (
+    event_id TEXT PRIMARY KEY,
+    key TEXT NOT NULL,
+    value BLOB NOT NULL,
+    at REAL NOT NULL
+);
+"""
+
 # SQLite caps bound parameters per statement; stay well below the oldest default (999).
 _LOOKUP_CHUNK = 500
 
@@ -139,7 +151,7 @@ class SQLiteStore:
         self._memory = self.path == ":memory:"
         self._conns = PerThread(self.path, self._synchronous, _no_foreign_keys)
         conn = self._conn()
-        migrate(conn, "events", [_SCHEMA, _LABELS_ONCE, _PACKED_AND_PRUNABLE, _COMPRESSED])
+        migrate(conn, "events", [_SCHEMA, _LABELS_ONCE, _PACKED_AND_PRUNABLE, _COMPRESSED, _LATE])
         audit_hooks.ensure(conn)
         cases_sqlite.ensure(conn)
         # Stored values made plain again (a compressed one names its dictionary).
@@ -272,10 +284,16 @@ class SQLiteStore:
         )
         if row is None:
             return None
-        return self.plain(bytes(row[0])), unpack(self.plain(bytes(row[1])), self.get_meta)
+        explain = unpack(self.plain(bytes(row[1])), self.get_meta)
+        late = self._conn().execute(
+            "SELECT key, value FROM late_results WHERE event_id = ?", (event_id,)
+        )
+        return self.plain(bytes(row[0])), with_late(explain, late.fetchall())
 
     def attach_explain(self, event_id: str, key: str, value_json: bytes) -> bool:
-        """Add ``key`` to a stored decision's explanation (a check that finished late).
+        """Store a check's result that finished after the answer; read back under ``key``
+        of the decision's explanation. One per event (a second is ignored), chained as a
+        ``late`` audit entry in the same transaction: the decision row is never edited.
 
         ``False`` when the decision is not stored (yet): the caller may retry.
         """
@@ -284,16 +302,16 @@ class SQLiteStore:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 row = conn.execute(
-                    "SELECT explain FROM decisions WHERE event_id = ?", (event_id,)
+                    "SELECT 1 FROM decisions WHERE event_id = ?", (event_id,)
                 ).fetchone()
                 if row is not None:
-                    explain = orjson.loads(self.plain(bytes(row[0])))
-                    _set_path(explain, key.split("."), orjson.loads(value_json))
-                    plain = orjson.dumps(explain, option=orjson.OPT_NON_STR_KEYS)
-                    conn.execute(
-                        "UPDATE decisions SET explain = ? WHERE event_id = ?",
-                        (self.compressor.encode("explain", plain, event_id), event_id),
+                    at = time.time()
+                    added = conn.execute(
+                        "INSERT OR IGNORE INTO late_results VALUES (?, ?, ?, ?)",
+                        (event_id, key, value_json, at),
                     )
+                    if added.rowcount == 1:
+                        audit_hooks.chain_late(conn, event_id, key, value_json, at)
                 conn.execute("COMMIT")
             except BaseException:
                 _rollback(conn)
@@ -450,6 +468,16 @@ class SQLiteStore:
 
     def close(self) -> None:
         self._conns.close()
+
+
+def with_late(explain: bytes, late: Sequence[tuple[str, bytes]]) -> bytes:
+    """An explanation with the late results (``key``, JSON value) set at their paths."""
+    if not late:
+        return explain
+    full = orjson.loads(explain)
+    for key, value in late:
+        _set_path(full, key.split("."), orjson.loads(bytes(value)))
+    return orjson.dumps(full, option=orjson.OPT_NON_STR_KEYS)
 
 
 def _set_path(target: dict[str, Any], path: list[str], value: Any) -> None:
