@@ -150,6 +150,6 @@ def test_a_version_2_file_is_migrated_with_its_decisions_and_chain_intact(tmp_pa
     check = sqlite3.connect(db)
     sql = check.execute("SELECT sql FROM sqlite_master WHERE name = 'decisions'").fetchone()[0]
     assert "WITHOUT ROWID" not in sql
-    assert check.execute("SELECT version FROM schema_versions").fetchone()[0] == 4
+    assert check.execute("SELECT version FROM schema_versions").fetchone()[0] == 5
     assert verify_database(check).ok
     check.close()

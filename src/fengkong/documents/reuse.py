@@ -15,10 +15,7 @@ same file re-encoded in base64 with other line breaks still matches.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-
+from fengkong.events.protect import media_fingerprint
 from fengkong.features.state import EntityStates, MemoryStates
 
 # What replaces an image in a stored event (events.protect.MEDIA_DIGEST).
@@ -32,14 +29,7 @@ def image_fingerprint(image_b64: str) -> str:
 
     A stored event keeps only this digest, as ``fp:<digest>`` (see docs/security.md).
     """
-    if image_b64.startswith(STORED_DIGEST):
-        return image_b64[len(STORED_DIGEST) :]
-    compact = "".join(image_b64.split())
-    try:
-        data = base64.b64decode(compact, validate=True)
-    except (binascii.Error, ValueError):
-        data = compact.encode()
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+    return media_fingerprint(image_b64)
 
 
 def _last_upload(accounts: dict[str, float]) -> float:

@@ -33,10 +33,10 @@ apart, per device id (the app's own id; a shared fingerprint is no device):
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 
 from fengkong.events import Event, EventType
+from fengkong.events.protect import media_fingerprint
 from fengkong.features.engine import FeatureValue
 from fengkong.features.windows import DistinctWindows
 
@@ -64,8 +64,9 @@ class _Account:
 
 
 def document_digest(image_b64: str) -> str:
-    """A short digest of an uploaded image's bytes as sent."""
-    return hashlib.blake2b(image_b64.encode(), digest_size=12).hexdigest()
+    """The uploaded image's digest, the same from a live event and from its stored body
+    (which keeps ``fp:<digest>`` only): a restart or another worker learns the same."""
+    return media_fingerprint(image_b64)
 
 
 def _event_cards(event: Event) -> list[str]:

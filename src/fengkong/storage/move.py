@@ -45,7 +45,8 @@ _SEEDED = {"rules_meta", "case_inboxes", "case_meta", "share_version"}
 _IDENTITIES = {"events": "seq", "labels": "id", "rules_live_log": "seq", "models_roles_log": "seq"}
 # BYTEA columns: SQLite may hand back TEXT for a BLOB column written as text; the chain
 # hashes of older entries are hex text there.
-_BINARY = {"body", "explain", "entry", "value"}
+_BINARY = {"body", "explain", "entry"}
+_BINARY_OF = {"late_results": {"value"}}  # ``meta.value`` is text
 _HEX = {"hash"}
 _CHUNK = 2000
 
@@ -98,7 +99,8 @@ def copy_to_postgres(
                 cols = ", ".join(columns)
                 marks = ", ".join(["%s"] * len(columns))
                 rows = src.execute(f"SELECT {cols} FROM {table} ORDER BY {columns[0]}")
-                binary = [i for i, c in enumerate(columns) if c in _BINARY]
+                wide = _BINARY | _BINARY_OF.get(table, set())
+                binary = [i for i, c in enumerate(columns) if c in wide]
                 hexed = [i for i, c in enumerate(columns) if c in _HEX]
                 # Only these may be compressed (a chain hash may start with any byte).
                 bodies = {i for i, c in enumerate(columns) if c in ("body", "explain")}
