@@ -294,7 +294,7 @@ def export_jsonl(
     with events.open("rb") as fh:
         for seq, line in enumerate((x for x in fh if x.strip()), start=1):
             event = parse_event(line)
-            writer.add(seq, orjson.dumps(orjson.loads(line)), event.ts)
+            writer.add(seq, line.strip(), event.ts)
             progress(1)
     rows: list[LabelRow] = []
     if labels is not None:

@@ -125,10 +125,8 @@ class FlowsStage:
         }
 
     def horizon_seconds(self) -> float:
-        return max(
-            self.inflows.window_s, self.week.window_s, self.pass_ons.window_s,
-            self.circles.window_s,
-        )  # fmt: skip
+        windows = (self.inflows, self.week, self.pass_ons, self.circles)
+        return max(w.window_s for w in windows)
 
     def maintain(self, now: float) -> None:
         self.inflows.expire(now)
