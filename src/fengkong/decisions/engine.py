@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -432,7 +432,7 @@ class Engine:
                 restorable_only=recovering,
             )
         self._state_epoch = self.epoch
-        self._track_stored_ids()
+        self._track_stored_ids(snap)
         if count or labels or snap is not None:
             log.info(
                 "rebuilt state from %s, %d events and %d labels in %.1f s",
@@ -443,12 +443,22 @@ class Engine:
             )
         return count
 
-    def _track_stored_ids(self) -> None:
+    def _track_stored_ids(self, snap: Snapshot | None) -> None:
         """Know the stored ids from now on, when this engine is the log's only writer
-        (a follower means other workers store events this one would not hear of)."""
+        (a follower means other workers store events this one would not hear of).
+
+        The snapshot's filter holds the ids stored up to its ``seq``: only the tail's
+        are added. Without one, every stored id is read.
+        """
         ids = getattr(self.store, "event_ids", None)
-        if self._seen is None and self.follower is None and ids is not None:
-            self._seen = SeenIds(ids())
+        if self._seen is not None or self.follower is not None or ids is None:
+            return
+        saved = None
+        if snap is not None and snap.seen is not None:
+            saved = SeenIds.from_state(snap.seen)
+            if saved is not None:
+                saved.update(ids(after=snap.seq))
+        self._seen = saved if saved is not None else SeenIds(ids())
 
     def _remember(self, records: Sequence[DecisionRecord]) -> None:
         if self._seen is not None:
@@ -509,6 +519,8 @@ class Engine:
             return False
         started = time.perf_counter()
         snap = self.pipeline.snapshot(self.store.last_seq(), self.store.last_label_id())
+        if self._seen is not None:
+            snap = replace(snap, seen=self._seen.state())
         size = snap.save(
             self.snapshot_path, self.snapshot_codec[0] if self.snapshot_codec else None
         )

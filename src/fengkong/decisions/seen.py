@@ -9,19 +9,28 @@ asking the store: an id pruned since, or decided and then not stored, is asked a
 and found absent, as before.
 
 The filter grows in layers (each twice the last) instead of being rebuilt, since the ids
-themselves are not kept.
+themselves are not kept. Ids are hashed with a keyless BLAKE2b (not Python's ``hash``,
+which changes with every process), so the filter can be saved with the state snapshot
+and a restart adds only the ids stored after it (:meth:`SeenIds.state`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from hashlib import blake2b
+from typing import Any
 
 import numpy as np
 
 _BITS_PER_ID = 16
 _HASHES = 4
 _FIRST = 1 << 16
-_MASK = (1 << 64) - 1
+# What a saved filter was built with: one built otherwise is not used.
+_FORMAT = ("blake2b-64", _BITS_PER_ID, _HASHES)
+
+
+def _hash(event_id: str) -> int:
+    return int.from_bytes(blake2b(event_id.encode(), digest_size=8).digest(), "little")
 
 
 class _Layer:
@@ -70,7 +79,7 @@ class SeenIds:
     """
 
     def __init__(self, ids: Iterable[str] = ()) -> None:
-        hashes = np.fromiter((hash(i) & _MASK for i in ids), dtype=np.uint64)
+        hashes = np.fromiter((_hash(i) for i in ids), dtype=np.uint64)
         first = _Layer(max(_FIRST, 2 * len(hashes)))
         if len(hashes):
             first.add_many(hashes)
@@ -81,8 +90,36 @@ class SeenIds:
         if layer.count >= layer.capacity:
             layer = _Layer(layer.capacity * 2)
             self._layers.append(layer)
-        layer.add(hash(event_id) & _MASK)
+        layer.add(_hash(event_id))
+
+    def update(self, ids: Iterable[str]) -> None:
+        for event_id in ids:
+            self.add(event_id)
 
     def maybe(self, event_id: str) -> bool:
-        h = hash(event_id) & _MASK
+        h = _hash(event_id)
         return any(layer.has(h) for layer in self._layers)
+
+    def state(self) -> tuple[Any, ...]:
+        """Plain data for a snapshot: :meth:`from_state` gives the same filter back."""
+        return (_FORMAT, [(x.capacity, x.count, bytes(x.bits)) for x in self._layers])
+
+    @classmethod
+    def from_state(cls, state: Any) -> SeenIds | None:
+        """The filter :meth:`state` saved; ``None`` for one of another format."""
+        try:
+            form, layers = state
+            if tuple(form) != _FORMAT or not layers:
+                return None
+            seen = cls.__new__(cls)
+            seen._layers = []
+            for capacity, count, bits in layers:
+                layer = _Layer(int(capacity))
+                if len(bits) != len(layer.bits):
+                    return None
+                layer.bits[:] = bits
+                layer.count = int(count)
+                seen._layers.append(layer)
+        except (TypeError, ValueError):
+            return None
+        return seen

@@ -2,8 +2,10 @@
 
 A snapshot is the state of every stateful stage after the stored events up to ``seq``
 and the stored labels up to ``label_id``; the events and labels after those are the log
-tail a restore replays. Stage states are pickles of plain data: load only snapshots
-this installation wrote (a pickle from elsewhere can run code).
+tail a restore replays. Beside them, the engine's filter of the event ids stored up to
+``seq`` (``seen``, see :mod:`fengkong.decisions.seen`), so a restart need not hash every
+stored id again. Stage states are pickles of plain data: load only snapshots this
+installation wrote (a pickle from elsewhere can run code).
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-_MAGIC = b"fengkong-pipeline-snapshot-v1\n"
+_MAGIC = b"fengkong-pipeline-snapshot-v2\n"
+# Read still: the same without the seen-ids filter.
+_MAGIC_V1 = b"fengkong-pipeline-snapshot-v1\n"
 
 
 class SnapshotError(ValueError):
@@ -63,22 +67,29 @@ class Snapshot:
     label_id: int
     stages: dict[str, bytes]
     created_at: float = field(default_factory=time.time)
+    # The seen-ids filter's state (``SeenIds.state``), or None when the engine kept none.
+    seen: Any = None
 
     def dumps(self) -> bytes:
         return _MAGIC + pickle.dumps(
-            (self.seq, self.label_id, self.created_at, self.stages),
+            (self.seq, self.label_id, self.created_at, self.stages, self.seen),
             protocol=pickle.HIGHEST_PROTOCOL,
         )
 
     @classmethod
     def loads(cls, data: bytes) -> Snapshot:
-        if not data.startswith(_MAGIC):
+        magic = _MAGIC if data.startswith(_MAGIC) else _MAGIC_V1
+        if not data.startswith(magic):
             raise SnapshotError("not a fengkong pipeline snapshot")
         try:
-            seq, label_id, created_at, stages = pickle.loads(data[len(_MAGIC) :])
+            with no_gc():
+                fields = pickle.loads(data[len(magic) :])
+            seq, label_id, created_at, stages, seen = (
+                (*fields, None) if magic == _MAGIC_V1 else fields
+            )
         except Exception as exc:
             raise SnapshotError(f"damaged snapshot: {exc}") from exc
-        return cls(int(seq), int(label_id), dict(stages), float(created_at))
+        return cls(int(seq), int(label_id), dict(stages), float(created_at), seen)
 
     def save(self, path: Path, seal: Callable[[bytes], bytes] | None = None) -> int:
         """Write atomically (temporary file, fsync, rename); returns the bytes written.

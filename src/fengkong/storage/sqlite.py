@@ -418,9 +418,10 @@ class SQLiteStore:
         reveal = self._protector.reveal if self._protector else bytes
         return [(str(e), float(t), reveal(self.plain(bytes(b)))) for e, t, b in reversed(rows)]
 
-    def event_ids(self) -> Iterator[str]:
-        """Every stored ``event_id`` (in no particular order)."""
-        for (event_id,) in self._conn().execute("SELECT event_id FROM events"):
+    def event_ids(self, after: int = 0) -> Iterator[str]:
+        """Every ``event_id`` stored after event ``after`` (in no particular order)."""
+        rows = self._conn().execute("SELECT event_id FROM events WHERE seq > ?", (after,))
+        for (event_id,) in rows:
             yield str(event_id)
 
     def last_seq(self) -> int:
