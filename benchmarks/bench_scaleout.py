@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import redis
@@ -58,12 +59,12 @@ def _serve(db: Path, port: int, workers: int, env: dict[str, str]) -> subprocess
     raise RuntimeError("server did not start")
 
 
-def _loadgen(port: int, concurrency: int, seconds: float, tag: str, total: int) -> dict[str, float]:
+def _loadgen(port: int, concurrency: int, seconds: float, tag: str, total: int) -> dict[str, Any]:
     cmd = [sys.executable, str(HERE / "bench_http.py"), "--loadgen", "--port", str(port),
            "--concurrency", str(concurrency), "--seconds", str(seconds),
            "--max-requests", str(total), "--tag", tag]  # fmt: skip
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     return result
 
 
@@ -143,6 +144,8 @@ def main() -> None:
                         f"{res['rps']:,.0f} decisions/s, p99 {res['p99_ms']:.1f} ms "
                         f"({res['requests']:,} requests, {res['errors']} errors{redis_note})"
                     )
+                    for why, count in res.get("error_kinds", {}).items():
+                        print(f"    {count:>6} x {why}")
             finally:
                 server.terminate()
                 server.wait(30)
