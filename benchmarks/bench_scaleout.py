@@ -68,8 +68,8 @@ def _loadgen(port: int, concurrency: int, seconds: float, tag: str, total: int) 
     return result
 
 
-def _round_trips(pg: str, redis_url: str, n: int) -> float:
-    """Redis round trips per decision of the feature state, in-process."""
+def _round_trips(pg: str, redis_url: str, n: int) -> dict[str, float]:
+    """Redis round trips per decision of each Redis-backed stage, in-process."""
     import orjson
 
     from fengkong.runtime import build_runtime
@@ -86,12 +86,14 @@ def _round_trips(pg: str, redis_url: str, n: int) -> float:
         try:
             for e in events(n, prefix="rt"):
                 rt.engine.decide(orjson.dumps(e))
-            states = [
-                getattr(getattr(s, "engine", None), "state", None)
-                for s in rt.engine.pipeline.stages
-            ]
-            trips = [st.round_trips for st in states if hasattr(st, "round_trips")]
-            return float(sum(trips)) / n
+            trips: dict[str, float] = {}
+            for stage in rt.engine.pipeline.stages:
+                engine = getattr(stage, "engine", None)
+                state = getattr(engine, "state", None) or getattr(stage, "session", None)
+                count = getattr(state, "round_trips", None)
+                if isinstance(count, int):
+                    trips[stage.name] = count / n
+            return trips
         finally:
             rt.close()
 
@@ -150,7 +152,9 @@ def main() -> None:
                 server.terminate()
                 server.wait(30)
         client.flushall()
-        print(f"feature-state round trips per decision: {_round_trips(pg, rurl, 300):.2f}")
+        trips = _round_trips(pg, rurl, 300)
+        each = ", ".join(f"{name} {t:.2f}" for name, t in trips.items())
+        print(f"Redis round trips per decision: {sum(trips.values()):.2f} ({each})")
 
 
 if __name__ == "__main__":
