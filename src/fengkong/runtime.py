@@ -515,6 +515,7 @@ class Runtime:
     changes: ChangeFeed | PgChangeFeed | None = None
 
     def close(self) -> None:
+        self.engine.close()
         if self.committer is not None:
             self.committer.close()
         if self.engine.store.last_seq() > self.engine.snapshot_seq:
@@ -569,6 +570,8 @@ def build_runtime(settings: Settings, *, server: bool = False, rebuild: bool = T
     )
     if server:
         engine.challenger = identity.service
+        # Deciding waits on PostgreSQL (and Redis): keep those waits off the event loop.
+        engine.offload = isinstance(store, PostgresStore)
     runtime = Runtime(
         settings, store, rule_store, engine, committer, identity=identity, changes=changes
     )
