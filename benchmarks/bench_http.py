@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -49,18 +50,30 @@ def _request(body: bytes) -> bytes:
     return head.encode() + body
 
 
-async def _read_response(reader: asyncio.StreamReader) -> int:
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
     length = 0
     for line in head.split(b"\r\n"):
         if line.lower().startswith(b"content-length:"):
             length = int(line.split(b":")[1])
-    await reader.readexactly(length)
-    return status
+    return status, await reader.readexactly(length)
 
 
-async def _worker(port: int, bodies: list[bytes], deadline: float, lat: list[float]) -> int:
+def _why(status: int, body: bytes) -> str:
+    """An error's kind: its status and the first words of its detail."""
+    try:
+        detail = orjson.loads(body).get("detail", "")
+    except (orjson.JSONDecodeError, AttributeError):
+        detail = body[:60].decode(errors="replace")
+    # Numbers vary from answer to answer ("lags 612 ms"): keep the words.
+    words = " ".join(w for w in str(detail).split()[:6] if not w[:1].isdigit())
+    return f"{status} {words}".strip()
+
+
+async def _worker(
+    port: int, bodies: list[bytes], deadline: float, lat: list[float], why: Counter[str]
+) -> int:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     errors = 0
     for body in bodies:
@@ -68,37 +81,42 @@ async def _worker(port: int, bodies: list[bytes], deadline: float, lat: list[flo
             break
         started = time.perf_counter()
         writer.write(_request(body))
-        status = await _read_response(reader)
+        status, answer = await _read_response(reader)
         lat.append(time.perf_counter() - started)
-        errors += status != 200
+        if status != 200:
+            errors += 1
+            why[_why(status, answer)] += 1
     writer.close()
     return errors
 
 
 async def _load(
     port: int, concurrency: int, seconds: float, total: int, tag: str
-) -> dict[str, float]:
+) -> dict[str, Any]:
     bodies = [orjson.dumps(e) for e in events(total, prefix=tag)]
     per = [bodies[i::concurrency] for i in range(concurrency)]
     lat: list[float] = []
+    why: Counter[str] = Counter()
     started = time.perf_counter()
     deadline = started + seconds
-    errors = await asyncio.gather(*(_worker(port, b, deadline, lat) for b in per))
+    errors = await asyncio.gather(*(_worker(port, b, deadline, lat, why) for b in per))
     elapsed = time.perf_counter() - started
     lat.sort()
 
     def pct(q: float) -> float:
         return lat[min(len(lat) - 1, int(q * len(lat)))] * 1000
 
-    return {
+    out: dict[str, Any] = {
         "concurrency": concurrency,
         "requests": len(lat),
         "errors": sum(errors),
+        "error_kinds": dict(why.most_common()),
         "rps": len(lat) / elapsed,
         "p50_ms": pct(0.5),
         "p95_ms": pct(0.95),
         "p99_ms": pct(0.99),
     }
+    return out
 
 
 _FIXED = orjson.dumps(

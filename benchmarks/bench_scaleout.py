@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import redis
@@ -58,17 +59,17 @@ def _serve(db: Path, port: int, workers: int, env: dict[str, str]) -> subprocess
     raise RuntimeError("server did not start")
 
 
-def _loadgen(port: int, concurrency: int, seconds: float, tag: str, total: int) -> dict[str, float]:
+def _loadgen(port: int, concurrency: int, seconds: float, tag: str, total: int) -> dict[str, Any]:
     cmd = [sys.executable, str(HERE / "bench_http.py"), "--loadgen", "--port", str(port),
            "--concurrency", str(concurrency), "--seconds", str(seconds),
            "--max-requests", str(total), "--tag", tag]  # fmt: skip
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     return result
 
 
-def _round_trips(pg: str, redis_url: str, n: int) -> float:
-    """Redis round trips per decision of the feature state, in-process."""
+def _round_trips(pg: str, redis_url: str, n: int) -> dict[str, float]:
+    """Redis round trips per decision of each Redis-backed stage, in-process."""
     import orjson
 
     from fengkong.runtime import build_runtime
@@ -85,12 +86,14 @@ def _round_trips(pg: str, redis_url: str, n: int) -> float:
         try:
             for e in events(n, prefix="rt"):
                 rt.engine.decide(orjson.dumps(e))
-            states = [
-                getattr(getattr(s, "engine", None), "state", None)
-                for s in rt.engine.pipeline.stages
-            ]
-            trips = [st.round_trips for st in states if hasattr(st, "round_trips")]
-            return float(sum(trips)) / n
+            trips: dict[str, float] = {}
+            for stage in rt.engine.pipeline.stages:
+                engine = getattr(stage, "engine", None)
+                state = getattr(engine, "state", None) or getattr(stage, "session", None)
+                count = getattr(state, "round_trips", None)
+                if isinstance(count, int):
+                    trips[stage.name] = count / n
+            return trips
         finally:
             rt.close()
 
@@ -143,11 +146,15 @@ def main() -> None:
                         f"{res['rps']:,.0f} decisions/s, p99 {res['p99_ms']:.1f} ms "
                         f"({res['requests']:,} requests, {res['errors']} errors{redis_note})"
                     )
+                    for why, count in res.get("error_kinds", {}).items():
+                        print(f"    {count:>6} x {why}")
             finally:
                 server.terminate()
                 server.wait(30)
         client.flushall()
-        print(f"feature-state round trips per decision: {_round_trips(pg, rurl, 300):.2f}")
+        trips = _round_trips(pg, rurl, 300)
+        each = ", ".join(f"{name} {t:.2f}" for name, t in trips.items())
+        print(f"Redis round trips per decision: {sum(trips.values()):.2f} ({each})")
 
 
 if __name__ == "__main__":

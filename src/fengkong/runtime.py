@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
     from fengkong.decisions.follow import LogFollower
     from fengkong.events import Event
+    from fengkong.features.state import StatesSession
     from fengkong.features.state_redis import RedisState
     from fengkong.rules import CompiledRuleSet, ListLookup, Type
     from fengkong.rules.backtest import BacktestReport, LabelIndex
@@ -109,6 +110,11 @@ def models_dir(settings: Settings) -> Path | None:
     return settings.models_dir
 
 
+def _redis_secret(settings: Settings) -> bytes:
+    # The tag key of the states is derived from the tokenisation key (one per deployment).
+    return hashlib.sha256(b"fengkong redis state\0" + token_secret(settings)).digest()
+
+
 def feature_state(settings: Settings) -> RedisState | None:
     """The shared feature state of ``state.backend = "redis"`` (``None``: in memory)."""
     if settings.state.backend != "redis":
@@ -116,9 +122,19 @@ def feature_state(settings: Settings) -> RedisState | None:
     from fengkong.features.state_redis import RedisState
 
     assert settings.state.redis_url is not None  # checked by the settings
-    # The tag key of the states is derived from the tokenisation key (one per deployment).
-    secret = hashlib.sha256(b"fengkong redis state\0" + token_secret(settings)).digest()
-    return RedisState.from_url(settings.state.redis_url.get_secret_value(), secret)
+    return RedisState.from_url(settings.state.redis_url.get_secret_value(), _redis_secret(settings))
+
+
+def stage_session(settings: Settings, stage: str) -> StatesSession | None:
+    """The shared entity states of one stage (flows, documents) under
+    ``state.backend = "redis"``: keys ``fk:s:<stage>:...`` (``None``: in memory)."""
+    if settings.state.backend != "redis":
+        return None
+    from fengkong.features.state_redis import RedisSession
+
+    assert settings.state.redis_url is not None  # checked by the settings
+    url = settings.state.redis_url.get_secret_value()
+    return RedisSession.from_url(url, _redis_secret(settings), namespace=f"fk:s:{stage}")
 
 
 def field_key(settings: Settings) -> bytes:
@@ -260,11 +276,12 @@ def compose(
                 GraphStage(),
             ],
         )
-    needs_models = mode in ("serve", "replay") or (mode == "backtest" and store is not None)
+    deciding = mode in ("serve", "replay")  # the modes that write to a shared state
+    needs_models = deciding or (mode == "backtest" and store is not None)
     registry = Registry(model_store(settings)) if needs_models or features is None else None
     if features is None:
         assert registry is not None
-        shared = feature_state(settings) if mode in ("serve", "replay") else None
+        shared = feature_state(settings) if deciding else None
         features = FeatureEngine(serving_feature_definitions(registry), state=shared)
         if shared is not None:
             shared.ttl_s = features.entity_horizons()
@@ -277,8 +294,12 @@ def compose(
         LinksStage(images=images, store=store),
         FeaturesStage(features),
         BaseRatesStage(),
-        FlowsStage(),
-        DocumentsStage(images=images, store=store),
+        FlowsStage(session=stage_session(settings, "flows") if deciding else None),
+        DocumentsStage(
+            images=images,
+            store=store,
+            session=stage_session(settings, "documents") if deciding else None,
+        ),
         GraphStage(),
         shared_stage(settings, vault, background=mode == "serve"),
     ]
@@ -494,6 +515,7 @@ class Runtime:
     changes: ChangeFeed | PgChangeFeed | None = None
 
     def close(self) -> None:
+        self.engine.close()
         if self.committer is not None:
             self.committer.close()
         if self.engine.store.last_seq() > self.engine.snapshot_seq:
@@ -548,6 +570,8 @@ def build_runtime(settings: Settings, *, server: bool = False, rebuild: bool = T
     )
     if server:
         engine.challenger = identity.service
+        # Deciding waits on PostgreSQL (and Redis): keep those waits off the event loop.
+        engine.offload = isinstance(store, PostgresStore)
     runtime = Runtime(
         settings, store, rule_store, engine, committer, identity=identity, changes=changes
     )

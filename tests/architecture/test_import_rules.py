@@ -69,7 +69,10 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ("settings", "decisions"): "PolicyConfig of the policy settings",
     # features.state owns the per-entity state interface (EntityStates, MemoryStates).
     ("documents", "features"): "reuse, stage: the entity-state interface of features.state",
-    ("graph", "features"): "flows, flow_stage: the entity-state interface of features.state",
+    (
+        "graph",
+        "features",
+    ): "flows, flow_stage, circles: the entity-state interface of features.state",
     ("graph", "identity"): "stage: the device key of an event's graph node",
     ("links", "features"): "stage: the least-recently-seen eviction of features.bounded",
     ("features", "identity"): "baserates, stage: fingerprint clusters and device keys",

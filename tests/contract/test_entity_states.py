@@ -1,16 +1,23 @@
 """The entity-state contract of flows and document reuse, run against every backend:
-in memory and Redis. Each stage computes the same values on any of them."""
+in memory and Redis. Each stage computes the same values on any of them, through its
+session's per-event cycle as through the tables alone."""
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from fengkong.decisions import DecisionContext
 from fengkong.documents.reuse import ReuseIndex
-from fengkong.features.state import EntityStates, MemoryStates
+from fengkong.documents.stage import DocumentsStage
+from fengkong.events import Event
+from fengkong.features.state import EntityStates, MemorySession, MemoryStates, StatesSession
+from fengkong.graph.flow_stage import FEATURE_NAMES as FLOW_FEATURES
+from fengkong.graph.flow_stage import FlowsStage
 from fengkong.graph.flows import InflowWindow
 from tests.servers import redis_session
 
@@ -97,3 +104,80 @@ def test_document_reuse_counts_the_same_on_every_backend(states: Factory) -> Non
     reference.expire(300 * 30.0)
     assert len(index) == len(reference) > 0
     assert index.bound(5) == reference.bound(5) and len(index) == len(reference) <= 5
+
+
+# -- stages on a session: the per-event cycle (prefetch, change, save) ------------------
+SessionFactory = Callable[[str], StatesSession]
+
+SESSIONS: dict[str, Callable[[pytest.FixtureRequest], SessionFactory]] = {
+    "memory": lambda _: lambda stage: MemorySession(),
+    "redis": lambda request: _redis_sessions(request),
+}
+
+
+def _redis_sessions(request: pytest.FixtureRequest) -> SessionFactory:
+    from fengkong.features.state_redis import RedisSession
+
+    url = request.getfixturevalue("redis_session")
+    RedisSession.from_url(url, b"k" * 32).client.flushall()
+    return lambda stage: RedisSession.from_url(url, b"k" * 32, namespace=f"fk:s:{stage}")
+
+
+@pytest.fixture(params=sorted(SESSIONS))
+def sessions(request: pytest.FixtureRequest) -> Iterator[SessionFactory]:
+    yield SESSIONS[request.param](request)
+
+
+def _money_stream(n: int) -> list[Event]:
+    """Transfers, payments, registrations and draws among a few accounts and shops."""
+    rng = random.Random(11)
+    out, ts = [], 1_790_000_000.0
+    for i in range(n):
+        ts += rng.expovariate(1 / 900)
+        kind = rng.choice(["transfer"] * 4 + ["payment"] * 2 + ["register", "credit_draw"])
+        body: dict[str, Any] = {
+            "event_id": f"m{i}",
+            "type": kind,
+            "user_id": f"u{rng.randrange(14)}",
+            "occurred_at": datetime.fromtimestamp(ts, UTC).isoformat(),
+        }
+        if kind in ("transfer", "payment", "credit_draw"):
+            body["amount"] = round(rng.choice([rng.uniform(5, 300), rng.uniform(900, 4000)]), 2)
+        if kind == "transfer":
+            body["counterparty"] = {"account_id": f"u{rng.randrange(14)}"}
+        if kind == "payment":
+            body["merchant_id"] = f"shop{rng.randrange(4)}"
+        out.append(Event.model_validate(body))
+    return out
+
+
+def test_the_flows_stage_decides_the_same_on_every_session(sessions: SessionFactory) -> None:
+    reference, stage = FlowsStage(), FlowsStage(session=sessions("flows"))
+    seen_nonzero = set()
+    for event in _money_stream(600):
+        want, got = DecisionContext(event), DecisionContext(event)
+        reference.run(want)
+        stage.run(got)
+        assert got.features == want.features, event.event_id
+        seen_nonzero |= {k for k, v in want.features.items() if v not in (None, 0, 0.0, False)}
+    # The stream reaches every flow feature, so the comparison is not of empty values.
+    assert seen_nonzero == set(FLOW_FEATURES)
+
+
+def test_document_reuse_through_the_stage_is_the_same_on_every_session(
+    sessions: SessionFactory,
+) -> None:
+    reference, stage = DocumentsStage(), DocumentsStage(session=sessions("documents"))
+    rng = random.Random(5)
+    for i in range(120):
+        event = Event.model_validate(
+            {"event_id": f"d{i}", "type": "document_upload", "user_id": f"u{rng.randrange(9)}",
+             "occurred_at": datetime.fromtimestamp(1_790_000_000 + 600 * i, UTC).isoformat(),
+             "document": {"kind": "id_card", "image_b64": f"fp:img{rng.randrange(6)}"}}
+        )  # fmt: skip
+        want, got = DecisionContext(event), DecisionContext(event)
+        reference.run(want)
+        stage.run(got)
+        assert got.features == want.features, event.event_id
+    reused = want.features["document.other_accounts_30d"]
+    assert isinstance(reused, int) and reused > 0

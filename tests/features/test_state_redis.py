@@ -11,7 +11,7 @@ import redis
 
 from fengkong.events import parse_event
 from fengkong.features import FeatureEngine
-from fengkong.features.state_redis import RedisState, StateTampered
+from fengkong.features.state_redis import RedisSession, RedisState, StateTampered
 from fengkong.runtime import build_runtime
 from fengkong.settings import Settings
 from fengkong.sim import SimConfig, simulate
@@ -144,3 +144,64 @@ def test_the_claim_expires(redis_url: str) -> None:
     assert sa.save("e2")
     ttl = redis.Redis.from_url(redis_url).pttl("fk:f:seen:e2")
     assert 0 < ttl <= 5000
+
+
+def _transfer(i: int, sender: str, payee: str, amount: str = "100") -> object:
+    return parse_event(
+        {"event_id": f"t{i}", "type": "transfer", "user_id": sender, "amount": amount,
+         "occurred_at": f"2026-11-20T10:{i:02d}:00+08:00", "counterparty": {"account_id": payee}}
+    )  # fmt: skip
+
+
+def _flows(url: str) -> tuple[object, RedisSession]:
+    from fengkong.graph.flow_stage import FlowsStage
+
+    session = RedisSession.from_url(url, b"s" * 32, namespace="fk:s:flows")
+    return FlowsStage(session=session), session
+
+
+def test_concurrent_flows_of_one_account_on_two_workers_lose_no_update(redis_url: str) -> None:
+    from fengkong.decisions import DecisionContext
+
+    (a, _), (b, sb) = _flows(redis_url), _flows(redis_url)
+    one, two = (
+        DecisionContext(_transfer(1, "x", "mule")),
+        DecisionContext(_transfer(2, "y", "mule")),
+    )
+    a.read(one)  # type: ignore[attr-defined]
+    b.read(two)  # type: ignore[attr-defined]  # both read the mule's inflows before either writes
+    a.update(one)  # type: ignore[attr-defined]
+    b.update(two)  # type: ignore[attr-defined]
+    assert sb.conflicts == 1 and sb.round_trips >= 4  # refused once, fetched again, written
+    probe = DecisionContext(_transfer(3, "mule", "out"))
+    a.run(probe)  # type: ignore[attr-defined]
+    assert probe.features["user.received_transfers_24h"] == 2
+    assert probe.features["user.received_senders_24h"] == 2
+
+
+def test_a_duplicate_transfer_on_two_workers_is_added_once(redis_url: str) -> None:
+    from fengkong.decisions import DecisionContext
+
+    (a, _), (b, sb) = _flows(redis_url), _flows(redis_url)
+    first, again = (
+        DecisionContext(_transfer(1, "x", "mule")),
+        DecisionContext(_transfer(1, "x", "mule")),
+    )
+    a.read(first)  # type: ignore[attr-defined]
+    b.read(again)  # type: ignore[attr-defined]
+    a.update(first)  # type: ignore[attr-defined]
+    b.update(again)  # type: ignore[attr-defined]
+    assert sb.duplicates == 1 and sb.conflicts == 0
+    probe = DecisionContext(_transfer(3, "mule", "out"))
+    b.run(probe)  # type: ignore[attr-defined]
+    assert probe.features["user.received_transfers_24h"] == 1
+
+
+def test_a_forged_flow_state_is_refused(redis_url: str) -> None:
+    from fengkong.decisions import DecisionContext
+
+    a, _ = _flows(redis_url)
+    a.run(DecisionContext(_transfer(1, "x", "mule")))  # type: ignore[attr-defined]
+    redis.Redis.from_url(redis_url).hset("fk:s:flows:inflow:mule", "s", b"x" * 40)
+    with pytest.raises(StateTampered):
+        a.run(DecisionContext(_transfer(2, "mule", "out")))  # type: ignore[attr-defined]

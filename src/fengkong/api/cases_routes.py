@@ -83,13 +83,15 @@ async def close_case(rt: Runtime, cases: CaseStore, case_id: str, outcome: str, 
 
     await asyncio.to_thread(commit)
     at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
-    rt.engine.pipeline.apply_labels(
+    labels = [
         Label.model_validate(
             {"event_id": d.event_id, "user_id": d.user_id, "label": d.label}
             | {"source": "confirmed_case", "at": at}
         )
         for d in drafts
-    )
+    ]
+    async with rt.engine.deciding():  # never inside a unit being decided
+        rt.engine.pipeline.apply_labels(labels)
     return len(records)
 
 

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -149,6 +149,11 @@ class Engine:
         self._packer = Packer(store.set_meta, store.get_meta)
         # Ids that may be stored (decisions.seen): set by rebuild() for a sole writer.
         self._seen: SeenIds | None = None
+        # Decide units in a thread of their own (still one at a time, under the lock)
+        # rather than on the event loop: set where deciding waits on the network
+        # (PostgreSQL, Redis), so the loop keeps serving while a unit waits.
+        self.offload = False
+        self._decider: ThreadPoolExecutor | None = None
 
     # -- the edge -------------------------------------------------------------
     def accept(self, raw: bytes | str | dict[str, Any]) -> Accepted:
@@ -207,9 +212,11 @@ class Engine:
             event_id = item.event.event_id
             field = "event_id" if len(items) == 1 else f"[{index}].event_id"
             previous_hash: str | None = None
-            if event_id in self._inflight:
-                previous_hash = self._inflight[event_id][0]
-                found[event_id] = self._inflight[event_id][1]
+            # Read once: the writer thread settles in-flight entries at any moment.
+            inflight = self._inflight.get(event_id)
+            if inflight is not None:
+                previous_hash = inflight[0]
+                found[event_id] = inflight[1]
             elif event_id in stored:
                 previous_hash = stored[event_id].body_hash
                 found[event_id] = orjson.loads(stored[event_id].decision_json)
@@ -305,7 +312,7 @@ class Engine:
                 known, record = self._evaluate(item)
                 batch.answers[event_id] = known
                 batch.records.append(record)
-            elif event_id in self._inflight and (pending := self._inflight[event_id][2]):
+            elif (inflight := self._inflight.get(event_id)) and (pending := inflight[2]):
                 batch.waits.append(pending)
             batch.results.append(known)
 
@@ -340,7 +347,10 @@ class Engine:
         await self.pipeline.prepare([item.event for item in items])
         for attempt in range(attempts):
             async with self.deciding():
-                batch = await self._decide_in_order_async(items)
+                if self.offload:
+                    batch = await self._decide_in_thread(items)
+                else:
+                    batch = await self._decide_in_order_async(items)
                 if batch.records:
                     batch.waits.append(self._submit(batch.records, batch.answers, batch.epoch))
             if not self.durable:
@@ -356,6 +366,24 @@ class Engine:
                 continue
             return batch.results
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _decide_in_thread(self, items: Sequence[Accepted]) -> _Batch:
+        """:meth:`_decide_in_order` in the engine's one deciding thread (the caller holds
+        the lock, so units still change the state one at a time, in order)."""
+        if self._decider is None:
+            self._decider = ThreadPoolExecutor(1, thread_name_prefix="fengkong-decide")
+        self._deciding_now += 1
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._decider, self._decide_in_order, items)
+        finally:
+            self._deciding_now -= 1
+
+    def close(self) -> None:
+        """Stop the deciding thread (if one was started)."""
+        if self._decider is not None:
+            self._decider.shutdown()
+            self._decider = None
 
     def deciding(self) -> asyncio.Lock:
         """The lock of the running event loop under which the state changes.

@@ -18,13 +18,15 @@ from fengkong.documents.similar import (
     NearDuplicateIndex,
 )
 from fengkong.events import Event
-from fengkong.features.state import EntityStates
+from fengkong.features.state import MemorySession, StatesSession
 from fengkong.imaging import ImagePool, PendingChecks, probe
 from fengkong.imaging.late import ExplainStore, LateAttacher
 
 # Names rules may read (facts included).
 FEATURE_NAMES: dict[str, str] = {"document.other_accounts_30d": "num", **FACT_NAMES}
 _MAX_COMPANIES = 100_000
+# Saves of one upload's reuse state retried against concurrent workers.
+_SAVE_ATTEMPTS = 16
 
 
 @dataclass(slots=True)
@@ -49,6 +51,11 @@ class DocumentsStage:
     within the pool's budget (``document.pending`` when it runs out; the result is
     attached to the stored decision under ``late.documents`` when ready). Both reuse
     counts are point in time: uploads before this event, within 30 days.
+
+    ``session``: where the exact-reuse index lives (default: in memory). On a shared
+    session (Redis) an upload's image is fetched when read and written back once after
+    the decision, and only the uploads this worker decides are added to it; the
+    near-duplicate index and the companies stay in the worker.
     """
 
     name = "documents"
@@ -61,9 +68,10 @@ class DocumentsStage:
         *,
         images: ImagePool | None = None,
         store: ExplainStore | None = None,
-        states: EntityStates[dict[str, float]] | None = None,
+        session: StatesSession | None = None,
     ) -> None:
-        self.index = ReuseIndex(window_s, states)
+        self.session: StatesSession = MemorySession() if session is None else session
+        self.index = ReuseIndex(window_s, self.session.table("image", window_s))
         self._window_s = window_s
         self._similar: dict[str, NearDuplicateIndex] = {}
         self.images = images or ImagePool(workers=0)
@@ -101,6 +109,7 @@ class DocumentsStage:
             ctx.features["document.other_accounts_30d"] = None
             return
         found = self._found = _Found(event.event_id, image_fingerprint(doc.image_b64))
+        self.session.begin()
         ctx.features["document.other_accounts_30d"] = self.index.other_accounts(
             found.fingerprint, event.user_id, event.ts
         )
@@ -135,15 +144,27 @@ class DocumentsStage:
         if event.document is None:
             return
         if found is None or found.event_id != event.event_id:
-            self.observe(event)
+            assert event.document is not None
+            self._add_reuse(event, image_fingerprint(event.document.image_b64))
+            self._observe_similar(event)
             return
-        self.index.add(found.fingerprint, event.user_id, event.ts)
-        if self.max_entities:
-            self.index.bound(self.max_entities)
+        self._add_reuse(event, found.fingerprint)
         if found.analysis is not None:
             self.learn(event, found.analysis)
         if found.late is not None:
             found.late.add_done_callback(lambda done: self._learn_late(event, done))
+
+    def _add_reuse(self, event: Event, fingerprint: str) -> None:
+        """Add the upload to the reuse index (on a shared session: write it back, again
+        on a fresh state when another worker moved it meanwhile)."""
+        for _ in range(_SAVE_ATTEMPTS):
+            self.index.add(fingerprint, event.user_id, event.ts)
+            if self.max_entities and not self.session.shared:  # Redis: bounded by expiry
+                self.index.bound(self.max_entities)
+            if self.session.save(event.event_id):
+                return
+            self.session.begin()
+        raise RuntimeError(f"reuse state of event {event.event_id!r}: too many conflicts")
 
     def run(self, ctx: DecisionContext) -> None:
         self.read(ctx)
@@ -209,10 +230,18 @@ class DocumentsStage:
         return {"image": len(self.index)}
 
     def observe(self, event: Event) -> None:
+        """Add a stored upload (a rebuild, or another worker's upload followed); a
+        shared reuse index has it already (the deciding worker added it)."""
         doc = event.document
         if doc is None:
             return
-        self.index.add(image_fingerprint(doc.image_b64), event.user_id, event.ts)
+        if not self.session.shared:
+            self.index.add(image_fingerprint(doc.image_b64), event.user_id, event.ts)
+        self._observe_similar(event)
+
+    def _observe_similar(self, event: Event) -> None:
+        doc = event.document
+        assert doc is not None
         # A rebuild restores the near-duplicate index from the perceptual hash alone.
         from fengkong.documents.analyse import perceptual_hash
         from fengkong.imaging import ImageError, decode_image, image_bytes
@@ -227,17 +256,28 @@ class DocumentsStage:
         return self.index.window_s
 
     def maintain(self, now: float) -> None:
-        self.index.expire(now)
+        if not self.session.shared:  # Redis expires an image a window after its upload
+            self.index.expire(now)
         for index in self._similar.values():
             index.expire(now)
 
     # The reuse index behind the state interface (``documents/2``): an older layout is
-    # refused, and the engine then rebuilds from the log.
+    # refused, and the engine then rebuilds from the log. On a shared session the reuse
+    # index is in Redis and not in the snapshot (restoring leaves Redis as it is).
     def snapshot(self) -> bytes:
+        if self.session.shared:
+            return dump_state("documents/2-shared", (self._similar, self._company))
         return dump_state("documents/2", (self.index, self._similar, self._company))
 
     def restore(self, data: bytes) -> None:
+        if self.session.shared:
+            self._similar, self._company = load_state("documents/2-shared", data)
+            self.session.begin()
+            return
         self.index, self._similar, self._company = load_state("documents/2", data)
 
     def close(self) -> None:
         self.images.close()
+        close = getattr(self.session, "close", None)
+        if callable(close):
+            close()

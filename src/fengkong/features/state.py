@@ -11,6 +11,9 @@ them back after; the accumulators do not change.
 :class:`EntityStates` is the same idea for a stage's own per-entity memory outside the
 features engine (money flows per receiving account, document reuse per image): get and
 put by entity key, :class:`MemoryStates` in memory, ``state_redis.RedisStates`` on Redis.
+A stage makes its tables from a :class:`StatesSession` (:class:`MemorySession`, or
+``state_redis.RedisSession``): the session fetches one event's entities of every table
+in one round trip and writes back the changed ones in one script, after the decision.
 
 Snapshots are pickles of plain data. Load only snapshots this process family wrote
 (a pickle from an untrusted source can run code): they are a local restart aid, not an
@@ -174,3 +177,45 @@ class MemoryStates(Generic[V]):
 
     def __len__(self) -> int:
         return len(self.data)
+
+
+class StatesSession(Protocol):
+    """The tables of one stage and the per-event cycle they share.
+
+    ``table(kind, ttl_s)`` makes an :class:`EntityStates` of the session. Per event the
+    stage calls :meth:`begin`, :meth:`prefetch` the ``(kind, key)`` entities it will read
+    or change (one round trip on a remote backend), reads and changes them through the
+    tables, then :meth:`save` with the event's id: ``False`` when another worker moved
+    one of the changed entities meanwhile (the stage begins again and re-applies the
+    event). ``shared``: the states are seen by every worker, so a stage adds only the
+    events it decides itself (never those it follows from the log or rebuilds from).
+    """
+
+    shared: bool
+
+    def table(self, kind: str, ttl_s: float = 0.0) -> EntityStates[Any]: ...
+
+    def begin(self) -> None: ...
+
+    def prefetch(self, wanted: Iterable[tuple[str, str]]) -> None: ...
+
+    def save(self, event_id: str | None = None) -> bool: ...
+
+
+class MemorySession:
+    """:class:`StatesSession` in process memory: tables are :class:`MemoryStates`, the
+    cycle costs nothing."""
+
+    shared = False
+
+    def table(self, kind: str, ttl_s: float = 0.0) -> MemoryStates[Any]:
+        return MemoryStates()
+
+    def begin(self) -> None:
+        return None
+
+    def prefetch(self, wanted: Iterable[tuple[str, str]]) -> None:
+        return None
+
+    def save(self, event_id: str | None = None) -> bool:
+        return True

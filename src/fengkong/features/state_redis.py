@@ -23,6 +23,12 @@ the event store.
 
 States are pickles, authenticated with HMAC-SHA256 under a key of this deployment: a
 state that fails the check (written by anyone else) is refused, never unpickled.
+
+:class:`RedisSession` and its :class:`RedisStates` tables do the same for a stage's own
+entity states (money flows, document reuse): hashes ``{v, s}`` under
+``<namespace>:<kind>:<key>``, fetched per event in one pipelined round trip, the changed
+ones written back after the decision by the same checked script, the event id claimed
+per stage (``<namespace>:seen:<event_id>``).
 One Redis node (or a cluster without cross-slot scripts) is assumed: one event's keys
 go to one script.
 """
@@ -222,16 +228,144 @@ class RedisState:
         self.client.close()
 
 
+def _pack(secret: bytes, state: Any) -> bytes:
+    body = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+    return hmac.digest(secret, body, hashlib.sha256) + body
+
+
+def _unpack(secret: bytes, blob: bytes) -> Any:
+    tag, body = blob[:_MAC], blob[_MAC:]
+    if not hmac.compare_digest(tag, hmac.digest(secret, body, hashlib.sha256)):
+        raise StateTampered("an entity state in Redis failed its authentication check")
+    return pickle.loads(body)
+
+
+# What the session cache holds for an entity Redis has not got.
+_ABSENT: Any = object()
+
+
+class RedisSession:
+    """:class:`~fengkong.features.state.StatesSession` on Redis: one stage's tables and
+    the per-event cycle (fetch, change locally, write back checked).
+
+    The cache holds the entities fetched since :meth:`begin` with the version each had;
+    :meth:`save` writes the changed ones with the script of :class:`RedisState` (all or
+    none, only if no version moved) and claims the event id, so a duplicate decided by
+    two workers at once is added once. Reads of entities not prefetched cost a round
+    trip each batch (``get_many``), so a stage prefetches what it knows it needs.
+    """
+
+    shared = True
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        secret: bytes,
+        *,
+        namespace: str = "fk:s",
+        claim_ttl_s: float = CLAIM_TTL_S,
+    ) -> None:
+        self.client = client
+        self._secret = secret
+        self.namespace = namespace
+        self.claim_ttl_s = claim_ttl_s
+        self._tables: dict[str, RedisStates[Any]] = {}
+        self._cache: dict[str, tuple[str, Any]] = {}
+        self._dirty: dict[str, tuple[float, Any]] = {}
+        self._cas = client.register_script(_CAS)
+        self.round_trips = 0
+        self.conflicts = 0
+        self.duplicates = 0
+
+    @classmethod
+    def from_url(cls, url: str, secret: bytes, **options: Any) -> RedisSession:
+        return cls(redis.Redis.from_url(url), secret, **options)
+
+    def table(self, kind: str, ttl_s: float = 0.0) -> RedisStates[Any]:
+        states: RedisStates[Any] = RedisStates(
+            self.client, self._secret, kind, namespace=self.namespace, ttl_s=ttl_s, session=self
+        )
+        self._tables[kind] = states
+        return states
+
+    def begin(self) -> None:
+        """Forget the entities of the last event (fetched or changed and not saved)."""
+        self._cache.clear()
+        self._dirty.clear()
+
+    def prefetch(self, wanted: Iterable[tuple[str, str]]) -> None:
+        """Fetch the ``(kind, key)`` entities not cached yet, in one round trip."""
+        self.fetch([self._tables[kind].prefix + key for kind, key in wanted])
+
+    def fetch(self, names: Iterable[str]) -> None:
+        missing = [n for n in dict.fromkeys(names) if n not in self._cache]
+        if not missing:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for name in missing:
+            pipe.hmget(name, "v", "s")
+        replies = pipe.execute()
+        self.round_trips += 1
+        for name, (version, blob) in zip(missing, replies, strict=True):
+            state = _ABSENT if blob is None else _unpack(self._secret, blob)
+            self._cache[name] = ("" if version is None else version.decode(), state)
+
+    def cached(self, names: list[str]) -> list[Any]:
+        """The states of ``names`` (``_ABSENT`` for those Redis has not got)."""
+        self.fetch(names)
+        return [self._cache[n][1] for n in names]
+
+    def put(self, names_states: Mapping[str, tuple[float, Any]]) -> None:
+        """Change entities locally (written by :meth:`save`); unread ones are fetched
+        first, for the version the write is checked against."""
+        self.fetch(names_states)
+        for name, (ttl_s, state) in names_states.items():
+            self._cache[name] = (self._cache[name][0], state)
+            self._dirty[name] = (ttl_s, state)
+
+    def forget(self, names: Iterable[str]) -> None:
+        for name in names:
+            self._cache.pop(name, None)
+            self._dirty.pop(name, None)
+
+    def save(self, event_id: str | None = None) -> bool:
+        """Write the changed entities if none moved since fetched; ``False`` if one did
+        (the cache is dropped: the caller begins again). ``event_id`` is claimed in the
+        same script; an id claimed before (a duplicate) writes nothing and is ``True``."""
+        if not self._dirty:
+            self.begin()
+            return True
+        claim = "" if event_id is None else f"{self.namespace}:seen:{event_id}"
+        keys: list[str] = [claim]
+        args: list[Any] = [int(self.claim_ttl_s * 1000)]
+        for name, (ttl_s, state) in self._dirty.items():
+            keys.append(name)
+            args += [int(ttl_s * 1000), self._cache[name][0], _pack(self._secret, state)]
+        self.round_trips += 1
+        done = int(self._cas(keys=keys, args=args))
+        self.begin()
+        if done == 0:
+            self.conflicts += 1
+            return False
+        self.duplicates += done == 2
+        return True
+
+    def close(self) -> None:
+        self.client.close()
+
+
 class RedisStates(Generic[V]):
     """:class:`~fengkong.features.state.EntityStates` of one ``kind`` on Redis.
 
-    Each entity is one string ``<namespace>:<kind>:<key>`` (HMAC tag + pickle, refused
-    when the tag fails), expiring ``ttl_s`` after its last write (the stage's window:
-    Redis drops what the window no longer sees). ``get_many`` is one ``MGET``,
-    ``put_many`` one pipelined round trip; the last write of an entity wins, so one
-    writer per entity is assumed (no version check as :class:`RedisState` makes).
-    ``items``, ``bound`` and ``len`` scan the kind's keys: expiry and tooling, not the
-    hot path.
+    Each entity is one hash ``<namespace>:<kind>:<key>`` ``{v: version, s: state}``
+    (``s``: HMAC tag + pickle, refused when the tag fails), expiring ``ttl_s`` after its
+    last write (the stage's window: Redis drops what the window no longer sees).
+
+    In a :class:`RedisSession` (how stages use it) reads go through the session's cache
+    and writes wait for :meth:`RedisSession.save`. Alone (tooling, tests) ``get_many``
+    is one pipelined round trip and ``put_many`` one transaction, the last write of an
+    entity winning. ``delete_many`` is immediate either way; ``items``, ``bound`` and
+    ``len`` scan the kind's keys: expiry and tooling, not the hot path.
     """
 
     def __init__(
@@ -242,29 +376,18 @@ class RedisStates(Generic[V]):
         *,
         namespace: str = "fk:s",
         ttl_s: float = 0.0,
+        session: RedisSession | None = None,
     ) -> None:
         self.client = client
         self._secret = secret
         self.prefix = f"{namespace}:{kind}:"
         self.ttl_s = ttl_s
+        self.session = session
         self.round_trips = 0
 
     @classmethod
     def from_url(cls, url: str, secret: bytes, kind: str, **options: Any) -> RedisStates[Any]:
         return cls(redis.Redis.from_url(url), secret, kind, **options)
-
-    def _pack(self, state: V) -> bytes:
-        body = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
-        return hmac.digest(self._secret, body, hashlib.sha256) + body
-
-    def _unpack(self, blob: bytes | str) -> V:
-        # The client returns bytes (no ``decode_responses``).
-        assert isinstance(blob, bytes)
-        tag, body = blob[:_MAC], blob[_MAC:]
-        if not hmac.compare_digest(tag, hmac.digest(self._secret, body, hashlib.sha256)):
-            raise StateTampered("an entity state in Redis failed its authentication check")
-        state: V = pickle.loads(body)
-        return state
 
     def get(self, key: str) -> V | None:
         return self.get_many([key]).get(key)
@@ -273,25 +396,44 @@ class RedisStates(Generic[V]):
         keys = list(dict.fromkeys(keys))
         if not keys:
             return {}
+        names = [self.prefix + k for k in keys]
+        if self.session is not None:
+            states = self.session.cached(names)
+            return {k: s for k, s in zip(keys, states, strict=True) if s is not _ABSENT}
+        pipe = self.client.pipeline(transaction=False)
+        for name in names:
+            pipe.hget(name, "s")
         self.round_trips += 1
-        blobs = self.client.mget([self.prefix + k for k in keys])
-        return {k: self._unpack(b) for k, b in zip(keys, blobs, strict=True) if b is not None}
+        blobs = pipe.execute()
+        return {
+            k: _unpack(self._secret, b) for k, b in zip(keys, blobs, strict=True) if b is not None
+        }
 
     def put_many(self, states: Mapping[str, V]) -> None:
         if not states:
             return
+        if self.session is not None:
+            self.session.put({self.prefix + k: (self.ttl_s, s) for k, s in states.items()})
+            return
         ttl_ms = int(self.ttl_s * 1000)
         pipe = self.client.pipeline(transaction=True)
         for key, state in states.items():
-            pipe.set(self.prefix + key, self._pack(state), px=ttl_ms if ttl_ms > 0 else None)
+            name = self.prefix + key
+            pipe.hset(name, "s", _pack(self._secret, state))
+            pipe.hincrby(name, "v", 1)
+            if ttl_ms > 0:
+                pipe.pexpire(name, ttl_ms)
         self.round_trips += 1
         pipe.execute()
 
     def delete_many(self, keys: Iterable[str]) -> None:
         names = [self.prefix + k for k in keys]
-        if names:
-            self.round_trips += 1
-            self.client.delete(*names)
+        if not names:
+            return
+        if self.session is not None:
+            self.session.forget(names)
+        self.round_trips += 1
+        self.client.delete(*names)
 
     def _names(self) -> list[str]:
         match = self.prefix.replace("[", "\\[").replace("*", "\\*").replace("?", "\\?") + "*"
@@ -303,9 +445,12 @@ class RedisStates(Generic[V]):
         cut = len(self.prefix)
         for start in range(0, len(names), 1000):
             chunk = names[start : start + 1000]
-            for name, blob in zip(chunk, self.client.mget(chunk), strict=True):
+            pipe = self.client.pipeline(transaction=False)
+            for name in chunk:
+                pipe.hget(name, "s")
+            for name, blob in zip(chunk, pipe.execute(), strict=True):
                 if blob is not None:  # expired between the scan and the read
-                    yield name[cut:], self._unpack(blob)
+                    yield name[cut:], _unpack(self._secret, blob)
 
     def bound(self, cap: int, last_seen: Callable[[V], float]) -> int:
         if cap <= 0 or len(self) <= cap:

@@ -6,7 +6,8 @@ credit lines together. Honest customers pay many outside counterparties, establi
 shops and friends who opened their accounts years ago; their friends rarely borrow on
 the same day. This keeps, over a window, per account its transfer partners (both
 directions), the shops it paid and, per shop, its payers, plus every account's
-registration and last credit draw, so an event can ask:
+registration and last credit draw (each an entity state of a
+:class:`~fengkong.features.state.StatesSession`: memory, or Redis), so an event can ask:
 
 - is the payee someone who paid this account before (a reciprocal pair)?
 - how many partners do the two share (a triangle in the group)?
@@ -26,7 +27,7 @@ registration and last credit draw, so an event can ask:
 
 from __future__ import annotations
 
-from fengkong.features.bounded import evict_least_recent
+from fengkong.features.state import EntityStates, MemorySession, StatesSession
 
 DAY = 86_400.0
 # Partners, shops and payers kept per account or shop (the most recent ones).
@@ -36,6 +37,8 @@ SMALL_SHOP_PAYERS = 30
 # A group's own shop: nearly all of its payers are young accounts (an honest shop's
 # customers are mostly established, whatever the share of new customers on the app).
 OWN_SHOP_YOUNG_SHARE = 0.8
+# The entity kinds of the circles' states, for a session's prefetch.
+LINK_KINDS = ("sent", "partners", "shops", "payers")
 
 
 def _touch(links: dict[str, float], key: str, ts: float) -> None:
@@ -48,46 +51,67 @@ def _recent(links: dict[str, float] | None, since: float) -> list[str]:
     return [] if links is None else [k for k, t in links.items() if t >= since]
 
 
+def _last_link(links: dict[str, float]) -> float:
+    return max(links.values(), default=0.0)
+
+
 class TradeCircles:
-    """Transfer partners, shop payers, registrations and draws over a sliding window."""
+    """Transfer partners, shop payers, registrations and draws over a sliding window.
+
+    ``session``: where the per-account and per-shop states live (default: in memory).
+    """
 
     def __init__(
-        self, window_s: float = 30 * DAY, draw_window_s: float = 2 * DAY, young_s: float = 60 * DAY
+        self,
+        window_s: float = 30 * DAY,
+        draw_window_s: float = 2 * DAY,
+        young_s: float = 60 * DAY,
+        session: StatesSession | None = None,
     ) -> None:
         self.window_s = window_s
         self.draw_window_s = draw_window_s
         self.young_s = young_s
-        self._sent: dict[str, dict[str, float]] = {}  # account -> payee -> last transfer
-        self._partners: dict[str, dict[str, float]] = {}  # both directions
-        self._shops: dict[str, dict[str, float]] = {}  # account -> shop -> last payment
-        self._payers: dict[str, dict[str, float]] = {}  # shop -> payer -> last payment
-        self._registered: dict[str, float] = {}
-        self._drawn: dict[str, float] = {}  # account -> last credit draw
+        self._session: StatesSession = session if session is not None else MemorySession()
+        table = self._session.table
+        self._sent: EntityStates[dict[str, float]] = table("sent", window_s)  # -> payee -> last
+        self._partners: EntityStates[dict[str, float]] = table("partners", window_s)  # both ways
+        self._shops: EntityStates[dict[str, float]] = table("shops", window_s)  # -> shop -> last
+        self._payers: EntityStates[dict[str, float]] = table("payers", window_s)  # shop -> payer
+        self._registered: EntityStates[float] = table("registered", young_s)
+        self._drawn: EntityStates[float] = table("drawn", draw_window_s)  # -> last credit draw
 
     def __len__(self) -> int:
         return len(self._partners) + len(self._payers)
 
     # --- updates -----------------------------------------------------------------------
     def register(self, account: str, ts: float) -> None:
-        self._registered[account] = ts
+        self._registered.put_many({account: ts})
+
+    def _link(
+        self, states: EntityStates[dict[str, float]], key: str, other: str, ts: float
+    ) -> None:
+        links = states.get(key)
+        links = {} if links is None else links
+        _touch(links, other, ts)
+        states.put_many({key: links})
 
     def transfer(self, sender: str, payee: str, ts: float) -> None:
-        _touch(self._sent.setdefault(sender, {}), payee, ts)
-        _touch(self._partners.setdefault(sender, {}), payee, ts)
-        _touch(self._partners.setdefault(payee, {}), sender, ts)
+        self._link(self._sent, sender, payee, ts)
+        self._link(self._partners, sender, payee, ts)
+        self._link(self._partners, payee, sender, ts)
 
     def payment(self, payer: str, shop: str, ts: float) -> None:
-        _touch(self._shops.setdefault(payer, {}), shop, ts)
-        _touch(self._payers.setdefault(shop, {}), payer, ts)
+        self._link(self._shops, payer, shop, ts)
+        self._link(self._payers, shop, payer, ts)
 
     def draw(self, account: str, ts: float) -> None:
-        self._drawn[account] = ts
+        self._drawn.put_many({account: ts})
 
     # --- reads -------------------------------------------------------------------------
     def transfer_facts(self, sender: str, payee: str, ts: float) -> tuple[bool, int]:
         """(the payee sent to the sender in the window, partners the two share)."""
         since = ts - self.window_s
-        back = self._sent.get(payee, {}).get(sender)
+        back = (self._sent.get(payee) or {}).get(sender)
         mine = set(_recent(self._partners.get(sender), since)) - {payee}
         theirs = set(_recent(self._partners.get(payee), since)) - {sender}
         return back is not None and back >= since, len(mine & theirs)
@@ -96,11 +120,25 @@ class TradeCircles:
         """The account's circle: its transfer partners and the other payers of the
         shops it paid that look like a group's own (few payers, nearly all young)."""
         since = ts - self.window_s
-        out = set(_recent(self._partners.get(account), since))
-        for shop in _recent(self._shops.get(account), since):
-            payers = _recent(self._payers.get(shop), since)
-            if len(payers) > SMALL_SHOP_PAYERS:
-                continue
+        partners = _recent(self._partners.get(account), since)
+        shops = _recent(self._shops.get(account), since)
+        # One batch: the shops' payers and the partners' registrations and draws.
+        self._session.prefetch(
+            [("payers", shop) for shop in shops]
+            + [("registered", m) for m in partners]
+            + [("drawn", m) for m in partners]
+        )
+        payers_of = self._payers.get_many(shops)
+        small = [
+            payers
+            for payers in (_recent(payers_of.get(shop), since) for shop in shops)
+            if len(payers) <= SMALL_SHOP_PAYERS
+        ]
+        # The small shops' other payers: their registrations and draws in one more.
+        maybe = list(dict.fromkeys([*partners, *(p for payers in small for p in payers)]))
+        self._session.prefetch([("registered", m) for m in maybe] + [("drawn", m) for m in maybe])
+        out = set(partners)
+        for payers in small:
             young = sum(1 for p in payers if self._is_young(p, ts))
             if young >= OWN_SHOP_YOUNG_SHARE * len(payers):
                 out.update(payers)
@@ -111,34 +149,48 @@ class TradeCircles:
         """(young accounts in the circle, of them those that drew credit lately)."""
         young = [m for m in self.members(account, ts) if self._is_young(m, ts)]
         since = ts - self.draw_window_s
-        return len(young), sum(1 for m in young if self._drawn.get(m, -1e18) >= since)
+        drawn = self._drawn.get_many(young)
+        return len(young), sum(1 for m in young if drawn.get(m, -1e18) >= since)
 
     def _is_young(self, account: str, ts: float) -> bool:
         at = self._registered.get(account)
         return at is not None and ts - at < self.young_s
+
+    def wanted(self, account: str, other: str | None, shop: str | None) -> list[tuple[str, str]]:
+        """The ``(kind, key)`` states an event of ``account`` (paying ``other`` or
+        ``shop``) reads or changes first: one prefetch."""
+        out = [(kind, account) for kind in (*LINK_KINDS, "registered", "drawn")]
+        if other is not None:
+            out += [("sent", other), ("partners", other)]
+        if shop is not None:
+            out.append(("payers", shop))
+        return out
 
     # --- upkeep ------------------------------------------------------------------------
     def bound(self, cap: int) -> int:
         """Keep at most ``cap`` accounts and shops per map, least recent dropped first."""
         dropped = 0
         for links in (self._sent, self._partners, self._shops, self._payers):
-            dropped += evict_least_recent(links, cap, lambda d: max(d.values(), default=0.0))
+            dropped += links.bound(cap, _last_link)
         for stamps in (self._registered, self._drawn):
-            dropped += evict_least_recent(stamps, cap, lambda t: t)
+            dropped += stamps.bound(cap, float)
         return dropped
 
     def expire(self, now: float) -> None:
         """Drop links older than the window and registrations past youth."""
         since = now - self.window_s
         for links in (self._sent, self._partners, self._shops, self._payers):
-            for key in list(links):
-                kept = {k: t for k, t in links[key].items() if t >= since}
-                if kept:
-                    links[key] = kept
-                else:
-                    del links[key]
-        for account in [a for a, t in self._registered.items() if now - t >= self.young_s]:
-            del self._registered[account]
+            gone: list[str] = []
+            kept: dict[str, dict[str, float]] = {}
+            for key, found in links.items():
+                live = {k: t for k, t in found.items() if t >= since}
+                if not live:
+                    gone.append(key)
+                elif len(live) < len(found):
+                    kept[key] = live
+            links.delete_many(gone)
+            links.put_many(kept)
+        young_edge = now - self.young_s
+        self._registered.delete_many([a for a, t in self._registered.items() if t <= young_edge])
         drawn_since = now - self.draw_window_s
-        for account in [a for a, t in self._drawn.items() if t < drawn_since]:
-            del self._drawn[account]
+        self._drawn.delete_many([a for a, t in self._drawn.items() if t < drawn_since])

@@ -5,9 +5,9 @@ from __future__ import annotations
 from fengkong.decisions.state import dump_state, load_state
 from fengkong.decisions.types import DecisionContext
 from fengkong.events import Event, EventType
-from fengkong.features.state import EntityStates
+from fengkong.features.state import MemorySession, StatesSession
 from fengkong.graph.circles import TradeCircles
-from fengkong.graph.flows import Inflow, InflowWindow, PassOns
+from fengkong.graph.flows import InflowWindow, PassOns
 
 FEATURE_NAMES: dict[str, str] = {
     "user.received_amount_24h": "num",
@@ -24,6 +24,10 @@ FEATURE_NAMES: dict[str, str] = {
     "user.circle_draws_48h": "num",
 }
 WEEK_S = 7 * 86_400.0
+# An hourly bucket outlives its window's edge by up to an hour.
+_BUCKET_S = 3600.0
+# Saves of one event's flow states retried against concurrent workers.
+_SAVE_ATTEMPTS = 16
 
 
 class FlowsStage:
@@ -37,26 +41,44 @@ class FlowsStage:
     (a mule in a layering chain or a fan-in) becomes visible to rules and models. An
     account that passed money on is marked, and what it sends is "relayed" money for the
     next hop; transfers, shop payments, draws and registrations build the circles.
+
+    ``session``: where every per-account state lives (default: in memory). On a shared
+    session (Redis) the event's states are fetched in one round trip when it is read
+    (plus one per hop of the circle it reaches), written back once after the decision,
+    and only the events this worker decides are added: those it follows from the log
+    or rebuilds from are in the shared state already.
     """
 
     name = "flows"
     outputs = FEATURE_NAMES
     inputs: tuple[str, ...] = ()
 
-    def __init__(
-        self, window_s: float = 86_400.0, states: EntityStates[Inflow] | None = None
-    ) -> None:
-        self.inflows = InflowWindow(window_s, states)
+    def __init__(self, window_s: float = 86_400.0, session: StatesSession | None = None) -> None:
+        self.session: StatesSession = MemorySession() if session is None else session
+        table = self.session.table
+        self.inflows = InflowWindow(window_s, table("inflow", window_s + _BUCKET_S))
         # A lure's collection account gathers from victims over days, then cashes out.
-        self.week = InflowWindow(WEEK_S)
+        self.week = InflowWindow(WEEK_S, table("inflow_7d", WEEK_S + _BUCKET_S))
         # Money received from accounts that were passing received money on (a chain).
-        self.relayed = InflowWindow(window_s)
-        self.pass_ons = PassOns()
-        self.circles = TradeCircles()
+        self.relayed = InflowWindow(window_s, table("relayed", window_s + _BUCKET_S))
+        self.pass_ons = PassOns(WEEK_S, table("pass_on", WEEK_S))
+        self.circles = TradeCircles(session=self.session)
         self.max_entities = 0  # receiving accounts kept; 0: no cap
+
+    def _wanted(self, event: Event) -> list[tuple[str, str]]:
+        """The states the event reads or changes first (its account's and its payee's)."""
+        user, payee = event.user_id, _payee(event)
+        kinds = ("inflow", "inflow_7d", "relayed")
+        out = [(kind, user) for kind in (*kinds, "pass_on")]
+        if payee is not None:
+            out += [(kind, payee) for kind in kinds]
+        shop = event.merchant_id if event.type is EventType.PAYMENT else None
+        return out + self.circles.wanted(user, payee, shop)
 
     def read(self, ctx: DecisionContext) -> None:
         event = ctx.event
+        self.session.begin()
+        self.session.prefetch(self._wanted(event))
         user, ts = event.user_id, event.ts
         amount, count, senders, since = self.inflows.read(user, ts)
         features = ctx.features
@@ -80,13 +102,28 @@ class FlowsStage:
         features["user.circle_draws_48h"] = drew
 
     def update(self, ctx: DecisionContext) -> None:
-        self.observe(ctx.event)
+        """Add the decided event; on a shared session, write its states back (again on
+        fresh states when another worker moved one meanwhile, so no update is lost)."""
+        event = ctx.event
+        for _ in range(_SAVE_ATTEMPTS):
+            self._add(event)
+            if self.session.save(event.event_id):
+                return
+            self.session.begin()
+            self.session.prefetch(self._wanted(event))
+        raise RuntimeError(f"flow states of event {event.event_id!r}: too many conflicts")
 
     def run(self, ctx: DecisionContext) -> None:
         self.read(ctx)
         self.update(ctx)
 
     def observe(self, event: Event) -> None:
+        """Add a stored event (a rebuild, or another worker's event followed)."""
+        if self.session.shared:
+            return  # the worker that decided it added it to the shared state
+        self._add(event)
+
+    def _add(self, event: Event) -> None:
         user, ts, kind = event.user_id, event.ts, event.type
         if kind in (EventType.TRANSFER, EventType.WITHDRAWAL):
             received, _, _, since = self.inflows.read(user, ts)
@@ -109,7 +146,7 @@ class FlowsStage:
             self.circles.draw(user, ts)
         elif kind is EventType.REGISTER:
             self.circles.register(user, ts)
-        if self.max_entities:
+        if self.max_entities and not self.session.shared:  # Redis: bounded by expiry
             for window in (self.inflows, self.week, self.relayed):
                 window.bound(self.max_entities)
             self.pass_ons.bound(self.max_entities)
@@ -129,20 +166,34 @@ class FlowsStage:
         return max(w.window_s for w in windows)
 
     def maintain(self, now: float) -> None:
+        if self.session.shared:
+            return  # Redis expires each state a window after its last write
         self.inflows.expire(now)
         self.week.expire(now)
         self.relayed.expire(now)
         self.pass_ons.expire(now)
         self.circles.expire(now)
 
-    # The state behind the interface (``flows/4``): an older layout is refused, and the
-    # engine then rebuilds from the log.
+    def close(self) -> None:
+        close = getattr(self.session, "close", None)
+        if callable(close):
+            close()
+
+    # The state behind the interface (``flows/5``): an older layout is refused, and the
+    # engine then rebuilds from the log. A shared session's state is in Redis: its
+    # snapshot is only a tag (restoring it, or resetting, leaves Redis as it is).
     def snapshot(self) -> bytes:
+        if self.session.shared:
+            return dump_state("flows/5-shared", None)
         state = (self.inflows, self.week, self.relayed, self.pass_ons, self.circles)
-        return dump_state("flows/4", state)
+        return dump_state("flows/5", state)
 
     def restore(self, data: bytes) -> None:
-        state = load_state("flows/4", data)
+        if self.session.shared:
+            load_state("flows/5-shared", data)
+            self.session.begin()
+            return
+        state = load_state("flows/5", data)
         self.inflows, self.week, self.relayed, self.pass_ons, self.circles = state
 
 

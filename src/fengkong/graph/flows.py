@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections import deque
 
-from fengkong.features.bounded import evict_least_recent
 from fengkong.features.state import EntityStates, MemoryStates
 
 _BUCKET_S = 3600.0
@@ -117,6 +116,8 @@ PASS_ON_WITHIN_S = 3 * 3600.0
 class PassOns:
     """When each account last passed received money on (a hop of a chain).
 
+    ``states``: where each account's last pass-on time lives (default: in memory).
+
     >>> p = PassOns()
     >>> p.is_pass_on(970.0, received=1000.0, secs_since_received=600.0)
     True
@@ -125,12 +126,14 @@ class PassOns:
     3600.0
     """
 
-    def __init__(self, window_s: float = 7 * 86_400.0) -> None:
+    def __init__(
+        self, window_s: float = 7 * 86_400.0, states: EntityStates[float] | None = None
+    ) -> None:
         self.window_s = window_s
-        self._last: dict[str, float] = {}
+        self.states: EntityStates[float] = MemoryStates() if states is None else states
 
     def __len__(self) -> int:
-        return len(self._last)
+        return len(self.states)
 
     @staticmethod
     def is_pass_on(amount: float, received: float, secs_since_received: float | None) -> bool:
@@ -144,18 +147,18 @@ class PassOns:
         )
 
     def add(self, account: str, ts: float) -> None:
-        self._last[account] = max(ts, self._last.get(account, ts))
+        last = self.states.get(account)
+        self.states.put_many({account: ts if last is None else max(ts, last)})
 
     def since(self, account: str, ts: float) -> float | None:
         """Seconds since ``account`` last passed money on, None if not in the window."""
-        last = self._last.get(account)
+        last = self.states.get(account)
         if last is None or ts - last > self.window_s:
             return None
         return ts - last
 
     def bound(self, cap: int) -> int:
-        return evict_least_recent(self._last, cap, lambda t: t)
+        return self.states.bound(cap, float)
 
     def expire(self, now: float) -> None:
-        for account in [a for a, t in self._last.items() if now - t > self.window_s]:
-            del self._last[account]
+        self.states.delete_many([a for a, t in self.states.items() if now - t > self.window_s])

@@ -129,7 +129,8 @@ def router() -> APIRouter:
         )
         held = await asyncio.to_thread(cases.events, case_id)
         entries = await asyncio.to_thread(casefile.timeline, rt, users, {e for e, _ in held})
-        hood = casefile.graph_of(rt, users[0])  # on the event loop: the graph's own thread
+        async with rt.engine.deciding():  # between units (a unit may be in its thread)
+            hood = casefile.graph_of(rt, users[0])
         if hood is not None and case.kind == "ring":  # the mined ring's accounts, too
             hood.ring |= {k for k in (f"a:{m}" for m in users) if k in hood.nodes}
         flows = await asyncio.to_thread(casefile.fund_flow, rt, users)
