@@ -103,3 +103,15 @@ def test_training_blends_and_calibrates_out_of_fold() -> None:
     pd = card.pd_many(card.score_many(data.columns, len(data)))
     assert abs(pd.mean() - y.mean()) < 0.03
     assert 0.5 < card.meta["inner_cv"]["auc"] < 1.0  # the blend's out-of-fold AUC
+
+
+def test_cached_reason_codes_match_the_reasons(halves: tuple) -> None:  # type: ignore[type-arg]
+    _, test, blend, _, _ = halves
+    for i in range(60):
+        row = test.row(i)
+        scored = blend.score(row)
+        for top in (4, len(scored.points)):
+            want = [(r.code, r.detail) for r in blend.reasons(row, scored, top)]
+            # Twice: the second call reads the cached per-bin text.
+            assert blend.reason_codes(row, scored, top) == want
+            assert blend.reason_codes(row, scored, top) == want

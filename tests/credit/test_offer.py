@@ -137,3 +137,30 @@ def test_policy_from_toml(tmp_path: Any) -> None:
     path.write_text("cost_of_fund = 1\n")
     with pytest.raises(ValueError, match="cost_of_fund"):
         load_policy(path)
+
+
+def test_inlined_fraud_signals_match_the_conditions() -> None:
+    cases: list[dict[str, Any]] = [
+        {},
+        {"device.is_emulator": True},
+        {"device.is_emulator": 1},
+        {"device.accounts_registered_24h": 3, "phone.accounts_7d": 1},
+        {"device.accounts_registered_24h": True, "user.distinct_devices_1h": "7"},
+        {"user.is_new_device": True, "user.is_new_city": True},
+        {"user.is_new_device": True, "user.is_new_city": None},
+        {"user.secs_since_account_change": 10.5, "ip.is_datacenter": False},
+        {"id_number.accounts_30d": 2.0, "device.distinct_users_30d": 9},
+    ]
+    for features in cases:
+        for facts in ({}, {"ip.is_datacenter": True, "user.is_new_city": True}):
+            ctx = DecisionContext(_event(application=APP))
+            ctx.features.update(features)
+            ctx.facts.update(facts)
+            want = [(s.name, s.outcome) for s in POLICY.fraud(ctx.value)]
+            assert POLICY.fraud_in(ctx.features, ctx.facts) == want
+    ctx = DecisionContext(_event(application=APP))
+    ctx.features.update({"user.is_impossible_travel": True, "phone.accounts_7d": 5})
+    assert POLICY.fraud_in(ctx.features, ctx.facts) == [
+        ("shared_phone", "review"),
+        ("impossible_travel", "decline"),
+    ]

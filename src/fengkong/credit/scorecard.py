@@ -126,6 +126,18 @@ class Scorecard:
         ]
         self._labels = [b.labels() for b in self.variables]
         self._pair_labels = [(p.first.labels(), p.second.labels()) for p in self.pairs]
+        self._names = [b.name for b in self.variables] + [p.name for p in self.pairs]
+        # Points lost against the best bin (or cell, flat) per characteristic and bin.
+        nv = len(self.points)
+        self._loss = [
+            tuple(best - v for v in pts)
+            for best, pts in zip(self._best[:nv], self.points, strict=True)
+        ]
+        self._loss += [
+            tuple(best - v for row in p.points for v in row)
+            for best, p in zip(self._best[nv:], self.pairs, strict=True)
+        ]
+        self._tails: dict[tuple[int, int], str] = {}
         # Flat per-variable tuples: scoring one applicant is on the decision path.
         self._fast = [
             (
@@ -223,23 +235,51 @@ class Scorecard:
         a, b = self.calibration
         return np.asarray(1.0 / (1.0 + np.exp(-(a + b * scores))))
 
+    def _lost(self, scored: Scored, top: int) -> list[tuple[float, int]]:
+        """``(points lost, characteristic)`` of the ``top`` costliest characteristics."""
+        lost = [
+            (cost, j)
+            for j, (loss, i) in enumerate(zip(self._loss, scored.bins, strict=True))
+            if (cost := loss[i]) > 0
+        ]
+        lost.sort(reverse=True)
+        return lost[:top]
+
+    def _label(self, j: int, i: int) -> str:
+        nv = len(self.variables)
+        if j < nv:
+            return self._labels[j][i]
+        pair, (la, lb) = self.pairs[j - nv], self._pair_labels[j - nv]
+        a, b = divmod(i, pair.second.n_bins)
+        return f"{la[a]} × {lb[b]}"
+
+    def _value(self, applicant: Mapping[str, Any], j: int) -> Any:
+        nv = len(self.variables)
+        if j < nv:
+            return applicant.get(self.variables[j].name)
+        pair = self.pairs[j - nv]
+        return (applicant.get(pair.first.name), applicant.get(pair.second.name))
+
     def reasons(self, applicant: Mapping[str, Any], scored: Scored, top: int = 4) -> list[Reason]:
         """The variables that cost ``applicant`` most points against their best bin."""
-        pts = scored.points
-        lost = [(b - p, j) for j, (b, p) in enumerate(zip(self._best, pts, strict=True)) if b > p]
-        lost.sort(reverse=True)
+        return [
+            Reason(self._names[j], self._value(applicant, j), self._label(j, scored.bins[j]), cost)
+            for cost, j in self._lost(scored, top)
+        ]
+
+    def reason_codes(
+        self, applicant: Mapping[str, Any], scored: Scored, top: int = 4
+    ) -> list[tuple[str, str]]:
+        """``(code, detail)`` of :meth:`reasons`, with the per-bin text cached (serving)."""
         out = []
-        nv = len(self.variables)
-        for cost, j in lost[:top]:
-            if j < nv:
-                name = self.variables[j].name
-                label = self._labels[j][scored.bins[j]]
-                out.append(Reason(name, applicant.get(name), label, cost))
-                continue
-            pair, (la, lb) = self.pairs[j - nv], self._pair_labels[j - nv]
-            i, k = divmod(scored.bins[j], pair.second.n_bins)
-            value = (applicant.get(pair.first.name), applicant.get(pair.second.name))
-            out.append(Reason(pair.name, value, f"{la[i]} × {lb[k]}", cost))
+        tails = self._tails
+        for cost, j in self._lost(scored, top):
+            key = (j, scored.bins[j])
+            tail = tails.get(key)
+            if tail is None:
+                tail = tails[key] = f" in {self._label(*key)}: {cost:.0f} points below best"
+            name = self._names[j]
+            out.append((f"credit_{name}", f"{name}={self._value(applicant, j)!r}{tail}"))
         return out
 
     def table(self) -> list[dict[str, Any]]:

@@ -124,8 +124,9 @@ class CreditStage:
             ctx.propose(Action.REVIEW, Reason("model", "credit_no_scorecard", "no champion"))
             return
         scored = card.score(app.applicant)
-        fraud = [(s.name, s.outcome) for s in self.policy.fraud(ctx.value)]
-        fraud += _fraud_from_stages(ctx)
+        fraud = self.policy.fraud_in(ctx.features, ctx.facts)
+        if ctx.proposals:
+            fraud += _fraud_from_stages(ctx)
         offer = make_offer(
             self.policy,
             pd=scored.pd,
@@ -163,5 +164,5 @@ class CreditStage:
         else:
             ctx.reasons.append(Reason("rule", "credit_approve", head))
         # Adverse-action reasons: what cost this applicant most points.
-        for r in card.reasons(app.applicant, scored, self.reasons):
-            ctx.reasons.append(Reason("model", r.code, r.detail))
+        for code, detail in card.reason_codes(app.applicant, scored, self.reasons):
+            ctx.reasons.append(Reason("model", code, detail))
