@@ -26,9 +26,7 @@ from __future__ import annotations
 import ipaddress
 import pickle
 from collections import deque
-from collections.abc import Iterable
 from functools import lru_cache
-from itertools import chain
 from typing import Any
 
 from fengkong.decisions.types import DecisionContext
@@ -147,10 +145,11 @@ class EntityRates:
         return len(self.entities) + (len(self._packed) if self._packed is not None else 0)
 
     def __getstate__(self) -> dict[str, Any]:
-        entities: Iterable[tuple[str, Parts]] = ((k, e.parts()) for k, e in self.entities.items())
-        if self._packed is not None:
-            entities = chain(entities, self._packed.items())
-        return {"kind": self.kind, "columns": RateColumns.pack(len(_WINDOWS), entities)}
+        touched = ((k, e.parts()) for k, e in self.entities.items())
+        columns = RateColumns.pack(len(_WINDOWS), touched)
+        if self._packed is not None and len(self._packed):
+            columns = RateColumns.concat([self._packed.remaining(), columns])
+        return {"kind": self.kind, "columns": columns}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.kind = state["kind"]

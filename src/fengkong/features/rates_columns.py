@@ -96,6 +96,51 @@ class RateColumns:
     def __len__(self) -> int:
         return len(self.index)
 
+    def _spans(self) -> list[tuple[str, tuple[str, ...]]]:
+        """Each ragged part: its offsets' prefix and the columns those offsets index."""
+        spans = [("reg", ("regs",)), ("seen", ("seen_ts", "seen_val"))]
+        return spans + [(f"q{w}", (f"q{w}_ts", f"q{w}_val")) for w in range(self.windows)]
+
+    def remaining(self) -> RateColumns:
+        """The entities still packed, in columns of their own (no Python loop per entity)."""
+        if len(self.index) == len(self.keys):
+            return self
+        rows = np.fromiter(self.index.values(), _I, len(self.index))
+        c = self.cols
+        out = {name: c[name][rows] for name in _PER_ENTITY}
+        for prefix, columns in self._spans():
+            off = c[f"{prefix}_off"]
+            starts, lens = off[rows], off[rows + 1] - off[rows]
+            new = _offsets_of(lens)
+            at = np.repeat(starts - new[:-1], lens) + np.arange(new[-1], dtype=_I)
+            for name in columns:
+                out[name] = c[name][at]
+            out[f"{prefix}_off"] = new
+        return RateColumns(self.windows, list(self.index), self.strings, out)
+
+    @classmethod
+    def concat(cls, parts: list[RateColumns]) -> RateColumns:
+        """One set of columns of several (distinct keys), with one table of the strings
+        they use."""
+        windows = parts[0].windows
+        table: dict[str, int] = {}
+        keys: list[str] = []
+        cols: dict[str, list[Any]] = {}
+        for part in parts:
+            keys.extend(part.keys)
+            values = [column for name, column in part.cols.items() if name.endswith("_val")]
+            remap = np.full(len(part.strings), -1, _I)
+            for j in np.unique(np.concatenate(values)).tolist():
+                remap[j] = table.setdefault(part.strings[j], len(table))
+            for name, column in part.cols.items():
+                if name.endswith("_val"):
+                    column = remap[column]
+                elif name.endswith("_off") and name in cols:  # after the previous part's
+                    column = column[1:] + cols[name][-1][-1]
+                cols.setdefault(name, []).append(column)
+        joined = {name: np.concatenate(columns) for name, columns in cols.items()}
+        return cls(windows, keys, list(table), joined)
+
     def take(self, key: str) -> Parts | None:
         """The state of ``key`` (removed from the columns), ``None`` if not packed here."""
         i = self.index.pop(key, None)
@@ -169,14 +214,22 @@ class RateColumns:
 
     def __getstate__(self) -> tuple[int, list[str], list[str], dict[str, Any]]:
         # Only what is still packed: an entity taken out is saved by its owner.
-        if len(self.index) != len(self.keys):
-            return RateColumns.pack(self.windows, self.items()).__getstate__()
-        return self.windows, self.keys, self.strings, self.cols
+        packed = self.remaining()
+        return packed.windows, packed.keys, packed.strings, packed.cols
 
     def __setstate__(self, state: tuple[int, list[str], list[str], dict[str, Any]]) -> None:
         windows, keys, strings, cols = state
         self._setup(int(windows), list(keys), list(strings), dict(cols))
 
 
+_PER_ENTITY = ("last_ts", "decay", "ewma", "hour", "first_h", "n", "counts")
+
+
 def _offsets(ends: list[int]) -> np.ndarray:
     return np.array([0, *ends], _I)
+
+
+def _offsets_of(lengths: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(lengths) + 1, _I)
+    np.cumsum(lengths, out=out[1:])
+    return out
