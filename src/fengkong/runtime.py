@@ -28,8 +28,7 @@ from fengkong.storage.changes import ChangeFeed, PgChangeFeed
 from fengkong.storage.files import check_private, create_private, key_from_file, store_files
 from fengkong.storage.models_sqlite import SQLiteModelStore
 from fengkong.storage.postgres import PostgresStore
-from fengkong.storage.repair import StoreDamaged
-from fengkong.storage.repair import check as check_store
+from fengkong.storage.repair import BackgroundCheck, StoreDamaged
 from fengkong.storage.rules_sqlite import SQLiteRuleStore
 from fengkong.storage.sql import Database, is_postgres, open_db
 
@@ -514,11 +513,12 @@ class Runtime:
     identity: Identity | None = None
     changes: ChangeFeed | PgChangeFeed | None = None
 
-    def close(self) -> None:
+    def close(self, *, save: bool = True) -> None:
+        """Stop; with ``save``, first save a snapshot if events came after the last."""
         self.engine.close()
         if self.committer is not None:
             self.committer.close()
-        if self.engine.store.last_seq() > self.engine.snapshot_seq:
+        if save and self.engine.store.last_seq() > self.engine.snapshot_seq:
             self.engine.save_snapshot()
         for stage in self.engine.pipeline.stages:
             close = getattr(stage, "close", None)
@@ -533,12 +533,31 @@ class Runtime:
 
 
 def build_runtime(settings: Settings, *, server: bool = False, rebuild: bool = True) -> Runtime:
-    """Open the store, build the pipeline and rebuild its state from stored events."""
+    """Open the store, build the pipeline and rebuild its state from stored events.
+
+    With ``integrity_check``, SQLite's ``quick_check`` of the file runs in a thread
+    meanwhile (it reads the whole file; the restore is mostly unpickling): the start
+    fails with :class:`StoreDamaged` if it finds problems, before any snapshot is saved
+    or the runtime is handed out, and whatever error the damage caused on the way.
+    """
     if str(settings.db_path) != ":memory:":
         Path(settings.db_path).parent.mkdir(parents=True, exist_ok=True)
-    damaged = settings.integrity_check and Path(settings.db_path).is_file()
-    if damaged and (problems := check_store(settings.db_path)):
-        raise StoreDamaged(str(settings.db_path), problems)
+    checking = None
+    if settings.integrity_check and Path(settings.db_path).is_file():
+        checking = BackgroundCheck(settings.db_path)
+    try:
+        return _build_runtime(settings, server, rebuild, checking)
+    except StoreDamaged:
+        raise
+    except BaseException:
+        if checking is not None:
+            checking.raise_if_damaged()  # the damage, with the error it caused as context
+        raise
+
+
+def _build_runtime(
+    settings: Settings, server: bool, rebuild: bool, checking: BackgroundCheck | None
+) -> Runtime:
     secure_files(settings)
     protector = field_protector(settings)
     store = open_store(settings, protector)
@@ -578,10 +597,13 @@ def build_runtime(settings: Settings, *, server: bool = False, rebuild: bool = T
     follower = follow_shared_log(settings, engine, store, changes)
     if rebuild:
         runtime.rebuilt_events = engine.rebuild()
-        if engine.snapshot_seq == 0 and runtime.rebuilt_events >= SNAPSHOT_AFTER_EVENTS:
-            # A start from scratch: the next one need not read it all again. (After a
-            # snapshot and its tail, the next maintenance round or the shutdown saves.)
-            engine.save_snapshot()
+    if checking is not None and checking.problems():
+        runtime.close(save=False)  # nothing derived from a damaged store is kept
+        checking.raise_if_damaged()
+    if engine.snapshot_seq == 0 and runtime.rebuilt_events >= SNAPSHOT_AFTER_EVENTS:
+        # A start from scratch: the next one need not read it all again. (After a
+        # snapshot and its tail, the next maintenance round or the shutdown saves.)
+        engine.save_snapshot()
     if follower is not None:
         follower.start(max(follower.seq, engine.rebuilt_seq), follower.label_id)
     # The rebuilt state is millions of long-lived containers: keep the cyclic GC from

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from fengkong.cli.main import main
-from fengkong.runtime import build_runtime
+from fengkong.runtime import build_runtime, snapshot_path
 from fengkong.settings import Settings
 from fengkong.storage.repair import StoreDamaged, check
 
@@ -66,6 +66,29 @@ def test_a_damaged_store_is_refused_at_start_with_what_to_do(damaged: Settings) 
     r = CliRunner().invoke(main, ["db", "check", "--db", str(damaged.db_path)])
     assert r.exit_code == 1
     assert "db recover" in r.output
+
+
+def test_a_damaged_store_is_refused_after_a_restore_and_nothing_is_saved(
+    settings: Settings,
+) -> None:
+    """The check runs beside the restore: its verdict still stops the start, and the
+    state restored from the snapshot and the damaged tail is not saved on the way out."""
+    rt = build_runtime(settings)
+    for i in range(N):
+        rt.engine.decide(_event(i))
+    rt.close()  # saves a snapshot
+    rt = build_runtime(settings)
+    for i in range(N, N + 20):  # a tail after the snapshot
+        rt.engine.decide(_event(i))
+    rt.engine.snapshot_seq = rt.store.last_seq()
+    rt.close()
+    snap = snapshot_path(settings)
+    assert snap is not None
+    saved = snap.read_bytes()
+    _damage(Path(settings.db_path), "decisions", 2)
+    with pytest.raises(StoreDamaged, match="fengkong db recover"):
+        build_runtime(settings)
+    assert snap.read_bytes() == saved
 
 
 def test_recover_salvages_the_readable_and_reports_the_lost(

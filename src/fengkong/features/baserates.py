@@ -27,6 +27,7 @@ import ipaddress
 import pickle
 from collections import deque
 from functools import lru_cache
+from typing import Any
 
 from fengkong.decisions.types import DecisionContext
 from fengkong.events import Event, EventType
@@ -35,6 +36,7 @@ from fengkong.features.lineage import FEATURE_NAMES as LINEAGE_FEATURES
 from fengkong.features.lineage import Lineage
 from fengkong.features.openings import FEATURE_NAMES as LINK_FEATURES
 from fengkong.features.openings import OpeningLinks
+from fengkong.features.rates_columns import Parts, RateColumns
 from fengkong.features.windows import DistinctWindows, HourlyLevel
 from fengkong.identity.device import DeviceCache
 from fengkong.identity.fingerprints import FEATURE_NAMES as FINGERPRINT_FEATURES
@@ -93,27 +95,73 @@ FEATURE_NAMES: dict[str, str] = {
 }
 
 
+_WINDOWS = (HOUR, DAY)
+
+
 class _Entity:
     __slots__ = ("last_ts", "level", "registrations", "users")
 
     def __init__(self) -> None:
-        self.users = DistinctWindows((HOUR, DAY))
+        self.users = DistinctWindows(_WINDOWS)
         self.level = HourlyLevel()
         self.registrations: deque[float] = deque()
         self.last_ts = 0.0
 
+    def parts(self) -> Parts:
+        return self.last_ts, list(self.registrations), self.users.dump(), self.level.dump()
+
+    @classmethod
+    def from_parts(cls, parts: Parts) -> _Entity:
+        e = cls()
+        e.last_ts, registrations, (last, queues, counts), level = parts
+        e.registrations.extend(registrations)
+        e.users.load(last, queues, counts)
+        e.level.load(*level)
+        return e
+
 
 class EntityRates:
-    """The base-rate state of one entity kind."""
+    """The base-rate state of one entity kind.
+
+    Restored from a snapshot, the entities stay in columns (``rates_columns``) until an
+    event touches one: a restart does not rebuild hundreds of thousands of objects.
+    """
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self.names = _names(kind)
         self.entities: dict[str, _Entity] = {}
+        self._packed: RateColumns | None = None
+
+    def _get(self, key: str) -> _Entity | None:
+        e = self.entities.get(key)
+        if e is None and self._packed is not None:
+            parts = self._packed.take(key)
+            if parts is not None:
+                e = self.entities[key] = _Entity.from_parts(parts)
+        return e
+
+    def __len__(self) -> int:
+        return len(self.entities) + (len(self._packed) if self._packed is not None else 0)
+
+    def __getstate__(self) -> dict[str, Any]:
+        touched = ((k, e.parts()) for k, e in self.entities.items())
+        columns = RateColumns.pack(len(_WINDOWS), touched)
+        if self._packed is not None and len(self._packed):
+            columns = RateColumns.concat([self._packed.remaining(), columns])
+        return {"kind": self.kind, "columns": columns}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.kind = state["kind"]
+        self.names = _names(self.kind)
+        if "columns" in state:
+            self.entities, self._packed = {}, state["columns"]
+        else:  # a snapshot from before the columns: the objects themselves
+            self.entities, self._packed = state["entities"], None
 
     def read(self, key: str | None, now: float, out: dict[str, FeatureValue]) -> None:
         """Write this kind's features for entity ``key`` into ``out`` (state before now)."""
-        e = self.entities.get(key) if key is not None else None
+        e = self._get(key) if key is not None else None
         if key is None:
             for n in self.names:
                 out[n] = None
@@ -139,7 +187,7 @@ class EntityRates:
     def see(self, key: str | None, user: str, ts: float, registers: bool) -> None:
         if key is None:
             return
-        e = self.entities.get(key)
+        e = self._get(key)
         if e is None:
             e = self.entities[key] = _Entity()
         if e.users.see(user, ts):
@@ -150,10 +198,11 @@ class EntityRates:
 
     def expire(self, now: float) -> int:
         """Drop entities not seen for a week (their normal level has faded by then)."""
-        old = [k for k, e in self.entities.items() if e.last_ts <= now - 7 * DAY]
+        edge = now - 7 * DAY
+        old = [k for k, e in self.entities.items() if e.last_ts <= edge]
         for k in old:
             del self.entities[k]
-        return len(old)
+        return len(old) + (self._packed.expire(edge) if self._packed is not None else 0)
 
 
 def entity_keys(event: Event) -> dict[str, str | None]:

@@ -75,6 +75,22 @@ class DistinctWindows:
     def empty(self) -> bool:
         return not self._last
 
+    def dump(self) -> tuple[list[tuple[str, float]], list[list[tuple[float, str]]], list[int]]:
+        """The state as plain lists (for a columnar snapshot): :meth:`load` restores it."""
+        return list(self._last.items()), [list(q) for q in self._queues], list(self._counts)
+
+    def load(
+        self,
+        last: list[tuple[str, float]],
+        queues: list[list[tuple[float, str]]],
+        counts: list[int],
+    ) -> None:
+        if len(queues) != len(self.windows) or len(counts) != len(self.windows):
+            raise ValueError("a state of other windows")
+        self._last = dict(last)
+        self._queues = tuple(deque(q) for q in queues)
+        self._counts = list(counts)
+
 
 class HourlyLevel:
     """Mean count per clock hour, weighted towards recent hours (half-life in hours).
@@ -106,6 +122,13 @@ class HourlyLevel:
         self._ewma *= d ** (hour - self._hour - 1)
         self._hour = hour
         self._n = 0
+
+    def dump(self) -> tuple[float, float, int, int, int]:
+        """The state as plain numbers: :meth:`load` restores it."""
+        return self._decay, self._ewma, self._hour, self._first_h, self._n
+
+    def load(self, decay: float, ewma: float, hour: int, first_h: int, n: int) -> None:
+        self._decay, self._ewma, self._hour, self._first_h, self._n = decay, ewma, hour, first_h, n
 
     def add(self, ts: float, n: int = 1) -> None:
         """Count ``n`` at ``ts``."""

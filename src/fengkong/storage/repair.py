@@ -12,6 +12,7 @@ re-sending them decides them again instead of failing on the stored event.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,33 @@ def check(path: str | Path, *, full: bool = False, max_errors: int = 100) -> lis
         conn.close()
     problems = [str(r[0]) for r in rows]
     return [] if problems == ["ok"] else problems
+
+
+class BackgroundCheck:
+    """:func:`check` in a thread: SQLite releases the GIL while it reads the file, so a
+    start restores its state meanwhile. :meth:`raise_if_damaged` waits for the verdict."""
+
+    def __init__(self, path: str | Path, *, full: bool = False) -> None:
+        self.path = str(path)
+        self._problems: list[str] = []
+        self._thread = threading.Thread(
+            target=self._run, args=(full,), name="fengkong-store-check", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, full: bool) -> None:
+        try:
+            self._problems = check(self.path, full=full)
+        except Exception as exc:  # an unreadable file is a failed check, not a pass
+            self._problems = [f"the check failed: {exc}"]
+
+    def problems(self) -> list[str]:
+        self._thread.join()
+        return self._problems
+
+    def raise_if_damaged(self) -> None:
+        if problems := self.problems():
+            raise StoreDamaged(self.path, problems)
 
 
 @dataclass
