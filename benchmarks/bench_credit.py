@@ -4,6 +4,7 @@
     python benchmarks/bench_credit.py --only german      # german | credit_data | uci | latency
     python benchmarks/bench_credit.py --repeats 1        # 1 × 5-fold, quicker
     python benchmarks/bench_credit.py --seed 1 --repeats 2 --grid wide   # design folds
+    python benchmarks/bench_credit.py --jobs 1           # folds one after another (default 2)
 
 Data: German credit (``../shared/data/credit/germancredit.csv``, 1,000 applicants, 20
 attributes, 30 % bad) and the credit scoring set of R's ``modeldata`` (``credit_data``,
