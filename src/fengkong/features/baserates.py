@@ -39,7 +39,7 @@ from fengkong.features.openings import OpeningLinks
 from fengkong.features.windows import DistinctWindows, HourlyLevel
 from fengkong.identity.device import DeviceCache
 from fengkong.identity.fingerprints import FEATURE_NAMES as FINGERPRINT_FEATURES
-from fengkong.identity.fingerprints import FingerprintStats, event_device_id, fingerprint_cluster
+from fengkong.identity.fingerprints import FingerprintStats, fingerprint_cluster
 
 HOUR = 3600
 DAY = 86_400
@@ -211,7 +211,8 @@ class BaseRatesStage:
         self._devices = DeviceCache()
 
     def _device(self, event: Event, facts: Mapping[str, FeatureValue] | None = None) -> str | None:
-        """The device key when it is the app's own id (fingerprint keys are shared).
+        """The device key when it is the app's own id (fingerprint keys are shared):
+        :func:`~fengkong.identity.fingerprints.event_device_id` of the event.
 
         ``facts``: the enrich stage's, which hold the same device-only facts (saves
         deriving them again); without them they come from this stage's own memo.
@@ -230,7 +231,7 @@ class BaseRatesStage:
         device = self._device(event, facts)
         out = self.rates.read(event)
         cluster = fingerprint_cluster(event.device)
-        out.update(self.fingerprints.read(cluster, event_device_id(event.device), event.ts))
+        out.update(self.fingerprints.read(cluster, device, event.ts))
         common = out.get("fingerprint.commonness")
         commonness = float(common) if isinstance(common, int | float) else None
         out.update(self.lineage.read(event, device, cluster, commonness))
@@ -261,7 +262,7 @@ class BaseRatesStage:
             common = self.fingerprints.read(cluster, None, event.ts)["fingerprint.commonness"]
             commonness = float(common) if isinstance(common, int | float) else None
         self.rates.see(event)
-        self.fingerprints.see(cluster, event_device_id(event.device), event.user_id, event.ts)
+        self.fingerprints.see(cluster, device, event.user_id, event.ts)
         self.lineage.see(event, device, cluster, commonness)
         self.links.see(event, device)
 
