@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from fengkong.events import parse_event
-from fengkong.features.baserates import BaseRates, is_mobile_carrier
+from fengkong.features.baserates import BaseRates, BaseRatesStage, is_mobile_carrier
+from fengkong.features.stage import EnrichStage
 from fengkong.features.windows import DistinctWindows, HourlyLevel
+from fengkong.identity.fingerprints import event_device_id
 
 
 @given(st.lists(st.tuples(st.integers(0, 20), st.integers(0, 5000)), max_size=80))
@@ -68,3 +71,25 @@ def test_a_carrier_crowd_has_a_low_registration_share_and_a_farm_a_high_one() ->
 def test_mobile_carrier_ranges() -> None:
     assert is_mobile_carrier("117.136.0.1") and is_mobile_carrier("2409:8a00::1")
     assert not is_mobile_carrier("123.112.4.20") and not is_mobile_carrier("not an ip")
+
+
+@pytest.mark.parametrize(
+    "device",
+    [
+        None,
+        {"device_id": "a3f1c9e2-77b0-4d11"},  # the app's own id
+        {"device_id": "unknown", "fingerprint": {"platform": "ios", "model": "x", "screen": "s"}},
+        {"fingerprint": {"platform": "android", "model": "m", "screen": "s", "canvas_hash": "c"}},
+    ],
+)
+def test_the_device_from_enrich_facts_is_the_events_device_id(device: object) -> None:
+    body = {
+        "event_id": "e1",
+        "type": "login",
+        "user_id": "u1",
+        "occurred_at": "2026-11-20T09:15:40+08:00",
+    }
+    event = parse_event({**body, "device": device} if device else body)
+    stage = BaseRatesStage()
+    facts = EnrichStage().facts(event)
+    assert stage._device(event, facts) == stage._device(event) == event_device_id(event.device)

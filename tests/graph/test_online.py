@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from fengkong.graph import OnlineGraph
 from fengkong.graph.entities import STRONG_KINDS, kind_of
-from fengkong.graph.online import HOUR, Generation
+from fengkong.graph.online import HOP2_BUDGET, HOUR, Generation, _two_hops, _two_hops_budgeted
 
 CAPS = {"d": 3, "p": 2, "c": 2, "k": 3, "x": 2, "q": 3}
 KEYS = ["d:1", "d:2", "p:1", "p:2", "c:1", "i:1", "n:1", "m:1", "q:9"]
@@ -174,3 +174,27 @@ def test_hop_features_count_each_neighbour_once(
     if hop1:
         assert out["fraud_share_1hop"] == len(hop1 & fraud) / len(hop1)
         assert out["fraud_share_2hop"] == len(hop2 & fraud) / len(hop2)
+
+
+def test_the_two_hop_walk_stops_past_its_budget_only() -> None:
+    # One device with 30 accounts, each with a device of its own shared by 30 others.
+    g = OnlineGraph(horizon=HORIZON)
+    for i in range(30):
+        g.observe_links(1.0, f"a:n{i}", ["d:hub", f"d:own{i}"])
+        for j in range(30):
+            g.observe_links(1.0, f"a:f{i}-{j}", [f"d:own{i}"])
+    g.add_label("a:f3-4", True, 1.0)
+    gen = g.oldest()
+    assert gen is not None
+    hop1 = {f"a:n{i}" for i in range(30)}
+    full = _two_hops(gen, g.caps, "a:me", ["d:hub"], hop1)
+    walked = _two_hops_budgeted(gen, g.caps, "a:me", ["d:hub"], hop1)
+    assert len(full) == 1 + 30 + 30 * 29  # own{i} glues its first 30: n{i} and 29 f{i}-*
+    assert HOP2_BUDGET < len(walked) < len(full) and walked <= full
+    small = {f"a:n{i}" for i in range(3)}
+    assert _two_hops(gen, g.caps, "a:me", [], small) == _two_hops_budgeted(
+        gen, g.caps, "a:me", [], small
+    )
+    out = g.features(2.0, "a:me", ["d:hub"])
+    share = out["fraud_share_2hop"]
+    assert isinstance(share, float) and 0.0 <= share <= 1 / HOP2_BUDGET

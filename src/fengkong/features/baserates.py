@@ -26,6 +26,7 @@ from __future__ import annotations
 import ipaddress
 import pickle
 from collections import deque
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -40,7 +41,7 @@ from fengkong.features.rates_columns import Parts, RateColumns
 from fengkong.features.windows import DistinctWindows, HourlyLevel
 from fengkong.identity.device import DeviceCache
 from fengkong.identity.fingerprints import FEATURE_NAMES as FINGERPRINT_FEATURES
-from fengkong.identity.fingerprints import FingerprintStats, event_device_id, fingerprint_cluster
+from fengkong.identity.fingerprints import FingerprintStats, fingerprint_cluster
 
 HOUR = 3600
 DAY = 86_400
@@ -258,27 +259,36 @@ class BaseRatesStage:
         self.links = OpeningLinks()
         self._devices = DeviceCache()
 
-    def _device(self, event: Event) -> str | None:
-        """The device key when it is the app's own id (fingerprint keys are shared)."""
+    def _device(self, event: Event, facts: Mapping[str, FeatureValue] | None = None) -> str | None:
+        """The device key when it is the app's own id (fingerprint keys are shared):
+        :func:`~fengkong.identity.fingerprints.event_device_id` of the event.
+
+        ``facts``: the enrich stage's, which hold the same device-only facts (saves
+        deriving them again); without them they come from this stage's own memo.
+        """
         if event.device is None:
             return None
-        facts = self._devices.static_facts(event.device)
+        if facts is None or "device.key_strength" not in facts:
+            facts = self._devices.static_facts(event.device)
         key = facts["device.key"]
         return key if facts["device.key_strength"] == "client_id" and isinstance(key, str) else None
 
-    def values(self, event: Event) -> dict[str, FeatureValue]:
+    def values(
+        self, event: Event, facts: Mapping[str, FeatureValue] | None = None
+    ) -> dict[str, FeatureValue]:
         """The features for ``event`` from the state before it."""
+        device = self._device(event, facts)
         out = self.rates.read(event)
         cluster = fingerprint_cluster(event.device)
-        out.update(self.fingerprints.read(cluster, event_device_id(event.device), event.ts))
+        out.update(self.fingerprints.read(cluster, device, event.ts))
         common = out.get("fingerprint.commonness")
         commonness = float(common) if isinstance(common, int | float) else None
-        out.update(self.lineage.read(event, self._device(event), cluster, commonness))
-        out.update(self.links.read(event, self._device(event)))
+        out.update(self.lineage.read(event, device, cluster, commonness))
+        out.update(self.links.read(event, device))
         return out
 
     def read(self, ctx: DecisionContext) -> None:
-        ctx.features.update(self.values(ctx.event))
+        ctx.features.update(self.values(ctx.event, ctx.facts))
         payee = ctx.features.get("qr.code_payee")
         if isinstance(payee, str):
             # The account a scanned code paid before (links stage): a lure's is fresh.
@@ -287,22 +297,23 @@ class BaseRatesStage:
             ctx.features["qr.code_payee_registered_secs_ago"] = age
 
     def update(self, ctx: DecisionContext) -> None:
-        self.observe(ctx.event)
+        self.observe(ctx.event, ctx.facts)
 
     def run(self, ctx: DecisionContext) -> None:
         self.read(ctx)
         self.update(ctx)
 
-    def observe(self, event: Event) -> None:
+    def observe(self, event: Event, facts: Mapping[str, FeatureValue] | None = None) -> None:
+        device = self._device(event, facts)
         cluster = fingerprint_cluster(event.device)
         commonness = None
         if event.type is EventType.REGISTER:
             common = self.fingerprints.read(cluster, None, event.ts)["fingerprint.commonness"]
             commonness = float(common) if isinstance(common, int | float) else None
         self.rates.see(event)
-        self.fingerprints.see(cluster, event_device_id(event.device), event.user_id, event.ts)
-        self.lineage.see(event, self._device(event), cluster, commonness)
-        self.links.see(event, self._device(event))
+        self.fingerprints.see(cluster, device, event.user_id, event.ts)
+        self.lineage.see(event, device, cluster, commonness)
+        self.links.see(event, device)
 
     def horizon_seconds(self) -> float:
         return 30.0 * DAY

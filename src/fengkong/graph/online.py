@@ -322,35 +322,69 @@ class OnlineGraph:
         for key in own:
             mem = members.get(key)
             if mem:
-                cap = caps.get(key[0], 0)
-                hop1.update(mem if len(mem) <= cap else itertools.islice(mem, cap))
+                hop1.update(_capped(mem, caps.get(key[0], 0)))
         hop1.discard(account)
         out["neighbours_1hop"] = len(hop1)
         if not hop1:
             return
-        f1 = len(hop1 & fraud)
-        out["fraud_share_1hop"] = f1 / len(hop1)
-        seen = set(hop1)
-        seen.add(account)
-        f2 = f1
-        ids_of = gen.ids_of
-        # An identifier's (capped) accounts are all in ``seen`` once it has been visited,
-        # and ``seen`` only grows: visiting it again adds nothing. Neighbours on one
-        # shared device all list it, so each identifier is visited once.
-        visited = set(own)
-        for nb in hop1:
-            for key in ids_of.get(nb, ()):
-                if key in visited:
-                    continue
-                visited.add(key)
-                mem = members.get(key)
-                if not mem:
-                    continue
-                cap = caps.get(key[0], 0)
-                new = (mem.keys() if len(mem) <= cap else set(itertools.islice(mem, cap))) - seen
-                if new:
-                    seen |= new
-                    f2 += len(new & fraud)
-            if len(seen) > HOP2_BUDGET:
-                break
-        out["fraud_share_2hop"] = f2 / (len(seen) - 1)
+        if not fraud:  # no known-fraud account: both shares are 0 whatever the walk finds
+            out["fraud_share_1hop"] = out["fraud_share_2hop"] = 0.0
+            return
+        out["fraud_share_1hop"] = len(hop1 & fraud) / len(hop1)
+        seen = _two_hops(gen, caps, account, own, hop1)
+        if len(seen) > HOP2_BUDGET:
+            # The walk may have stopped early, at a point that depends on the order of
+            # the neighbours: take the walk that stops where the budget says.
+            seen = _two_hops_budgeted(gen, caps, account, own, hop1)
+        out["fraud_share_2hop"] = (len(seen & fraud) - (account in fraud)) / (len(seen) - 1)
+
+
+def _capped(mem: dict[str, None], cap: int) -> Iterable[str]:
+    """The accounts an identifier joins (its first ``cap``)."""
+    return mem if len(mem) <= cap else itertools.islice(mem, cap)
+
+
+def _two_hops(
+    gen: Generation, caps: Mapping[str, int], account: str, own: list[str], hop1: set[str]
+) -> set[str]:
+    """``account``, its neighbours, and theirs, through each identifier's capped accounts."""
+    ids_of = gen.ids_of
+    members = gen.members
+    keys: set[str] = set()
+    for nb in hop1:
+        ids = ids_of.get(nb)
+        if ids:
+            keys.update(ids)
+    keys.difference_update(own)  # their accounts are the 1-hop neighbours already
+    seen = set(hop1)
+    seen.add(account)
+    for key in keys:
+        mem = members.get(key)
+        if mem:
+            seen.update(_capped(mem, caps.get(key[0], 0)))
+    return seen
+
+
+def _two_hops_budgeted(
+    gen: Generation, caps: Mapping[str, int], account: str, own: list[str], hop1: set[str]
+) -> set[str]:
+    """:func:`_two_hops`, stopping after the neighbour that takes it past the budget."""
+    seen = set(hop1)
+    seen.add(account)
+    ids_of = gen.ids_of
+    members = gen.members
+    # An identifier's (capped) accounts are all in ``seen`` once it has been visited,
+    # and ``seen`` only grows: visiting it again adds nothing. Neighbours on one
+    # shared device all list it, so each identifier is visited once.
+    visited = set(own)
+    for nb in hop1:
+        for key in ids_of.get(nb, ()):
+            if key in visited:
+                continue
+            visited.add(key)
+            mem = members.get(key)
+            if mem:
+                seen.update(_capped(mem, caps.get(key[0], 0)))
+        if len(seen) > HOP2_BUDGET:
+            break
+    return seen
