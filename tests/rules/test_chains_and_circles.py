@@ -153,3 +153,29 @@ def test_a_closed_group_trading_then_drawing_together_is_reviewed_and_friends_ar
     assert sum(1 for n in trades[9:] if n) >= 7
     for user in [*friends, "newbie", *(f"new{i}" for i in range(8))]:
         assert all(not f for f in _fired(decided, user, CIRCLE_RULES)), user
+
+
+def test_a_fresh_account_splitting_a_loan_among_fresh_accounts_is_challenged() -> None:
+    s = Stream()
+    for i, user in enumerate(["source", "mid0", "mid1", "mid2", "newbuyer", "newfriend"]):
+        _open(s, T0 + i * 1800, user, i)
+    ts = T0 + 4 * DAY
+    s.add(ts, "credit_draw", "source", amount="9000.00", **_at("source", 0))
+    for i in range(3):  # the loan is split among fresh accounts within the hour
+        _send(s, ts + 1200 + 300 * i, "source", f"mid{i}", 2950.0 - 40 * i, 0)
+    # Honest: a new customer borrows, pays an established seller the same afternoon and
+    # a new friend (opened this month) a week later; an established customer borrows and
+    # pays a new friend at once.
+    s.add(ts, "credit_draw", "newbuyer", amount="6000.00", **_at("newbuyer", 4))
+    _send(s, ts + 2 * HOUR, "newbuyer", "old-seller", 5800.0, 4)
+    _send(s, ts + 7 * DAY, "newbuyer", "newfriend", 1500.0, 4)
+    s.add(ts, "credit_draw", "regular", amount="5000.00", **_at("regular", 9))
+    _send(s, ts + HOUR, "regular", "newfriend", 2000.0, 9)
+    decided = hits(s.events())
+    rule = {"drawn_credit_to_young_account"}
+    source = [
+        (d, names) for e, d, names in decided if e.user_id == "source" and e.type == "transfer"
+    ]
+    assert all(d == "challenge" and rule <= names for d, names in source)
+    assert _fired(decided, "newbuyer", rule) == [set()] * 4  # register, draw, two transfers
+    assert _fired(decided, "regular", rule) == [set()] * 2
