@@ -179,3 +179,25 @@ def test_a_fresh_account_splitting_a_loan_among_fresh_accounts_is_challenged() -
     assert all(d == "challenge" and rule <= names for d, names in source)
     assert _fired(decided, "newbuyer", rule) == [set()] * 4  # register, draw, two transfers
     assert _fired(decided, "regular", rule) == [set()] * 2
+
+
+def test_a_fresh_mule_forwarding_is_challenged_and_an_established_tenant_paying_rent_is_not() -> (
+    None
+):
+    s = Stream()
+    _open(s, T0, "fresh-mule", 1)
+    _send(s, T0 + 2 * DAY, "victim", "fresh-mule", 4000.0, 2)
+    _send(s, T0 + 2 * DAY + 1800, "fresh-mule", "next-hop", 3920.0, 1)  # a 2 % fee shaved
+    # Honest: a tenant (an account from before the history) collects the flatmates'
+    # shares and pays the rent within the hour; it shops with the app every week.
+    _pay(s, T0 + HOUR, "tenant", "m-market", 260.0, 5)
+    _send(s, T0 + 2 * DAY, "flatmate1", "tenant", 1500.0, 3)
+    _send(s, T0 + 2 * DAY + 600, "flatmate2", "tenant", 1500.0, 4)
+    _send(s, T0 + 2 * DAY + 3000, "tenant", "landlord", 3000.0, 5)
+    decided = hits(s.events())
+    mule = [(d, n) for e, d, n in decided if e.user_id == "fresh-mule" and e.type == "transfer"]
+    assert mule[0][0] in ("challenge", "review") and "mule_pass_through" in mule[0][1]
+    tenant = [(d, n) for e, d, n in decided if e.user_id == "tenant" and e.type == "transfer"]
+    assert tenant == [("allow", tenant[0][1])]
+    assert "pass_through_established_account" in tenant[0][1]
+    assert "mule_pass_through" not in tenant[0][1]
