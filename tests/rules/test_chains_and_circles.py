@@ -153,3 +153,51 @@ def test_a_closed_group_trading_then_drawing_together_is_reviewed_and_friends_ar
     assert sum(1 for n in trades[9:] if n) >= 7
     for user in [*friends, "newbie", *(f"new{i}" for i in range(8))]:
         assert all(not f for f in _fired(decided, user, CIRCLE_RULES)), user
+
+
+def test_a_fresh_account_splitting_a_loan_among_fresh_accounts_is_challenged() -> None:
+    s = Stream()
+    for i, user in enumerate(["source", "mid0", "mid1", "mid2", "newbuyer", "newfriend"]):
+        _open(s, T0 + i * 1800, user, i)
+    ts = T0 + 4 * DAY
+    s.add(ts, "credit_draw", "source", amount="9000.00", **_at("source", 0))
+    for i in range(3):  # the loan is split among fresh accounts within the hour
+        _send(s, ts + 1200 + 300 * i, "source", f"mid{i}", 2950.0 - 40 * i, 0)
+    # Honest: a new customer borrows, pays an established seller the same afternoon and
+    # a new friend (opened this month) a week later; an established customer borrows and
+    # pays a new friend at once.
+    s.add(ts, "credit_draw", "newbuyer", amount="6000.00", **_at("newbuyer", 4))
+    _send(s, ts + 2 * HOUR, "newbuyer", "old-seller", 5800.0, 4)
+    _send(s, ts + 7 * DAY, "newbuyer", "newfriend", 1500.0, 4)
+    s.add(ts, "credit_draw", "regular", amount="5000.00", **_at("regular", 9))
+    _send(s, ts + HOUR, "regular", "newfriend", 2000.0, 9)
+    decided = hits(s.events())
+    rule = {"drawn_credit_to_young_account"}
+    source = [
+        (d, names) for e, d, names in decided if e.user_id == "source" and e.type == "transfer"
+    ]
+    assert all(d == "challenge" and rule <= names for d, names in source)
+    assert _fired(decided, "newbuyer", rule) == [set()] * 4  # register, draw, two transfers
+    assert _fired(decided, "regular", rule) == [set()] * 2
+
+
+def test_a_fresh_mule_forwarding_is_challenged_and_an_established_tenant_paying_rent_is_not() -> (
+    None
+):
+    s = Stream()
+    _open(s, T0, "fresh-mule", 1)
+    _send(s, T0 + 2 * DAY, "victim", "fresh-mule", 4000.0, 2)
+    _send(s, T0 + 2 * DAY + 1800, "fresh-mule", "next-hop", 3920.0, 1)  # a 2 % fee shaved
+    # Honest: a tenant (an account from before the history) collects the flatmates'
+    # shares and pays the rent within the hour; it shops with the app every week.
+    _pay(s, T0 + HOUR, "tenant", "m-market", 260.0, 5)
+    _send(s, T0 + 2 * DAY, "flatmate1", "tenant", 1500.0, 3)
+    _send(s, T0 + 2 * DAY + 600, "flatmate2", "tenant", 1500.0, 4)
+    _send(s, T0 + 2 * DAY + 3000, "tenant", "landlord", 3000.0, 5)
+    decided = hits(s.events())
+    mule = [(d, n) for e, d, n in decided if e.user_id == "fresh-mule" and e.type == "transfer"]
+    assert mule[0][0] in ("challenge", "review") and "mule_pass_through" in mule[0][1]
+    tenant = [(d, n) for e, d, n in decided if e.user_id == "tenant" and e.type == "transfer"]
+    assert tenant == [("allow", tenant[0][1])]
+    assert "pass_through_established_account" in tenant[0][1]
+    assert "mule_pass_through" not in tenant[0][1]

@@ -334,5 +334,7 @@ class BaseRatesStage:
             raise ValueError(f"unreadable baserates state: {exc}") from exc
         if name != self.name:
             raise ValueError(f"a {name!r} state is not a baserates state")
+        if not hasattr(lineage, "device_nets"):
+            raise ValueError("a baserates state of an older layout (no device networks)")
         self.rates, self.fingerprints, self.lineage = rates, fingerprints, lineage
         self.links = links

@@ -15,12 +15,17 @@ Counts are of the registrations within two days of the account's own (its burst)
   on the registration IP in 30 days, and their share of its distinct users;
 * ``user.reg_ip24_registrations_30d`` / ``_share_30d``: the same for the /24 (/64);
 * ``user.reg_device_accounts_30d``: accounts registered on the registration device id;
+* ``user.reg_device_networks_30d``: the distinct networks (/24, /64) those registrations
+  came from: a farm phone opens each account through another proxy, a family opens its
+  accounts on the tablet at home;
 * ``user.reg_cluster_registrations_30d`` / ``user.reg_cluster_lift_30d``: registrations on
   the registration fingerprint cluster, over its expected share of all registrations.
 
 On a registration itself, ``fingerprint.registrations_48h`` / ``fingerprint.registration_lift_48h``
 are the same facts for the cluster the account is being opened on, over the two days
-before it: the later accounts of a burst are seen as they open.
+before it: the later accounts of a burst are seen as they open. ``device.reg_networks_48h``
+counts the networks of the registrations on this device id in the two days before, this
+one's included (2: the phone opened another account from elsewhere).
 
 Young payers of large amounts per merchant describe cash-out rings (a ring merchant is
 paid hundreds to thousands by accounts opened days ago, even when it also has honest
@@ -61,6 +66,7 @@ FEATURE_NAMES: dict[str, str] = {
     "user.reg_ip24_registrations_30d": "num",
     "user.reg_ip24_registration_share_30d": "num",
     "user.reg_device_accounts_30d": "num",
+    "user.reg_device_networks_30d": "num",
     "user.reg_cluster_registrations_30d": "num",
     "user.reg_cluster_lift_30d": "num",
     "merchant.large_payers_7d": "num",
@@ -73,6 +79,7 @@ FEATURE_NAMES: dict[str, str] = {
     "user.last_credit_draw_amount": "num",
     "fingerprint.registrations_48h": "num",
     "fingerprint.registration_lift_48h": "num",
+    "device.reg_networks_48h": "num",
 }
 RARE_SHARE = 0.005  # a fingerprint cluster carrying under 0.5 % of device ids is rare
 
@@ -117,6 +124,11 @@ class Lineage:
         self.payers: dict[str, tuple[DistinctWindows, DistinctWindows]] = {}
         self.device_first: dict[tuple[str, str], float] = {}
         self.last_draw: dict[str, tuple[float, float]] = {}
+        # device id -> (registration time, network of its IP), oldest first.
+        self.device_nets: dict[str, list[tuple[float, str | None]]] = {}
+
+    def _networks(self, device: str | None, lo: float, hi: float) -> set[str | None]:
+        return {n for ts, n in self.device_nets.get(device or "", ()) if lo <= ts <= hi}
 
     def _place(self, kind: str, key: str | None) -> _Place | None:
         return None if key is None else self.places.get((kind, key))
@@ -147,6 +159,9 @@ class Lineage:
             out["user.reg_ip24_registration_share_30d"] = share
             p = self._place("device", o.device)
             out["user.reg_device_accounts_30d"] = None if p is None else p.registrations(now, o.ts)
+            if p is not None:
+                nets = self._networks(o.device, o.ts - NEAR_S, min(now, o.ts + NEAR_S))
+                out["user.reg_device_networks_30d"] = len(nets)
             p = self._place("cluster", o.cluster)
             if p is not None:
                 regs = p.registrations(now, o.ts)
@@ -156,6 +171,9 @@ class Lineage:
                     out["user.reg_cluster_lift_30d"] = round(regs / max(expected, 1.0), 3)
         if event.type is EventType.REGISTER and cluster is not None:
             self._opening_now(out, cluster, commonness, now)
+        if event.type is EventType.REGISTER and device is not None:
+            here = ip_prefix(event.ip) if event.ip is not None else None
+            out["device.reg_networks_48h"] = len(self._networks(device, now - NEAR_S, now) | {here})
         draw = self.last_draw.get(event.user_id)
         if draw is not None:
             out["user.secs_since_credit_draw"] = round(now - draw[0], 1)
@@ -219,6 +237,8 @@ class Lineage:
             p.last_ts = now
             if registers:
                 p.regs.append(now)
+        if registers and device is not None:
+            self.device_nets.setdefault(device, []).append((now, ip24))
         if registers and event.user_id not in self.openings:
             rare = commonness is not None and commonness < RARE_SHARE
             self.openings[event.user_id] = _Opening(now, ip, ip24, device, cluster, rare)
@@ -252,4 +272,10 @@ class Lineage:
             del self.device_first[k]
         for u in [u for u, (ts, _) in self.last_draw.items() if ts <= now - 30 * DAY]:
             del self.last_draw[u]
+        for device in list(self.device_nets):
+            kept = [r for r in self.device_nets[device] if r[0] > now - PLACE_S]
+            if kept:
+                self.device_nets[device] = kept
+            else:
+                del self.device_nets[device]
         return len(old) + len(gone) + len(idle) + len(stale)
