@@ -18,15 +18,13 @@ from fengkong.documents.similar import (
     NearDuplicateIndex,
 )
 from fengkong.events import Event
-from fengkong.features.state import MemorySession, StatesSession
+from fengkong.features.state import MemorySession, StatesSession, apply_and_save
 from fengkong.imaging import ImagePool, PendingChecks, probe
 from fengkong.imaging.late import ExplainStore, LateAttacher
 
 # Names rules may read (facts included).
 FEATURE_NAMES: dict[str, str] = {"document.other_accounts_30d": "num", **FACT_NAMES}
 _MAX_COMPANIES = 100_000
-# Saves of one upload's reuse state retried against concurrent workers.
-_SAVE_ATTEMPTS = 16
 
 
 @dataclass(slots=True)
@@ -157,14 +155,13 @@ class DocumentsStage:
     def _add_reuse(self, event: Event, fingerprint: str) -> None:
         """Add the upload to the reuse index (on a shared session: write it back, again
         on a fresh state when another worker moved it meanwhile)."""
-        for _ in range(_SAVE_ATTEMPTS):
+
+        def add() -> None:
             self.index.add(fingerprint, event.user_id, event.ts)
             if self.max_entities and not self.session.shared:  # Redis: bounded by expiry
                 self.index.bound(self.max_entities)
-            if self.session.save(event.event_id):
-                return
-            self.session.begin()
-        raise RuntimeError(f"reuse state of event {event.event_id!r}: too many conflicts")
+
+        apply_and_save(self.session, event.event_id, add)
 
     def run(self, ctx: DecisionContext) -> None:
         self.read(ctx)

@@ -219,3 +219,24 @@ class MemorySession:
 
     def save(self, event_id: str | None = None) -> bool:
         return True
+
+
+def apply_and_save(
+    session: StatesSession,
+    event_id: str,
+    apply: Callable[[], None],
+    *,
+    refetch: Callable[[], Iterable[tuple[str, str]]] | None = None,
+    attempts: int = 16,
+) -> None:
+    """Apply one decided event to the session's states and save them; when another
+    worker moved one meanwhile, begin again on fresh states (``refetch``: what to
+    prefetch) and re-apply, so no update is lost. In memory the first save succeeds."""
+    for _ in range(attempts):
+        apply()
+        if session.save(event_id):
+            return
+        session.begin()
+        if refetch is not None:
+            session.prefetch(refetch())
+    raise RuntimeError(f"states of event {event_id!r}: too many conflicts with other workers")

@@ -81,6 +81,18 @@ class StateTampered(ValueError):
     """A state in Redis whose authentication tag does not match."""
 
 
+def _pack(secret: bytes, state: Any) -> bytes:
+    body = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+    return hmac.digest(secret, body, hashlib.sha256) + body
+
+
+def _unpack(secret: bytes, blob: bytes) -> Any:
+    tag, body = blob[:_MAC], blob[_MAC:]
+    if not hmac.compare_digest(tag, hmac.digest(secret, body, hashlib.sha256)):
+        raise StateTampered("an entity state in Redis failed its authentication check")
+    return pickle.loads(body)
+
+
 class RedisState:
     """A :class:`~fengkong.features.state.StateBackend` on Redis, shared by workers."""
 
@@ -113,17 +125,6 @@ class RedisState:
     def _key(self, kind: str, key: str) -> str:
         return f"{self.namespace}:{kind}:{key}"
 
-    def _pack(self, state: EntityState) -> bytes:
-        body = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
-        return hmac.digest(self._secret, body, hashlib.sha256) + body
-
-    def _unpack(self, blob: bytes) -> EntityState:
-        tag, body = blob[:_MAC], blob[_MAC:]
-        if not hmac.compare_digest(tag, hmac.digest(self._secret, body, hashlib.sha256)):
-            raise StateTampered("a feature state in Redis failed its authentication check")
-        state: EntityState = pickle.loads(body)
-        return state
-
     # -- the per-event cycle --------------------------------------------------------
     def table(self, kind: str) -> dict[str, EntityState]:
         """The local table of ``kind``: the entities of the event being decided."""
@@ -145,7 +146,7 @@ class RedisState:
         for (kind, key), (version, blob) in zip(wanted, replies, strict=True):
             self._versions[(kind, key)] = "" if version is None else version.decode()
             if blob is not None:
-                self.table(kind)[key] = self._unpack(blob)
+                self.table(kind)[key] = _unpack(self._secret, blob)
 
     def save(self, event_id: str | None = None) -> bool:
         """Write the local states back if no other worker moved them; ``False`` if one did.
@@ -161,7 +162,7 @@ class RedisState:
             ttl_ms = int(self.ttl_s.get(kind, 0) * 1000)
             for key, state in table.items():
                 keys.append(self._key(kind, key))
-                args += [ttl_ms, self._versions.get((kind, key), ""), self._pack(state)]
+                args += [ttl_ms, self._versions.get((kind, key), ""), _pack(self._secret, state)]
         if len(keys) == 1:
             return True
         self.round_trips += 1
@@ -183,14 +184,14 @@ class RedisState:
         pipe = self.client.pipeline(transaction=False)
         for key in keys:
             pipe.hget(self._key(kind, key), "s")
-        return {k: self._unpack(b) for k, b in zip(keys, pipe.execute(), strict=True) if b}
+        return {k: _unpack(self._secret, b) for k, b in zip(keys, pipe.execute(), strict=True) if b}
 
     def put_many(self, kind: str, states: Mapping[str, EntityState]) -> None:
         ttl_ms = int(self.ttl_s.get(kind, 0) * 1000)
         pipe = self.client.pipeline(transaction=True)
         for key, state in states.items():
             name = self._key(kind, key)
-            pipe.hset(name, mapping={"s": self._pack(state)})
+            pipe.hset(name, mapping={"s": _pack(self._secret, state)})
             pipe.hincrby(name, "v", 1)
             if ttl_ms > 0:
                 pipe.pexpire(name, ttl_ms)
@@ -226,18 +227,6 @@ class RedisState:
 
     def close(self) -> None:
         self.client.close()
-
-
-def _pack(secret: bytes, state: Any) -> bytes:
-    body = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
-    return hmac.digest(secret, body, hashlib.sha256) + body
-
-
-def _unpack(secret: bytes, blob: bytes) -> Any:
-    tag, body = blob[:_MAC], blob[_MAC:]
-    if not hmac.compare_digest(tag, hmac.digest(secret, body, hashlib.sha256)):
-        raise StateTampered("an entity state in Redis failed its authentication check")
-    return pickle.loads(body)
 
 
 # What the session cache holds for an entity Redis has not got.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fengkong.decisions.state import dump_state, load_state
 from fengkong.decisions.types import DecisionContext
 from fengkong.events import Event, EventType
-from fengkong.features.state import MemorySession, StatesSession
+from fengkong.features.state import MemorySession, StatesSession, apply_and_save
 from fengkong.graph.circles import TradeCircles
 from fengkong.graph.flows import InflowWindow, PassOns
 
@@ -26,8 +26,6 @@ FEATURE_NAMES: dict[str, str] = {
 WEEK_S = 7 * 86_400.0
 # An hourly bucket outlives its window's edge by up to an hour.
 _BUCKET_S = 3600.0
-# Saves of one event's flow states retried against concurrent workers.
-_SAVE_ATTEMPTS = 16
 
 
 class FlowsStage:
@@ -78,7 +76,8 @@ class FlowsStage:
     def read(self, ctx: DecisionContext) -> None:
         event = ctx.event
         self.session.begin()
-        self.session.prefetch(self._wanted(event))
+        if self.session.shared:  # in memory there is nothing to fetch
+            self.session.prefetch(self._wanted(event))
         user, ts = event.user_id, event.ts
         amount, count, senders, since = self.inflows.read(user, ts)
         features = ctx.features
@@ -105,13 +104,12 @@ class FlowsStage:
         """Add the decided event; on a shared session, write its states back (again on
         fresh states when another worker moved one meanwhile, so no update is lost)."""
         event = ctx.event
-        for _ in range(_SAVE_ATTEMPTS):
-            self._add(event)
-            if self.session.save(event.event_id):
-                return
-            self.session.begin()
-            self.session.prefetch(self._wanted(event))
-        raise RuntimeError(f"flow states of event {event.event_id!r}: too many conflicts")
+        apply_and_save(
+            self.session,
+            event.event_id,
+            lambda: self._add(event),
+            refetch=lambda: self._wanted(event),
+        )
 
     def run(self, ctx: DecisionContext) -> None:
         self.read(ctx)
