@@ -347,7 +347,8 @@ def _capped(mem: dict[str, None], cap: int) -> Iterable[str]:
 def _two_hops(
     gen: Generation, caps: Mapping[str, int], account: str, own: list[str], hop1: set[str]
 ) -> set[str]:
-    """``account``, its neighbours, and theirs, through each identifier's capped accounts."""
+    """``account``, its neighbours, and theirs, through each identifier's capped accounts
+    (given up once past the budget: a hub's neighbourhood is not walked whole)."""
     ids_of = gen.ids_of
     members = gen.members
     keys: set[str] = set()
@@ -362,6 +363,8 @@ def _two_hops(
         mem = members.get(key)
         if mem:
             seen.update(_capped(mem, caps.get(key[0], 0)))
+            if len(seen) > HOP2_BUDGET:  # the caller takes the budgeted walk instead
+                break
     return seen
 
 
