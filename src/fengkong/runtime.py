@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from fengkong.decisions.follow import LogFollower
     from fengkong.events import Event
     from fengkong.features.state import StatesSession
-    from fengkong.features.state_redis import RedisState
+    from fengkong.features.state_redis import RedisSession, RedisState
     from fengkong.rules import CompiledRuleSet, ListLookup, Type
     from fengkong.rules.backtest import BacktestReport, LabelIndex
 
@@ -114,26 +114,33 @@ def _redis_secret(settings: Settings) -> bytes:
     return hashlib.sha256(b"fengkong redis state\0" + token_secret(settings)).digest()
 
 
-def feature_state(settings: Settings) -> RedisState | None:
-    """The shared feature state of ``state.backend = "redis"`` (``None``: in memory)."""
-    if settings.state.backend != "redis":
-        return None
-    from fengkong.features.state_redis import RedisState
-
-    assert settings.state.redis_url is not None  # checked by the settings
-    return RedisState.from_url(settings.state.redis_url.get_secret_value(), _redis_secret(settings))
-
-
-def stage_session(settings: Settings, stage: str) -> StatesSession | None:
-    """The shared entity states of one stage (flows, documents) under
-    ``state.backend = "redis"``: keys ``fk:s:<stage>:...`` (``None``: in memory)."""
+def shared_states(settings: Settings) -> RedisSession | None:
+    """Under ``state.backend = "redis"``, the session whose cycle every stage on Redis
+    shares (one fetch and one write per event for all): feature states under
+    ``fk:f:``, a stage's own under ``fk:s:<stage>:``, event claims ``fk:seen:<id>``
+    (:meth:`~fengkong.features.state_redis.RedisSession.share`). ``None``: in memory."""
     if settings.state.backend != "redis":
         return None
     from fengkong.features.state_redis import RedisSession
 
     assert settings.state.redis_url is not None  # checked by the settings
     url = settings.state.redis_url.get_secret_value()
-    return RedisSession.from_url(url, _redis_secret(settings), namespace=f"fk:s:{stage}")
+    return RedisSession.from_url(url, _redis_secret(settings), namespace="fk")
+
+
+def feature_state(shared: RedisSession | None) -> RedisState | None:
+    """The features engine's state on ``shared``'s cycle (``None``: in memory)."""
+    if shared is None:
+        return None
+    from fengkong.features.state_redis import RedisState
+
+    return RedisState.on(shared.share("fk:f"))
+
+
+def stage_session(shared: RedisSession | None, stage: str) -> StatesSession | None:
+    """One stage's entity states (flows, documents) on ``shared``'s cycle: keys
+    ``fk:s:<stage>:...`` (``None``: in memory)."""
+    return None if shared is None else shared.share(f"fk:s:{stage}")
 
 
 def field_key(settings: Settings) -> bytes:
@@ -278,12 +285,13 @@ def compose(
     deciding = mode in ("serve", "replay")  # the modes that write to a shared state
     needs_models = deciding or (mode == "backtest" and store is not None)
     registry = Registry(model_store(settings)) if needs_models or features is None else None
+    shared = shared_states(settings) if deciding else None
     if features is None:
         assert registry is not None
-        shared = feature_state(settings) if deciding else None
-        features = FeatureEngine(serving_feature_definitions(registry), state=shared)
-        if shared is not None:
-            shared.ttl_s = features.entity_horizons()
+        state = feature_state(shared)
+        features = FeatureEngine(serving_feature_definitions(registry), state=state)
+        if state is not None:
+            state.ttl_s = features.entity_horizons()
     # Only a server waits on image workers within a budget; every other use reads the
     # images inline, so a replay decides the same way each time.
     images = ImagePool(settings.image_workers if mode == "serve" else 0, settings.image_budget_s)
@@ -293,12 +301,8 @@ def compose(
         LinksStage(images=images, store=store),
         FeaturesStage(features),
         BaseRatesStage(),
-        FlowsStage(session=stage_session(settings, "flows") if deciding else None),
-        DocumentsStage(
-            images=images,
-            store=store,
-            session=stage_session(settings, "documents") if deciding else None,
-        ),
+        FlowsStage(session=stage_session(shared, "flows")),
+        DocumentsStage(images=images, store=store, session=stage_session(shared, "documents")),
         GraphStage(),
         shared_stage(settings, vault, background=mode == "serve"),
     ]

@@ -14,6 +14,7 @@ from fengkong.decisions.state import Snapshot, SnapshotError
 from fengkong.decisions.types import (
     Decision,
     DecisionContext,
+    EventCycle,
     LabelAware,
     Stage,
     StatefulStage,
@@ -59,6 +60,9 @@ class Pipeline:
                 self._updates.append(update)
             else:
                 self._reads.append(stage.run)
+        # Stages whose states share one remote cycle: opened around each event once.
+        cycles = (getattr(stage, "cycle", None) for stage in self.stages)
+        self._cycles: list[EventCycle] = list({id(c): c for c in cycles if c is not None}.values())
         self._empty = {s.name: s.snapshot() for s in self._snapshotting()}
 
     @property
@@ -130,6 +134,8 @@ class Pipeline:
         """Read every stage for ``event`` and decide; the state is not updated yet."""
         started = time.perf_counter()
         ctx = DecisionContext(event)
+        for cycle in self._cycles:
+            cycle.open_event(event)
         for read in self._reads:
             read(ctx)
         outcome = self.policy.decide(ctx)
@@ -150,6 +156,8 @@ class Pipeline:
         """Add the event of ``ctx`` (read by :meth:`decide`) to every stage's state."""
         for update in self._updates:
             update(ctx)
+        for cycle in self._cycles:
+            cycle.close_event(ctx.event.event_id)
 
     def evaluate(self, event: Event) -> tuple[Decision, DecisionContext]:
         """Decide on ``event`` and update the stages' state with it."""

@@ -118,6 +118,17 @@ class Stage(Protocol):
     def run(self, ctx: DecisionContext) -> None: ...
 
 
+class EventCycle(Protocol):
+    """Per-event I/O that several stages' remote states share (the ``cycle`` attribute
+    of a stage, the same object for all of them): :meth:`open_event` before the stages
+    read (fetch every stage's entities of the event at once), :meth:`close_event`
+    after their updates (write all their changes at once)."""
+
+    def open_event(self, event: Event) -> None: ...
+
+    def close_event(self, event_id: str) -> None: ...
+
+
 class StatefulStage(Stage, Protocol):
     """A stage with state learnt from events (features, graph); rebuilt on restart.
 

@@ -51,9 +51,10 @@ class DocumentsStage:
     counts are point in time: uploads before this event, within 30 days.
 
     ``session``: where the exact-reuse index lives (default: in memory). On a shared
-    session (Redis) an upload's image is fetched when read and written back once after
-    the decision, and only the uploads this worker decides are added to it; the
-    near-duplicate index and the companies stay in the worker.
+    session (Redis) an upload's image is fetched before it is read and written back once
+    after the decision (with the other stages' when they share the cycle), and only the
+    uploads this worker decides are added to it; the near-duplicate index and the
+    companies stay in the worker.
     """
 
     name = "documents"
@@ -80,6 +81,24 @@ class DocumentsStage:
         # What read() found for the event that update() is about to add.
         self._found: _Found | None = None
         self.max_entities = 0  # image fingerprints kept; 0: no cap
+        # The last upload's image and its digest: the cycle's fetch and read() need it.
+        self._digest: tuple[str, str] = ("", "")
+        self.session.want(self._wanted)  # fetched with the other stages' (shared cycle)
+
+    @property
+    def cycle(self) -> object | None:
+        """The shared session's per-event cycle (``None`` in memory)."""
+        return getattr(self.session, "cycle", None)
+
+    def _fingerprint(self, event: Event) -> str:
+        assert event.document is not None
+        image = event.document.image_b64
+        if self._digest[0] is not image:  # the same string object: the same upload
+            self._digest = (image, image_fingerprint(image))
+        return self._digest[1]
+
+    def _wanted(self, event: Event) -> list[tuple[str, str]]:
+        return [] if event.document is None else [("image", self._fingerprint(event))]
 
     def similar(self, kind: str) -> NearDuplicateIndex:
         """The near-duplicate index of one document kind (kinds are never compared)."""
@@ -106,7 +125,7 @@ class DocumentsStage:
         if doc is None:
             ctx.features["document.other_accounts_30d"] = None
             return
-        found = self._found = _Found(event.event_id, image_fingerprint(doc.image_b64))
+        found = self._found = _Found(event.event_id, self._fingerprint(event))
         self.session.begin()
         ctx.features["document.other_accounts_30d"] = self.index.other_accounts(
             found.fingerprint, event.user_id, event.ts
@@ -143,7 +162,7 @@ class DocumentsStage:
             return
         if found is None or found.event_id != event.event_id:
             assert event.document is not None
-            self._add_reuse(event, image_fingerprint(event.document.image_b64))
+            self._add_reuse(event, self._fingerprint(event))
             self._observe_similar(event)
             return
         self._add_reuse(event, found.fingerprint)
@@ -161,7 +180,7 @@ class DocumentsStage:
             if self.max_entities and not self.session.shared:  # Redis: bounded by expiry
                 self.index.bound(self.max_entities)
 
-        apply_and_save(self.session, event.event_id, add)
+        apply_and_save(self.session, event.event_id, add, refetch=lambda: [("image", fingerprint)])
 
     def run(self, ctx: DecisionContext) -> None:
         self.read(ctx)

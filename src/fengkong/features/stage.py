@@ -14,11 +14,9 @@ from fengkong.decisions.types import DecisionContext, FeatureValue
 from fengkong.events import Event
 from fengkong.features.engine import FeatureEngine
 from fengkong.features.ipinfo import IpFactsCache, IpRanges
+from fengkong.features.state import apply_and_save
 from fengkong.identity.device import DeviceCache, device_facts
 from fengkong.rules.names import ENRICH_FACTS
-
-# Saves of one event's feature state retried against concurrent workers.
-_SAVE_ATTEMPTS = 16
 
 
 class EnrichStage:
@@ -94,6 +92,17 @@ class FeaturesStage:
         self.max_entities = 0  # per entity kind; 0: no cap (the runtime sets it)
         self._devices = DeviceCache()
         self._pending: tuple[Event, str | None] | None = None
+        session = getattr(engine.state, "session", None)
+        if session is not None:  # a remote state: its entities come with the others'
+            session.want(self._wanted)
+
+    @property
+    def cycle(self) -> Any:
+        """The remote state's per-event cycle (``None`` in memory)."""
+        return getattr(getattr(self.engine.state, "session", None), "cycle", None)
+
+    def _wanted(self, event: Event) -> list[tuple[str, str]]:
+        return self.engine.entity_keys(event, self._devices.key(event.device))
 
     def read(self, ctx: DecisionContext) -> None:
         """The features of the event, and (folded in) its update.
@@ -125,12 +134,17 @@ class FeaturesStage:
             return
         event, key = self._pending
         self._pending = None
-        for _ in range(_SAVE_ATTEMPTS):
-            if state.save(event.event_id):
-                return
-            state.load(self.engine.entity_keys(event, key))
-            self.engine.observe(event, key)
-        raise RuntimeError(f"feature state of event {event.event_id!r}: too many conflicts")
+        keys = self.engine.entity_keys(event, key)
+        again = [False]  # the first time, read has added the event already
+
+        def apply() -> None:
+            if again[0]:  # after a conflict: on the states just fetched
+                state.load(keys, fresh=False)
+                self.engine.observe(event, key)
+            again[0] = True
+            state.stage()
+
+        apply_and_save(state.session, event.event_id, apply, refetch=lambda: keys)
 
     def run(self, ctx: DecisionContext) -> None:
         self.read(ctx)

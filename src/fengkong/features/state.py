@@ -27,6 +27,7 @@ import pickle
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from typing import Any, Generic, Protocol, TypeVar
 
+from fengkong.events import Event
 from fengkong.features.bounded import evict_least_recent
 
 EntityState = list[Any]
@@ -189,15 +190,31 @@ class StatesSession(Protocol):
     one of the changed entities meanwhile (the stage begins again and re-applies the
     event). ``shared``: the states are seen by every worker, so a stage adds only the
     events it decides itself (never those it follows from the log or rebuilds from).
+
+    Sessions of several stages may share one cycle that the pipeline opens before the
+    stages read and closes after their updates (``cycle``, see
+    ``decisions.types.EventCycle``): :meth:`want` registers what a stage reads for an
+    event, fetched with every other stage's at once; :meth:`defer` leaves the write to
+    the cycle's close, with what to apply again after a conflict (:func:`apply_and_save`
+    does both steps).
     """
 
     shared: bool
 
     def table(self, kind: str, ttl_s: float = 0.0) -> EntityStates[Any]: ...
 
+    def want(self, wanted: Callable[[Event], Iterable[tuple[str, str]]]) -> None: ...
+
     def begin(self) -> None: ...
 
     def prefetch(self, wanted: Iterable[tuple[str, str]]) -> None: ...
+
+    def defer(
+        self,
+        event_id: str,
+        apply: Callable[[], None],
+        refetch: Callable[[], Iterable[tuple[str, str]]] | None = None,
+    ) -> bool: ...
 
     def save(self, event_id: str | None = None) -> bool: ...
 
@@ -211,11 +228,22 @@ class MemorySession:
     def table(self, kind: str, ttl_s: float = 0.0) -> MemoryStates[Any]:
         return MemoryStates()
 
+    def want(self, wanted: Callable[[Event], Iterable[tuple[str, str]]]) -> None:
+        return None
+
     def begin(self) -> None:
         return None
 
     def prefetch(self, wanted: Iterable[tuple[str, str]]) -> None:
         return None
+
+    def defer(
+        self,
+        event_id: str,
+        apply: Callable[[], None],
+        refetch: Callable[[], Iterable[tuple[str, str]]] | None = None,
+    ) -> bool:
+        return False
 
     def save(self, event_id: str | None = None) -> bool:
         return True
@@ -231,9 +259,14 @@ def apply_and_save(
 ) -> None:
     """Apply one decided event to the session's states and save them; when another
     worker moved one meanwhile, begin again on fresh states (``refetch``: what to
-    prefetch) and re-apply, so no update is lost. In memory the first save succeeds."""
-    for _ in range(attempts):
-        apply()
+    prefetch) and re-apply, so no update is lost. In memory the first save succeeds.
+    In an open cycle the cycle writes (and re-applies) with the other stages' states."""
+    apply()
+    if session.defer(event_id, apply, refetch):
+        return
+    for attempt in range(attempts):
+        if attempt:
+            apply()
         if session.save(event_id):
             return
         session.begin()

@@ -6,95 +6,198 @@ keeps: time-bucketed counters and sums, exact distinct sets capped at
 ``<namespace>:<kind>:<key>``, expiring ``ttl`` after its last write (the longest window
 of that entity kind), so Redis drops what no window can see any more.
 
-Per event: :meth:`RedisState.load` fetches the states of the event's entities in one
-pipelined round trip into the local tables the compiled step binds; the step computes
-and adds the event locally; after the decision :meth:`RedisState.save` writes them
-back with one Lua script that checks every version first and writes all or none. A
-version moved by another worker (concurrent events of one entity) makes ``save``
-return ``False``: the caller loads again, adds the event again and retries, so no
-update is lost; the decision itself was computed on the state before the other
-worker's event (counted in :attr:`RedisState.conflicts`). Two round trips per event.
+Per event, for every stage on Redis together (the features engine's
+:class:`RedisState`, the flows' and document reuse's :class:`RedisSession` tables, all
+on one :class:`SharedCycle`): before any stage reads, one pipelined round trip fetches
+the entities each stage said it wants for the event; the stages compute and change
+their states locally; after the decision one Lua script writes all the changed states
+back, checking every version first and writing all or none. A version moved by another
+worker (concurrent events of one entity) writes nothing: the cycle fetches the event's
+entities again (one round trip), every stage applies the event again, and the script
+runs again, so no update is lost; the decision itself was computed on the state before
+the other worker's event (counted in ``conflicts``). Two round trips per event, plus
+one per hop where a stage's next entities depend on what it read (the trading circle
+of the flows stage: its members are known only from the account's partners).
 
-The same script claims the event id (``<namespace>:seen:<event_id>``, kept
-``claim_ttl_s``): a duplicate of one event decided by two workers at the same instant
-is added to the state once; the second ``save`` writes nothing (counted in
-:attr:`RedisState.duplicates`). A later retry never gets this far: it is answered from
-the event store.
+The same script claims the event id (``<claims>:seen:<event_id>``, kept
+``claim_ttl_s``), once for all the stages: a duplicate of one event decided by two
+workers at the same instant is added to the states once; the second write writes
+nothing (counted in ``duplicates``). A later retry never gets this far: it is answered
+from the event store.
 
 States are pickles, authenticated with HMAC-SHA256 under a key of this deployment: a
-state that fails the check (written by anyone else) is refused, never unpickled.
+state that fails the check (written by anyone else) is refused, never unpickled. That
+is also why the circle's next hop is not walked inside Redis: a script cannot read the
+states it would walk.
 
-:class:`RedisSession` and its :class:`RedisStates` tables do the same for a stage's own
-entity states (money flows, document reuse): hashes ``{v, s}`` under
-``<namespace>:<kind>:<key>``, fetched per event in one pipelined round trip, the changed
-ones written back after the decision by the same checked script, the event id claimed
-per stage (``<namespace>:seen:<event_id>``).
+A stage's session used alone (tests, tooling) has a cycle of its own: it fetches when
+asked and writes when saved, the same checks and claim per stage.
 One Redis node (or a cluster without cross-slot scripts) is assumed: one event's keys
 go to one script.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import pickle
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
 import redis
 
+from fengkong.events import Event
 from fengkong.features.bounded import evict_least_recent
 from fengkong.features.state import EntityState, SnapshotMismatch
+from fengkong.features.state_cycle import (
+    ABSENT,
+    CLAIM_TTL_S,
+    SharedCycle,
+    StateTampered,
+    pack_state,
+    unpack_state,
+)
+
+__all__ = [
+    "CLAIM_TTL_S",
+    "RedisSession",
+    "RedisState",
+    "RedisStates",
+    "SharedCycle",
+    "StateTampered",
+]
 
 V = TypeVar("V")
 
 _MAGIC = b"fengkong-features-redis-v1\n"
-_MAC = 32
-
-# KEYS[1]: the event's claim ("" : none), then the entity hashes. ARGV[1]: the claim's
-# ttl in ms, then per entity (ttl_ms, expected version or "", state).
-# 1: written; 0: a version moved (nothing written); 2: the event was applied already.
-_CAS = """
-local claim = KEYS[1] ~= ''
-if claim and redis.call('EXISTS', KEYS[1]) == 1 then return 2 end
-for i = 2, #KEYS do
-  local v = redis.call('HGET', KEYS[i], 'v')
-  if (v or '') ~= ARGV[(i - 2) * 3 + 3] then return 0 end
-end
-if claim then redis.call('SET', KEYS[1], '1', 'PX', ARGV[1]) end
-for i = 2, #KEYS do
-  local b = (i - 2) * 3 + 1
-  local v = ARGV[b + 2]
-  redis.call('HSET', KEYS[i], 'v', v == '' and 1 or tonumber(v) + 1, 's', ARGV[b + 3])
-  local ttl = tonumber(ARGV[b + 1])
-  if ttl > 0 then redis.call('PEXPIRE', KEYS[i], ttl) end
-end
-return 1
-"""
-
-# How long an event id stays claimed: covers events in flight at once on several
-# workers (a retry after the commit is answered from the event store).
-CLAIM_TTL_S = 3600.0
 
 
-class StateTampered(ValueError):
-    """A state in Redis whose authentication tag does not match."""
+class RedisSession:
+    """:class:`~fengkong.features.state.StatesSession` on Redis: one stage's tables
+    (``<namespace>:<kind>:<key>``) on a :class:`SharedCycle`.
 
+    Alone (``from_url``), the session has a cycle of its own: :meth:`prefetch` fetches,
+    :meth:`save` writes the changed entities with the checked script (all or none, only
+    if no version moved) and claims the event id, so a duplicate decided by two workers
+    at once is added once. Made with :meth:`share`, several stages' sessions share one
+    cycle, which the pipeline opens before their reads and closes after their updates:
+    one fetch and one write per event for all of them. Reads of entities not fetched yet
+    cost a round trip each batch (``get_many``), so a stage says what it needs
+    (:meth:`want`, :meth:`prefetch`).
+    """
 
-def _pack(secret: bytes, state: Any) -> bytes:
-    body = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
-    return hmac.digest(secret, body, hashlib.sha256) + body
+    shared = True
 
+    def __init__(
+        self,
+        client: redis.Redis,
+        secret: bytes,
+        *,
+        namespace: str = "fk:s",
+        claim_ttl_s: float = CLAIM_TTL_S,
+        cycle: SharedCycle | None = None,
+    ) -> None:
+        self.client = client
+        self._secret = secret
+        self.namespace = namespace
+        self.cycle = cycle or SharedCycle(client, secret, namespace, claim_ttl_s)
 
-def _unpack(secret: bytes, blob: bytes) -> Any:
-    tag, body = blob[:_MAC], blob[_MAC:]
-    if not hmac.compare_digest(tag, hmac.digest(secret, body, hashlib.sha256)):
-        raise StateTampered("an entity state in Redis failed its authentication check")
-    return pickle.loads(body)
+    @classmethod
+    def from_url(cls, url: str, secret: bytes, **options: Any) -> RedisSession:
+        return cls(redis.Redis.from_url(url), secret, **options)
+
+    def share(self, namespace: str) -> RedisSession:
+        """A session of another stage under ``namespace``, on this session's cycle."""
+        return RedisSession(self.client, self._secret, namespace=namespace, cycle=self.cycle)
+
+    @property
+    def round_trips(self) -> int:
+        return self.cycle.round_trips
+
+    @property
+    def conflicts(self) -> int:
+        return self.cycle.conflicts
+
+    @property
+    def duplicates(self) -> int:
+        return self.cycle.duplicates
+
+    def name(self, kind: str, key: str) -> str:
+        return f"{self.namespace}:{kind}:{key}"
+
+    def table(self, kind: str, ttl_s: float = 0.0) -> RedisStates[Any]:
+        return RedisStates(
+            self.client, self._secret, kind, namespace=self.namespace, ttl_s=ttl_s, session=self
+        )
+
+    def want(self, wanted: Callable[[Event], Iterable[tuple[str, str]]]) -> None:
+        """The ``(kind, key)`` entities this stage reads for an event: fetched with the
+        other stages' when the cycle opens."""
+        self.cycle.want(lambda event: [self.name(k, key) for k, key in wanted(event)])
+
+    def begin(self) -> None:
+        """Forget the entities of the last event (in an open cycle: kept for the others)."""
+        if not self.cycle.held:
+            self.cycle.reset()
+
+    def prefetch(self, wanted: Iterable[tuple[str, str]]) -> None:
+        """Fetch the ``(kind, key)`` entities not cached yet, in one round trip."""
+        self.cycle.fetch([self.name(kind, key) for kind, key in wanted])
+
+    def fetch(self, names: Iterable[str]) -> None:
+        self.cycle.fetch(names)
+
+    def cached(self, names: list[str]) -> list[Any]:
+        """The states of ``names`` (``ABSENT`` for those Redis has not got)."""
+        cycle = self.cycle
+        cycle.fetch(names)
+        return [cycle.cache[n][1] for n in names]
+
+    def put(self, names_states: Mapping[str, tuple[float, Any]]) -> None:
+        """Change entities locally (written by :meth:`save` or the cycle); unread ones
+        are fetched first, for the version the write is checked against."""
+        cycle = self.cycle
+        cycle.fetch(names_states)
+        for name, (ttl_s, state) in names_states.items():
+            cycle.cache[name] = (cycle.cache[name][0], state)
+            cycle.dirty[name] = (ttl_s, state)
+
+    def forget(self, names: Iterable[str]) -> None:
+        for name in names:
+            self.cycle.cache.pop(name, None)
+            self.cycle.dirty.pop(name, None)
+
+    def defer(
+        self,
+        event_id: str,
+        apply: Callable[[], None],
+        refetch: Callable[[], Iterable[tuple[str, str]]] | None = None,
+    ) -> bool:
+        """In an open cycle: leave the event's write (and, after a conflict, ``apply``
+        again on the states of ``refetch``) to the cycle. ``False`` outside one."""
+        names = None if refetch is None else lambda: [self.name(k, key) for k, key in refetch()]
+        return self.cycle.defer((apply, names))
+
+    def save(self, event_id: str | None = None) -> bool:
+        """Write the changed entities if none moved since fetched; ``False`` if one did
+        (the cache is dropped: the caller begins again). ``event_id`` is claimed in the
+        same script; an id claimed before (a duplicate) writes nothing and is ``True``.
+        In an open cycle the write waits for its close (``True``)."""
+        if self.cycle.held:
+            return True
+        done = self.cycle.write(event_id)
+        self.cycle.reset()
+        return done != 0
+
+    def close(self) -> None:
+        self.client.close()
 
 
 class RedisState:
-    """A :class:`~fengkong.features.state.StateBackend` on Redis, shared by workers."""
+    """A :class:`~fengkong.features.state.StateBackend` on Redis, shared by workers.
+
+    The compiled step binds plain local tables; :meth:`load` fills them with the event's
+    entities from the session's cache (fetched then if the cycle did not already) and
+    :meth:`stage` hands them back to the session as changed; :meth:`save` also writes
+    them (alone) or leaves that to the open cycle.
+    """
 
     shared = True
 
@@ -105,22 +208,43 @@ class RedisState:
         *,
         namespace: str = "fk:f",
         ttl_s: Mapping[str, float] | None = None,
+        session: RedisSession | None = None,
     ) -> None:
         self.client = client
         self._secret = secret
-        self.namespace = namespace
+        self.session = session or RedisSession(client, secret, namespace=namespace)
+        self.namespace = self.session.namespace
         self.ttl_s: dict[str, float] = dict(ttl_s or {})
         self._tables: dict[str, dict[str, EntityState]] = {}
-        self._versions: dict[tuple[str, str], str] = {}
-        self._cas = client.register_script(_CAS)
-        self.claim_ttl_s = CLAIM_TTL_S
-        self.round_trips = 0
-        self.conflicts = 0
-        self.duplicates = 0
 
     @classmethod
     def from_url(cls, url: str, secret: bytes, **options: Any) -> RedisState:
         return cls(redis.Redis.from_url(url), secret, **options)
+
+    @classmethod
+    def on(cls, session: RedisSession, **options: Any) -> RedisState:
+        """The state under ``session``'s namespace, on its cycle."""
+        return cls(session.client, session._secret, session=session, **options)
+
+    @property
+    def round_trips(self) -> int:
+        return self.session.round_trips
+
+    @property
+    def conflicts(self) -> int:
+        return self.session.conflicts
+
+    @property
+    def duplicates(self) -> int:
+        return self.session.duplicates
+
+    @property
+    def claim_ttl_s(self) -> float:
+        return self.session.cycle.claim_ttl_s
+
+    @claim_ttl_s.setter
+    def claim_ttl_s(self, value: float) -> None:
+        self.session.cycle.claim_ttl_s = value
 
     def _key(self, kind: str, key: str) -> str:
         return f"{self.namespace}:{kind}:{key}"
@@ -130,51 +254,43 @@ class RedisState:
         """The local table of ``kind``: the entities of the event being decided."""
         return self._tables.setdefault(kind, {})
 
-    def load(self, wanted: Iterable[tuple[str, str]]) -> None:
-        """Fetch the ``(kind, key)`` states into the local tables (one round trip)."""
+    def load(self, wanted: Iterable[tuple[str, str]], *, fresh: bool = True) -> None:
+        """Fill the local tables with the ``(kind, key)`` states (one round trip, none
+        when the open cycle fetched them already). ``fresh``: outside a cycle, fetch
+        again what is cached (``False``: the caller has just fetched them)."""
         for table in self._tables.values():
             table.clear()
-        self._versions.clear()
         wanted = list(dict.fromkeys(wanted))
         if not wanted:
             return
-        pipe = self.client.pipeline(transaction=False)
-        for kind, key in wanted:
-            pipe.hmget(self._key(kind, key), "v", "s")
-        replies = pipe.execute()
-        self.round_trips += 1
-        for (kind, key), (version, blob) in zip(wanted, replies, strict=True):
-            self._versions[(kind, key)] = "" if version is None else version.decode()
-            if blob is not None:
-                self.table(kind)[key] = _unpack(self._secret, blob)
+        if fresh:
+            self.session.begin()  # alone: each load starts from what Redis has now
+        states = self.session.cached([self._key(kind, key) for kind, key in wanted])
+        for (kind, key), state in zip(wanted, states, strict=True):
+            if state is not ABSENT:
+                self.table(kind)[key] = state
+
+    def stage(self) -> None:
+        """Hand the local states (as the step left them) to the session, changed."""
+        self.session.put(
+            {
+                self._key(kind, key): (self.ttl_s.get(kind, 0.0), state)
+                for kind, table in self._tables.items()
+                for key, state in table.items()
+            }
+        )
+        for table in self._tables.values():
+            table.clear()
 
     def save(self, event_id: str | None = None) -> bool:
         """Write the local states back if no other worker moved them; ``False`` if one did.
 
         ``event_id``: the event these states add, claimed in the same script; when it
         was claimed before (a duplicate another worker applied) nothing is written and
-        the answer is ``True``.
+        the answer is ``True``. In an open cycle the write waits for its close.
         """
-        claim = "" if event_id is None else f"{self.namespace}:seen:{event_id}"
-        keys: list[str] = [claim]
-        args: list[Any] = [int(self.claim_ttl_s * 1000)]
-        for kind, table in self._tables.items():
-            ttl_ms = int(self.ttl_s.get(kind, 0) * 1000)
-            for key, state in table.items():
-                keys.append(self._key(kind, key))
-                args += [ttl_ms, self._versions.get((kind, key), ""), _pack(self._secret, state)]
-        if len(keys) == 1:
-            return True
-        self.round_trips += 1
-        done = int(self._cas(keys=keys, args=args))
-        if done in (1, 2):
-            self.duplicates += done == 2
-            for table in self._tables.values():
-                table.clear()
-            self._versions.clear()
-            return True
-        self.conflicts += 1
-        return False
+        self.stage()
+        return self.session.save(event_id)
 
     # -- several entities at once (tooling, tests) ------------------------------------
     def get_many(self, kind: str, keys: Iterable[str]) -> dict[str, EntityState]:
@@ -184,14 +300,16 @@ class RedisState:
         pipe = self.client.pipeline(transaction=False)
         for key in keys:
             pipe.hget(self._key(kind, key), "s")
-        return {k: _unpack(self._secret, b) for k, b in zip(keys, pipe.execute(), strict=True) if b}
+        return {
+            k: unpack_state(self._secret, b) for k, b in zip(keys, pipe.execute(), strict=True) if b
+        }
 
     def put_many(self, kind: str, states: Mapping[str, EntityState]) -> None:
         ttl_ms = int(self.ttl_s.get(kind, 0) * 1000)
         pipe = self.client.pipeline(transaction=True)
         for key, state in states.items():
             name = self._key(kind, key)
-            pipe.hset(name, mapping={"s": _pack(self._secret, state)})
+            pipe.hset(name, mapping={"s": pack_state(self._secret, state)})
             pipe.hincrby(name, "v", 1)
             if ttl_ms > 0:
                 pipe.pexpire(name, ttl_ms)
@@ -203,6 +321,7 @@ class RedisState:
         for k in keys:
             self.table(kind).pop(k, None)
         names = [self._key(kind, k) for k in keys]
+        self.session.forget(names)
         if names:
             self.client.delete(*names)
 
@@ -223,121 +342,7 @@ class RedisState:
             raise SnapshotMismatch("not a snapshot of this Redis feature state")
         for table in self._tables.values():
             table.clear()
-        self._versions.clear()
-
-    def close(self) -> None:
-        self.client.close()
-
-
-# What the session cache holds for an entity Redis has not got.
-_ABSENT: Any = object()
-
-
-class RedisSession:
-    """:class:`~fengkong.features.state.StatesSession` on Redis: one stage's tables and
-    the per-event cycle (fetch, change locally, write back checked).
-
-    The cache holds the entities fetched since :meth:`begin` with the version each had;
-    :meth:`save` writes the changed ones with the script of :class:`RedisState` (all or
-    none, only if no version moved) and claims the event id, so a duplicate decided by
-    two workers at once is added once. Reads of entities not prefetched cost a round
-    trip each batch (``get_many``), so a stage prefetches what it knows it needs.
-    """
-
-    shared = True
-
-    def __init__(
-        self,
-        client: redis.Redis,
-        secret: bytes,
-        *,
-        namespace: str = "fk:s",
-        claim_ttl_s: float = CLAIM_TTL_S,
-    ) -> None:
-        self.client = client
-        self._secret = secret
-        self.namespace = namespace
-        self.claim_ttl_s = claim_ttl_s
-        self._tables: dict[str, RedisStates[Any]] = {}
-        self._cache: dict[str, tuple[str, Any]] = {}
-        self._dirty: dict[str, tuple[float, Any]] = {}
-        self._cas = client.register_script(_CAS)
-        self.round_trips = 0
-        self.conflicts = 0
-        self.duplicates = 0
-
-    @classmethod
-    def from_url(cls, url: str, secret: bytes, **options: Any) -> RedisSession:
-        return cls(redis.Redis.from_url(url), secret, **options)
-
-    def table(self, kind: str, ttl_s: float = 0.0) -> RedisStates[Any]:
-        states: RedisStates[Any] = RedisStates(
-            self.client, self._secret, kind, namespace=self.namespace, ttl_s=ttl_s, session=self
-        )
-        self._tables[kind] = states
-        return states
-
-    def begin(self) -> None:
-        """Forget the entities of the last event (fetched or changed and not saved)."""
-        self._cache.clear()
-        self._dirty.clear()
-
-    def prefetch(self, wanted: Iterable[tuple[str, str]]) -> None:
-        """Fetch the ``(kind, key)`` entities not cached yet, in one round trip."""
-        self.fetch([self._tables[kind].prefix + key for kind, key in wanted])
-
-    def fetch(self, names: Iterable[str]) -> None:
-        missing = [n for n in dict.fromkeys(names) if n not in self._cache]
-        if not missing:
-            return
-        pipe = self.client.pipeline(transaction=False)
-        for name in missing:
-            pipe.hmget(name, "v", "s")
-        replies = pipe.execute()
-        self.round_trips += 1
-        for name, (version, blob) in zip(missing, replies, strict=True):
-            state = _ABSENT if blob is None else _unpack(self._secret, blob)
-            self._cache[name] = ("" if version is None else version.decode(), state)
-
-    def cached(self, names: list[str]) -> list[Any]:
-        """The states of ``names`` (``_ABSENT`` for those Redis has not got)."""
-        self.fetch(names)
-        return [self._cache[n][1] for n in names]
-
-    def put(self, names_states: Mapping[str, tuple[float, Any]]) -> None:
-        """Change entities locally (written by :meth:`save`); unread ones are fetched
-        first, for the version the write is checked against."""
-        self.fetch(names_states)
-        for name, (ttl_s, state) in names_states.items():
-            self._cache[name] = (self._cache[name][0], state)
-            self._dirty[name] = (ttl_s, state)
-
-    def forget(self, names: Iterable[str]) -> None:
-        for name in names:
-            self._cache.pop(name, None)
-            self._dirty.pop(name, None)
-
-    def save(self, event_id: str | None = None) -> bool:
-        """Write the changed entities if none moved since fetched; ``False`` if one did
-        (the cache is dropped: the caller begins again). ``event_id`` is claimed in the
-        same script; an id claimed before (a duplicate) writes nothing and is ``True``."""
-        if not self._dirty:
-            self.begin()
-            return True
-        claim = "" if event_id is None else f"{self.namespace}:seen:{event_id}"
-        keys: list[str] = [claim]
-        args: list[Any] = [int(self.claim_ttl_s * 1000)]
-        for name, (ttl_s, state) in self._dirty.items():
-            keys.append(name)
-            args += [int(ttl_s * 1000), self._cache[name][0], _pack(self._secret, state)]
-        self.round_trips += 1
-        done = int(self._cas(keys=keys, args=args))
-        self.begin()
-        if done == 0:
-            self.conflicts += 1
-            return False
-        self.duplicates += done == 2
-        return True
+        self.session.begin()
 
     def close(self) -> None:
         self.client.close()
@@ -388,14 +393,16 @@ class RedisStates(Generic[V]):
         names = [self.prefix + k for k in keys]
         if self.session is not None:
             states = self.session.cached(names)
-            return {k: s for k, s in zip(keys, states, strict=True) if s is not _ABSENT}
+            return {k: s for k, s in zip(keys, states, strict=True) if s is not ABSENT}
         pipe = self.client.pipeline(transaction=False)
         for name in names:
             pipe.hget(name, "s")
         self.round_trips += 1
         blobs = pipe.execute()
         return {
-            k: _unpack(self._secret, b) for k, b in zip(keys, blobs, strict=True) if b is not None
+            k: unpack_state(self._secret, b)
+            for k, b in zip(keys, blobs, strict=True)
+            if b is not None
         }
 
     def put_many(self, states: Mapping[str, V]) -> None:
@@ -408,7 +415,7 @@ class RedisStates(Generic[V]):
         pipe = self.client.pipeline(transaction=True)
         for key, state in states.items():
             name = self.prefix + key
-            pipe.hset(name, "s", _pack(self._secret, state))
+            pipe.hset(name, "s", pack_state(self._secret, state))
             pipe.hincrby(name, "v", 1)
             if ttl_ms > 0:
                 pipe.pexpire(name, ttl_ms)
@@ -439,7 +446,7 @@ class RedisStates(Generic[V]):
                 pipe.hget(name, "s")
             for name, blob in zip(chunk, pipe.execute(), strict=True):
                 if blob is not None:  # expired between the scan and the read
-                    yield name[cut:], _unpack(self._secret, blob)
+                    yield name[cut:], unpack_state(self._secret, blob)
 
     def bound(self, cap: int, last_seen: Callable[[V], float]) -> int:
         if cap <= 0 or len(self) <= cap:

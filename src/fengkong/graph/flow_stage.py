@@ -41,8 +41,9 @@ class FlowsStage:
     next hop; transfers, shop payments, draws and registrations build the circles.
 
     ``session``: where every per-account state lives (default: in memory). On a shared
-    session (Redis) the event's states are fetched in one round trip when it is read
-    (plus one per hop of the circle it reaches), written back once after the decision,
+    session (Redis) the event's states are fetched in one round trip before it is read,
+    with the other stages' when they share the cycle (plus one per hop of the circle it
+    reaches), written back once after the decision (with theirs),
     and only the events this worker decides are added: those it follows from the log
     or rebuilds from are in the shared state already.
     """
@@ -62,6 +63,12 @@ class FlowsStage:
         self.pass_ons = PassOns(WEEK_S, table("pass_on", WEEK_S))
         self.circles = TradeCircles(session=self.session)
         self.max_entities = 0  # receiving accounts kept; 0: no cap
+        self.session.want(self._wanted)  # fetched with the other stages' (shared cycle)
+
+    @property
+    def cycle(self) -> object | None:
+        """The shared session's per-event cycle (``None`` in memory)."""
+        return getattr(self.session, "cycle", None)
 
     def _wanted(self, event: Event) -> list[tuple[str, str]]:
         """The states the event reads or changes first (its account's and its payee's)."""
