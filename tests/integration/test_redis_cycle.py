@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from fengkong.decisions import DecisionContext
@@ -22,12 +23,14 @@ __all__ = ["redis_session", "redis_url"]
 SECRET = "redis-cycle-secret-012345"
 
 
-def _transfer(n: int, sender: str, payee: str, device: str = "d-x") -> Event:
-    return parse_event(
-        {"event_id": f"t{n}", "type": "transfer", "user_id": sender, "amount": "250",
-         "occurred_at": f"2026-11-20T10:{n:02d}:00+08:00", "device": {"device_id": device},
-         "counterparty": {"account_id": payee}}
-    )  # fmt: skip
+def _raw_transfer(n: int, sender: str, payee: str) -> dict[str, Any]:
+    return {"event_id": f"t{n}", "type": "transfer", "user_id": sender, "amount": "250",
+            "occurred_at": f"2026-11-20T10:{n:02d}:00+08:00", "device": {"device_id": "d-x"},
+            "counterparty": {"account_id": payee}}  # fmt: skip
+
+
+def _transfer(n: int, sender: str, payee: str) -> Event:
+    return parse_event(_raw_transfer(n, sender, payee))
 
 
 def _upload(n: int, user: str, image: str) -> Event:
@@ -88,6 +91,15 @@ def test_every_stage_on_redis_costs_one_fetch_and_one_write_per_event(
     written = {k.decode().rsplit(":", 1)[0] for k in cycle.client.scan_iter(match="fk:*")}
     # Feature, flow and document states were all written (with the one claim per event).
     assert {"fk:f:user", "fk:s:flows:inflow", "fk:s:documents:image", "fk:seen"} <= written
+    # In a unit the next event's states come back with the write: n + 1 round trips.
+    before = cycle.round_trips
+    unit = [_raw_transfer(10 + n, f"s{n}", "mule") for n in range(5)]  # no circle yet
+    answers = rt.engine.decide_many([rt.engine.accept(e) for e in unit])
+    assert cycle.round_trips - before == len(unit) + 1 and cycle.conflicts == 0
+    # ... and they were current: the last saw x and the four senders before it.
+    stored = rt.store.decision(answers[-1]["event_id"])
+    assert stored is not None
+    assert orjson.loads(stored[1])["features"]["cp_account.senders_24h"] == 5
 
 
 def test_concurrent_events_of_one_entity_lose_no_update_in_any_stage(
@@ -118,3 +130,18 @@ def test_a_duplicate_decided_by_two_workers_at_once_is_added_once_in_every_stage
     assert probe.features["user.received_transfers_24h"] == 1  # flows: once, not twice
     probe = _run(b, _upload(2, "u2", "fp:img1"))
     assert probe.features["document.other_accounts_30d"] == 1
+
+
+def test_a_write_refused_with_the_next_event_fetched_behind_it_loses_nothing(
+    workers: list[Runtime],
+) -> None:
+    a, b = workers
+    _, ctx = a.engine.pipeline.decide(_transfer(1, "x", "mule"))
+    _run(b, _transfer(2, "y", "mule"))  # B moves the mule's states meanwhile
+    following = _transfer(3, "z", "mule")
+    a.engine.pipeline.apply(ctx, following)  # refused, redone; z's fetch is not kept
+    assert _cycle(a).conflicts == 1
+    probe = _run(a, following)
+    assert probe.features["cp_account.senders_24h"] == 2  # x and y
+    probe = _run(b, _transfer(4, "mule", "out"))
+    assert probe.features["user.received_transfers_24h"] == 3

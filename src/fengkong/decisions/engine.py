@@ -234,12 +234,14 @@ class Engine:
         """Grows with every failed decision or commit (the state it invalidated)."""
         return self._failures + (self._committer.epoch if self._committer else 0)
 
-    def _evaluate(self, item: Accepted) -> tuple[DecisionDict, DecisionRecord]:
+    def _evaluate(
+        self, item: Accepted, following: Accepted | None = None
+    ) -> tuple[DecisionDict, DecisionRecord]:
         decision, ctx = self.pipeline.decide(item.event)
         if self.challenger is not None and decision.challenge is not None:
             decision = self.challenger.issue(item.event, decision)
         out = self._record(item, decision, ctx)
-        self.pipeline.apply(ctx)
+        self.pipeline.apply(ctx, None if following is None else following.event)
         if self.follower is not None:
             self.follower.applied(item.event.event_id)
         return out
@@ -305,11 +307,13 @@ class Engine:
         previous: dict[str, DecisionDict | None],
         items: Sequence[Accepted],
     ) -> None:
-        for item in items:
+        for n, item in enumerate(items):
             event_id = item.event.event_id
             known = previous.get(event_id) or batch.answers.get(event_id)
             if known is None:
-                known, record = self._evaluate(item)
+                # The next event of the slice: its states may come with this one's write.
+                following = items[n + 1] if n + 1 < len(items) else None
+                known, record = self._evaluate(item, following)
                 batch.answers[event_id] = known
                 batch.records.append(record)
             elif (inflight := self._inflight.get(event_id)) and (pending := inflight[2]):

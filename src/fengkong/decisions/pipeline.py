@@ -152,12 +152,16 @@ class Pipeline:
         )
         return decision, ctx
 
-    def apply(self, ctx: DecisionContext) -> None:
-        """Add the event of ``ctx`` (read by :meth:`decide`) to every stage's state."""
+    def apply(self, ctx: DecisionContext, following: Event | None = None) -> None:
+        """Add the event of ``ctx`` (read by :meth:`decide`) to every stage's state.
+
+        ``following``: the event to be decided next, if known: a remote state may
+        fetch its entities with this event's write (one round trip for both).
+        """
         for update in self._updates:
             update(ctx)
         for cycle in self._cycles:
-            cycle.close_event(ctx.event.event_id)
+            cycle.close_event(ctx.event.event_id, following)
 
     def evaluate(self, event: Event) -> tuple[Decision, DecisionContext]:
         """Decide on ``event`` and update the stages' state with it."""

@@ -122,11 +122,12 @@ class EventCycle(Protocol):
     """Per-event I/O that several stages' remote states share (the ``cycle`` attribute
     of a stage, the same object for all of them): :meth:`open_event` before the stages
     read (fetch every stage's entities of the event at once), :meth:`close_event`
-    after their updates (write all their changes at once)."""
+    after their updates (write all their changes at once; ``following``: the event
+    decided next, whose entities may come back with the write)."""
 
     def open_event(self, event: Event) -> None: ...
 
-    def close_event(self, event_id: str) -> None: ...
+    def close_event(self, event_id: str, following: Event | None = None) -> None: ...
 
 
 class StatefulStage(Stage, Protocol):

@@ -15,9 +15,12 @@ back, checking every version first and writing all or none. A version moved by a
 worker (concurrent events of one entity) writes nothing: the cycle fetches the event's
 entities again (one round trip), every stage applies the event again, and the script
 runs again, so no update is lost; the decision itself was computed on the state before
-the other worker's event (counted in ``conflicts``). Two round trips per event, plus
-one per hop where a stage's next entities depend on what it read (the trading circle
-of the flows stage: its members are known only from the account's partners).
+the other worker's event (counted in ``conflicts``). Two round trips per event, or one
+within a unit of events decided together: the next event's fetch rides behind the
+script, in the same pipeline (``Pipeline.apply(ctx, following)``), so a unit of n
+events costs n + 1. Plus one per hop where a stage's next entities depend on what it
+read (the trading circle of the flows stage: its members are known only from the
+account's partners; a script cannot walk them, see below).
 
 The same script claims the event id (``<claims>:seen:<event_id>``, kept
 ``claim_ttl_s``), once for all the stages: a duplicate of one event decided by two
@@ -28,7 +31,7 @@ from the event store.
 States are pickles, authenticated with HMAC-SHA256 under a key of this deployment: a
 state that fails the check (written by anyone else) is refused, never unpickled. That
 is also why the circle's next hop is not walked inside Redis: a script cannot read the
-states it would walk.
+pickled states it would walk.
 
 A stage's session used alone (tests, tooling) has a cycle of its own: it fetches when
 asked and writes when saved, the same checks and claim per stage.
