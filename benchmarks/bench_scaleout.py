@@ -1,13 +1,15 @@
 """Scale-out benchmark: embedded vs PostgreSQL + Redis, 1 and 2 workers, over HTTP.
 
-    python benchmarks/bench_scaleout.py --concurrency 8 32 --seconds 10
+    python benchmarks/bench_scaleout.py --concurrency 8 32 --seconds 8 --repeat 3
 
 Starts a throwaway PostgreSQL cluster and redis-server (tests/servers.py), then for
 each configuration a real ``fengkong serve`` (``--workers N``), and drives it with the
 load generator of bench_http.py (its own process) at each concurrency: decisions/s and
-p99 from the client side, durable writes included. Also prints the Redis commands the
-server sent per decision (INFO stats) and the Redis round trips per decision of the
-feature state, counted in-process on the same kind of events.
+p99 from the client side, durable writes included, ``--repeat`` runs per row (each
+printed with the load average, then the medians). Also prints the Redis commands the
+server sent per decision (INFO stats) and the Redis round trips per decision of all the
+Redis-backed stages (one cycle), counted in-process on the same kind of events decided
+one at a time and in units of 8 and 32 (as a server's group of concurrent requests).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -68,8 +71,10 @@ def _loadgen(port: int, concurrency: int, seconds: float, tag: str, total: int) 
     return result
 
 
-def _round_trips(pg: str, redis_url: str, n: int) -> dict[str, float]:
-    """Redis round trips per decision of each Redis-backed stage, in-process."""
+def _round_trips(pg: str, redis_url: str, n: int, unit: int) -> float:
+    """Redis round trips per decision of all the Redis-backed stages together (one
+    cycle), in-process, deciding ``unit`` events at a time (a server's unit is the
+    requests that arrived together: 1 when they come one by one)."""
     import orjson
 
     from fengkong.runtime import build_runtime
@@ -84,24 +89,51 @@ def _round_trips(pg: str, redis_url: str, n: int) -> dict[str, float]:
         )
         rt = build_runtime(settings)
         try:
-            for e in events(n, prefix="rt"):
-                rt.engine.decide(orjson.dumps(e))
-            trips: dict[str, float] = {}
-            for stage in rt.engine.pipeline.stages:
-                engine = getattr(stage, "engine", None)
-                state = getattr(engine, "state", None) or getattr(stage, "session", None)
-                count = getattr(state, "round_trips", None)
-                if isinstance(count, int):
-                    trips[stage.name] = count / n
-            return trips
+            raws = [orjson.dumps(e) for e in events(n, prefix=f"rt{unit}-")]
+            for start in range(0, n, unit):
+                rt.engine.decide_many([rt.engine.accept(r) for r in raws[start : start + unit]])
+            stages = rt.engine.pipeline.stages
+            cycles = {id(c): c for s in stages if (c := getattr(s, "cycle", None)) is not None}
+            return sum(int(c.round_trips) for c in cycles.values()) / n
         finally:
             rt.close()
+
+
+def _median(values: list[float]) -> float:
+    return float(statistics.median(values))
+
+
+def _measure(
+    port: int, c: int, args: argparse.Namespace, tag: str, client: redis.Redis, on_redis: bool
+) -> list[dict[str, Any]]:
+    """``args.repeat`` runs at concurrency ``c`` after one warm-up, each printed."""
+    if args.warmup:
+        _loadgen(port, c, args.warmup, f"w{tag}", args.max_requests)
+    runs = []
+    for r in range(args.repeat):
+        before = int(client.info("stats")["total_commands_processed"])
+        res = _loadgen(port, c, args.seconds, f"c{tag}{r}", args.max_requests)
+        res["commands"] = (int(client.info("stats")["total_commands_processed"]) - before) / max(
+            res["requests"], 1
+        )
+        res["load"] = os.getloadavg()[0]
+        note = f", {res['commands']:.1f} Redis commands/decision" if on_redis else ""
+        print(
+            f"    run {r + 1}: {res['rps']:,.0f} decisions/s, p99 {res['p99_ms']:.1f} ms "
+            f"({res['requests']:,} requests, {res['errors']} errors{note}, "
+            f"load {res['load']:.1f})"
+        )
+        for why, count in res.get("error_kinds", {}).items():
+            print(f"        {count:>6} x {why}")
+        runs.append(res)
+    return runs
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--concurrency", type=int, nargs="+", default=[8, 32])
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--repeat", type=int, default=1, help="runs per row (median shown)")
     parser.add_argument("--max-requests", type=int, default=20_000)
     parser.add_argument("--warmup", type=float, default=2.0)
     args = parser.parse_args()
@@ -118,6 +150,7 @@ def main() -> None:
             ("postgres+redis", 2, None),
         ]
         print(f"cpus: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}")
+        rows = []
         for n, (name, workers, env) in enumerate(configs):
             if env is None:
                 client.flushall()
@@ -131,30 +164,31 @@ def main() -> None:
             server = _serve(Path(tmp) / f"s{n}.db", port, workers, env)
             try:
                 for level, c in enumerate(args.concurrency):
-                    if args.warmup:
-                        _loadgen(port, c, args.warmup, f"w{n}{level}", args.max_requests)
-                    before = int(client.info("stats")["total_commands_processed"])
-                    res = _loadgen(port, c, args.seconds, f"c{n}{level}", args.max_requests)
-                    cmds = int(client.info("stats")["total_commands_processed"]) - before
-                    redis_note = (
-                        f", {cmds / max(res['requests'], 1):.1f} Redis commands/decision"
-                        if "STATE__BACKEND" in "".join(env)
-                        else ""
-                    )
-                    print(
-                        f"{name:<15} workers {workers} concurrency {c:>3}: "
-                        f"{res['rps']:,.0f} decisions/s, p99 {res['p99_ms']:.1f} ms "
-                        f"({res['requests']:,} requests, {res['errors']} errors{redis_note})"
-                    )
-                    for why, count in res.get("error_kinds", {}).items():
-                        print(f"    {count:>6} x {why}")
+                    print(f"{name} workers {workers} concurrency {c}:")
+                    on_redis = "FENGKONG_STATE__BACKEND" in env
+                    runs = _measure(port, c, args, f"{n}{level}", client, on_redis)
+                    rows.append((name, workers, c, on_redis, runs))
             finally:
                 server.terminate()
                 server.wait(30)
-        client.flushall()
-        trips = _round_trips(pg, rurl, 300)
-        each = ", ".join(f"{name} {t:.2f}" for name, t in trips.items())
-        print(f"Redis round trips per decision: {sum(trips.values()):.2f} ({each})")
+        print(f"medians of {args.repeat}:")
+        for name, workers, c, on_redis, runs in rows:
+            note = (
+                f", {_median([r['commands'] for r in runs]):.1f} Redis commands/decision"
+                if on_redis
+                else ""
+            )
+            print(
+                f"{name:<15} workers {workers} concurrency {c:>3}: "
+                f"{_median([r['rps'] for r in runs]):,.0f} decisions/s, "
+                f"p99 {_median([r['p99_ms'] for r in runs]):.1f} ms "
+                f"({_median([r['errors'] for r in runs]):.0f} errors{note}, "
+                f"load {_median([r['load'] for r in runs]):.1f})"
+            )
+        for unit in (1, 8, 32):
+            client.flushall()
+            trips = _round_trips(pg, rurl, 320, unit)
+            print(f"Redis round trips per decision, units of {unit:>2}: {trips:.2f}")
 
 
 if __name__ == "__main__":
