@@ -134,6 +134,7 @@ def test_kill_9_of_a_worker_under_load_loses_nothing(
         total, answered = 400, set()
         lock = threading.Lock()
         refused: list[str] = []
+        answered_at: list[float] = []
 
         def client(part: int) -> None:
             with httpx.Client(base_url=base, headers=AUTH) as http:
@@ -147,6 +148,7 @@ def test_kill_9_of_a_worker_under_load_loses_nothing(
                         if r.status_code == 200:
                             with lock:
                                 answered.add(i)
+                                answered_at.append(time.monotonic())
                             break
                         refused.append(f"{r.status_code} {r.text[:200]}")
                         time.sleep(0.05)
@@ -159,18 +161,38 @@ def test_kill_9_of_a_worker_under_load_loses_nothing(
             time.sleep(0.01)
         victim = psutil.Process(proc.pid).children()[0]
         os.kill(victim.pid, signal.SIGKILL)
+        killed_at = time.monotonic()
         after_kill = len(answered)
         for t in threads:
             t.join(120)
         assert len(answered) == total, refused[:5]
         assert after_kill < total
+        # The other worker kept answering while the dead one was being replaced.
+        assert any(killed_at < t <= killed_at + 2.0 for t in answered_at)
+        # Every event is in the shared feature state once: a probe per user, on
+        # whichever worker, sees all 8 of its payments (none lost, none doubled).
+        with httpx.Client(base_url=base, headers=AUTH) as http:
+            for user in range(50):
+                probe = {**_event(user), "event_id": f"probe{user}",
+                         "occurred_at": "2026-11-20T10:00:00+08:00"}  # fmt: skip
+                assert http.post("/v1/events", json=probe, timeout=30).status_code == 200
     finally:
         proc.terminate()
         proc.wait(30)
     with psycopg.connect(pg_url) as conn:
         row = conn.execute("SELECT COUNT(*), COUNT(DISTINCT event_id) FROM events").fetchone()
         decisions = conn.execute("SELECT COUNT(*) FROM decisions").fetchone()
-    assert row == (total, total) and decisions == (total,)
+    assert row == (total + 50, total + 50) and decisions == (total + 50,)
+    store = PostgresStore(pg_url, pool_size=1)
+    try:
+        sums = []
+        for user in range(50):
+            stored = store.decision(f"probe{user}")
+            assert stored is not None
+            sums.append(orjson.loads(stored[1])["features"]["user.amount_sum_24h"])
+    finally:
+        store.close()
+    assert sums == [8 * 12.5] * 50
 
 
 def _wait_workers(proc: subprocess.Popen[bytes], base: str, n: int) -> None:
