@@ -80,7 +80,9 @@ class SharedCycle:
     with one checked script, which claims the event id once for all of them: one write
     round trip. When another worker moved one of them meanwhile, the cache is fetched
     again (one round trip for every stage's entities) and each stage's change is applied
-    again (the ``redo`` it left with :meth:`defer`), so no update is lost.
+    again (the ``redo`` it left with :meth:`defer`), so no update is lost. Given the
+    event decided next (``following``, the next of a unit), the write carries its fetch
+    in the same pipeline, behind the script: a unit of n events costs n + 1 round trips.
 
     Outside an open cycle (a stage used alone, tests, tooling) nothing is deferred: each
     session fetches when asked and writes when saved.
