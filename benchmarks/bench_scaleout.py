@@ -10,6 +10,7 @@ printed with the load average, then the medians). Also prints the Redis commands
 server sent per decision (INFO stats) and the Redis round trips per decision of all the
 Redis-backed stages (one cycle), counted in-process on the same kind of events decided
 one at a time and in units of 8 and 32 (as a server's group of concurrent requests).
+``--in-process-only``: the state's own cost, in-process, in memory vs on Redis.
 """
 
 from __future__ import annotations
@@ -107,6 +108,57 @@ def _round_trips(pg: str, redis_url: str, n: int, unit: int) -> float:
             rt.close()
 
 
+def _in_process(redis_url: str | None, unit: int, n: int = 640) -> tuple[float, float]:
+    """(ms per decision, kB sent to Redis per decision) deciding ``n`` events in units of
+    ``unit`` in-process on the embedded store (commits off: the state's cost alone),
+    with the state in memory (``redis_url`` None) or on Redis."""
+    import orjson
+
+    from fengkong.runtime import build_runtime
+    from fengkong.settings import Settings
+
+    client = None if redis_url is None else redis.Redis.from_url(redis_url)
+    with tempfile.TemporaryDirectory() as tmp:
+        state = {} if redis_url is None else {"backend": "redis", "redis_url": redis_url}
+        settings = Settings(
+            db_path=Path(tmp) / "ip.db",
+            token_secret=SECRET,
+            snapshots=False,
+            durable=False,
+            state=state,  # type: ignore[arg-type]
+        )
+        rt = build_runtime(settings)
+        try:
+            items = [rt.engine.accept(orjson.dumps(e)) for e in events(n, prefix=f"ip{unit}-")]
+            sent = 0 if client is None else int(client.info("stats")["total_net_input_bytes"])
+            started = time.perf_counter()
+            for start in range(0, n, unit):
+                rt.engine.decide_many(items[start : start + unit])
+            ms = (time.perf_counter() - started) / n * 1000
+            if client is not None:
+                sent = int(client.info("stats")["total_net_input_bytes"]) - sent
+            return ms, sent / n / 1000
+        finally:
+            rt.close()
+
+
+def _in_process_rows(redis_url: str, repeat: int) -> None:
+    client = redis.Redis.from_url(redis_url)
+    for unit in (1, 32):
+        memory, shared, sent = [], [], []
+        for _ in range(repeat):
+            memory.append(_in_process(None, unit)[0])
+            client.flushall()
+            ms, kb = _in_process(redis_url, unit)
+            shared.append(ms)
+            sent.append(kb)
+        print(
+            f"in process, units of {unit:>2}: state in memory {_median(memory):.2f} ms/decision, "
+            f"on Redis {_median(shared):.2f} ms/decision ({_median(sent):.1f} kB sent to Redis "
+            f"per decision; load {os.getloadavg()[0]:.1f})"
+        )
+
+
 def _median(values: list[float]) -> float:
     return float(statistics.median(values))
 
@@ -144,7 +196,17 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="runs per row (median shown)")
     parser.add_argument("--max-requests", type=int, default=20_000)
     parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument(
+        "--in-process-only",
+        action="store_true",
+        help="only the in-process cost of the state, in memory vs on Redis (no HTTP)",
+    )
     args = parser.parse_args()
+    if args.in_process_only:
+        with redis_server() as rurl:
+            print(f"cpus: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}")
+            _in_process_rows(rurl, args.repeat)
+        return
 
     with (
         postgres_server(fsync=True) as pg,

@@ -145,3 +145,15 @@ def test_a_write_refused_with_the_next_event_fetched_behind_it_loses_nothing(
     assert probe.features["cp_account.senders_24h"] == 2  # x and y
     probe = _run(b, _transfer(4, "mule", "out"))
     assert probe.features["user.received_transfers_24h"] == 3
+
+
+def test_scripts_flushed_from_redis_are_loaded_again(workers: list[Runtime]) -> None:
+    rt = workers[0]
+    unit = [_raw_transfer(n, f"s{n}", "mule") for n in range(3)]
+    rt.engine.decide_many([rt.engine.accept(e) for e in unit])
+    _cycle(rt).client.script_flush()  # a restarted Redis has no scripts
+    more = [_raw_transfer(n, f"s{n}", "mule") for n in range(3, 6)]
+    answers = rt.engine.decide_many([rt.engine.accept(e) for e in more])
+    stored = rt.store.decision(answers[-1]["event_id"])
+    assert stored is not None
+    assert orjson.loads(stored[1])["features"]["cp_account.senders_24h"] == 5

@@ -40,6 +40,18 @@ end
 return 1
 """
 
+# KEYS: entity hashes; the reply: each one's version and state (nil: none), flat. One
+# command for all of them: packing and parsing a command per entity cost the client more.
+_READ = """
+local out = {}
+for i = 1, #KEYS do
+  local r = redis.call('HMGET', KEYS[i], 'v', 's')
+  out[2 * i - 1] = r[1]
+  out[2 * i] = r[2]
+end
+return out
+"""
+
 # How long an event id stays claimed: covers events in flight at once on several
 # workers (a retry after the commit is answered from the event store).
 CLAIM_TTL_S = 3600.0
@@ -103,6 +115,7 @@ class SharedCycle:
         # The event whose entities the last write fetched on its way (see close_event).
         self._ahead: Event | None = None
         self._cas = client.register_script(_CAS)
+        self._read = client.register_script(_READ)
         self.round_trips = 0
         self.conflicts = 0
         self.duplicates = 0
@@ -171,14 +184,15 @@ class SharedCycle:
         missing = [n for n in dict.fromkeys(names) if n not in self.cache]
         if not missing:
             return
-        pipe = self.client.pipeline(transaction=False)
-        for name in missing:
-            pipe.hmget(name, "v", "s")
-        replies = pipe.execute()
         self.round_trips += 1
-        for name, (version, blob) in zip(missing, replies, strict=True):
-            state = ABSENT if blob is None else unpack_state(self.secret, blob)
-            self.cache[name] = ("" if version is None else version.decode(), state)
+        self._cache_replies(missing, self._read(keys=missing))
+
+    def _cache_replies(self, names: list[str], flat: list[Any]) -> None:
+        """Cache what the read script returned for ``names``: (version, state) each."""
+        secret, cache = self.secret, self.cache
+        for name, version, blob in zip(names, flat[0::2], flat[1::2], strict=True):
+            state = ABSENT if blob is None else unpack_state(secret, blob)
+            cache[name] = ("" if version is None else version.decode(), state)
 
     def write(self, event_id: str | None, following: Event | None = None) -> int:
         """The changed entities, if none moved since fetched: 1 written (or nothing to
@@ -208,20 +222,21 @@ class SharedCycle:
         names = list(dict.fromkeys(self._names(following)))
         pipe = self.client.pipeline(transaction=False)
         pipe.evalsha(self._cas.sha, len(keys), *keys, *args)
-        for name in names:
-            pipe.hmget(name, "v", "s")
+        if names:
+            pipe.evalsha(self._read.sha, len(names), *names)
         replies = pipe.execute(raise_on_error=False)
         self.round_trips += 1
-        if isinstance(replies[0], NoScriptError):  # Redis restarted: load it, write alone
+        if isinstance(replies[0], NoScriptError):  # not loaded yet: load it, write alone
             self.round_trips += 1
             return int(self._cas(keys=keys, args=args))
-        for reply in replies:
-            if isinstance(reply, Exception):
-                raise reply
+        if isinstance(replies[0], Exception):
+            raise replies[0]
         done = int(replies[0])
-        if done != 0:  # not refused: what was read behind the script is current
-            for name, (version, blob) in zip(names, replies[1:], strict=True):
-                state = ABSENT if blob is None else unpack_state(self.secret, blob)
-                self.cache[name] = ("" if version is None else version.decode(), state)
+        # Not refused: what was read behind the script is current (a read refused as
+        # NOSCRIPT is left to the next event's open, which loads the script).
+        if done != 0 and names and not isinstance(replies[1], NoScriptError):
+            if isinstance(replies[1], Exception):
+                raise replies[1]
+            self._cache_replies(names, replies[1])
             self._ahead = following
         return done
