@@ -6,8 +6,9 @@ Starts a throwaway PostgreSQL cluster and redis-server (tests/servers.py), then 
 each configuration a real ``fengkong serve`` (``--workers N``), and drives it with the
 load generator of bench_http.py (its own process) at each concurrency: decisions/s and
 p99 from the client side, durable writes included, ``--repeat`` runs per row (each
-printed with the load average, then the medians). Also prints the Redis commands the
-server sent per decision (INFO stats) and the Redis round trips per decision of all the
+printed with the load average, then the medians). Also prints the Redis commands run
+per decision (INFO stats: the calls inside scripts count too, so this is Redis's work,
+not what the client sent) and the Redis round trips per decision of all the
 Redis-backed stages (one cycle), counted in-process on the same kind of events decided
 one at a time and in units of 8 and 32 (as a server's group of concurrent requests).
 ``--in-process-only``: the state's own cost, in-process, in memory vs on Redis.
@@ -177,7 +178,7 @@ def _measure(
             res["requests"], 1
         )
         res["load"] = os.getloadavg()[0]
-        note = f", {res['commands']:.1f} Redis commands/decision" if on_redis else ""
+        note = f", {res['commands']:.1f} Redis commands run/decision" if on_redis else ""
         print(
             f"    run {r + 1}: {res['rps']:,.0f} decisions/s, p99 {res['p99_ms']:.1f} ms "
             f"({res['requests']:,} requests, {res['errors']} errors{note}, "
@@ -244,7 +245,7 @@ def main() -> None:
         print(f"medians of {args.repeat}:")
         for name, workers, c, on_redis, runs in rows:
             note = (
-                f", {_median([r['commands'] for r in runs]):.1f} Redis commands/decision"
+                f", {_median([r['commands'] for r in runs]):.1f} Redis commands run/decision"
                 if on_redis
                 else ""
             )

@@ -2,18 +2,19 @@
 
 The interface is deliberately small: ``table(kind)`` gives a mutable mapping from an
 entity key (``"u-1"``, a device key, ``"223.104.3.0/24"``) to that entity's state, a
-plain list ``[last_ts, slot, slot, ...]`` with one slot per accumulator. A Redis
-implementation keeps one hash per entity (fields = slots, buckets as mergeable counters,
-sums and sums of squares, distinct sets as a HyperLogLog per bucket) and fetches the
-states of one event's entities in one pipelined round trip before computing, writing
-them back after; the accumulators do not change.
+plain list ``[last_ts, slot, slot, ...]`` with one slot per accumulator. The Redis
+implementation (``state_redis.RedisState``) keeps one hash per entity (a version and
+the list, pickled and authenticated) and fetches the states of one event's entities in
+one round trip before computing, writing them back after; the accumulators do not
+change.
 
 :class:`EntityStates` is the same idea for a stage's own per-entity memory outside the
 features engine (money flows per receiving account, document reuse per image): get and
 put by entity key, :class:`MemoryStates` in memory, ``state_redis.RedisStates`` on Redis.
 A stage makes its tables from a :class:`StatesSession` (:class:`MemorySession`, or
 ``state_redis.RedisSession``): the session fetches one event's entities of every table
-in one round trip and writes back the changed ones in one script, after the decision.
+in one round trip and writes back the changed ones in one script, after the decision;
+the sessions of several stages share one such cycle (``state_cycle.SharedCycle``).
 
 Snapshots are pickles of plain data. Load only snapshots this process family wrote
 (a pickle from an untrusted source can run code): they are a local restart aid, not an

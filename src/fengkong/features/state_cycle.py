@@ -1,5 +1,5 @@
 """The per-event Redis cycle that every stage on Redis shares (``state.backend =
-"redis"``): one pipelined fetch of the event's entities before the stages read, one
+"redis"``): one fetch (a read script) of the event's entities before the stages read, one
 checked Lua script writing their changes after the decision (see
 :mod:`fengkong.features.state_redis` for the layout).
 """
@@ -86,9 +86,9 @@ class SharedCycle:
     """The Redis traffic of one event, for every stage whose states are on Redis.
 
     :meth:`open_event` (the pipeline, before any stage reads) fetches the entities each
-    stage said it wants for the event (:meth:`want`), all of them in one pipelined round
-    trip; the stages then read from the cache and change entities locally (``put``).
-    :meth:`close_event` (after every stage's update) writes all the changed entities
+    stage said it wants for the event (:meth:`want`), all of them in one round trip (one
+    read script); the stages then read from the cache and change entities locally
+    (``put``). :meth:`close_event` (after every stage's update) writes all the changed entities
     with one checked script, which claims the event id once for all of them: one write
     round trip. When another worker moved one of them meanwhile, the cache is fetched
     again (one round trip for every stage's entities) and each stage's change is applied

@@ -8,7 +8,7 @@ of that entity kind), so Redis drops what no window can see any more.
 
 Per event, for every stage on Redis together (the features engine's
 :class:`RedisState`, the flows' and document reuse's :class:`RedisSession` tables, all
-on one :class:`SharedCycle`): before any stage reads, one pipelined round trip fetches
+on one :class:`SharedCycle`): before any stage reads, one round trip (a read script) fetches
 the entities each stage said it wants for the event; the stages compute and change
 their states locally; after the decision one Lua script writes all the changed states
 back, checking every version first and writing all or none. A version moved by another
