@@ -88,9 +88,9 @@ class SharedCycle:
     :meth:`open_event` (the pipeline, before any stage reads) fetches the entities each
     stage said it wants for the event (:meth:`want`), all of them in one round trip (one
     read script); the stages then read from the cache and change entities locally
-    (``put``). :meth:`close_event` (after every stage's update) writes all the changed entities
-    with one checked script, which claims the event id once for all of them: one write
-    round trip. When another worker moved one of them meanwhile, the cache is fetched
+    (``put``). :meth:`close_event` (after every stage's update) writes all the changed
+    entities with one checked script, which claims the event id once for all of them:
+    one write round trip. When another worker moved one of them meanwhile, the cache is fetched
     again (one round trip for every stage's entities) and each stage's change is applied
     again (the ``redo`` it left with :meth:`defer`), so no update is lost. Given the
     event decided next (``following``, the next of a unit), the write carries its fetch
