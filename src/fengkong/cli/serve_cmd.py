@@ -163,10 +163,15 @@ def _publish_verdict(checking: BackgroundCheck, verdict: Path) -> None:
     """Write the check's problems (``[]``: none) to ``verdict``, atomically."""
     import json
     import os
+    import signal
 
     partial = verdict.with_suffix(".partial")
-    partial.write_text(json.dumps(checking.problems()))
-    os.replace(partial, verdict)
+    try:
+        partial.write_text(json.dumps(checking.problems()))
+        os.replace(partial, verdict)
+    except OSError as exc:  # the workers would wait for ever: stop them all instead
+        click.echo(f"fengkong: cannot hand the workers the check's verdict: {exc}", err=True)
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _await_verdict(verdict: Path, poll_s: float = 0.02) -> list[str]:
