@@ -73,11 +73,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _served_start(db: Path, run: int) -> tuple[float, int]:
-    """Launch ``fengkong serve``: seconds to the first 200 decision, and events rebuilt."""
+def _served_start(db: Path, run: int) -> tuple[float, float, int]:
+    """Launch ``fengkong serve``: seconds to the first 200 decision, the server's CPU
+    seconds by then, and the events it rebuilt."""
     import datetime as dt
 
     import httpx
+    import psutil
 
     (event,) = events(1, prefix=f"serve{int(time.time())}-{run}")
     event["occurred_at"] = dt.datetime.now(dt.UTC).isoformat()
@@ -101,12 +103,13 @@ def _served_start(db: Path, run: int) -> tuple[float, int]:
                 break
             sys.exit(f"the server answered {r.status_code}: {r.text[:300]}")
         took = time.perf_counter() - started
+        cpu = sum(psutil.Process(proc.pid).cpu_times()[:2])
         rebuilt = int(httpx.get(f"{base}/healthz", timeout=30).json()["rebuilt_events"])
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(600)
         log.close()
-    return took, rebuilt
+    return took, cpu, rebuilt
 
 
 def _serve_main(db: Path, n: int) -> None:
@@ -118,16 +121,18 @@ def _serve_main(db: Path, n: int) -> None:
     snap = snapshot_path(settings)
     assert snap is not None
     if not snap.exists():
-        took, rebuilt = _served_start(db, 0)
-        print(f"{db.name}: served cold start ({rebuilt:,} events rebuilt): {took:.2f} s")
+        took, cpu, rebuilt = _served_start(db, 0)
+        print(f"{db.name}: served cold start ({rebuilt:,} events): {took:.2f} s (CPU {cpu:.2f} s)")
     with tempfile.TemporaryDirectory() as tmp:
         empty = Path(tmp) / "empty.db"
         _served_start(empty, 0)  # the first start creates the store, keys and rules
-        floor = [_served_start(empty, i + 1)[0] for i in range(n)]
+        floor = [_served_start(empty, i + 1) for i in range(n)]
     runs = [_served_start(db, i + 1) for i in range(n)]
     print(
-        f"{db.name}: fengkong serve launch to first 200 decision, tail {runs[-1][1]:,} events: "
-        f"{_median([r[0] for r in runs])}; empty store (floor): {_median(floor)}; "
+        f"{db.name}: fengkong serve launch to first 200 decision, tail {runs[-1][2]:,} events: "
+        f"{_median([r[0] for r in runs])}, server CPU {_median([r[1] for r in runs])}; "
+        f"empty store (floor): {_median([r[0] for r in floor])}, "
+        f"server CPU {_median([r[1] for r in floor])}; "
         f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
         flush=True,
     )
