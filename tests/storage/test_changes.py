@@ -1,9 +1,11 @@
-"""One change feed replaces the rules, model-roles and labels pollers."""
+"""One change feed replaces the rules, model-roles (fraud and credit) and labels pollers."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from fengkong.credit.registry import CreditRegistry
+from fengkong.credit.stage import CreditStage
 from fengkong.decisions.store import LabelRecord
 from fengkong.rules import default_ruleset
 from fengkong.runtime import Runtime, default_rule_names
@@ -49,6 +51,8 @@ def test_the_runtime_wires_the_feed(runtime: Runtime) -> None:
     assert runtime.rule_store.changes == runtime.changes.version
     (models,) = [s for s in runtime.engine.pipeline.stages if s.name == "models"]
     assert models.changes == runtime.changes.version  # type: ignore[attr-defined]
+    (credit,) = [s for s in runtime.engine.pipeline.stages if s.name == "credit"]
+    assert credit.changes == runtime.changes.version  # type: ignore[attr-defined]
     reads = runtime.changes.reads
     runtime.engine.decide_many(
         [
@@ -60,3 +64,24 @@ def test_the_runtime_wires_the_feed(runtime: Runtime) -> None:
         ]
     )  # fmt: skip
     assert runtime.changes.reads - reads <= 5  # one query a second, not one per event
+
+
+def test_the_credit_stage_reads_its_roles_when_the_feed_moves(tmp_path: Path) -> None:
+    store, rules, models = _stores(tmp_path / "fk.db")
+    feed = ChangeFeed(str(tmp_path / "fk.db"), interval_s=0.0)
+    registry = CreditRegistry(models)
+    stage = CreditStage.from_registry(registry)
+    stage.changes = feed.version
+    asked: list[str] = []
+    role = registry.role
+    registry.role = lambda r: asked.append(r) or role(r)  # type: ignore[method-assign]
+    stage._reload()  # the first look after the feed is wired
+    first = len(asked)
+    for _ in range(5):
+        stage._reload()
+    assert len(asked) == first  # nothing moved: no query, however often asked
+    models.set_role("credit.champion", None, author="t", action="retire")
+    stage._reload()
+    assert len(asked) == first + 2  # champion and challenger, read again
+    for s in (store, rules, models, feed):
+        s.close()

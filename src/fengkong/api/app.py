@@ -103,8 +103,15 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
-    """The FastAPI application over an embedded engine built from ``settings``."""
+def create_app(
+    settings: Settings, runtime: Runtime | None = None, *, close_runtime: bool = False
+) -> FastAPI:
+    """The FastAPI application over an embedded engine built from ``settings``.
+
+    Without ``runtime`` the app builds its own at start-up and closes it at shutdown;
+    a given one is closed at shutdown only with ``close_runtime`` (``fengkong serve``
+    builds it first, so that a damaged store is refused before the port opens).
+    """
     metrics = Metrics()
     health = Health()
     admission = Admission(settings.max_inflight, settings.shed_loop_lag_s or float("inf"))
@@ -131,7 +138,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
             sweeper.cancel()
             snapshots.cancel()
             secure.close_security(app)
-            if runtime is None:
+            if runtime is None or close_runtime:
                 rt.close()
 
     # Swagger UI and ReDoc from the packaged assets: /docs works offline, no CDN.

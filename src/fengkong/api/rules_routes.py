@@ -33,12 +33,12 @@ from fengkong.rules import (
     FREEZE_KINDS,
     CompiledRuleSet,
     RuleSetInvalid,
+    RuleStore,
     compile_ruleset,
     parse_ruleset,
 )
 from fengkong.rules.backtest import LabelIndex
-from fengkong.runtime import backtest_events, default_rule_names
-from fengkong.storage.rules_sqlite import SQLiteRuleStore
+from fengkong.runtime import backtest_events
 
 MAX_BACKTEST_EVENTS = 200_000
 
@@ -136,7 +136,7 @@ def _unprocessable(exc: EventValidationError) -> HTTPException:
 
 
 def rules_router(
-    store: SQLiteRuleStore,
+    store: RuleStore,
     *,
     tokenizer: Tokenizer | None = None,
     replay_stages: Callable[[], Sequence[Stage]] | None = None,
@@ -338,8 +338,3 @@ def _labels(raw: list[dict[str, Any]], limits: Limits) -> list[Label]:
         except EventValidationError as exc:
             raise _unprocessable(exc.prefixed("labels", i)) from None
     return out
-
-
-def default_rule_store(path: str, **kwargs: Any) -> SQLiteRuleStore:
-    """The store over the embedded database with the default known names."""
-    return SQLiteRuleStore(path, default_rule_names(), **kwargs)

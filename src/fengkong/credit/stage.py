@@ -68,6 +68,10 @@ class CreditStage:
         self.reasons = reasons
         self.clock = clock
         self.refresh_s = 5.0
+        # ``topic -> version`` of the change feed (the runtime wires it): with one, the
+        # roles are read when the "models" topic moved, else every ``refresh_s``.
+        self.changes: Callable[[str], int] | None = None
+        self._seen = -1
         self._registry: CreditRegistry | None = None
         self._roles: tuple[int | None, int | None] = (None, None)
         self._checked = 0.0
@@ -86,9 +90,8 @@ class CreditStage:
 
     def _reload(self, force: bool = False) -> None:
         reg = self._registry
-        if reg is None or (not force and self.clock() - self._checked < self.refresh_s):
+        if reg is None or not (self._due() or force):
             return
-        self._checked = self.clock()
         roles = (reg.role("champion"), reg.role("challenger"))
         if roles == self._roles and not force:
             return
@@ -101,6 +104,19 @@ class CreditStage:
             return
         self.champion, self.challenger = cards
         self._roles = roles
+
+    def _due(self) -> bool:
+        """Whether the roles may have moved since they were last read."""
+        if self.changes is not None:
+            version = self.changes("models")
+            if version == self._seen:
+                return False
+            self._seen = version
+            return True
+        if self.clock() - self._checked < self.refresh_s:
+            return False
+        self._checked = self.clock()
+        return True
 
     def observe(self, event: Event) -> None:
         if event.type is EventType.CREDIT_APPLICATION and event.application is not None:

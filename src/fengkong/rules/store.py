@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from fengkong.rules.lists import Freeze, FreezeTable, ListEntry, ListSnapshot
 from fengkong.rules.ruleset import CompiledRuleSet, RuleSet
+from fengkong.rules.schema import Type
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,11 @@ class VersionInfo:
 class RuleStore(SnapshotSource, Protocol):
     """Persistence of rule set versions (immutable), the live pointer, lists, freezes."""
 
+    @property
+    def known_names(self) -> dict[str, Type] | list[str]:
+        """The names a rule set may read; what :meth:`publish` compiles against."""
+        ...
+
     def publish(
         self, ruleset: RuleSet, *, author: str = "", comment: str = "", activate: bool = True
     ) -> VersionInfo:
@@ -79,6 +85,10 @@ class RuleStore(SnapshotSource, Protocol):
 
     def rollback(self, to: int | None = None, *, author: str = "") -> VersionInfo:
         """Make ``to`` (default: the version before the live one) live again."""
+        ...
+
+    def history(self) -> list[dict[str, object]]:
+        """Every switch of the live pointer, newest first: seq, version, at, author, action."""
         ...
 
     def add_to_list(
@@ -112,3 +122,5 @@ class RuleStore(SnapshotSource, Protocol):
     def freezes(self, *, include_expired: bool = False) -> list[Freeze]: ...
 
     def purge_expired(self) -> int: ...
+
+    def close(self) -> None: ...
