@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fengkong.decisions.state import dump_state, load_state
-from fengkong.decisions.types import DecisionContext
+from fengkong.decisions.types import DecisionContext, EventCycle
 from fengkong.documents import ReuseIndex, image_fingerprint
 from fengkong.documents.analyse import analyse_document
 from fengkong.documents.facts import FACT_NAMES, document_facts
@@ -86,7 +86,7 @@ class DocumentsStage:
         self.session.want(self._wanted)  # fetched with the other stages' (shared cycle)
 
     @property
-    def cycle(self) -> object | None:
+    def cycle(self) -> EventCycle | None:
         """The shared session's per-event cycle (``None`` in memory)."""
         return getattr(self.session, "cycle", None)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from fengkong.decisions.types import DecisionContext, FeatureValue
+from fengkong.decisions.types import DecisionContext, EventCycle, FeatureValue
 from fengkong.events import Event
 from fengkong.features.engine import FeatureEngine
 from fengkong.features.ipinfo import IpFactsCache, IpRanges
@@ -97,7 +97,7 @@ class FeaturesStage:
             session.want(self._wanted)
 
     @property
-    def cycle(self) -> Any:
+    def cycle(self) -> EventCycle | None:
         """The remote state's per-event cycle (``None`` in memory)."""
         return getattr(getattr(self.engine.state, "session", None), "cycle", None)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fengkong.decisions.state import dump_state, load_state
-from fengkong.decisions.types import DecisionContext
+from fengkong.decisions.types import DecisionContext, EventCycle
 from fengkong.events import Event, EventType
 from fengkong.features.state import MemorySession, StatesSession, apply_and_save
 from fengkong.graph.circles import TradeCircles
@@ -66,7 +66,7 @@ class FlowsStage:
         self.session.want(self._wanted)  # fetched with the other stages' (shared cycle)
 
     @property
-    def cycle(self) -> object | None:
+    def cycle(self) -> EventCycle | None:
         """The shared session's per-event cycle (``None`` in memory)."""
         return getattr(self.session, "cycle", None)
 
