@@ -11,7 +11,9 @@ In the same run, and with the same load generator, it measures the *floor*: uvic
 serving a bare ASGI handler that reads the body, parses the same JSON event and answers
 a fixed decision. It prints fengkong's throughput as a share of that floor
 (``--no-floor`` skips it), and each server's CPU time per answer: on a machine shared
-with other jobs wall-clock rates swing with the load, CPU per answer much less.
+with other jobs wall-clock rates swing with the load, CPU per answer much less. Beside
+it, the time the server's threads waited for a core per answer (Linux): when it is as
+large as the CPU time, the rate is set by the other jobs, not by the server.
 """
 
 from __future__ import annotations
@@ -174,11 +176,25 @@ def _measure(
     for level, c in enumerate(levels):
         if args.warmup:
             _run_loadgen(port, c, args.warmup, f"{tag}w{level}")
-        before = _cpu(server)
+        before, waited = _cpu(server), _runq_wait(server)
         res = _run_loadgen(port, c, args.seconds, f"{tag}c{level}", args.max_requests)
         res["cpu_ms"] = (_cpu(server) - before) / max(res["requests"], 1) * 1000
+        res["wait_ms"] = (_runq_wait(server) - waited) / max(res["requests"], 1) * 1000
         results.append(res)
     return results
+
+
+def _runq_wait(proc: psutil.Process) -> float:
+    """Seconds the server's threads spent ready to run but waiting for a core (Linux
+    schedstat; 0 elsewhere): what other jobs on a shared machine cost it."""
+    total = 0
+    for thread in proc.threads():
+        try:
+            with open(f"/proc/{proc.pid}/task/{thread.id}/schedstat") as fh:
+                total += int(fh.read().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / 1e9
 
 
 def _cpu(proc: psutil.Process) -> float:
@@ -192,7 +208,8 @@ def _line(name: str, res: dict[str, float]) -> str:
         f"{name} concurrency {res['concurrency']:>3}: {res['rps']:,.0f} decisions/s, "
         f"p50 {res['p50_ms']:.2f} ms, p95 {res['p95_ms']:.2f} ms, "
         f"p99 {res['p99_ms']:.2f} ms ({res['requests']:,} requests, {res['errors']} errors); "
-        f"server CPU {res['cpu_ms']:.3f} ms per answer"
+        f"server CPU {res['cpu_ms']:.3f} ms per answer, "
+        f"{res['wait_ms']:.3f} ms waiting for a core"
     )
 
 

@@ -29,8 +29,8 @@ from fengkong.api.auth import authorise, require
 from fengkong.api.cases_routes import cases_router
 from fengkong.api.challenges_routes import challenge_outcome, challenges_router, sweep_challenges
 from fengkong.api.console import mount_console
-from fengkong.api.errors import Health, JSONOnly, unavailable
-from fengkong.api.fast import HotRoute
+from fengkong.api.errors import Health, JSONOnly, not_json, unavailable
+from fengkong.api.fast import HotRoute, put_first
 from fengkong.api.load import Admission, Overloaded
 from fengkong.api.metrics import Metrics
 from fengkong.api.schemas import (
@@ -185,7 +185,7 @@ def create_app(
         authorise(request, INGEST)
         return await decide_one(request)
 
-    app.add_middleware(HotRoute, method="POST", path="/v1/events", handler=hot_event)
+    put_first(app, lambda stack: HotRoute(stack, "POST", "/v1/events", hot_event, not_json))
     app.add_middleware(JSONOnly, exempt=("/console/",))
 
     def _timed(outcomes: list[dict[str, Any]], started: float) -> None:

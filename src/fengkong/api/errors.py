@@ -171,14 +171,19 @@ class JSONOnly:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         exempt = self.exempt and scope.get("path", "").startswith(self.exempt)
         if scope["type"] == "http" and scope["method"] in _BODY_METHODS and not exempt:
-            kind = _content_type(scope)
-            if kind is not None and not _is_json(kind):
-                response = json_response(
-                    {"detail": f"send the body as application/json, not {kind[:64]}"}, 415
-                )
+            response = not_json(scope)
+            if response is not None:
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+def not_json(scope: Scope) -> Response | None:
+    """The 415 for a request whose body is declared as something other than JSON."""
+    kind = _content_type(scope)
+    if kind is not None and not _is_json(kind):
+        return json_response({"detail": f"send the body as application/json, not {kind[:64]}"}, 415)
+    return None
 
 
 def _content_type(scope: Scope) -> str | None:

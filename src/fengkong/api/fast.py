@@ -1,4 +1,4 @@
-"""The hot route answered without the framework's routing and dependency machinery.
+"""The hot route answered without the framework's routing and middleware machinery.
 
 ``POST /v1/events`` is most of a server's traffic. Routed through FastAPI it pays for
 the router's match, the dependency solver, the exit stack and the exception wrappers on
@@ -6,6 +6,12 @@ every request, which costs more CPU than most of the decision itself. :class:`Ho
 answers that one method and path directly with the same handler, and turns an error
 into the response the application's own exception handlers give, so the answers are
 those of the routed endpoint (which stays declared, for the OpenAPI document).
+
+:func:`put_first` places it in front of the whole middleware stack (error, telemetry
+and body-limit wrappers, the JSON-only check), not inside it: each of those layers is
+an awaited call per request that does nothing for this route, whose handler reads its
+own body within its limit and whose errors all have handlers. The JSON-only check is
+the one the route needs, so :class:`HotRoute` makes it itself (``refuse``).
 """
 
 from __future__ import annotations
@@ -13,11 +19,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 Handler = Callable[[Request], Awaitable[Response]]
+Refusal = Callable[[Scope], Response | None]
 
 
 def handler_for(
@@ -32,17 +40,32 @@ def handler_for(
 
 
 class HotRoute:
-    """ASGI middleware answering ``method path`` with ``handler``; the rest passes on."""
+    """ASGI middleware answering ``method path`` with ``handler``; the rest passes on.
 
-    def __init__(self, app: ASGIApp, method: str, path: str, handler: Handler) -> None:
+    ``refuse``: a check run first, whose response (if any) answers instead.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        method: str,
+        path: str,
+        handler: Handler,
+        refuse: Refusal | None = None,
+    ) -> None:
         self.app = app
         self.method = method
         self.path = path
         self.handler = handler
+        self.refuse = refuse
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != self.path or scope["method"] != self.method:
             await self.app(scope, receive, send)
+            return
+        refused = self.refuse(scope) if self.refuse is not None else None
+        if refused is not None:
+            await refused(scope, receive, send)
             return
         request = Request(scope, receive)
         try:
@@ -53,3 +76,14 @@ class HotRoute:
                 raise
             response = await handle(request, exc)
         await response(scope, receive, send)
+
+
+def put_first(app: Starlette, wrap: Callable[[ASGIApp], ASGIApp]) -> None:
+    """Make ``wrap(stack)`` the app's middleware stack: in front of every middleware,
+    whenever the stack is built (Starlette builds it on the first request)."""
+    build = app.build_middleware_stack
+
+    def build_behind() -> ASGIApp:
+        return wrap(build())
+
+    app.build_middleware_stack = build_behind  # type: ignore[method-assign]

@@ -16,7 +16,7 @@ import orjson
 from fengkong.decisions.follow import LogFollower, as_label
 from fengkong.decisions.pipeline import Pipeline
 from fengkong.decisions.seen import SeenIds
-from fengkong.decisions.state import Snapshot, SnapshotError, no_gc
+from fengkong.decisions.state import Freezer, Snapshot, SnapshotError, no_gc
 from fengkong.decisions.store import (
     Committer,
     DecisionRecord,
@@ -154,6 +154,8 @@ class Engine:
         # (PostgreSQL, Redis), so the loop keeps serving while a unit waits.
         self.offload = False
         self._decider: ThreadPoolExecutor | None = None
+        # The state learnt while serving, out of the cyclic GC's reach now and then.
+        self._freezer = Freezer()
 
     # -- the edge -------------------------------------------------------------
     def accept(self, raw: bytes | str | dict[str, Any]) -> Accepted:
@@ -357,6 +359,7 @@ class Engine:
                     batch = await self._decide_in_order_async(items)
                 if batch.records:
                     batch.waits.append(self._submit(batch.records, batch.answers, batch.epoch))
+                    self._freezer.add(len(batch.records))
             if not self.durable:
                 return batch.results
             try:

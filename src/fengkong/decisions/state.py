@@ -47,6 +47,31 @@ def no_gc() -> Iterator[None]:
             gc.enable()
 
 
+class Freezer:
+    """Moves the objects alive now out of the cyclic GC's reach every ``every`` events.
+
+    A server's state grows by a few hundred containers an event and lives on; the GC's
+    oldest generation is walked whole each time it grew by a quarter, so without this
+    each of those pauses is longer than the last (12, 25, 46 ms within 10 s of serving
+    from an empty store, and proportional to everything learnt since the start). The
+    young generations are collected first, so only garbage that reached the oldest one
+    in between is kept for good (the replay freezes after each batch the same way).
+    """
+
+    __slots__ = ("every", "pending")
+
+    def __init__(self, every: int = 1000) -> None:
+        self.every = every
+        self.pending = 0
+
+    def add(self, events: int) -> None:
+        self.pending += events
+        if self.every and self.pending >= self.every:
+            self.pending = 0
+            gc.collect(1)
+            gc.freeze()
+
+
 def load_state(kind: str, data: bytes) -> Any:
     """The state :func:`dump_state` saved for ``kind``; :class:`SnapshotError` otherwise."""
     try:

@@ -62,6 +62,11 @@ _CARRIER_NETS = tuple(
 )
 
 
+# (version, network address, netmask) as integers: one AND and compare per range
+# instead of ``ipaddress``'s membership test (most addresses are seen once or twice).
+_CARRIER_RANGES = tuple((n.version, int(n.network_address), int(n.netmask)) for n in _CARRIER_NETS)
+
+
 @lru_cache(maxsize=65_536)
 def is_mobile_carrier(ip: str) -> bool:
     """The address is in a well-known mobile carrier CGNAT gateway range."""
@@ -69,7 +74,8 @@ def is_mobile_carrier(ip: str) -> bool:
         addr = ipaddress.ip_address(ip)
     except ValueError:
         return False
-    return any(addr.version == n.version and addr in n for n in _CARRIER_NETS)
+    version, value = addr.version, int(addr)
+    return any(v == version and value & mask == net for v, net, mask in _CARRIER_RANGES)
 
 
 def _names(kind: str) -> tuple[str, ...]:

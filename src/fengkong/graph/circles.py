@@ -122,21 +122,25 @@ class TradeCircles:
         since = ts - self.window_s
         partners = _recent(self._partners.get(account), since)
         shops = _recent(self._shops.get(account), since)
-        # One batch: the shops' payers and the partners' registrations and draws.
-        self._session.prefetch(
-            [("payers", shop) for shop in shops]
-            + [("registered", m) for m in partners]
-            + [("drawn", m) for m in partners]
-        )
+        # In memory there is nothing to fetch: the lists are not even built.
+        shared = self._session.shared
+        if shared:  # one batch: the shops' payers and the partners' registrations, draws
+            self._session.prefetch(
+                [("payers", shop) for shop in shops]
+                + [("registered", m) for m in partners]
+                + [("drawn", m) for m in partners]
+            )
         payers_of = self._payers.get_many(shops)
         small = [
             payers
             for payers in (_recent(payers_of.get(shop), since) for shop in shops)
             if len(payers) <= SMALL_SHOP_PAYERS
         ]
-        # The small shops' other payers: their registrations and draws in one more.
-        maybe = list(dict.fromkeys([*partners, *(p for payers in small for p in payers)]))
-        self._session.prefetch([("registered", m) for m in maybe] + [("drawn", m) for m in maybe])
+        if shared:  # the small shops' other payers: their registrations and draws
+            maybe = list(dict.fromkeys([*partners, *(p for payers in small for p in payers)]))
+            self._session.prefetch(
+                [("registered", m) for m in maybe] + [("drawn", m) for m in maybe]
+            )
         out = set(partners)
         for payers in small:
             young = sum(1 for p in payers if self._is_young(p, ts))
