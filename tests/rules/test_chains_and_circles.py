@@ -201,3 +201,29 @@ def test_a_fresh_mule_forwarding_is_challenged_and_an_established_tenant_paying_
     assert tenant == [("allow", tenant[0][1])]
     assert "pass_through_established_account" in tenant[0][1]
     assert "mule_pass_through" not in tenant[0][1]
+
+
+def test_fresh_mules_handing_small_splits_on_hours_later_are_challenged() -> None:
+    s = Stream()
+    mules = [f"split{i}" for i in range(4)]
+    for i, user in enumerate(["source", "collector", *mules, "newcomer", "newfriend"]):
+        _open(s, T0 + i * 1800, user, i)
+    ts = T0 + 4 * DAY
+    s.add(ts, "credit_draw", "source", amount="3400.00", **_at("source", 0))
+    for i, mule in enumerate(mules):  # splits under a thousand, handed on 4-5 h later
+        _send(s, ts + 600 * (i + 1), "source", mule, 850.0, 0)
+        _send(s, ts + 4 * HOUR + 900 * i, mule, "collector", 850.0 * 0.98, i + 2)
+    # Honest: a new customer given 800 by a parent (an account from before the history)
+    # pays the rent to an established landlord four hours later, and a new friend a
+    # share two days later.
+    _send(s, ts, "parent", "newcomer", 800.0, 9)
+    _send(s, ts + 4 * HOUR, "newcomer", "landlord", 780.0, 6)
+    _send(s, ts + 2 * DAY, "parent", "newcomer", 400.0, 9)
+    _send(s, ts + 4 * DAY, "newcomer", "newfriend", 390.0, 6)
+    decided = hits(s.events())
+    rule = {"young_account_hands_on_to_young"}
+    for mule in mules:
+        hand_on = [(d, n) for e, d, n in decided if e.user_id == mule and e.type == "transfer"]
+        assert hand_on[0][0] == "challenge" and rule <= hand_on[0][1]
+        assert "mule_pass_through" not in hand_on[0][1]  # too small and too late for it
+    assert _fired(decided, "newcomer", rule) == [set()] * 3  # register, two transfers

@@ -166,6 +166,34 @@ def test_a_payment_after_a_shortened_code_is_warned_a_brand_code_is_not() -> Non
     assert "money_after_suspicious_qr" not in pays["shopper"]
 
 
+def test_a_large_sum_paid_right_after_a_shortened_code_is_challenged() -> None:
+    s = Stream()
+    at = T0 + 3 * DAY + 12 * HOUR
+    # user -> (seconds after the scan, amount, payee); every code is a shortener's
+    plans = {"victim": (90, "2400"), "small": (60, "300"), "later": (27 * 60, "3000")}
+    for user, (after, amount) in plans.items():
+        dev = phone(f"{user}-phone-001")
+        _history(s, user, dev, days=3)
+        s.add(at, "qr_scan", user, device=dev, qr={"payload": f"https://t.cn/A6{user}"})
+        s.add(
+            at + after,
+            "transfer",
+            user,
+            device=dev,
+            amount=amount,
+            context={"entry": "qr"},
+            counterparty={"account_id": f"payee-of-{user}"},
+        )
+    decided = [(e, d, names) for e, d, names in hits(s.events()) if e.type == "transfer"]
+    fired = {e.user_id: (d, names) for e, d, names in decided}
+    assert fired["victim"][0] == "challenge"
+    assert "large_money_right_after_suspicious_qr" in fired["victim"][1]
+    # A small sum, or a large one half an hour later, keeps the warning only.
+    for user in ("small", "later"):
+        assert "money_after_suspicious_qr" in fired[user][1]
+        assert "large_money_right_after_suspicious_qr" not in fired[user][1]
+
+
 def test_a_fresh_collection_account_emptying_what_it_received_is_reviewed() -> None:
     s = Stream()
     _open(s, T0, "collector", 4)
