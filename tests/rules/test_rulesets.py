@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
@@ -23,8 +22,6 @@ from fengkong.rules import (
 from fengkong.rules.stage import RulesStage
 from fengkong.runtime import default_rule_names
 from tests.rules.helpers import KNOWN, make_event
-
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "rules.md"
 
 
 def _set(*rules: dict[str, object], **extra: object) -> dict[str, object]:
@@ -84,14 +81,13 @@ action = "review"
     assert a.digest() == b.digest()
 
 
-def test_default_pack_compiles_and_is_documented() -> None:
+def test_default_pack_compiles_and_is_described() -> None:
+    # docs/rules.md's table is checked row by row in test_docs_match_pack.py.
     rs = default_ruleset()
     compiled = compile_ruleset(rs, default_rule_names())
     assert len([r for r in compiled.rules if r.status == "active"]) >= 30
-    docs = DOCS.read_text()
     for rule in rs.rules:
         assert rule.description, rule.name
-        assert f"`{rule.name}`" in docs, f"{rule.name} missing from docs/rules.md"
     assert DEFAULT_PACK.exists()
 
 
