@@ -181,18 +181,26 @@ def open_rule_store(settings: Settings) -> SQLiteRuleStore:
 
     At first start the default pack is published; a configured ``rules_path`` is
     published when it differs from the live version (so restarts publish nothing).
+    Of workers or hosts starting at once on one database, one publishes: the others
+    find the live version moved once they hold the write lock.
     """
     from fengkong.rules import default_ruleset, load_ruleset
 
     store = SQLiteRuleStore(settings.shared_db(), default_rule_names())
     live = store.live_version()
+    seen = None if live is None else live.version
     wanted = load_ruleset(settings.rules_path) if settings.rules_path else None
     if wanted is not None and (live is None or live.digest != wanted.digest()):
-        info = store.publish(wanted, author="fengkong", comment=f"from {settings.rules_path}")
-        log.info("published rule set %s from %s", info.label, settings.rules_path)
+        comment = f"from {settings.rules_path}"
+        info = store.publish_if_live(seen, wanted, author="fengkong", comment=comment)
+        if info is not None:
+            log.info("published rule set %s from %s", info.label, settings.rules_path)
     elif live is None:
-        info = store.publish(default_ruleset(), author="fengkong", comment="default pack")
-        log.info("published the default rule pack as %s", info.label)
+        info = store.publish_if_live(
+            None, default_ruleset(), author="fengkong", comment="default pack"
+        )
+        if info is not None:
+            log.info("published the default rule pack as %s", info.label)
     return store
 
 

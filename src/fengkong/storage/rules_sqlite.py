@@ -36,7 +36,7 @@ from fengkong.rules.ruleset import CompiledRuleSet, RuleSet, compile_ruleset
 from fengkong.rules.schema import Type
 from fengkong.rules.store import RulesSnapshot, VersionInfo
 from fengkong.storage.audit_hooks import chain_change
-from fengkong.storage.sql import Conn, open_db
+from fengkong.storage.sql import Conn, Database, open_db
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -240,11 +240,36 @@ class SQLiteRuleStore:
     def publish(
         self, ruleset: RuleSet, *, author: str = "", comment: str = "", activate: bool = True
     ) -> VersionInfo:
+        info = self._publish(ruleset, author, comment, activate, _Unset())
+        assert info is not None  # no condition: always published
+        return info
+
+    def publish_if_live(
+        self, expected: int | None, ruleset: RuleSet, *, author: str = "", comment: str = ""
+    ) -> VersionInfo | None:
+        """Publish ``ruleset`` (live) only if version ``expected`` is still the live one
+        (``None``: nothing live) once the write lock is held; ``None`` if it was not.
+
+        Workers starting at once each read the live version and decide to publish: the
+        check inside the lock lets the first publish and the others see it was done.
+        """
+        return self._publish(ruleset, author, comment, True, expected)
+
+    def _publish(
+        self,
+        ruleset: RuleSet,
+        author: str,
+        comment: str,
+        activate: bool,
+        expected: int | _Unset | None,
+    ) -> VersionInfo | None:
         compiled = compile_ruleset(ruleset, self.known_names)  # raises RuleSetInvalid
         body = json.dumps(ruleset.model_dump(mode="json"), ensure_ascii=False)
         now = self.clock()
 
-        def tx(c: Conn) -> int:
+        def tx(c: Conn) -> int | None:
+            if not isinstance(expected, _Unset) and _live_of(c) != expected:
+                return None  # another writer switched the live version meanwhile
             (n,) = c.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM rules_versions").fetchone()
             c.execute(
                 "INSERT INTO rules_versions VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -257,6 +282,8 @@ class SQLiteRuleStore:
             return int(n)
 
         n = self._write(tx)
+        if n is None:
+            return None
         compiled.version = f"r{n}"
         self._compiled[n] = compiled
         return self._info(n)
@@ -309,10 +336,7 @@ class SQLiteRuleStore:
         ]
 
     def _live_row(self) -> int | None:
-        row = self._db.execute(
-            "SELECT version FROM rules_live_log ORDER BY seq DESC LIMIT 1"
-        ).fetchone()
-        return None if row is None else int(row[0])
+        return _live_of(self._db)
 
     def _info(self, version: int) -> VersionInfo:
         row = self._db.execute(
@@ -462,6 +486,16 @@ class SQLiteRuleStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+class _Unset:
+    """No condition on the live version (a plain :meth:`SQLiteRuleStore.publish`)."""
+
+
+def _live_of(c: Conn | Database) -> int | None:
+    """The live version (the last switch of the pointer), read on ``c``."""
+    row = c.execute("SELECT version FROM rules_live_log ORDER BY seq DESC LIMIT 1").fetchone()
+    return None if row is None else int(row[0])
 
 
 def _switch_live(c: Conn, version: int, at: float, author: str, action: str) -> None:
