@@ -315,6 +315,8 @@ def compose(
         shared_stage(settings, vault, background=mode == "serve"),
     ]
     if not needs_models or registry is None:
+        if registry is not None:
+            registry.close()  # read for the features' definitions only: no stage keeps it
         return _bounded(settings, stages)
     stages.append(
         ModelStage.from_registry(

@@ -88,6 +88,11 @@ class CreditStage:
         stage._reload(force=True)
         return stage
 
+    def close(self) -> None:
+        """Close the registry the stage was built from (its connection to the database)."""
+        if self._registry is not None:
+            self._registry.close()
+
     def _reload(self, force: bool = False) -> None:
         reg = self._registry
         if reg is None or not (self._due() or force):

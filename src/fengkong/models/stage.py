@@ -134,6 +134,11 @@ class ModelStage:
         stage._reload(force=True)
         return stage
 
+    def close(self) -> None:
+        """Close the registry the stage was built from (its connection to the database)."""
+        if self._registry is not None:
+            self._registry.close()
+
     def _reload(self, force: bool = False) -> None:
         reg = self._registry
         if reg is None:
