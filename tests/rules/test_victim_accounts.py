@@ -263,3 +263,55 @@ def test_a_personal_code_paying_a_fresh_account_is_warned_a_friends_code_is_not(
     warned = {user for user, names in scans if "qr_code_pays_young_account" in names}
     # The first victim's scan teaches the code's payee; the later ones are warned.
     assert warned == {"victim1", "victim2"}
+
+
+SMS_TAKEOVER = {
+    "credentials_changed_on_sms_entered_device",
+    "return_to_sms_entered_device_after_change",
+}
+
+
+def test_a_thief_let_in_by_sms_code_at_home_is_challenged_and_a_second_device_is_not() -> None:
+    s = Stream()
+    _history(s, "victim", phone("victim-phone-03"))
+    _history(s, "owner", phone("owner-phone-01"))
+    at = T0 + 10 * DAY + 20 * HOUR
+    # A swapped SIM: the thief's ordinary phone of the victim's model, in the victim's
+    # city, on a carrier IP, signs in with the code sent to the victim's number.
+    thief = {"device": phone("thief-phone-02"), "ip": "223.104.5.77", "geo": BEIJING}
+    s.add(at, "login", "victim", phone="13800000003", **thief)
+    s.add(at + 200, "account_change", "victim", operation="change_password", **thief)
+    back = at + 30 * HOUR  # he waits, then comes back on the same phone
+    s.add(back, "login", "victim", **thief)
+    s.add(back + 5, "account_change", "victim", operation="add_payee", **thief)
+    # The owner's second device (a tablet at home), signed in with the password.
+    tablet = {"device": phone("owner-tablet-1", "Xiaomi Pad 6"), "ip": "123.112.4.20"}
+    s.add(at, "login", "owner", geo=BEIJING, **tablet)
+    s.add(at + 200, "account_change", "owner", operation="change_password", **tablet)
+    s.add(back, "login", "owner", geo=BEIJING, **tablet)
+    s.add(back + 5, "account_change", "owner", operation="add_payee", **tablet)
+    decided = hits(s.events())
+    victim = [(d, n & SMS_TAKEOVER) for e, d, n in decided if e.user_id == "victim" and e.ts >= at]
+    # The login by code alone is no sign (owners log in by code on their other devices).
+    assert [n for _, n in victim] == [
+        set(),
+        {"credentials_changed_on_sms_entered_device"},
+        {"return_to_sms_entered_device_after_change"},
+        {"return_to_sms_entered_device_after_change"},
+    ]
+    assert all(d != "allow" for d, _ in victim[1:])
+    owner = [n for e, _, n in decided if e.user_id == "owner" and e.ts >= at]
+    assert all(not n & SMS_TAKEOVER for n in owner)
+
+
+def test_a_phone_upgrade_announced_by_change_device_meets_no_sms_takeover_rule() -> None:
+    s = Stream()
+    _history(s, "upgrader", phone("old-phone-0002"))
+    at = T0 + 10 * DAY + 14 * HOUR
+    new = {"device": phone("new-phone-0002"), "ip": "123.112.4.20", "geo": BEIJING}
+    s.add(at, "account_change", "upgrader", operation="change_device", **new)
+    s.add(at + 30, "login", "upgrader", phone="13800000004", **new)
+    s.add(at + 120, "account_change", "upgrader", operation="change_password", **new)
+    s.add(at + DAY, "login", "upgrader", **new)
+    for e, _, names in hits(s.events()):
+        assert not names & SMS_TAKEOVER, (e.type, names)

@@ -36,6 +36,10 @@ and ``merchant.young_large_payer_share_7d``. ``cp_account.registered_secs_ago`` 
 registration age (mule and collection accounts are young). ``user.device_age_secs`` is
 how long this account has used this device id (``None`` without one; 0 the first time):
 takeovers reconfigure the account minutes after the first login on their device.
+``user.device_sms_entry``: this account first came onto this device id by a login with an
+SMS code (``None`` without a device id): a SIM swap or a phished code lets a thief in on
+his own phone by SMS, where a family tablet or second phone is usually signed in with the
+password; an owner's new phone also enters by SMS, but announces itself with change_device.
 ``cp_account.shares_opening``: the payee was opened on the same device id as this
 account, or on the same *rare* fingerprint (under 0.5 % of device ids): a closed group of
 farm accounts trading among themselves to build credit. ``user.secs_since_credit_draw``
@@ -74,6 +78,7 @@ FEATURE_NAMES: dict[str, str] = {
     "merchant.young_large_payer_share_7d": "num",
     "cp_account.registered_secs_ago": "num",
     "user.device_age_secs": "num",
+    "user.device_sms_entry": "bool",
     "cp_account.shares_opening": "bool",
     "user.secs_since_credit_draw": "num",
     "user.last_credit_draw_amount": "num",
@@ -123,9 +128,15 @@ class Lineage:
         self.everyone = _Place()  # all registrations
         self.payers: dict[str, tuple[DistinctWindows, DistinctWindows]] = {}
         self.device_first: dict[tuple[str, str], float] = {}
+        self.sms_entry: set[tuple[str, str]] = set()  # (user, device) first entered by SMS
         self.last_draw: dict[str, tuple[float, float]] = {}
         # device id -> (registration time, network of its IP), oldest first.
         self.device_nets: dict[str, list[tuple[float, str | None]]] = {}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        # A snapshot written before ``sms_entry`` existed still loads.
+        self.__dict__.update(state)
+        self.__dict__.setdefault("sms_entry", set())
 
     def _networks(self, device: str | None, lo: float, hi: float) -> set[str | None]:
         return {n for ts, n in self.device_nets.get(device or "", ()) if lo <= ts <= hi}
@@ -181,6 +192,7 @@ class Lineage:
         if device is not None:
             first = self.device_first.get((event.user_id, device))
             out["user.device_age_secs"] = 0.0 if first is None else round(now - first, 1)
+            out["user.device_sms_entry"] = (event.user_id, device) in self.sms_entry
         cp = event.counterparty
         if cp is not None and cp.account_id is not None:
             payee = self.openings.get(cp.account_id)
@@ -222,7 +234,11 @@ class Lineage:
         keys = (("ip", ip), ("ip24", ip24), ("device", device), ("cluster", cluster))
         registers = event.type is EventType.REGISTER
         if device is not None:
-            self.device_first.setdefault((event.user_id, device), now)
+            on_device = (event.user_id, device)
+            if on_device not in self.device_first:
+                self.device_first[on_device] = now
+                if event.type is EventType.LOGIN and event.phone is not None:
+                    self.sms_entry.add(on_device)
         if event.type is EventType.CREDIT_DRAW and event.amount is not None:
             self.last_draw[event.user_id] = (now, event.amount_float)
         for kind, key in keys:
@@ -270,6 +286,7 @@ class Lineage:
         stale = [k for k, ts in self.device_first.items() if ts <= now - 90 * DAY]
         for k in stale:
             del self.device_first[k]
+            self.sms_entry.discard(k)
         for u in [u for u, (ts, _) in self.last_draw.items() if ts <= now - 30 * DAY]:
             del self.last_draw[u]
         for device in list(self.device_nets):
