@@ -522,6 +522,12 @@ class CaseStore:
                 detail=detail,
             )
 
+    def close_in(
+        self, conn: log.Connection, case_id: str, outcome: str, actor: str | None, now: float
+    ) -> None:
+        """:func:`close_in`, in the caller's transaction (the labels' commit)."""
+        close_in(conn, case_id, outcome, actor, now)
+
     def close(self) -> None:
         if self._pg is not None:
             self._pg.close()
