@@ -96,10 +96,10 @@ def open_store(settings: Settings, protector: FieldProtector) -> AnyStore:
     )
 
 
-def audit_db(settings: Settings) -> Path | Database:
-    """What :class:`~fengkong.audit.trail.AuditTrail` opens: the file, or PostgreSQL."""
+def audit_db(settings: Settings) -> Database:
+    """What :class:`~fengkong.audit.trail.AuditTrail` works on: the file, or PostgreSQL."""
     target = settings.shared_db()
-    return open_db(target) if is_postgres(target) else settings.db_path
+    return open_db(target if is_postgres(target) else settings.db_path)
 
 
 def models_dir(settings: Settings) -> Path | None:

@@ -15,7 +15,13 @@ from fengkong.identity.behaviour import BehaviourStage
 from fengkong.identity.challenges import ChallengeConfig, ChallengeService, Resolution
 from fengkong.identity.otp_sender import ConsoleSender, FileSender, OtpSender
 from fengkong.identity.outcomes import ChallengeFeaturesStage, ChallengeOutcomes
-from fengkong.identity.voice import Voiceprints, VoiceStage, VoiceVerifier, load_embedder
+from fengkong.identity.voice import (
+    Voiceprints,
+    VoiceprintStore,
+    VoiceStage,
+    VoiceVerifier,
+    load_embedder,
+)
 from fengkong.settings import Settings
 from fengkong.storage.challenges_sqlite import SQLiteChallengeStore
 from fengkong.storage.voiceprints_sqlite import SQLiteVoiceprintStore
@@ -29,7 +35,7 @@ class Identity:
     outcomes: ChallengeOutcomes
     service: ChallengeService
     voiceprints: Voiceprints
-    voice_store: SQLiteVoiceprintStore
+    voice_store: VoiceprintStore
     stages: list[Stage] = field(default_factory=list)
 
     def close(self) -> None:
@@ -37,12 +43,12 @@ class Identity:
         self.voice_store.close()
 
 
-def _voiceprints(settings: Settings) -> tuple[Voiceprints, SQLiteVoiceprintStore]:
+def _voiceprints(settings: Settings) -> tuple[Voiceprints, VoiceprintStore]:
     """Enrolled voices of the configured embedder (its model is loaded on first use)."""
     embedder = load_embedder(settings.voice.model)
     if settings.voice.threshold is not None:
         embedder.threshold = settings.voice.threshold
-    store = SQLiteVoiceprintStore(settings.shared_db())
+    store: VoiceprintStore = SQLiteVoiceprintStore(settings.shared_db())
     prints = Voiceprints(embedder, settings.voice.enrol_utterances, persist=store.add)
     for user_id, event_id, embedding in store.load(embedder.name):
         prints.load(user_id, event_id, embedding)

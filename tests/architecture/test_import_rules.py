@@ -136,3 +136,20 @@ def test_nothing_imports_the_edges() -> None:
     for (pkg, target), files in imports().items():
         if target in {"api", "cli", "console"}:
             assert (pkg, target) in edges, files
+
+
+# The API depends on the repository protocols (api.keys, cases.store); one module
+# opens the storage layer's implementations of them, and mypy checks them there.
+IMPLEMENTATIONS = {"fengkong.storage.keys_sqlite", "fengkong.storage.cases_sqlite"}
+
+
+def test_the_api_names_its_store_implementations_in_one_module() -> None:
+    found = set()
+    for path in sorted((SRC / "api").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = _targets(node)
+            if isinstance(node, ast.ImportFrom) and node.module == "fengkong.storage":
+                names = [f"fengkong.storage.{a.name}" for a in node.names]
+            if IMPLEMENTATIONS & set(names):
+                found.add(str(path.relative_to(SRC)))
+    assert found == {"api/stores.py"}

@@ -24,6 +24,7 @@ from fengkong.rules import default_ruleset
 from fengkong.runtime import build_runtime
 from fengkong.settings import Settings
 from fengkong.storage.keys_sqlite import KeyStore
+from fengkong.storage.sql import open_db
 
 ENV = {"FENGKONG_TOKEN_SECRET": "tamper-test-secret-0123456789"}
 
@@ -74,7 +75,7 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
     keys.create("ana", ("analyst",))
     keys.revoke(one.key_id)
     keys.close()
-    trail = AuditTrail(settings.db_path, open_signer(settings))
+    trail = AuditTrail(open_db(settings.db_path), open_signer(settings))
     trail.record_read("e1", user="u1", actor="ana (k_1)", data={"explain": True})
     trail.checkpoint()
     trail.record_read("e2", user="u0", actor="ana (k_1)", data={"explain": False})

@@ -12,6 +12,7 @@ from fengkong.audit.trail import AuditTrail
 from fengkong.runtime import Runtime
 from fengkong.sharing.keys import load_signing_key, public_key_text
 from fengkong.sharing.leads import LeadInvalid, build_lead, verify_lead
+from fengkong.storage.sql import open_db
 
 
 def _ring_lead(runtime: Runtime, tmp_path: Path) -> tuple[bytes, str, str]:
@@ -26,7 +27,7 @@ def _ring_lead(runtime: Runtime, tmp_path: Path) -> tuple[bytes, str, str]:
             }
         )
     signer = load_signer(tmp_path / "audit.key", "test.local/audit")
-    trail = AuditTrail(runtime.settings.db_path, signer)
+    trail = AuditTrail(open_db(runtime.settings.db_path), signer)
     key = load_signing_key(tmp_path / "member.key")
     ring = {"ring_id": "r-1", "kind": "community", "score": 0.9, "members": ["u-1", "u-2", "u-3"]}
     try:

@@ -168,7 +168,7 @@ def test_audit_entries_are_stored_as_fields_and_rebuilt_to_the_same_bytes(
 def test_entries_stored_before_are_read_as_they_are(tmp_path: Path) -> None:
     db = tmp_path / "old.db"
     conn = sqlite3.connect(db, isolation_level=None)
-    conn.executescript(log.SCHEMA.split("CREATE TRIGGER")[0])  # the table as it was
+    conn.executescript(log.STEPS[0].split("CREATE TRIGGER")[0])  # the table as it was
     entry = (
         b'{"actor":null,"at":5.0,"data":null,"digest":null,"kind":"read","ref":"x",'
         b'"seq":1,"user":null}'

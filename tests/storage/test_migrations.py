@@ -25,7 +25,7 @@ def test_every_store_records_its_schema_version(tmp_path: Path) -> None:
     SQLiteStore(db).close()
     SQLiteRuleStore(db, []).close()
     SQLiteModelStore(db).close()
-    assert _versions(db) == {"events": 5, "cases": 1, "rules": 1, "models": 1}
+    assert _versions(db) == {"events": 5, "audit": 2, "cases": 1, "rules": 1, "models": 1}
     SQLiteStore(db).close()  # a second open migrates nothing
     assert _versions(db)["events"] == 5
 
@@ -37,7 +37,7 @@ def test_a_file_from_before_versioning_is_adopted(tmp_path: Path) -> None:
     conn.execute("DROP TABLE schema_versions")
     store.close()
     SQLiteStore(db).close()
-    assert _versions(db) == {"events": 5, "cases": 1}
+    assert _versions(db) == {"events": 5, "audit": 2, "cases": 1}
 
 
 def test_steps_run_once_in_order_and_a_failed_step_changes_nothing(tmp_path: Path) -> None:

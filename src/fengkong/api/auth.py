@@ -21,8 +21,9 @@ from typing import Any
 from fastapi import Depends, Request
 from starlette.exceptions import HTTPException
 
+from fengkong.api.keys import KeyInfo, KeyStore
+from fengkong.api.stores import principal
 from fengkong.audit.actor import current_actor
-from fengkong.storage.keys_sqlite import KeyInfo, KeyStore
 
 ROLES: tuple[str, ...] = (
     "ingest",
@@ -35,7 +36,7 @@ ROLES: tuple[str, ...] = (
     "admin",
 )
 
-LOOPBACK_INGEST = KeyInfo("loopback", "loopback", ("ingest",), 0.0)
+LOOPBACK_INGEST = principal("loopback", "loopback", ("ingest",))
 
 
 class AuthError(HTTPException):

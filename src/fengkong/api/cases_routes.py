@@ -14,15 +14,16 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from fengkong.api.auth import require
+from fengkong.api.keys import KeyInfo
 from fengkong.api.schemas import MessageOut, ValidationErrorOut
+from fengkong.api.stores import open_cases
 from fengkong.api.strict import strict_json_route
 from fengkong.audit.trail import AuditTrail
 from fengkong.cases import CaseError, closing_labels
+from fengkong.cases.store import CaseStore
 from fengkong.decisions.store import LabelRecord
 from fengkong.events import Label
 from fengkong.runtime import AnyStore, Runtime
-from fengkong.storage.cases_sqlite import CaseStore, close_in
-from fengkong.storage.keys_sqlite import KeyInfo
 
 Reader = Annotated[KeyInfo, require("analyst", "auditor")]
 Worker = Annotated[KeyInfo, require("analyst")]
@@ -60,7 +61,7 @@ def case_store(request: Request) -> CaseStore:
     state = request.app.state
     if getattr(state, "case_store", None) is None:
         rt: Runtime = state.runtime
-        state.case_store = CaseStore(rt.settings.shared_db())
+        state.case_store = open_cases(rt.settings.shared_db())
     store: CaseStore = state.case_store
     return store
 
@@ -78,7 +79,7 @@ async def close_case(rt: Runtime, cases: CaseStore, case_id: str, outcome: str, 
 
     def commit() -> None:
         event_store(rt).add_labels(
-            records, within=lambda conn, _: close_in(conn, case_id, outcome, actor, now)
+            records, within=lambda conn, _: cases.close_in(conn, case_id, outcome, actor, now)
         )
 
     await asyncio.to_thread(commit)

@@ -22,12 +22,13 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fengkong.api.auth import ROLES, actor_of, authenticate, bootstrap_admin, holds, require
+from fengkong.api.keys import KeyInfo
 from fengkong.api.masking import mask, mask_value
+from fengkong.api.stores import open_keys
 from fengkong.audit.checkpoint import Signer, load_signer
 from fengkong.audit.trail import AuditTrail
 from fengkong.runtime import audit_db
 from fengkong.settings import Settings
-from fengkong.storage.keys_sqlite import KeyInfo, KeyStore
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ def open_signer(settings: Settings) -> Signer | None:
 
 
 def open_security(app: FastAPI, settings: Settings) -> None:
-    keys = KeyStore(settings.shared_db(), cache_s=settings.key_cache_s)
+    keys = open_keys(settings.shared_db(), cache_s=settings.key_cache_s)
     bootstrap = settings.bootstrap_key.get_secret_value() if settings.bootstrap_key else None
     if bootstrap is not None:
         bootstrap_admin(keys, bootstrap)

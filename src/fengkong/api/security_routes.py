@@ -9,12 +9,12 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from fengkong.api.auth import check_roles, require
+from fengkong.api.keys import KeyInfo, KeyStore
 from fengkong.api.schemas import MessageOut, ValidationErrorOut
 from fengkong.api.strict import strict_json_route
 from fengkong.audit.bundle import bundle_bytes
 from fengkong.audit.trail import AuditTrail
 from fengkong.audit.verify import verify_database
-from fengkong.storage.keys_sqlite import KeyInfo, KeyStore
 
 Admin = Annotated[KeyInfo, require("admin")]
 Auditor = Annotated[KeyInfo, require("auditor")]

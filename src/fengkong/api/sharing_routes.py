@@ -19,11 +19,11 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from fengkong.api.auth import require
+from fengkong.api.keys import KeyInfo
 from fengkong.api.schemas import MessageOut, ValidationErrorOut
 from fengkong.api.strict import strict_json_route
 from fengkong.audit.trail import AuditTrail
 from fengkong.settings import Settings
-from fengkong.storage.keys_sqlite import KeyInfo
 
 BUNDLE_TYPE = "application/vnd.fengkong-share"
 

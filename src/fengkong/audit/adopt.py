@@ -84,8 +84,10 @@ def _state(conn: sqlite3.Connection, actor: str) -> list[log.Pending]:
 
 
 def adopt(conn: sqlite3.Connection, actor: str) -> int:
-    """Chain every record of a database whose chain is empty; returns the entries added."""
-    log.ensure_schema(conn)
+    """Chain every record of a database whose chain is empty; returns the entries added.
+
+    The chain's tables must be there (the storage layer migrates them when it opens).
+    """
     conn.execute("BEGIN IMMEDIATE")
     try:
         if log.size(conn):

@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -29,7 +28,12 @@ from fengkong.audit.canonical import canonical
 
 GENESIS = bytes(32)
 
-SCHEMA = """
+# The chain's tables as versioned migration steps (run by the storage layer's
+# ``migrate`` as component ``audit``). Step 1 is the table as first written (kept with
+# IF NOT EXISTS: files from before versioning take it as they are); step 2 stores the
+# entry's fields as columns (``entry`` then stays empty).
+STEPS = (
+    """
 CREATE TABLE IF NOT EXISTS audit_log (
     seq INTEGER PRIMARY KEY,
     kind TEXT NOT NULL,
@@ -47,9 +51,16 @@ CREATE TABLE IF NOT EXISTS audit_checkpoints (
     at REAL NOT NULL,
     note TEXT NOT NULL
 );
-"""
+""",
+    """
+ALTER TABLE audit_log ADD COLUMN actor TEXT;
+ALTER TABLE audit_log ADD COLUMN at REAL;
+ALTER TABLE audit_log ADD COLUMN digest BLOB;
+ALTER TABLE audit_log ADD COLUMN data TEXT;
+""",
+)
 
-# The entry's fields as columns (``entry`` then stays empty); added to older files.
+# The columns step 2 adds (a file that has them all took both steps).
 FIELD_COLUMNS = (("actor", "TEXT"), ("at", "REAL"), ("digest", "BLOB"), ("data", "TEXT"))
 _SELECT = "SELECT seq, kind, ref, user_id, entry, hash, actor, at, digest, data FROM audit_log"
 
@@ -62,70 +73,15 @@ class Connection(Protocol):
 
 
 class Database(Connection, Protocol):
-    """Statements one at a time, and write transactions (``fengkong.storage.sql``)."""
+    """Statements one at a time, write transactions, a connection for long reads, and
+    the chain's tables migrated (``fengkong.storage.sql`` implements it)."""
 
     target: str
 
     def write(self) -> AbstractContextManager[Connection]: ...
+    def reader(self) -> AbstractContextManager[Connection]: ...
     def ensure_audit(self) -> None: ...
     def close(self) -> None: ...
-
-
-class FileDatabase:
-    """The chain in a SQLite file: one connection, shared by threads under a lock."""
-
-    dialect = "sqlite"
-
-    def __init__(self, path: str) -> None:
-        self.target = path
-        self._lock = threading.RLock()
-        self._conn = sqlite3.connect(
-            path, isolation_level=None, check_same_thread=False, timeout=30
-        )
-        if path != ":memory:":
-            self._conn.execute("PRAGMA journal_mode=WAL")
-
-    def execute(self, sql: str, params: Sequence[Any] = (), /) -> Any:
-        with self._lock:
-            # Read out under the lock: a cursor shares its connection.
-            return _Fetched(self._conn.execute(sql, params).fetchall())
-
-    def executemany(self, sql: str, rows: Iterable[Sequence[Any]], /) -> Any:
-        with self._lock:
-            return self._conn.executemany(sql, rows)
-
-    @contextmanager
-    def write(self) -> Iterator[Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
-
-    def ensure_audit(self) -> None:
-        with self._lock:
-            ensure_schema(self._conn)
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-
-class _Fetched:
-    def __init__(self, rows: list[Any]) -> None:
-        self._rows = rows
-
-    def fetchone(self) -> Any:
-        return self._rows[0] if self._rows else None
-
-    def fetchall(self) -> list[Any]:
-        return self._rows
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self._rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,25 +113,6 @@ class Stored:
 
 def chain_hash(previous: bytes, entry: bytes) -> bytes:
     return hashlib.sha256(previous + entry).digest()
-
-
-def ensure_schema(conn: sqlite3.Connection) -> None:
-    conn.executescript(SCHEMA)
-    if _missing_columns(conn):
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for name, kind in _missing_columns(conn):
-                conn.execute(f"ALTER TABLE audit_log ADD COLUMN {name} {kind}")
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-
-
-def _missing_columns(conn: sqlite3.Connection) -> list[tuple[str, str]]:
-    have = {str(r[1]) for r in conn.execute("PRAGMA table_info(audit_log)")}
-    return [(n, k) for n, k in FIELD_COLUMNS if n not in have]
 
 
 def _entry(

@@ -3,13 +3,13 @@
 Writes that come with a record (events, decisions, labels, rules, lists, keys) are
 chained by the storage layer in the record's own transaction; this object adds the
 entries that have no record of their own (an analyst read customer data) and signs
-checkpoints over the whole chain. It works on the file at a path, or on any
-:class:`~fengkong.audit.log.Database` (the storage layer's handle on PostgreSQL).
+checkpoints over the whole chain. It works on a :class:`~fengkong.audit.log.Database`,
+the storage layer's handle (``fengkong.storage.sql.open_db``: a SQLite file on the
+one connection factory, or PostgreSQL), which migrates the chain's tables.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -23,16 +23,16 @@ from fengkong.audit.merkle import leaf_hash, tree_hash
 
 
 class AuditTrail:
-    """Reads and checkpoints over the chain in the file at ``path``."""
+    """Reads and checkpoints over the chain in ``db``."""
 
     def __init__(
         self,
-        path: str | Path | log.Database,
+        db: log.Database,
         signer: Signer | None = None,
         *,
         publish_dir: Path | None = None,
     ) -> None:
-        self.db = log.FileDatabase(str(path)) if isinstance(path, str | Path) else path
+        self.db = db
         self.path = self.db.target
         self.signer = signer
         self.publish_dir = publish_dir
@@ -47,14 +47,8 @@ class AuditTrail:
     @contextmanager
     def reader(self) -> Iterator[log.Connection]:
         """A connection for a long read (``verify``): its own on a file, so writers go on."""
-        if not isinstance(self.db, log.FileDatabase):
-            yield self.db
-            return
-        conn = sqlite3.connect(self.path, check_same_thread=False)
-        try:
+        with self.db.reader() as conn:
             yield conn
-        finally:
-            conn.close()
 
     def record(
         self,

@@ -21,9 +21,7 @@ def _open(settings: Settings) -> log.Database | sqlite3.Connection:
     if settings.storage.backend == "postgres":
         from fengkong.runtime import audit_db
 
-        db = audit_db(settings)
-        assert not isinstance(db, Path)
-        return db
+        return audit_db(settings)
     if not Path(settings.db_path).exists():
         raise click.ClickException(f"no database at {settings.db_path}")
     return sqlite3.connect(f"file:{settings.db_path}?mode=ro", uri=True)
@@ -108,12 +106,15 @@ def adopt_cmd(config: Path | None, db_path: Path | None) -> None:
     """Chain a database written before the chain existed (once, before serving it)."""
     from fengkong.audit.adopt import AdoptionRefused, adopt
     from fengkong.cli.common import operator
+    from fengkong.storage.audit_hooks import ensure
+    from fengkong.storage.connect import connect
 
     settings = load_settings(config, db_path=db_path)
     if not Path(settings.db_path).exists():
         raise click.ClickException(f"no database at {settings.db_path}")
-    conn = sqlite3.connect(settings.db_path, isolation_level=None)
+    conn = connect(str(settings.db_path))
     try:
+        ensure(conn)
         n = adopt(conn, f"adopted by {operator()}")
     except AdoptionRefused as exc:
         raise click.ClickException(str(exc)) from None

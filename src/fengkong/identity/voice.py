@@ -24,7 +24,7 @@ import io
 import threading
 import time
 import wave
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from math import gcd
 from typing import Any, Literal, Protocol
 
@@ -185,6 +185,22 @@ def load_embedder(kind: EmbedderKind = "auto") -> Embedder:
     if kind == "resemblyzer" or (kind == "auto" and ResemblyzerEmbedder.available()):
         return ResemblyzerEmbedder()
     return MfccEmbedder()
+
+
+class VoiceprintStore(Protocol):
+    """Where enrolments are kept (the storage layer implements it, on a file or PostgreSQL)."""
+
+    def add(
+        self, event_id: str, user_id: str, model: str, embedding: np.ndarray, at: float
+    ) -> bool:
+        """Store one enrolment; ``False`` if this event enrolled before."""
+        ...
+
+    def load(self, model: str) -> Iterator[tuple[str, str, np.ndarray]]:
+        """``(user_id, event_id, embedding)`` of every enrolment made with ``model``."""
+        ...
+
+    def close(self) -> None: ...
 
 
 class Voiceprints:

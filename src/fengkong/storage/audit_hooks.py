@@ -14,10 +14,39 @@ from fengkong.audit import log
 from fengkong.audit.actor import current_actor
 from fengkong.audit.records import row_digest
 from fengkong.decisions.store import DecisionRecord, LabelRecord
+from fengkong.storage.connect import migrate, statements
 
 
 def ensure(conn: sqlite3.Connection) -> None:
-    log.ensure_schema(conn)
+    """The chain's tables in the file, at the version of :data:`fengkong.audit.log.STEPS`."""
+    _version_unversioned(conn)
+    migrate(conn, "audit", log.STEPS)
+
+
+def _version_unversioned(conn: sqlite3.Connection) -> None:
+    """Record the version of a chain written before its tables were versioned.
+
+    Such a file took step 1 (the table) and, if it has the field columns, step 2; step 1
+    is all ``IF NOT EXISTS``, so only the second case needs saying: its ``ALTER``s would
+    fail. Its step 1 is run again (idempotent) in case the triggers were never made.
+    """
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_versions"
+        " (component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
+    )
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        known = conn.execute("SELECT 1 FROM schema_versions WHERE component = 'audit'").fetchone()
+        have = {str(r[1]) for r in conn.execute("PRAGMA table_info(audit_log)")}
+        if known is None and have.issuperset(name for name, _ in log.FIELD_COLUMNS):
+            for statement in statements(log.STEPS[0]):
+                conn.execute(statement)
+            conn.execute("INSERT INTO schema_versions (component, version) VALUES ('audit', 2)")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
 
 def chain_decisions(

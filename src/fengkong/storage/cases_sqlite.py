@@ -23,6 +23,7 @@ from fengkong.audit import log
 from fengkong.cases import Case, CaseError, Inbox, check_move, check_outcome, route
 from fengkong.cases.model import reason_keys
 from fengkong.decisions.store import DecisionRecord
+from fengkong.storage import audit_hooks
 from fengkong.storage.audit_hooks import chain_change
 from fengkong.storage.connect import PerThread, migrate
 from fengkong.storage.sql import PostgresDB, is_postgres
@@ -247,6 +248,7 @@ class CaseStore:
             self._pg.migrate("cases", {"postgres": STEPS, "sqlite": STEPS})
             return
         self._conns = PerThread(self.path)
+        audit_hooks.ensure(self._conns.get())  # its changes are chained
         ensure(self._conns.get())
 
     def _conn(self) -> log.Connection:
@@ -521,6 +523,12 @@ class CaseStore:
                 actor=actor,
                 detail=detail,
             )
+
+    def close_in(
+        self, conn: log.Connection, case_id: str, outcome: str, actor: str | None, now: float
+    ) -> None:
+        """:func:`close_in`, in the caller's transaction (the labels' commit)."""
+        close_in(conn, case_id, outcome, actor, now)
 
     def close(self) -> None:
         if self._pg is not None:

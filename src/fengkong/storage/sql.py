@@ -101,10 +101,25 @@ class SQLiteDB:
         with self._lock:
             return migrate(self.conn, component, steps["sqlite"])
 
+    @contextmanager
+    def reader(self) -> Iterator[sqlite3.Connection]:
+        """A connection of its own for a long read, so writers go on (``:memory:``: this one)."""
+        if self.target == ":memory:":
+            with self._lock:
+                yield self.conn
+            return
+        conn = connect(self.target)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
     def ensure_audit(self) -> None:
-        """The audit chain's tables in the file (the stores extend it)."""
+        """The audit chain's tables in the file, migrated (the stores extend it)."""
+        from fengkong.storage.audit_hooks import ensure
+
         with self._lock:
-            log.ensure_schema(self.conn)
+            ensure(self.conn)
 
     def close(self) -> None:
         with self._lock:
@@ -143,6 +158,11 @@ class PostgresDB:
     def migrate(self, component: str, steps: dict[Dialect, Sequence[str]]) -> int:
         with self.pool.connection() as conn:
             return pg.migrate(conn, component, steps["postgres"])
+
+    @contextmanager
+    def reader(self) -> Iterator[PostgresDB]:
+        """Statements one at a time from the pool (a long read holds no lock)."""
+        yield self
 
     def ensure_audit(self) -> None:
         """Nothing to do: the event store's schema, migrated at open, holds the chain."""

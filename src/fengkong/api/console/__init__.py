@@ -25,8 +25,8 @@ from fengkong.api.console.web import (
     render,
     session_of,
 )
+from fengkong.api.keys import KeyStore
 from fengkong.cases import CaseError
-from fengkong.storage.keys_sqlite import KeyStore
 
 CONSOLE_ROLES = ("analyst", "rule_admin", "auditor", "admin")
 

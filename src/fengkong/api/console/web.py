@@ -24,10 +24,11 @@ from starlette.exceptions import HTTPException
 
 from fengkong.api.auth import holds
 from fengkong.api.console.i18n import LANGS, translate
+from fengkong.api.keys import KeyInfo, KeyStore
+from fengkong.api.stores import open_cases
 from fengkong.audit.trail import AuditTrail
+from fengkong.cases.store import CaseStore
 from fengkong.runtime import Runtime
-from fengkong.storage.cases_sqlite import CaseStore
-from fengkong.storage.keys_sqlite import KeyInfo, KeyStore
 
 COOKIE = "fk_console"
 SESSION_S = 8 * 3600.0
@@ -109,7 +110,7 @@ def cases_of(request: Request) -> CaseStore:
     state = request.app.state
     if getattr(state, "cases", None) is None:
         rt = runtime_of(request)
-        state.cases = CaseStore(rt.settings.shared_db())
+        state.cases = open_cases(rt.settings.shared_db())
     store: CaseStore = state.cases
     return store
 

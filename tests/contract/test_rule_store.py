@@ -1,7 +1,6 @@
-"""The rule store: publish, immutability, rollback, lists with expiry, freezes.
-
-Every store test runs on the SQLite file and on PostgreSQL.
-"""
+"""The rule-store repository contract (rules.store.RuleStore): publish, immutability,
+rollback, lists with expiry, freezes, a second process seeing changes, run against
+every backend: the embedded file and PostgreSQL. (The CLI over it: tests/rules.)"""
 
 from __future__ import annotations
 
@@ -11,9 +10,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from click.testing import CliRunner
 
-from fengkong.cli.main import main
 from fengkong.decisions.types import Action, DecisionContext
 from fengkong.rules import RuleSetInvalid, parse_ruleset
 from fengkong.rules.stage import RulesStage
@@ -45,7 +42,7 @@ def _rs(threshold: int, name: str = "t") -> object:
     )
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite-file", "postgres"])
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Where the store lives: a file, or a fresh PostgreSQL database."""
     if request.param == "postgres":
@@ -160,47 +157,3 @@ def test_second_process_sees_changes(db: str) -> None:
     assert [e.value for e in b.list_entries("bad_ips")] == ["2.2.2.2"]
     a.close()
     b.close()
-
-
-def test_cli_publish_freeze_list_rollback(tmp_path: Path) -> None:
-    db = str(tmp_path / "c.db")
-    env = {"FENGKONG_TOKEN_SECRET": "s" * 32}
-    r = CliRunner()
-    rs_file = tmp_path / "r.toml"
-    rs_file.write_text('[[rules]]\nname = "big"\nwhen = "amount > 100"\naction = "review"\n')
-    out = r.invoke(main, ["rules", "publish", "--default", "--db", db], env=env)
-    assert out.exit_code == 0, out.output
-    out = r.invoke(main, ["rules", "publish", str(rs_file), "--db", db, "--comment", "c"], env=env)
-    assert "published r2" in out.output
-    out = r.invoke(main, ["rules", "rollback", "--db", db], env=env)
-    assert "live: r1" in out.output
-    out = r.invoke(
-        main,
-        ["rules", "freeze", "--user", "u1", "--reason", "x", "--ttl", "2h", "--db", db],
-        env=env,
-    )
-    assert "frozen user=u1: block" in out.output, out.output
-    out = r.invoke(
-        main,
-        [
-            "rules",
-            "list",
-            "add",
-            "blocked_phones",
-            "13912345678",
-            "--tokenise",
-            "phone",
-            "--ttl",
-            "7d",
-            "--db",
-            db,
-        ],
-        env=env,
-    )
-    assert out.exit_code == 0, out.output
-    out = r.invoke(main, ["rules", "list", "show", "blocked_phones", "--db", db], env=env)
-    assert out.output.startswith("tk_phone_")
-    bad = tmp_path / "bad.toml"
-    bad.write_text('[[rules]]\nname = "x"\nwhen = "user.amount_zscore_3d > 1"\naction = "block"\n')
-    out = r.invoke(main, ["rules", "validate", str(bad)], env=env)
-    assert out.exit_code == 1 and "user.amount_zscore_30d" in out.output
