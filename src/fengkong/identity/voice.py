@@ -29,8 +29,6 @@ from math import gcd
 from typing import Any, Literal, Protocol
 
 import numpy as np
-from scipy.fft import dct
-from scipy.signal import resample_poly
 
 from fengkong.decisions.types import DecisionContext, FeatureValue
 from fengkong.identity.challenges import AnswerInvalid
@@ -83,6 +81,10 @@ def decode_wav(audio_b64: str) -> np.ndarray:
     x = (x - 128.0) / 128.0 if width == 1 else x / float(2 ** (8 * width - 1))
     x = x.reshape(-1, channels).mean(axis=1)
     if rate != SAMPLE_RATE:
+        # Imported here: scipy.signal (and the scipy.stats it loads) is half a second
+        # of every server start, and only audio at another rate needs it.
+        from scipy.signal import resample_poly
+
         g = gcd(rate, SAMPLE_RATE)
         x = resample_poly(x, SAMPLE_RATE // g, rate // g).astype(np.float32)
     if len(x) < MIN_SECONDS * SAMPLE_RATE:
@@ -138,6 +140,8 @@ class MfccEmbedder:
         energy = np.log(power.sum(axis=1) + 1e-10)
         voiced = energy > energy.max() - np.log(10.0) * 3.0  # within 30 dB of the peak
         logmel = np.log(power[voiced] @ self._filters.T + 1e-10)
+        from scipy.fft import dct  # not at import: see decode_wav
+
         cep = dct(logmel, type=2, axis=1, norm="ortho")[:, 1 : self.n_mfcc + 1]
         delta = np.gradient(cep, axis=0) if len(cep) > 1 else np.zeros_like(cep)
         stats = np.concatenate([cep.mean(0), cep.std(0), delta.std(0)])
