@@ -91,7 +91,8 @@ class FeaturesStage:
         self.expire_budget = expire_budget
         self.max_entities = 0  # per entity kind; 0: no cap (the runtime sets it)
         self._devices = DeviceCache()
-        self._pending: tuple[Event, str | None] | None = None
+        # A remote state: the event read() added, its device key and its entities.
+        self._pending: tuple[Event, str | None, list[tuple[str, str]]] | None = None
         session = getattr(engine.state, "session", None)
         if session is not None:  # a remote state: its entities come with the others'
             session.want(self._wanted)
@@ -117,8 +118,9 @@ class FeaturesStage:
             key = self._devices.key(ctx.event.device)
         shared = getattr(self.engine.state, "shared", False)
         if shared:  # a remote state: fetch this event's entities first
-            self.engine.state.load(self.engine.entity_keys(ctx.event, key))  # type: ignore[attr-defined]
-            self._pending = (ctx.event, key)
+            keys = self.engine.entity_keys(ctx.event, key)
+            self.engine.state.load(keys)  # type: ignore[attr-defined]
+            self._pending = (ctx.event, key, keys)
         self.engine.process(ctx.event, ctx.features, key)
         if self.max_entities and not shared:
             self.engine.bound(self.max_entities)
@@ -132,9 +134,8 @@ class FeaturesStage:
         state: Any = self.engine.state
         if not getattr(state, "shared", False) or self._pending is None:
             return
-        event, key = self._pending
+        event, key, keys = self._pending
         self._pending = None
-        keys = self.engine.entity_keys(event, key)
         again = [False]  # the first time, read has added the event already
 
         def apply() -> None:

@@ -165,9 +165,7 @@ class SharedCycle:
                 ahead = following if attempt == 0 and self.dirty else None
                 if self.write(event_id, ahead) != 0:
                     return
-                redo = list(self._redo)
-                self.cache.clear()
-                self.dirty.clear()
+                redo = list(self._redo)  # write() dropped the cache and the changes
                 self.fetch([n for _, names in redo if names is not None for n in names()])
                 for apply, _ in redo:
                     apply()
