@@ -19,34 +19,22 @@ from fengkong.storage.connect import migrate, statements
 
 def ensure(conn: sqlite3.Connection) -> None:
     """The chain's tables in the file, at the version of :data:`fengkong.audit.log.STEPS`."""
-    _version_unversioned(conn)
-    migrate(conn, "audit", log.STEPS)
+    migrate(conn, "audit", log.STEPS, unversioned=_unversioned_version)
 
 
-def _version_unversioned(conn: sqlite3.Connection) -> None:
-    """Record the version of a chain written before its tables were versioned.
+def _unversioned_version(conn: sqlite3.Connection) -> int:
+    """The version of a chain written before its tables were versioned.
 
     Such a file took step 1 (the table) and, if it has the field columns, step 2; step 1
     is all ``IF NOT EXISTS``, so only the second case needs saying: its ``ALTER``s would
     fail. Its step 1 is run again (idempotent) in case the triggers were never made.
     """
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS schema_versions"
-        " (component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
-    )
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        known = conn.execute("SELECT 1 FROM schema_versions WHERE component = 'audit'").fetchone()
-        have = {str(r[1]) for r in conn.execute("PRAGMA table_info(audit_log)")}
-        if known is None and have.issuperset(name for name, _ in log.FIELD_COLUMNS):
-            for statement in statements(log.STEPS[0]):
-                conn.execute(statement)
-            conn.execute("INSERT INTO schema_versions (component, version) VALUES ('audit', 2)")
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
+    have = {str(r[1]) for r in conn.execute("PRAGMA table_info(audit_log)")}
+    if not have.issuperset(name for name, _ in log.FIELD_COLUMNS):
+        return 0
+    for statement in statements(log.STEPS[0]):
+        conn.execute(statement)
+    return 2
 
 
 def chain_decisions(

@@ -53,8 +53,16 @@ def statements(script: str) -> Iterator[str]:
         raise ValueError(f"incomplete SQL statement: {buf.strip()[:60]!r}")
 
 
-def migrate(conn: sqlite3.Connection, component: str, steps: Sequence[str]) -> int:
-    """Apply the steps of ``component`` the file has not taken; returns its version."""
+def migrate(
+    conn: sqlite3.Connection,
+    component: str,
+    steps: Sequence[str],
+    unversioned: Callable[[sqlite3.Connection], int] | None = None,
+) -> int:
+    """Apply the steps of ``component`` the file has not taken; returns its version.
+
+    ``unversioned``: the version of a file whose tables predate their record in
+    ``schema_versions`` (called in the migration's transaction; default 0)."""
     conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_versions"
         " (component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
@@ -65,7 +73,15 @@ def migrate(conn: sqlite3.Connection, component: str, steps: Sequence[str]) -> i
             row = conn.execute(
                 "SELECT version FROM schema_versions WHERE component = ?", (component,)
             ).fetchone()
-            current = 0 if row is None else int(row[0])
+            if row is not None:
+                current = int(row[0])
+            else:
+                current = 0 if unversioned is None else unversioned(conn)
+                if current:  # recorded: later opens need not ask again
+                    conn.execute(
+                        "INSERT INTO schema_versions (component, version) VALUES (?, ?)",
+                        (component, current),
+                    )
             if current > len(steps):
                 raise SchemaTooNew(
                     f"{component} schema is at version {current}; this fengkong knows "
