@@ -19,6 +19,7 @@ from fengkong.credit.registry import CreditRegistry, ScorecardLoadError
 from fengkong.credit.scorecard import Scorecard
 from fengkong.decisions.types import Action, DecisionContext, Reason
 from fengkong.events import CreditApplication, Event, EventType
+from fengkong.models.watch import Changes, Watch
 
 log = logging.getLogger(__name__)
 _ACTION: dict[OfferDecision, Action] = {
@@ -68,13 +69,12 @@ class CreditStage:
         self.reasons = reasons
         self.clock = clock
         self.refresh_s = 5.0
-        # ``topic -> version`` of the change feed (the runtime wires it): with one, the
-        # roles are read when the "models" topic moved, else every ``refresh_s``.
-        self.changes: Callable[[str], int] | None = None
-        self._seen = -1
+        # With a change feed (the runtime wires it), the roles are read when the
+        # "models" topic moved, else every ``refresh_s``.
+        self.changes: Changes | None = None
+        self._watch = Watch("models")
         self._registry: CreditRegistry | None = None
         self._roles: tuple[int | None, int | None] = (None, None)
-        self._checked = 0.0
         # The user's last application: what a later raise_limit is judged on.
         self._last: dict[str, CreditApplication] = {}
 
@@ -112,16 +112,7 @@ class CreditStage:
 
     def _due(self) -> bool:
         """Whether the roles may have moved since they were last read."""
-        if self.changes is not None:
-            version = self.changes("models")
-            if version == self._seen:
-                return False
-            self._seen = version
-            return True
-        if self.clock() - self._checked < self.refresh_s:
-            return False
-        self._checked = self.clock()
-        return True
+        return self._watch.due(self.changes, self.refresh_s, self.clock)
 
     def observe(self, event: Event) -> None:
         if event.type is EventType.CREDIT_APPLICATION and event.application is not None:

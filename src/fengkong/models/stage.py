@@ -25,6 +25,7 @@ from fengkong.models.dataset import CONTEXT_DEFINITION, PointInTime
 from fengkong.models.drift import ALERT_AT, psi
 from fengkong.models.model import Model, ModelLoadError
 from fengkong.models.registry import Registry
+from fengkong.models.watch import Changes, Watch
 
 log = logging.getLogger(__name__)
 ANOMALY_FEATURE = "model.anomaly_score"
@@ -112,17 +113,15 @@ class ModelStage:
         self.clock = clock
         self._label_since: float | None = None
         self._at_since: set[tuple[str | None, str]] = set()
-        self._label_checked = float("-inf")
         self._pending: list[tuple[float, str | None, str]] = []
         self.last_psi: dict[str, float] = {}
         self._registry: Registry | None = None
         self._roles: tuple[int | None, int | None] = (None, None)
-        self._roles_checked = 0.0
         self.refresh_s = 5.0
-        # ``topic -> version`` of a change feed (``storage.changes.ChangeFeed.version``):
-        # with it, roles and labels are read only when they changed.
-        self.changes: Callable[[str], int] | None = None
-        self._seen: dict[str, int] = {}
+        # With a change feed (the runtime wires it), roles and labels are read only
+        # when they changed; else every ``refresh_s`` and ``label_poll_s``.
+        self.changes: Changes | None = None
+        self._watches = {"models": Watch("models"), "labels": Watch("labels", float("-inf"))}
 
     @classmethod
     def from_registry(
@@ -165,22 +164,8 @@ class ModelStage:
 
     def _due(self, topic: str) -> bool:
         """Whether ``topic`` may have changed: per the change feed, else per poll interval."""
-        if self.changes is not None:
-            version = self.changes(topic)
-            if self._seen.get(topic) == version:
-                return False
-            self._seen[topic] = version
-            return True
-        now = self.clock()
-        if topic == "models":
-            if now - self._roles_checked < self.refresh_s:
-                return False
-            self._roles_checked = now
-            return True
-        if now - self._label_checked < self.label_poll_s:
-            return False
-        self._label_checked = now
-        return True
+        every = self.refresh_s if topic == "models" else self.label_poll_s
+        return self._watches[topic].due(self.changes, every, self.clock)
 
     def _poll_labels(self, now: float) -> None:
         if self.labels is not None and self._due("labels"):
@@ -281,8 +266,7 @@ class ModelStage:
             # A model promoted since starts with a fresh block, as a live promotion does.
             slot.pit.block = blocks.get(slot.version, PointInTime(slot.model.feature_set).block)
         self._label_since, self._at_since, self._pending = cursor
-        self._label_checked = float("-inf")
-        self._seen.pop("labels", None)
+        self._watches["labels"].forget()
 
     def drift_gauges(self) -> dict[str, float]:
         """PSI per variable (``score`` and each feature) of the last full live window."""
