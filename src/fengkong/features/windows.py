@@ -11,9 +11,9 @@ weighted mean of a per-clock-hour count, empty hours included.
 
 >>> w = DistinctWindows((3600, 86400))
 >>> for ts, user in [(0, "a"), (10, "b"), (4000, "a")]:
-...     w.see(user, ts)
+...     _ = w.see(user, ts)  # True: new to the shortest window
 >>> w.counts(4000), w.counts(90000)
-([1, 2], [0, 0])
+([1, 2], [0, 1])
 """
 
 from __future__ import annotations

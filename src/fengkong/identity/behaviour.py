@@ -14,7 +14,7 @@ teach the template (a few good-looking impostor samples still can: see docs/iden
 
 >>> t = ScaledManhattan.fit([[100.0, 50.0], [110.0, 60.0], [90.0, 40.0]])
 >>> round(t.distance([100.0, 50.0]), 3), round(t.distance([160.0, 110.0]), 3)
-(0.0, 4.5)
+(0.0, 9.0)
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ screen, timezone and language (strength ``weak``).
 
 >>> from fengkong.events import Device
 >>> fp = {"platform": "android", "model": "Xiaomi 14", "screen": "1200x2670", "canvas_hash": "c1"}
->>> a = Device.model_validate({"device_id": "a-1", "fingerprint": fp})
->>> b = Device.model_validate({"device_id": "b-2", "fingerprint": fp})
+>>> a = Device.model_validate({"device_id": "a1f3-77c2", "fingerprint": fp})
+>>> b = Device.model_validate({"device_id": "b9e0-12d4", "fingerprint": fp})
 >>> device_key(a) != device_key(b), device_key(a)[1]
 (True, 'client_id')
 >>> device_key(Device.model_validate({"device_id": "unknown", "fingerprint": fp}))[1]
