@@ -55,3 +55,79 @@ def test_sms_entries_expire_with_the_device_and_old_snapshots_still_load() -> No
     old.__setstate__(state)
     restored = pickle.loads(pickle.dumps(old))
     assert restored.sms_entry == set()
+
+
+def _marked(lin: Lineage, event: Event, device: str | None) -> Any:
+    out = lin.read(event, device, None, None)
+    lin.see(event, device, None)
+    return out["user.device_marked_secs_ago"]
+
+
+def test_a_password_changed_on_a_fresh_device_marks_that_device_for_two_days() -> None:
+    lin = Lineage()
+    _marked(lin, _ev(T0, "login", "u1"), "own")  # the account's history starts
+    at = T0 + 3 * 24 * HOUR
+    assert _marked(lin, _ev(at, "login", "u1", phone="13800000001"), "thief") is None
+    change = _ev(at + 300, "account_change", "u1", operation="change_password")
+    assert _marked(lin, change, "thief") is None
+    draw = _ev(at + 600, "credit_draw", "u1", amount="5000")
+    assert _marked(lin, draw, "thief") == 300.0
+    back = _ev(at + 40 * HOUR, "transfer", "u1", amount="900", counterparty={"account_id": "m"})
+    assert _marked(lin, back, "thief") == 40 * HOUR - 300
+    # Not the owner's own phone, not after two days.
+    assert _marked(lin, _ev(at + 700, "payment", "u1", amount="9", merchant_id="m1"), "own") is None
+    late = _ev(at + 49 * HOUR, "withdrawal", "u1", amount="100")
+    assert _marked(lin, late, "thief") is None
+    lin.expire(at + 49 * HOUR)
+    assert not lin.marks
+
+
+def test_no_mark_for_an_announced_phone_a_device_used_for_long_or_a_new_account() -> None:
+    lin = Lineage()
+    at = T0 + 3 * 24 * HOUR
+    # An upgrade announced with change_device before the password change.
+    _marked(lin, _ev(T0, "login", "u2"), "old")
+    _marked(lin, _ev(at, "account_change", "u2", operation="change_device"), "new")
+    _marked(lin, _ev(at + 60, "account_change", "u2", operation="change_password"), "new")
+    # A second phone used for two hours before the password is changed on it.
+    _marked(lin, _ev(T0, "login", "u3"), "phone")
+    _marked(lin, _ev(at, "login", "u3"), "tablet")
+    _marked(lin, _ev(at + 2 * HOUR, "account_change", "u3", operation="change_phone"), "tablet")
+    # A new account changing its password on the phone it opened on.
+    _marked(lin, _ev(at, "register", "u4"), "first")
+    _marked(lin, _ev(at + 60, "account_change", "u4", operation="change_password"), "first")
+    assert not lin.marks
+    pay = _ev(at + 3 * HOUR, "transfer", "u2", amount="900", counterparty={"account_id": "m"})
+    assert _marked(lin, pay, "new") is None
+
+
+def test_a_snapshot_from_before_the_marks_still_loads() -> None:
+    lin = Lineage()
+    state = dict(lin.__dict__)
+    for field in ("marks", "account_first", "last_change", "marked_money"):
+        del state[field]
+    old = Lineage.__new__(Lineage)
+    old.__setstate__(state)
+    assert old.marks == {} and old.account_first == {} and old.last_change == {}
+    assert old.marked_money == {}
+
+
+def test_money_sent_from_a_marked_device_marks_the_account_that_receives_it() -> None:
+    lin = Lineage()
+    _marked(lin, _ev(T0, "login", "victim"), "own")
+    at = T0 + 3 * 24 * HOUR
+    _marked(lin, _ev(at, "login", "victim"), "thief")
+    _marked(lin, _ev(at + 60, "account_change", "victim", operation="change_phone"), "thief")
+    mule = {"counterparty": {"account_id": "mule"}}
+    _marked(lin, _ev(at + 600, "transfer", "victim", amount="4000", **mule), "thief")
+    # The owner's own phone paying a friend passes nothing on.
+    friend = {"counterparty": {"account_id": "friend"}}
+    _marked(lin, _ev(at + 700, "transfer", "victim", amount="50", **friend), "own")
+
+    def received(user: str, ts: float) -> Any:
+        out = lin.read(_ev(ts, "withdrawal", user, amount="3900"), "m-phone", None, None)
+        return out["user.secs_since_received_from_marked_device"]
+
+    assert received("mule", at + 4 * HOUR) == 4 * HOUR - 600
+    assert received("friend", at + 4 * HOUR) is None
+    assert received("mule", at + 50 * HOUR) is None

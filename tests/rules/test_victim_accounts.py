@@ -315,3 +315,62 @@ def test_a_phone_upgrade_announced_by_change_device_meets_no_sms_takeover_rule()
     s.add(at + DAY, "login", "upgrader", **new)
     for e, _, names in hits(s.events()):
         assert not names & SMS_TAKEOVER, (e.type, names)
+
+
+def test_every_piece_a_thief_moves_from_his_phone_after_the_lockout_is_held() -> None:
+    s = Stream()
+    _history(s, "victim", phone("victim-phone-04"))
+    _history(s, "forgetful", phone("forgetful-phone"))
+    _open(s, T0 + 2 * DAY, "mule", 3)
+    at = T0 + 10 * DAY + 21 * HOUR
+    # A thief at home in the victim's city on an ordinary phone, signed in by password
+    # (a phished one): he changes it, sleeps, and drains the next morning in pieces.
+    thief = {"device": phone("thief-phone-03"), "ip": "223.104.5.78", "geo": BEIJING}
+    s.add(at, "login", "victim", **thief)
+    s.add(at + 300, "account_change", "victim", operation="change_password", **thief)
+    back = at + 12 * HOUR
+    s.add(back, "login", "victim", **thief)
+    s.add(back + 60, "credit_draw", "victim", amount="3000", **thief)
+    for i in range(3):
+        pay = {"amount": "1100", "counterparty": {"account_id": "mule"}}
+        s.add(back + 300 + 200 * i, "transfer", "victim", **pay, **thief)
+    # An owner resets a forgotten password on a new tablet, and pays three days later.
+    tablet = {"device": phone("forgetful-tab", "Xiaomi Pad 6"), "ip": "123.112.4.20"}
+    s.add(at, "login", "forgetful", geo=BEIJING, **tablet)
+    s.add(at + 300, "account_change", "forgetful", operation="change_password", **tablet)
+    later = {"amount": "1100", "counterparty": {"account_id": "mule"}}
+    s.add(at + 3 * DAY, "transfer", "forgetful", geo=BEIJING, **later, **tablet)
+    decided = hits(s.events())
+    rule = "money_from_device_marked_by_credential_change"
+    money = [(d, n) for e, d, n in decided if e.user_id == "victim" and e.ts >= back + 60]
+    assert len(money) == 4 and all(rule in n and d != "allow" for d, n in money)
+    assert all(rule not in n for e, _, n in decided if e.user_id == "forgetful")
+
+
+def test_the_mule_cashing_out_money_from_a_locked_out_account_is_reviewed() -> None:
+    s = Stream()
+    _history(s, "victim", phone("victim-phone-05"))
+    _history(s, "forgetful", phone("forgetful-phone-2"))
+    _open(s, T0 + 2 * DAY, "mule", 4)
+    _open(s, T0 + 2 * DAY, "friend", 5)
+    at = T0 + 10 * DAY + 10 * HOUR
+    thief = {"device": phone("thief-phone-04"), "ip": "223.104.5.79", "geo": BEIJING}
+    s.add(at, "login", "victim", **thief)
+    s.add(at + 120, "account_change", "victim", operation="change_phone", **thief)
+    s.add(
+        at + 400, "transfer", "victim", amount="6000", counterparty={"account_id": "mule"}, **thief
+    )
+    # An owner resets a forgotten password on a new tablet and pays a friend a week later.
+    tablet = {"device": phone("forgetful-tab-2", "Xiaomi Pad 6"), "ip": "123.112.4.20"}
+    s.add(at, "login", "forgetful", geo=BEIJING, **tablet)
+    s.add(at + 120, "account_change", "forgetful", operation="change_password", **tablet)
+    pay = {"amount": "6000", "counterparty": {"account_id": "friend"}}
+    s.add(at + 7 * DAY, "transfer", "forgetful", geo=BEIJING, **pay, **tablet)
+    for who, ts in (("mule", at + 3 * HOUR), ("friend", at + 7 * DAY + 3 * HOUR)):
+        out = {"device": phone(f"{who}-phone-9"), "ip": "36.9.7.9", "amount": "5900"}
+        s.add(ts, "withdrawal", who, bank_card="6222020000000000001", **out)
+    decided = hits(s.events())
+    rule = "cash_out_of_money_from_marked_device"
+    mule = _fired(decided, "mule", "withdrawal")
+    assert rule in mule[1] and mule[0] != "allow"
+    assert rule not in _fired(decided, "friend", "withdrawal")[1]

@@ -40,6 +40,16 @@ takeovers reconfigure the account minutes after the first login on their device.
 SMS code (``None`` without a device id): a SIM swap or a phished code lets a thief in on
 his own phone by SMS, where a family tablet or second phone is usually signed in with the
 password; an owner's new phone also enters by SMS, but announces itself with change_device.
+``user.device_marked_secs_ago``: seconds since a password or phone change made on this
+device id within an hour of this account first using it, when the device came a day or
+more after the account was first seen and no change_device announced it (``None``
+without such a change in the last two days): the thief locks the owner out from his
+own phone, and what he does next from it — the loan, the transfers in pieces, the
+return hours or a day later — carries that suspicion; an owner's phone upgrade
+announces itself, and a forgotten password reset on a second phone is rarely followed
+by money leaving within two days. ``user.secs_since_received_from_marked_device``:
+seconds since this account last received a transfer sent from such a marked device
+(``None`` after two days): the takeover's collection account, about to cash out.
 ``cp_account.shares_opening``: the payee was opened on the same device id as this
 account, or on the same *rare* fingerprint (under 0.5 % of device ids): a closed group of
 farm accounts trading among themselves to build credit. ``user.secs_since_credit_draw``
@@ -79,6 +89,8 @@ FEATURE_NAMES: dict[str, str] = {
     "cp_account.registered_secs_ago": "num",
     "user.device_age_secs": "num",
     "user.device_sms_entry": "bool",
+    "user.device_marked_secs_ago": "num",
+    "user.secs_since_received_from_marked_device": "num",
     "cp_account.shares_opening": "bool",
     "user.secs_since_credit_draw": "num",
     "user.last_credit_draw_amount": "num",
@@ -86,6 +98,8 @@ FEATURE_NAMES: dict[str, str] = {
     "fingerprint.registration_lift_48h": "num",
     "device.reg_networks_48h": "num",
 }
+MARK_S = 2 * DAY  # a credential change marks its device this long
+FRESH_S = 3600  # a device is fresh for an hour after the account first uses it
 RARE_SHARE = 0.005  # a fingerprint cluster carrying under 0.5 % of device ids is rare
 
 
@@ -129,6 +143,10 @@ class Lineage:
         self.payers: dict[str, tuple[DistinctWindows, DistinctWindows]] = {}
         self.device_first: dict[tuple[str, str], float] = {}
         self.sms_entry: set[tuple[str, str]] = set()  # (user, device) first entered by SMS
+        self.account_first: dict[str, float] = {}  # first event of each account
+        self.last_change: dict[str, str] = {}  # each account's last account_change operation
+        self.marks: dict[tuple[str, str], float] = {}  # (user, device) -> credential change
+        self.marked_money: dict[str, float] = {}  # payee -> transfer from a marked device
         self.last_draw: dict[str, tuple[float, float]] = {}
         # device id -> (registration time, network of its IP), oldest first.
         self.device_nets: dict[str, list[tuple[float, str | None]]] = {}
@@ -137,6 +155,10 @@ class Lineage:
         # A snapshot written before ``sms_entry`` existed still loads.
         self.__dict__.update(state)
         self.__dict__.setdefault("sms_entry", set())
+        self.__dict__.setdefault("account_first", {})
+        self.__dict__.setdefault("last_change", {})
+        self.__dict__.setdefault("marks", {})
+        self.__dict__.setdefault("marked_money", {})
 
     def _networks(self, device: str | None, lo: float, hi: float) -> set[str | None]:
         return {n for ts, n in self.device_nets.get(device or "", ()) if lo <= ts <= hi}
@@ -193,6 +215,12 @@ class Lineage:
             first = self.device_first.get((event.user_id, device))
             out["user.device_age_secs"] = 0.0 if first is None else round(now - first, 1)
             out["user.device_sms_entry"] = (event.user_id, device) in self.sms_entry
+            marked = self.marks.get((event.user_id, device))
+            if marked is not None and now - marked < MARK_S:
+                out["user.device_marked_secs_ago"] = round(now - marked, 1)
+        received = self.marked_money.get(event.user_id)
+        if received is not None and now - received < MARK_S:
+            out["user.secs_since_received_from_marked_device"] = round(now - received, 1)
         cp = event.counterparty
         if cp is not None and cp.account_id is not None:
             payee = self.openings.get(cp.account_id)
@@ -239,6 +267,11 @@ class Lineage:
                 self.device_first[on_device] = now
                 if event.type is EventType.LOGIN and event.phone is not None:
                     self.sms_entry.add(on_device)
+            self._mark(event, on_device)
+            self._pass_mark_on(event, on_device)
+        self.account_first.setdefault(event.user_id, now)
+        if event.type is EventType.ACCOUNT_CHANGE and event.operation is not None:
+            self.last_change[event.user_id] = event.operation
         if event.type is EventType.CREDIT_DRAW and event.amount is not None:
             self.last_draw[event.user_id] = (now, event.amount_float)
         for kind, key in keys:
@@ -272,6 +305,27 @@ class Lineage:
             if o is not None and now - o.ts < YOUNG_S:
                 pair[1].see(event.user_id, now)
 
+    def _mark(self, event: Event, on_device: tuple[str, str]) -> None:
+        """Mark the device when the account's password or phone changes on it while fresh."""
+        if event.type is not EventType.ACCOUNT_CHANGE:
+            return
+        if event.operation not in ("change_password", "change_phone"):
+            return
+        first = self.device_first[on_device]
+        account_first = self.account_first.get(event.user_id, first)
+        announced = self.last_change.get(event.user_id) == "change_device"
+        if event.ts - first < FRESH_S and first - account_first >= DAY and not announced:
+            self.marks[on_device] = event.ts
+
+    def _pass_mark_on(self, event: Event, on_device: tuple[str, str]) -> None:
+        """A transfer from a marked device marks the account that receives it."""
+        marked = self.marks.get(on_device)
+        cp = event.counterparty
+        if event.type is not EventType.TRANSFER or marked is None or event.ts - marked >= MARK_S:
+            return
+        if cp is not None and cp.account_id is not None:
+            self.marked_money[cp.account_id] = event.ts
+
     def expire(self, now: float) -> int:
         """Drop places idle for 30 days, merchants for a week, openings after 90 days."""
         old = [k for k, p in self.places.items() if p.last_ts <= now - PLACE_S]
@@ -287,6 +341,10 @@ class Lineage:
         for k in stale:
             del self.device_first[k]
             self.sms_entry.discard(k)
+        for k in [k for k, ts in self.marks.items() if ts <= now - MARK_S]:
+            del self.marks[k]
+        for u in [u for u, ts in self.marked_money.items() if ts <= now - MARK_S]:
+            del self.marked_money[u]
         for u in [u for u, (ts, _) in self.last_draw.items() if ts <= now - 30 * DAY]:
             del self.last_draw[u]
         for device in list(self.device_nets):
