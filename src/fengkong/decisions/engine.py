@@ -99,7 +99,10 @@ class Engine:
     on top of it are refused (:class:`~fengkong.storage.Stale`) and decided again, and
     the state is re-derived from the log (the last snapshot plus the events stored
     after it) before anything else is decided. A failure thus leaves the state as the
-    log is, and a retry never counts twice.
+    log is, and a retry never counts twice. A remote state shared with other workers
+    (Redis) gets a unit's changes only once the unit is stored, before its answer
+    (:meth:`Pipeline.publish`); after a failure it gets those of the units stored
+    before it, never the others (:meth:`Pipeline.settle`).
 
     ``snapshot_path``: where :meth:`save_snapshot` keeps the state and :meth:`rebuild`
     starts from. ``max_skew_s``: how far past the server clock a stored ``occurred_at``
@@ -241,16 +244,17 @@ class Engine:
         """Grows with every failed decision or commit (the state it invalidated)."""
         return self._failures + (self._committer.epoch if self._committer else 0)
 
-    def _evaluate(self, item: Accepted, batch: _Batch) -> DecisionDict:
+    def _evaluate(self, item: Accepted) -> tuple[DecisionDict, DecisionRecord, list[HeldWrite]]:
+        """Decide and apply one event: its answer, its record and the remote states'
+        changes held until the record is committed."""
         decision, ctx = self.pipeline.decide(item.event)
         if self.challenger is not None and decision.challenge is not None:
             decision = self.challenger.issue(item.event, decision)
         out, record = self._record(item, decision, ctx)
-        batch.held += self.pipeline.apply(ctx)
-        batch.records.append(record)
+        held = self.pipeline.apply(ctx)
         if self.follower is not None:
             self.follower.applied(item.event.event_id)
-        return out
+        return out, record, held
 
     def _record(
         self, item: Accepted, decision: Decision, ctx: DecisionContext
@@ -317,8 +321,10 @@ class Engine:
             event_id = item.event.event_id
             known = previous.get(event_id) or batch.answers.get(event_id)
             if known is None:
-                known = self._evaluate(item, batch)
+                known, record, held = self._evaluate(item)
                 batch.answers[event_id] = known
+                batch.records.append(record)
+                batch.held += held
             elif (inflight := self._inflight.get(event_id)) and (pending := inflight[2]):
                 batch.waits.append(pending)
             batch.results.append(known)
