@@ -14,7 +14,9 @@ import orjson
 import pytest
 import redis
 
+from fengkong.decisions import DecisionContext
 from fengkong.decisions.store import DecisionRecord, NotAttempted
+from fengkong.events import parse_event
 from fengkong.runtime import Runtime, build_runtime
 from fengkong.settings import Settings
 from tests.servers import redis_session, redis_url
@@ -149,3 +151,27 @@ def test_a_committed_event_is_counted_once_when_another_worker_moved_its_states(
     b.engine.decide_many([b.engine.accept(_raw(4, "x", "other"))])
     assert _features(b, "e4")["user.events_10m"] == 1  # e1 once, not twice
     assert _claims(redis_url) == {"e1", "e2", "e3", "e4"}
+
+
+def test_an_event_failing_while_decided_leaves_nothing_in_the_held_states(
+    runtimes: Callable[..., Runtime],
+) -> None:
+    rt = runtimes("a")
+    pipeline = rt.engine.pipeline
+    _, ctx = pipeline.decide(parse_event(_raw(1, "x", "mule")))
+    held = pipeline.apply(ctx)  # e1 decided, not committed yet: held, in the overlay
+    decide = pipeline.policy.decide
+
+    def failing(ctx: DecisionContext) -> Any:
+        if ctx.event.event_id == "e2":  # after the features stage added e2 to x's state
+            raise RuntimeError("a stage failed")
+        return decide(ctx)
+
+    pipeline.policy.decide = failing  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        pipeline.decide(parse_event(_raw(2, "x", "mule")))
+    _, ctx = pipeline.decide(parse_event(_raw(3, "x", "mule")))
+    assert ctx.features["user.events_10m"] == 1  # e1 (held), not e2
+    pipeline.publish([*held, *pipeline.apply(ctx)])
+    _, ctx = pipeline.evaluate(parse_event(_raw(4, "x", "mule")))
+    assert ctx.features["user.events_10m"] == 2  # e1 and e3, from Redis
