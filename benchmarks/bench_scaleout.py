@@ -17,6 +17,7 @@ one at a time and in units of 8 and 32 (as a server's group of concurrent reques
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import statistics
@@ -73,10 +74,12 @@ def _loadgen(port: int, concurrency: int, seconds: float, tag: str, total: int) 
     return result
 
 
-def _round_trips(pg: str, redis_url: str, n: int, unit: int) -> float:
+def _round_trips(pg: str, redis_url: str, n: int, unit: int, concurrency: int = 0) -> float:
     """Redis round trips per decision of all the Redis-backed stages together (one
     cycle), in-process, deciding ``unit`` events at a time (a server's unit is the
-    requests that arrived together: 1 when they come one by one)."""
+    requests that arrived together: 1 when they come one by one). ``concurrency``: as
+    a server does (``decide_async``, the group committer), that many requests of one
+    event each in flight at once; 0: units one after the other (``decide_many``)."""
     import orjson
 
     from fengkong.runtime import build_runtime
@@ -89,11 +92,15 @@ def _round_trips(pg: str, redis_url: str, n: int, unit: int) -> float:
             storage={"backend": "postgres", "url": new_database(pg)},  # type: ignore[arg-type]
             state={"backend": "redis", "redis_url": redis_url},  # type: ignore[arg-type]
         )
-        rt = build_runtime(settings)
+        rt = build_runtime(settings, server=concurrency > 0)
         try:
-            raws = [orjson.dumps(e) for e in events(n, prefix=f"rt{unit}-")]
-            for start in range(0, n, unit):
-                rt.engine.decide_many([rt.engine.accept(r) for r in raws[start : start + unit]])
+            raws = [orjson.dumps(e) for e in events(n, prefix=f"rt{unit}-{concurrency}-")]
+            if concurrency:
+                asyncio.run(_serve_in_process(rt, raws, concurrency))
+            else:
+                for start in range(0, n, unit):
+                    chunk = raws[start : start + unit]
+                    rt.engine.decide_many([rt.engine.accept(r) for r in chunk])
             stages = rt.engine.pipeline.stages
             cycles = {id(c): c for s in stages if (c := getattr(s, "cycle", None)) is not None}
             if not cycles:  # code before the one cycle (a "before" run): each stage's own
@@ -107,6 +114,17 @@ def _round_trips(pg: str, redis_url: str, n: int, unit: int) -> float:
             return sum(int(c.round_trips) for c in cycles.values()) / n
         finally:
             rt.close()
+
+
+async def _serve_in_process(rt: Any, raws: list[bytes], concurrency: int) -> None:
+    """``concurrency`` clients, each sending the next event once answered."""
+    todo = iter(raws)
+
+    async def client() -> None:
+        for raw in todo:
+            await rt.engine.decide_async([rt.engine.accept(raw)])
+
+    await asyncio.gather(*(client() for _ in range(concurrency)))
 
 
 def _in_process(redis_url: str | None, unit: int, n: int = 640) -> tuple[float, float]:
@@ -202,7 +220,17 @@ def main() -> None:
         action="store_true",
         help="only the in-process cost of the state, in memory vs on Redis (no HTTP)",
     )
+    parser.add_argument(
+        "--round-trips-only",
+        action="store_true",
+        help="only the Redis round trips per decision, in-process (no HTTP)",
+    )
     args = parser.parse_args()
+    if args.round_trips_only:
+        with postgres_server(fsync=True) as pg, redis_server() as rurl:
+            print(f"cpus: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}")
+            _round_trip_rows(pg, rurl)
+        return
     if args.in_process_only:
         with redis_server() as rurl:
             print(f"cpus: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}")
@@ -256,10 +284,22 @@ def main() -> None:
                 f"({_median([r['errors'] for r in runs]):.0f} errors{note}, "
                 f"load {_median([r['load'] for r in runs]):.1f})"
             )
-        for unit in (1, 8, 32):
-            client.flushall()
-            trips = _round_trips(pg, rurl, 320, unit)
-            print(f"Redis round trips per decision, units of {unit:>2}: {trips:.2f}")
+        _round_trip_rows(pg, rurl)
+
+
+def _round_trip_rows(pg: str, redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    for unit in (1, 8, 32):
+        client.flushall()
+        trips = _round_trips(pg, redis_url, 320, unit)
+        print(f"Redis round trips per decision, units of {unit:>2}: {trips:.2f}")
+    for concurrency in (1, 8, 32):
+        client.flushall()
+        trips = _round_trips(pg, redis_url, 320, 1, concurrency)
+        print(
+            f"Redis round trips per decision, served, 1 event per request, "
+            f"concurrency {concurrency:>2}: {trips:.2f}"
+        )
 
 
 if __name__ == "__main__":

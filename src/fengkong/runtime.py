@@ -532,6 +532,10 @@ class Runtime:
         self.engine.close()
         if self.committer is not None:
             self.committer.close()
+        try:  # the remote states get what was committed last
+            self.engine.pipeline.settle()
+        except Exception:
+            log.exception("states of the last committed decisions not written")
         if save and self.engine.store.last_seq() > self.engine.snapshot_seq:
             self.engine.save_snapshot()
         for stage in self.engine.pipeline.stages:

@@ -1,7 +1,7 @@
 """One Redis cycle per event for every stage on Redis (features, flows, document reuse):
-one fetch and one write per decision, and between two workers deciding at the same
-instant no update lost (the versions) and no event added twice (the claim), across all
-those stages at once."""
+one fetch and one write per decision (the write once the decision is committed), and
+between two workers deciding at the same instant no update lost (the versions) and no
+event added twice (the claim), across all those stages at once."""
 
 from __future__ import annotations
 
@@ -68,8 +68,10 @@ def _at_once(first: Runtime, one: Event, second: Runtime, two: Event) -> None:
     """Both workers read their event's states before either writes them back."""
     _, ctx_one = first.engine.pipeline.decide(one)
     _, ctx_two = second.engine.pipeline.decide(two)
-    first.engine.pipeline.apply(ctx_one)
-    second.engine.pipeline.apply(ctx_two)
+    held_one = first.engine.pipeline.apply(ctx_one)
+    held_two = second.engine.pipeline.apply(ctx_two)
+    first.engine.pipeline.publish(held_one)
+    second.engine.pipeline.publish(held_two)
 
 
 def _run(rt: Runtime, event: Event) -> DecisionContext:
@@ -91,7 +93,8 @@ def test_every_stage_on_redis_costs_one_fetch_and_one_write_per_event(
     written = {k.decode().rsplit(":", 1)[0] for k in cycle.client.scan_iter(match="fk:*")}
     # Feature, flow and document states were all written (with the one claim per event).
     assert {"fk:f:user", "fk:s:flows:inflow", "fk:s:documents:image", "fk:seen"} <= written
-    # In a unit the next event's states come back with the write: n + 1 round trips.
+    # In a unit each event reads the ones before it from the held states, and the unit
+    # is written once committed: n + 1 round trips.
     before = cycle.round_trips
     unit = [_raw_transfer(10 + n, f"s{n}", "mule") for n in range(5)]  # no circle yet
     answers = rt.engine.decide_many([rt.engine.accept(e) for e in unit])
@@ -137,11 +140,13 @@ def test_a_write_refused_with_the_next_event_fetched_behind_it_loses_nothing(
 ) -> None:
     a, b = workers
     _, ctx = a.engine.pipeline.decide(_transfer(1, "x", "mule"))
+    for entry in a.engine.pipeline.apply(ctx):
+        entry.committed = True  # committed: written with the next event's fetch
     _run(b, _transfer(2, "y", "mule"))  # B moves the mule's states meanwhile
-    following = _transfer(3, "z", "mule")
-    a.engine.pipeline.apply(ctx, following)  # refused, redone; z's fetch is not kept
+    # z's fetch rides behind x's write: refused, x applied again on B's states, then
+    # written; what was read behind the refused write is not kept.
+    probe = _run(a, _transfer(3, "z", "mule"))
     assert _cycle(a).conflicts == 1
-    probe = _run(a, following)
     assert probe.features["cp_account.senders_24h"] == 2  # x and y
     probe = _run(b, _transfer(4, "mule", "out"))
     assert probe.features["user.received_transfers_24h"] == 3

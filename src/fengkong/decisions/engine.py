@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import orjson
 
@@ -25,7 +25,7 @@ from fengkong.decisions.store import (
     Stale,
     Store,
 )
-from fengkong.decisions.types import Decision, DecisionContext
+from fengkong.decisions.types import Decision, DecisionContext, HeldWrite
 from fengkong.events import (
     Event,
     EventValidationError,
@@ -42,6 +42,7 @@ from fengkong.storage.explain import Packer
 log = logging.getLogger(__name__)
 
 DecisionDict = dict[str, Any]
+T = TypeVar("T")
 
 # The async paths yield to the event loop after this many events, so one large batch
 # never holds the loop (health checks, other routes) for more than a slice of it.
@@ -79,6 +80,8 @@ class _Batch:
     records: list[DecisionRecord] = field(default_factory=list)
     waits: list[Future[None]] = field(default_factory=list)
     epoch: int = 0
+    # The remote states' changes of the unit, written once it is committed.
+    held: list[HeldWrite] = field(default_factory=list)
 
 
 class Engine:
@@ -96,7 +99,10 @@ class Engine:
     on top of it are refused (:class:`~fengkong.storage.Stale`) and decided again, and
     the state is re-derived from the log (the last snapshot plus the events stored
     after it) before anything else is decided. A failure thus leaves the state as the
-    log is, and a retry never counts twice.
+    log is, and a retry never counts twice. A remote state shared with other workers
+    (Redis) gets a unit's changes only once the unit is stored, before its answer
+    (:meth:`Pipeline.publish`); after a failure it gets those of the units stored
+    before it, never the others (:meth:`Pipeline.settle`).
 
     ``snapshot_path``: where :meth:`save_snapshot` keeps the state and :meth:`rebuild`
     starts from. ``max_skew_s``: how far past the server clock a stored ``occurred_at``
@@ -156,6 +162,8 @@ class Engine:
         self._decider: ThreadPoolExecutor | None = None
         # The state learnt while serving, out of the cyclic GC's reach now and then.
         self._freezer = Freezer()
+        # Writes of remote states after answers that are not durable.
+        self._background: set[asyncio.Future[None]] = set()
 
     # -- the edge -------------------------------------------------------------
     def accept(self, raw: bytes | str | dict[str, Any]) -> Accepted:
@@ -236,17 +244,17 @@ class Engine:
         """Grows with every failed decision or commit (the state it invalidated)."""
         return self._failures + (self._committer.epoch if self._committer else 0)
 
-    def _evaluate(
-        self, item: Accepted, following: Accepted | None = None
-    ) -> tuple[DecisionDict, DecisionRecord]:
+    def _evaluate(self, item: Accepted) -> tuple[DecisionDict, DecisionRecord, list[HeldWrite]]:
+        """Decide and apply one event: its answer, its record and the remote states'
+        changes held until the record is committed."""
         decision, ctx = self.pipeline.decide(item.event)
         if self.challenger is not None and decision.challenge is not None:
             decision = self.challenger.issue(item.event, decision)
-        out = self._record(item, decision, ctx)
-        self.pipeline.apply(ctx, None if following is None else following.event)
+        out, record = self._record(item, decision, ctx)
+        held = self.pipeline.apply(ctx)
         if self.follower is not None:
             self.follower.applied(item.event.event_id)
-        return out
+        return out, record, held
 
     def _record(
         self, item: Accepted, decision: Decision, ctx: DecisionContext
@@ -309,15 +317,14 @@ class Engine:
         previous: dict[str, DecisionDict | None],
         items: Sequence[Accepted],
     ) -> None:
-        for n, item in enumerate(items):
+        for item in items:
             event_id = item.event.event_id
             known = previous.get(event_id) or batch.answers.get(event_id)
             if known is None:
-                # The next event of the slice: its states may come with this one's write.
-                following = items[n + 1] if n + 1 < len(items) else None
-                known, record = self._evaluate(item, following)
+                known, record, held = self._evaluate(item)
                 batch.answers[event_id] = known
                 batch.records.append(record)
+                batch.held += held
             elif (inflight := self._inflight.get(event_id)) and (pending := inflight[2]):
                 batch.waits.append(pending)
             batch.results.append(known)
@@ -334,6 +341,7 @@ class Engine:
             self._failures += 1
             raise error
         self._remember(batch.records)
+        self.pipeline.publish(batch.held)  # in the log: now the remote states count it
         return batch.results
 
     def decide(self, raw: bytes | str | dict[str, Any] | Accepted) -> DecisionDict:
@@ -358,13 +366,14 @@ class Engine:
                 else:
                     batch = await self._decide_in_order_async(items)
                 if batch.records:
-                    batch.waits.append(self._submit(batch.records, batch.answers, batch.epoch))
+                    batch.waits.append(self._submit(batch))
                     self._freezer.add(len(batch.records))
             if not self.durable:
+                if batch.held:
+                    self._later(self._published(batch))
                 return batch.results
             try:
-                for wait in batch.waits:
-                    await asyncio.wrap_future(wait)
+                await self._published(batch)
             except (Stale, DuplicateRecord):
                 # A duplicate: another worker stored the event first; the next attempt
                 # answers with its stored decision (or 409 for another body).
@@ -377,14 +386,16 @@ class Engine:
     async def _decide_in_thread(self, items: Sequence[Accepted]) -> _Batch:
         """:meth:`_decide_in_order` in the engine's one deciding thread (the caller holds
         the lock, so units still change the state one at a time, in order)."""
-        if self._decider is None:
-            self._decider = ThreadPoolExecutor(1, thread_name_prefix="fengkong-decide")
         self._deciding_now += 1
         try:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._decider, self._decide_in_order, items)
+            return await self._in_decider(self._decide_in_order, items)
         finally:
             self._deciding_now -= 1
+
+    async def _in_decider(self, work: Callable[..., T], *args: Any) -> T:
+        if self._decider is None:
+            self._decider = ThreadPoolExecutor(1, thread_name_prefix="fengkong-decide")
+        return await asyncio.get_running_loop().run_in_executor(self._decider, work, *args)
 
     def close(self) -> None:
         """Stop the deciding thread (if one was started)."""
@@ -403,20 +414,53 @@ class Engine:
             self._deciding = (loop, asyncio.Lock())
         return self._deciding[1]
 
-    def _submit(
-        self, records: list[DecisionRecord], answers: dict[str, DecisionDict], epoch: int
-    ) -> Future[None]:
+    async def _published(self, batch: _Batch) -> None:
+        """Wait until the unit is durable, then until the remote states count it: its
+        held changes are written by the next unit's fetch if that came first, else here
+        (under the lock: the state changes one unit at a time)."""
+        for wait in batch.waits:
+            await asyncio.wrap_future(wait)
+        held = batch.held
+        for entry in held:
+            entry.committed = True
+        if all(entry.written for entry in held):
+            return
+        async with self.deciding():
+            if self.offload:
+                await self._in_decider(self.pipeline.flush)
+            else:
+                self.pipeline.flush()
+
+    def _later(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` after the answer (answers not durable): a failure is logged."""
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+
+        def _done(done: asyncio.Future[None]) -> None:
+            self._background.discard(task)
+            if not done.cancelled() and done.exception() is not None:
+                log.error("states of a unit not written: %s", done.exception())
+
+        task.add_done_callback(_done)
+
+    def _submit(self, batch: _Batch) -> Future[None]:
         if self._committer is None:
             raise RuntimeError("decide_async needs a GroupCommitter")
+        records, answers, held = batch.records, batch.answers, batch.held
         if not self.durable:
             for answer in answers.values():
                 answer["durable"] = False
-        done = self._committer.submit(records, epoch)
+        done = self._committer.submit(records, batch.epoch)
         self._remember(records)
         for record in records:
             self._inflight[record.event_id] = (record.body_hash, answers[record.event_id], done)
 
-        def _settle(_: Future[None]) -> None:
+        def _settle(future: Future[None]) -> None:
+            # In the writer thread, before anyone awaiting the unit wakes: the next
+            # unit's fetch may then carry this one's write.
+            if future.exception() is None:
+                for entry in held:
+                    entry.committed = True
             for record in records:
                 self._inflight.pop(record.event_id, None)
 
@@ -576,4 +620,6 @@ class Engine:
             self._committer.flush()
         self.recoveries += 1
         log.warning("a decision or commit failed: re-deriving the state from the log")
+        # The remote states get the committed decisions, never the others.
+        self.pipeline.settle()
         self.rebuild(recovering=True)

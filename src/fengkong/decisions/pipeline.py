@@ -15,6 +15,7 @@ from fengkong.decisions.types import (
     Decision,
     DecisionContext,
     EventCycle,
+    HeldWrite,
     LabelAware,
     Stage,
     StatefulStage,
@@ -152,21 +153,45 @@ class Pipeline:
         )
         return decision, ctx
 
-    def apply(self, ctx: DecisionContext, following: Event | None = None) -> None:
+    def apply(self, ctx: DecisionContext) -> list[HeldWrite]:
         """Add the event of ``ctx`` (read by :meth:`decide`) to every stage's state.
 
-        ``following``: the event to be decided next, if known: a remote state may
-        fetch its entities with this event's write (one round trip for both).
+        A remote state holds the event's changes until :meth:`publish` says its
+        decision is committed (the next events decided here see them meanwhile): the
+        changes held, one per remote cycle.
         """
         for update in self._updates:
             update(ctx)
+        held = []
         for cycle in self._cycles:
-            cycle.close_event(ctx.event.event_id, following)
+            entry = cycle.close_event(ctx.event.event_id)
+            if entry is not None:
+                held.append(entry)
+        return held
+
+    def publish(self, held: Iterable[HeldWrite]) -> None:
+        """The decisions of ``held`` are committed: write their changes to the remote
+        states (with every earlier committed one not written yet)."""
+        for entry in held:
+            entry.committed = True
+        self.flush()
+
+    def flush(self) -> None:
+        """Write the held changes of every committed decision not written yet."""
+        for cycle in self._cycles:
+            cycle.flush()
+
+    def settle(self) -> None:
+        """After a failed commit (every commit in flight known): write what was
+        committed, drop the changes of the decisions that were not."""
+        for cycle in self._cycles:
+            cycle.settle()
 
     def evaluate(self, event: Event) -> tuple[Decision, DecisionContext]:
-        """Decide on ``event`` and update the stages' state with it."""
+        """Decide on ``event`` and update the stages' state with it (no log: its
+        changes are published at once)."""
         decision, ctx = self.decide(event)
-        self.apply(ctx)
+        self.publish(self.apply(ctx))
         return decision, ctx
 
     def observe(self, events: Iterable[Event], restorable_only: bool = False) -> int:

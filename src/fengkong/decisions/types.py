@@ -118,16 +118,30 @@ class Stage(Protocol):
     def run(self, ctx: DecisionContext) -> None: ...
 
 
+class HeldWrite(Protocol):
+    """A decided event's changes to a remote state, held until its decision is in the
+    log: ``committed`` set once it is, ``written`` once the state has them."""
+
+    committed: bool
+    written: bool
+
+
 class EventCycle(Protocol):
     """Per-event I/O that several stages' remote states share (the ``cycle`` attribute
     of a stage, the same object for all of them): :meth:`open_event` before the stages
     read (fetch every stage's entities of the event at once), :meth:`close_event`
-    after their updates (write all their changes at once; ``following``: the event
-    decided next, whose entities may come back with the write)."""
+    after their updates (hold all their changes, visible to the next events of this
+    process, until the decision is committed); :meth:`flush` writes the held changes of
+    the committed decisions, in order; :meth:`settle`, after a failed commit, writes
+    those and drops the rest."""
 
     def open_event(self, event: Event) -> None: ...
 
-    def close_event(self, event_id: str, following: Event | None = None) -> None: ...
+    def close_event(self, event_id: str) -> HeldWrite | None: ...
+
+    def flush(self) -> None: ...
+
+    def settle(self) -> None: ...
 
 
 class StatefulStage(Stage, Protocol):

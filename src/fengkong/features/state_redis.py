@@ -10,23 +10,28 @@ Per event, for every stage on Redis together (the features engine's
 :class:`RedisState`, the flows' and document reuse's :class:`RedisSession` tables, all
 on one :class:`SharedCycle`): before any stage reads, one round trip (a read script) fetches
 the entities each stage said it wants for the event; the stages compute and change
-their states locally; after the decision one Lua script writes all the changed states
-back, checking every version first and writing all or none. A version moved by another
-worker (concurrent events of one entity) writes nothing: the cycle fetches the event's
-entities again (one round trip), every stage applies the event again, and the script
-runs again, so no update is lost; the decision itself was computed on the state before
-the other worker's event (counted in ``conflicts``). Two round trips per event, or one
-within a unit of events decided together: the next event's fetch rides behind the
-script, in the same pipeline (``Pipeline.apply(ctx, following)``), so a unit of n
-events costs n + 1. Plus one per hop where a stage's next entities depend on what it
+their states locally; after the decision the changes are held (packed, and kept in an
+overlay the next events of this process read first) until the decision is committed to
+the log; then one Lua script writes the committed events' changes, in order, checking
+every version first: Redis never counts an event whose commit failed
+(``Pipeline.publish``, ``Pipeline.settle``). A version moved by another worker
+(concurrent events of one entity) writes nothing from that event on: the cycle fetches
+the held events' entities again (one round trip), every stage applies each held event
+again, and the script runs again, so no update is lost; the decision itself was
+computed on the state before the other worker's event (counted in ``conflicts``). Two
+round trips per event decided alone, n + 1 for a unit of n events decided together
+(each reads the ones before it from the overlay; one write once committed); a write
+committed by the time the next event opens rides in front of that event's fetch, in
+the same pipeline. Plus one per hop where a stage's next entities depend on what it
 read (the trading circle of the flows stage: its members are known only from the
 account's partners; a script cannot walk them, see below).
 
-The same script claims the event id (``<claims>:seen:<event_id>``, kept
-``claim_ttl_s``), once for all the stages: a duplicate of one event decided by two
-workers at the same instant is added to the states once; the second write writes
-nothing (counted in ``duplicates``). A later retry never gets this far: it is answered
-from the event store.
+The same script claims each event id it writes (``<claims>:seen:<event_id>``, kept
+``claim_ttl_s``), once for all the stages: a write sent again (its reply lost) finds
+the claims and writes nothing (counted in ``duplicates``), so a committed event is
+counted once. A duplicate arriving at two workers is committed by one of them only
+(the store's unique constraint): the other's changes are dropped with its failed
+commit.
 
 States are pickles, authenticated with HMAC-SHA256 under a key of this deployment: a
 state that fails the check (written by anyone else) is refused, never unpickled. That
