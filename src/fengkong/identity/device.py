@@ -146,6 +146,16 @@ def client_device_key(device: Device | None) -> str | None:
     return key if strength == "client_id" else None
 
 
+def _extra(fp: Fingerprint, name: str) -> Any:
+    """An undeclared fingerprint field the app sent (``None`` when absent).
+
+    Read from the model's extras directly: ``getattr`` with a default on a pydantic
+    model raises and formats two ``AttributeError``s per missing name.
+    """
+    extra = fp.__pydantic_extra__
+    return None if extra is None else extra.get(name)
+
+
 def _prop(props: dict[str, Any], name: str) -> str:
     return str(props.get(name, "")).strip().lower()
 
@@ -160,7 +170,7 @@ def is_emulator(fp: Fingerprint) -> bool:
     texts = [fp.model or "", _prop(props, "ro.product.model"), _prop(props, "ro.product.brand")]
     if any(_EMULATOR_MODEL.search(t) for t in texts if t):
         return True
-    renderer = str(getattr(fp, "webgl_renderer", "") or _prop(props, "ro.hardware.egl"))
+    renderer = str(_extra(fp, "webgl_renderer") or _prop(props, "ro.hardware.egl"))
     return bool(renderer and _SOFTWARE_GPU.search(renderer))
 
 
@@ -178,7 +188,7 @@ def is_rooted(fp: Fingerprint) -> bool:
 
 def is_automation(fp: Fingerprint) -> bool:
     """A headless browser or automation driver (user agent or ``webdriver`` flag)."""
-    if getattr(fp, "webdriver", None) is True:
+    if _extra(fp, "webdriver") is True:
         return True
     return bool(fp.user_agent and _AUTOMATION_UA.search(fp.user_agent))
 
