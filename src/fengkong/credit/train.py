@@ -18,6 +18,7 @@ import numpy as np
 from fengkong.credit.binning import Bins, Trend, fit_bins
 from fengkong.credit.boost import BoostConfig, ebm_log_odds, fit_ebm, merge, terms_of
 from fengkong.credit.data import Applicants
+from fengkong.credit.derive import Derived
 from fengkong.credit.metrics import auc, ks, score_reference
 from fengkong.credit.scorecard import Scaling, Scorecard
 
@@ -42,7 +43,9 @@ class TrainConfig:
     ``None`` serves the logistic scorecard alone. ``oof_calibration``: fit the PD
     calibration on out-of-fold scores (with ``boost``, that refits the boosted model
     once per inner fold); ``False`` calibrates on the training scores (ranking, AUC
-    and KS are the same; the benchmark uses it to save the refits).
+    and KS are the same; the benchmark uses it to save the refits). ``derived``:
+    attributes computed from the raw ones (:mod:`fengkong.credit.derive`), binned and
+    scored like the others; the served card computes them itself.
 
     The default grid is small on purpose: on German credit (folds other than the
     benchmark's) a wider grid (monotonic or automatic trend, bins of 5 or 10 %, C down
@@ -60,6 +63,7 @@ class TrainConfig:
     scaling: Scaling = field(default_factory=Scaling)
     boost: BoostConfig | None = field(default_factory=BoostConfig)
     oof_calibration: bool = True
+    derived: tuple[Derived, ...] = ()
 
 
 @dataclass
@@ -268,6 +272,7 @@ def train_scorecard(
 ) -> TrainResult:
     """Choose the settings by inner CV, refit on all of ``data``, calibrate the PD."""
     cfg = cfg or TrainConfig()
+    data = data.with_derived(cfg.derived)
     y = data.require_outcome()
     if len(y) < 10 * cfg.inner_folds or min(int(y.sum()), int(len(y) - y.sum())) < cfg.inner_folds:
         raise ValueError("too few applicants (or too few goods or bads) for inner CV")
@@ -301,6 +306,7 @@ def train_scorecard(
                     [cfg.scaling.log_odds_bad(s) for s in card.score_many(data.columns, len(y))]
                 )
     oof_scores = np.asarray([cfg.scaling.score(v) for v in oof_log_odds])
+    card.derived = alone.derived = list(cfg.derived)
     card.calibration = calibrate(oof_scores, y)
     card.meta["score_ref"] = score_reference(card.score_many(data.columns, len(y)))
     card.meta.update(
