@@ -100,3 +100,17 @@ def test_card_computes_its_derived_attributes_everywhere() -> None:
     assert "credit_instalment" in codes
     drift = stability(served, test.columns, len(test))
     assert set(drift["variables"]) >= {"instalment", "status"}
+
+
+def test_derived_attributes_in_the_boosted_half_only() -> None:
+    data = _instalment_risk(600, seed=1)
+    cfg = TrainConfig(cs=(0.3,), forms=("woe",), oof_calibration=False, derived=(INSTALMENT,))
+    result = train_scorecard(data, replace(cfg, derived_in="boost"))
+    card, alone = result.scorecard, result.logistic
+    assert alone is not None
+    assert "instalment" not in alone.names and alone.derived == []
+    assert "instalment" in card.names and card.derived == [INSTALMENT]
+    assert result.scorecard.meta["config"]["derived_in"] == "boost"
+    # Without a boosted half the logistic card is served, and it gets them.
+    lone = train_scorecard(data, replace(cfg, derived_in="boost", boost=None)).scorecard
+    assert "instalment" in lone.names

@@ -96,6 +96,13 @@ def credit() -> None:
     multiple=True,
     help="Derived attribute: name=a/b (ratio), name=a*b (product), name=a&b (crossed category).",
 )
+@click.option(
+    "--derived-in",
+    type=click.Choice(["both", "boost"]),
+    default="both",
+    show_default=True,
+    help="Halves that see the derived attributes (boost: the boosted half only).",
+)
 def train(
     config: Path | None,
     db_path: Path | None,
@@ -114,6 +121,7 @@ def train(
     monotonic: bool,
     logistic: bool,
     derive: tuple[str, ...],
+    derived_in: str,
 ) -> None:
     """Bin, fit and scale a scorecard (settings by inner CV), register it."""
     from tqdm import tqdm
@@ -128,7 +136,11 @@ def train(
         derived = tuple(Derived.parse(text) for text in derive)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--derive") from None
-    cfg = TrainConfig(scaling=Scaling(base_score, base_odds, pdo), derived=derived)
+    cfg = TrainConfig(
+        scaling=Scaling(base_score, base_odds, pdo),
+        derived=derived,
+        derived_in="boost" if derived_in == "boost" else "both",
+    )
     if monotonic:
         # The boosted half's tables and pairs need not be monotonic: it is left out.
         cfg = replace(cfg, trends=("monotonic",), boost=None)
