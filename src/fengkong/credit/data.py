@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from fengkong.credit.binning import Kind
+from fengkong.credit.derive import Derived, derive_columns
 
 # Values of the outcome column read as "bad" (defaulted) unless told otherwise.
 BAD_VALUES = frozenset({"1", "bad", "default", "yes", "true", "1.0"})
@@ -43,6 +44,14 @@ class Applicants:
         y = None if self.y is None else self.y[idx]
         w = None if self.weight is None else self.weight[idx]
         return Applicants(cols, dict(self.kinds), y, w)
+
+    def with_derived(self, derived: Sequence[Derived]) -> Applicants:
+        """These applicants with the derived attributes' columns added (or recomputed)."""
+        if not derived:
+            return self
+        cols = {n: list(v) for n, v in derive_columns(self.columns, len(self), derived).items()}
+        kinds = {**self.kinds, **{d.name: d.kind for d in derived}}
+        return Applicants(cols, kinds, self.y, self.weight, dict(self.extra))
 
     def row(self, i: int) -> dict[str, Any]:
         return {n: v[i] for n, v in self.columns.items()}

@@ -81,6 +81,7 @@ def csi(
 def stability(card: Any, columns: Mapping[str, Sequence[Any]], n: int) -> dict[str, Any]:
     """PSI of the score and CSI (with points shift) of each variable of ``card``."""
     scores = card.score_many(columns, n)
+    columns = card.columns_of(columns, n)
     out: dict[str, Any] = {"rows": n, "variables": {}}
     ref = card.meta.get("score_ref")
     out["score_psi"] = score_psi(ref, scores) if ref else float("nan")

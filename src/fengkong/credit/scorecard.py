@@ -8,6 +8,8 @@ Scaling: ``score = offset + factor · ln(odds of good)`` with ``factor = pdo / l
 
 A scorecard may also have **pair** characteristics (points per cell of two attributes'
 bins, from a boosted model's interactions); their points add to the sum like the rest.
+Its **derived** attributes (:mod:`fengkong.credit.derive`) are computed from the raw
+ones before scoring, so callers pass the applicant's raw attributes only.
 
 Reason codes (adverse action): for each characteristic, the points the applicant lost
 against its best bin (or cell); the characteristics costing most come first.
@@ -27,6 +29,7 @@ import numpy as np
 
 from fengkong.credit.binning import Bins
 from fengkong.credit.boost import Pair
+from fengkong.credit.derive import Derived, derive_columns, with_derived
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,8 @@ class Scorecard:
 
     ``calibration = (a, b)``: ``PD = 1 / (1 + exp(−(a + b · score)))``, fitted on
     out-of-fold scores; ``meta`` has the training settings and figures; ``pairs`` the
-    interaction characteristics (points already scaled).
+    interaction characteristics (points already scaled); ``derived`` the attributes
+    computed from the raw ones before scoring.
     """
 
     variables: list[Bins]
@@ -119,6 +123,7 @@ class Scorecard:
     calibration: tuple[float, float]
     meta: dict[str, Any] = field(default_factory=dict)
     pairs: list[Pair] = field(default_factory=list)
+    derived: list[Derived] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._best = [max(p) for p in self.points] + [
@@ -191,6 +196,8 @@ class Scorecard:
 
     def score(self, applicant: Mapping[str, Any]) -> Scored:
         """Score one applicant given as ``variable -> value`` (absent means missing)."""
+        if self.derived:
+            applicant = with_derived(applicant, self.derived)
         get = applicant.get
         bins, pts = [], []
         for name, numeric, splits, lookup, missing, points, b in self._fast:
@@ -216,6 +223,7 @@ class Scorecard:
 
     def score_many(self, columns: Mapping[str, Sequence[Any]], n: int) -> np.ndarray[Any, Any]:
         """Scores of ``n`` applicants given column-wise (faster for files)."""
+        columns = self.columns_of(columns, n)
         total = np.zeros(n)
         for b, pts in zip(self.variables, self.points, strict=True):
             values = columns.get(b.name)
@@ -225,6 +233,12 @@ class Scorecard:
             cells = [self._indices(b, columns, n) for b in (pair.first, pair.second)]
             total += np.asarray(pair.points)[cells[0], cells[1]]
         return total
+
+    def columns_of(
+        self, columns: Mapping[str, Sequence[Any]], n: int
+    ) -> Mapping[str, Sequence[Any]]:
+        """Raw columns with the derived attributes' columns added."""
+        return derive_columns(columns, n, self.derived) if self.derived else columns
 
     @staticmethod
     def _indices(b: Bins, columns: Mapping[str, Sequence[Any]], n: int) -> np.ndarray[Any, Any]:
@@ -262,6 +276,8 @@ class Scorecard:
 
     def reasons(self, applicant: Mapping[str, Any], scored: Scored, top: int = 4) -> list[Reason]:
         """The variables that cost ``applicant`` most points against their best bin."""
+        if self.derived:
+            applicant = with_derived(applicant, self.derived)
         return [
             Reason(self._names[j], self._value(applicant, j), self._label(j, scored.bins[j]), cost)
             for cost, j in self._lost(scored, top)
@@ -271,6 +287,8 @@ class Scorecard:
         self, applicant: Mapping[str, Any], scored: Scored, top: int = 4
     ) -> list[tuple[str, str]]:
         """``(code, detail)`` of :meth:`reasons`, with the per-bin text cached (serving)."""
+        if self.derived:
+            applicant = with_derived(applicant, self.derived)
         out = []
         tails = self._tails
         for cost, j in self._lost(scored, top):
@@ -335,6 +353,8 @@ class Scorecard:
         }
         if self.pairs:
             body["pairs"] = [p.to_dict() for p in self.pairs]
+        if self.derived:
+            body["derived"] = [d.to_dict() for d in self.derived]
         return json.dumps(body, sort_keys=True)
 
     @classmethod
@@ -349,4 +369,6 @@ class Scorecard:
         a, b = d["calibration"]
         pairs = [Pair.from_dict(p) for p in d.get("pairs", [])]
         scaling = Scaling(**d["scaling"])
-        return cls(variables, points, scaling, (float(a), float(b)), d["meta"], pairs)
+        derived = [Derived.from_dict(x) for x in d.get("derived", [])]
+        calibration = (float(a), float(b))
+        return cls(variables, points, scaling, calibration, d["meta"], pairs, derived)

@@ -18,6 +18,7 @@ import numpy as np
 from fengkong.credit.binning import Bins, Trend, fit_bins
 from fengkong.credit.boost import BoostConfig, ebm_log_odds, fit_ebm, merge, terms_of
 from fengkong.credit.data import Applicants
+from fengkong.credit.derive import Derived
 from fengkong.credit.metrics import auc, ks, score_reference
 from fengkong.credit.scorecard import Scaling, Scorecard
 
@@ -42,7 +43,11 @@ class TrainConfig:
     ``None`` serves the logistic scorecard alone. ``oof_calibration``: fit the PD
     calibration on out-of-fold scores (with ``boost``, that refits the boosted model
     once per inner fold); ``False`` calibrates on the training scores (ranking, AUC
-    and KS are the same; the benchmark uses it to save the refits).
+    and KS are the same; the benchmark uses it to save the refits). ``derived``:
+    attributes computed from the raw ones (:mod:`fengkong.credit.derive`), binned and
+    scored like the others; the served card computes them itself. ``derived_in``:
+    ``both`` halves see them, or only the ``boost``ed half (the logistic card is fitted
+    on the raw attributes; with no boosted half they go to the logistic card).
 
     The default grid is small on purpose: on German credit (folds other than the
     benchmark's) a wider grid (monotonic or automatic trend, bins of 5 or 10 %, C down
@@ -60,6 +65,8 @@ class TrainConfig:
     scaling: Scaling = field(default_factory=Scaling)
     boost: BoostConfig | None = field(default_factory=BoostConfig)
     oof_calibration: bool = True
+    derived: tuple[Derived, ...] = ()
+    derived_in: Literal["both", "boost"] = "both"
 
 
 @dataclass
@@ -268,6 +275,9 @@ def train_scorecard(
 ) -> TrainResult:
     """Choose the settings by inner CV, refit on all of ``data``, calibrate the PD."""
     cfg = cfg or TrainConfig()
+    full = data.with_derived(cfg.derived)
+    in_logistic = cfg.derived_in == "both" or cfg.boost is None
+    data = full if in_logistic else data
     y = data.require_outcome()
     if len(y) < 10 * cfg.inner_folds or min(int(y.sum()), int(len(y) - y.sum())) < cfg.inner_folds:
         raise ValueError("too few applicants (or too few goods or bads) for inner CV")
@@ -291,16 +301,19 @@ def train_scorecard(
     else:
         meta.update({"method": "logistic+ebm", "boost": asdict(cfg.boost)})
         with threadpool_limits(1):
-            model = fit_ebm(data, cfg.boost, cfg.seed)
-            card = blend_with_boost(data, logistic, model, cfg.scaling, meta)
+            model = fit_ebm(full, cfg.boost, cfg.seed)
+            card = blend_with_boost(full, logistic, model, cfg.scaling, meta)
             if cfg.oof_calibration:
-                oof_log_odds = 0.5 * oof[key] + 0.5 * _oof_boost(data, cfg, cfg.boost)
+                oof_log_odds = 0.5 * oof[key] + 0.5 * _oof_boost(full, cfg, cfg.boost)
                 served_cv = {"auc": auc(y, oof_log_odds), "ks": ks(y, oof_log_odds)}
             else:
                 oof_log_odds = np.asarray(
-                    [cfg.scaling.log_odds_bad(s) for s in card.score_many(data.columns, len(y))]
+                    [cfg.scaling.log_odds_bad(s) for s in card.score_many(full.columns, len(y))]
                 )
     oof_scores = np.asarray([cfg.scaling.score(v) for v in oof_log_odds])
+    card.derived = list(cfg.derived)
+    if in_logistic:
+        alone.derived = list(cfg.derived)
     card.calibration = calibrate(oof_scores, y)
     card.meta["score_ref"] = score_reference(card.score_many(data.columns, len(y)))
     card.meta.update(
