@@ -127,7 +127,7 @@ class CountWindow(Accumulator):
             f"    out[{name}] = s[0]",
             f"    if {acc}:",
             "        s[0] += 1",
-            # same bucket, or a late event: counted in the newest bucket
+            # same bucket (a late event takes the path of late.py)
             f"        if s[-2] >= {c}:",
             "            s[-1] += 1",
             "        else:",
@@ -509,7 +509,7 @@ class HoursProfile(Accumulator):
             "    else:",
             f"        out[{share}] = out[{unusual}] = None",
             "    k = s[-3]",
-            # same bucket and hour, or a late event: counted in the newest bucket
+            # same bucket and hour (a late event takes the path of late.py)
             f"    if k < {c}:",
             f"        s += ({c}, h, 0)",
             "    elif s[-2] != h:",

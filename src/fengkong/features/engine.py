@@ -33,6 +33,7 @@ from fengkong.features.accumulators import (
     TravelProfile,
 )
 from fengkong.features.bounded import evict_least_recent, first_item
+from fengkong.features.late import LATE_HELPERS, emit_late
 from fengkong.features.slots import Out, cell_of, haversine_km
 from fengkong.features.spec import (
     AMOUNT_AGGREGATES,
@@ -168,6 +169,7 @@ def _compile(plans: tuple[_Plan, ...], offset_s: float, values: Sequence[Feature
             "places_step",
         )
     }
+    env.update(LATE_HELPERS)
     env.update(
         sqrt=sqrt,
         bisect_left=bisect_left,
@@ -227,12 +229,16 @@ def _compile(plans: tuple[_Plan, ...], offset_s: float, values: Sequence[Feature
             f"    st = T{j}.get(v_{plan.entity})",
             "    if st is None:",
             f"        st = T{j}[v_{plan.entity}] = [ts{', None' * len(plan.accs)}]",
-            "    elif ts > st[0]:",
+            "    if ts >= st[0]:",
             "        st[0] = ts",
         ]
-        for i, acc in plan.accs:
-            flag = "True" if acc.types is None else filters[(acc.types, acc.ops)]
-            body += ["    " + line for line in acc.emit(i, flag)]
+        flags = ["True" if a.types is None else filters[(a.types, a.ops)] for _, a in plan.accs]
+        for (i, acc), flag in zip(plan.accs, flags, strict=True):
+            body += ["        " + line for line in acc.emit(i, flag)]
+        # Older than the entity's newest event: into its own bucket (features/late.py).
+        body.append("    else:")
+        for (i, acc), flag in zip(plan.accs, flags, strict=True):
+            body += ["        " + line for line in emit_late(acc, i, flag)]
     source = "def process(event, out, device_key=None):\n" + "".join(f"    {x}\n" for x in body)
     # Only our own emitted source runs here: definitions are parsed into fixed
     # templates, and names and sets enter the code as repr() literals or env values.
