@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from fengkong.events import Event
     from fengkong.features.state import StatesSession
     from fengkong.features.state_redis import RedisSession, RedisState
+    from fengkong.features.state_repair import StateRepair
     from fengkong.rules import CompiledRuleSet, ListLookup, Type
     from fengkong.rules.backtest import BacktestReport, LabelIndex
 
@@ -526,9 +527,12 @@ class Runtime:
     rebuilt_events: int = field(default=0)
     identity: Identity | None = None
     changes: ChangeFeed | PgChangeFeed | None = None
+    repair: StateRepair | None = None
 
     def close(self, *, save: bool = True) -> None:
         """Stop; with ``save``, first save a snapshot if events came after the last."""
+        if self.repair is not None:
+            self.repair.close()
         self.engine.close()
         if self.committer is not None:
             self.committer.close()
@@ -613,6 +617,10 @@ def _build_runtime(
         settings, store, rule_store, engine, committer, identity=identity, changes=changes
     )
     follower = follow_shared_log(settings, engine, store, changes)
+    if server and settings.state.backend == "redis" and isinstance(store, PostgresStore):
+        from fengkong.runtime_repair import open_repair
+
+        runtime.repair = open_repair(settings, engine, store, _redis_secret(settings))
     if rebuild:
         runtime.rebuilt_events = engine.rebuild()
     if checking is not None and checking.problems():

@@ -133,6 +133,18 @@ class StateSettings(BaseModel):
         description="on a shared store: how often a worker reads the events and labels "
         "other workers stored (0: before every decision)",
     )
+    repair_interval_s: float = Field(
+        10.0,
+        ge=0,
+        description="backend redis on PostgreSQL: how often a worker tries to recount "
+        "committed events whose Redis write was lost (0: never)",
+    )
+    repair_grace_s: float = Field(
+        5.0,
+        ge=0,
+        description="backend redis: how long after its commit an event is left to its own "
+        "worker's write before the repair may recount it",
+    )
 
 
 class Settings(BaseSettings):

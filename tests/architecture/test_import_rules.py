@@ -50,7 +50,9 @@ ALLOWED: dict[str, set[str]] = {
     # Batch jobs over the Parquet lake: graph tables per file, sealed bodies revealed.
     "batch": {"events", "graph"},
     "settings": {"types", "events"},
-    "runtime": {"runtime_identity", *BELOW_API},
+    "runtime": {"runtime_identity", "runtime_repair", *BELOW_API},
+    # The state repair of a server on PostgreSQL + Redis: its stages and its loop.
+    "runtime_repair": BELOW_API,
     # The identity half of the runtime: challenge, voiceprint stores and their stages.
     "runtime_identity": BELOW_API,
     # The sharing half: a member's keys, export, import, PSI and police leads.

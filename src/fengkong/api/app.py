@@ -126,6 +126,8 @@ def create_app(
         for stage in rt.engine.pipeline.stages:
             if hasattr(stage, "drift_gauges") and hasattr(stage, "drift_alert"):
                 metrics.watch_drift(stage)  # type: ignore[arg-type]
+        if rt.repair is not None:
+            metrics.watch_repair(rt.repair)
         housekeeping = asyncio.create_task(_maintain(rt, settings.maintenance_interval_s))
         lag = asyncio.create_task(admission.watch_lag())
         sweeper = asyncio.create_task(sweep_challenges(app, settings.challenges.sweep_interval_s))

@@ -12,7 +12,7 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 
@@ -40,6 +40,19 @@ class _DriftCollector(Collector):
             "1 when any PSI is above the alert threshold (0.25).",
             value=float(self.source.drift_alert()),
         )
+
+
+class RepairSource(Protocol):
+    def repair_counters(self) -> list[tuple[str, str, float]]: ...
+
+
+class _RepairCollector(Collector):
+    def __init__(self, source: RepairSource) -> None:
+        self.source = source
+
+    def collect(self) -> Iterator[Metric]:
+        for name, text, value in self.source.repair_counters():
+            yield CounterMetricFamily(name, text, value=value)
 
 
 # The *_created series only add noise to scrapes of counters that never reset.
@@ -75,6 +88,10 @@ class Metrics:
     def watch_drift(self, source: DriftSource) -> None:
         """Export a model stage's drift (PSI per variable, alert flag) at each scrape."""
         self.registry.register(_DriftCollector(source))
+
+    def watch_repair(self, source: RepairSource) -> None:
+        """Export the state repair's counters (rounds run, events recounted)."""
+        self.registry.register(_RepairCollector(source))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

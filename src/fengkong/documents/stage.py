@@ -171,6 +171,12 @@ class DocumentsStage:
         if found.late is not None:
             found.late.add_done_callback(lambda done: self._learn_late(event, done))
 
+    def recount(self, ctx: DecisionContext) -> None:
+        """A committed upload whose write was lost, added again to the shared reuse
+        index (features/state_repair.py); the worker's own indexes have it already."""
+        if ctx.event.document is not None:
+            self._add_reuse(ctx.event, self._fingerprint(ctx.event))
+
     def _add_reuse(self, event: Event, fingerprint: str) -> None:
         """Add the upload to the reuse index (on a shared session: write it back, again
         on a fresh state when another worker moved it meanwhile)."""

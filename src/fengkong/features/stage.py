@@ -150,6 +150,12 @@ class FeaturesStage:
     def run(self, ctx: DecisionContext) -> None:
         self.read(ctx)
 
+    def recount(self, ctx: DecisionContext) -> None:
+        """A committed event whose write was lost, added again on the current shared
+        states (features/state_repair.py): the path of a decided event, no rule reads."""
+        self.read(ctx)
+        self.update(ctx)
+
     def observe(self, event: Event) -> None:
         if getattr(self.engine.state, "shared", False):
             return  # a shared state already holds every stored event

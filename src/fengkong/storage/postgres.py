@@ -313,6 +313,24 @@ class PostgresStore:
                 return
             last = rows[-1][0]
 
+    def committed_after(self, seq: int, limit: int = _PAGE) -> list[tuple[int, str, float]]:
+        """``(seq, event_id, committed at)`` of the events after ``seq``, in log order
+        (the time is the committing worker's clock, ``decisions.decided_at``)."""
+        rows = self._all(
+            "SELECT e.seq, e.event_id, d.decided_at FROM events e JOIN decisions d"
+            " ON d.event_id = e.event_id WHERE e.seq > %s ORDER BY e.seq LIMIT %s",
+            (seq, limit),
+        )
+        return [(int(n), str(e), float(t)) for n, e, t in rows]
+
+    def bodies(self, event_ids: Sequence[str]) -> dict[str, bytes]:
+        """The stored bodies of ``event_ids`` (those the log has)."""
+        reveal = self._protector.reveal if self._protector else bytes
+        rows = self._all(
+            "SELECT event_id, body FROM events WHERE event_id = ANY(%s)", (list(event_ids),)
+        )
+        return {str(e): reveal(bytes(b)) for e, b in rows}
+
     def events_of_user(self, user_id: str, limit: int = 200) -> list[tuple[str, float, bytes]]:
         """``(event_id, ts, body)`` of one account's newest ``limit`` events, oldest first."""
         rows = self._all(
