@@ -304,7 +304,10 @@ class StateRepair:
         ]
 
     def close(self) -> None:
+        """Stop the loop (a round in progress ends first) and close the Redis client,
+        which the repair owns."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(30)
             self._thread = None
+        self.client.close()
