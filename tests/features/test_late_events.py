@@ -152,3 +152,17 @@ def _counting(f: Any, calls: list[int]) -> Any:
         return f(*args)
 
     return counted
+
+
+def test_a_late_transfer_leaves_the_inflow_window_with_its_own_hour() -> None:
+    """The flows stage's hourly buckets (graph/inflow_late.py): a transfer older than
+    the account's newest bucket is kept in its own hour, so it leaves on time."""
+    from fengkong.graph.flows import InflowWindow
+
+    window = InflowWindow(window_s=86_400.0)
+    window.add("mule", "a", 100.0, ts=7_200.0)  # hour 2
+    window.add("mule", "b", 50.0, ts=10.0)  # late: hour 0
+    window.add("mule", "c", 25.0, ts=7_300.0)  # hour 2 again
+    assert window.read("mule", ts=8_000.0)[:3] == (175.0, 3, 3)
+    # An hour past the window of hour 0, not yet past hour 2's.
+    assert window.read("mule", ts=86_400.0 + 3_601.0)[:3] == (125.0, 2, 2)

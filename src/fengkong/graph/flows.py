@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections import deque
 
 from fengkong.features.state import EntityStates, MemoryStates
+from fengkong.graph.inflow_late import add_late
 
 _BUCKET_S = 3600.0
 # Distinct senders are counted exactly up to this many per account and window.
@@ -70,6 +71,8 @@ class InflowWindow:
             if len(senders) < MAX_SENDERS:
                 senders.add(sender)
             buckets[-1] = (start, total + amount, count + 1, senders)
+        elif buckets and buckets[-1][0] > start:  # a late transfer: into its own hour
+            add_late(buckets, start, sender, amount, MAX_SENDERS)
         else:
             buckets.append((start, amount, 1, {sender}))
         state.last_ts = max(state.last_ts, ts)
