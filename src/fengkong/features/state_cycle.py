@@ -255,7 +255,7 @@ class SharedCycle:
             self.flush()
         except Exception:
             lost = sum(1 for h in self.pending if h.committed)
-            log.error("%d committed events could not be written to Redis: not counted", lost)
+            log.error("%d committed events not written to Redis: left to the state repair", lost)
             raise
         finally:
             self.pending.clear()

@@ -31,7 +31,9 @@ The same script claims each event id it writes (``<claims>:seen:<event_id>``, ke
 the claims and writes nothing (counted in ``duplicates``), so a committed event is
 counted once. A duplicate arriving at two workers is committed by one of them only
 (the store's unique constraint): the other's changes are dropped with its failed
-commit.
+commit. A worker killed between its commit and its write leaves committed events that
+no claim covers: the state repair (:mod:`fengkong.features.state_repair`) finds them
+and counts them again, through the same claiming script.
 
 States are pickles, authenticated with HMAC-SHA256 under a key of this deployment: a
 state that fails the check (written by anyone else) is refused, never unpickled. That
