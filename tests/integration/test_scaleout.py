@@ -182,6 +182,10 @@ def test_kill_9_of_a_worker_under_load_loses_nothing(
                 probe = {**_event(user), "event_id": f"probe{user}",
                          "occurred_at": "2026-11-20T10:00:00+08:00"}  # fmt: skip
                 assert http.post("/v1/events", json=probe, timeout=30).status_code == 200
+            # Each worker exports its repair's counters (rounds run, events recounted).
+            scrape = http.get("/metrics", timeout=30).text
+            assert "fengkong_state_repair_rounds_total" in scrape
+            assert "fengkong_state_repair_events_total" in scrape
     finally:
         proc.terminate()
         proc.wait(30)
