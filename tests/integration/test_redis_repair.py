@@ -229,3 +229,31 @@ def test_kill_9_between_commit_and_write_under_load_then_repair_counts_as_the_lo
     for user in range(4):
         got = _probe(rt, f"u{user}", 1000)["user.events_10m"]
         assert got == in_log[f"u{user}"], user
+
+
+def test_the_repair_recounts_in_every_stage_on_redis(
+    deployment: tuple[Runtime, Settings], tmp_path: Path, pg_url: str, redis_url: str
+) -> None:
+    """Features, flows (money received) and document reuse (accounts per image)."""
+    rt, settings = deployment
+    at = "2026-11-20T10:00:00+08:00"
+    transfer = {"event_id": "t1", "type": "transfer", "user_id": "x", "amount": "250",
+                "occurred_at": at, "counterparty": {"account_id": "mule"}}  # fmt: skip
+    upload = {"event_id": "d1", "type": "document_upload", "user_id": "u1", "occurred_at": at,
+              "document": {"kind": "id_card", "image_b64": "fp:img1"}}  # fmt: skip
+    _lose_writes(tmp_path, pg_url, redis_url, [transfer, upload])
+    result = _repair(rt, settings, ahead_s=60).round()
+    assert result is not None and result.recounted == 2
+    later = "2026-11-20T10:05:00+08:00"
+    out = {"event_id": "t2", "type": "transfer", "user_id": "mule", "amount": "240",
+           "occurred_at": later, "counterparty": {"account_id": "next"}}  # fmt: skip
+    rt.engine.decide(out)
+    again = {**upload, "event_id": "d2", "user_id": "u3", "occurred_at": later}
+    rt.engine.decide(again)
+    features = {}
+    for event_id in ("t2", "d2"):
+        stored = rt.store.decision(event_id)
+        assert stored is not None
+        features[event_id] = orjson.loads(stored[1])["features"]
+    assert features["t2"]["user.received_transfers_24h"] == 1  # flows: x's transfer
+    assert features["d2"]["document.other_accounts_30d"] == 1  # reuse: u1's upload
