@@ -121,3 +121,68 @@ def test_cache_equals_ip_facts(ips: list[str]) -> None:
         cache = IpFactsCache(dc, cc, size=4)
         for ip in ips * 2:
             assert cache.facts(ip) == ip_facts(ip, dc, cc), ip
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "01.2.3.4",  # leading zero: refused by ipaddress too
+        "1.2.3.004",
+        "00.0.0.0",
+        "256.1.1.1",  # octet out of range
+        "1.2.3.999",
+        "1.2.3",  # three octets
+        "1.2.3.4.5",
+        "1..3.4",
+        "1.2.3.",
+        " 1.2.3.4",
+        "1.2.3.4\n",
+        "+1.2.3.4",
+        "-1.2.3.4",
+        "1.2.3.٤",  # an Arabic-Indic digit: str.isdigit() says yes
+        "1.2.3.0x1",
+        "::ffff:1.2.3.4",  # v4-mapped IPv6: not an IPv4 text
+        "::1",
+        "",
+    ],
+)
+def test_ipv4_int_refuses_what_is_not_canonical_ipv4(text: str) -> None:
+    from fengkong.features.ipinfo import ipv4_int
+
+    assert ipv4_int(text) is None
+
+
+@given(st.integers(0, 2**32 - 1))
+def test_ipv4_int_equals_ipaddress(x: int) -> None:
+    from fengkong.features.ipinfo import ipv4_int, parse_ip
+
+    text = str(ipaddress.IPv4Address(x))
+    assert ipv4_int(text) == x == int(ipaddress.ip_address(text))
+    assert parse_ip(text) == ipaddress.ip_address(text)
+
+
+@given(st.text(alphabet="0123456789.:abcdef", max_size=20))
+def test_parse_ip_equals_ip_address_on_any_text(text: str) -> None:
+    """Same address or the same refusal as ``ipaddress.ip_address``, whatever the text."""
+    from fengkong.features.ipinfo import parse_ip
+
+    try:
+        want: Any = ipaddress.ip_address(text)
+    except ValueError:
+        want = ValueError
+    try:
+        got: Any = parse_ip(text)
+    except ValueError:
+        got = ValueError
+    assert got == want
+
+
+def test_mobile_carrier_on_v4_mapped_and_bad_addresses() -> None:
+    from fengkong.features.baserates import is_mobile_carrier
+
+    assert is_mobile_carrier("223.104.3.17") and is_mobile_carrier("100.64.0.1")
+    assert not is_mobile_carrier("8.8.8.8")
+    assert is_mobile_carrier("2409:8000::1") and not is_mobile_carrier("2001:db8::1")
+    # A v4-mapped IPv6 address is an IPv6 address: outside the IPv4 ranges, as before.
+    assert not is_mobile_carrier("::ffff:223.104.3.17")
+    assert not is_mobile_carrier("223.104.3.017") and not is_mobile_carrier("not an ip")

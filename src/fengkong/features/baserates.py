@@ -33,6 +33,7 @@ from typing import Any
 from fengkong.decisions.types import DecisionContext
 from fengkong.events import Event, EventType
 from fengkong.features.engine import FeatureValue, ip_prefix
+from fengkong.features.ipinfo import ipv4_int
 from fengkong.features.lineage import FEATURE_NAMES as LINEAGE_FEATURES
 from fengkong.features.lineage import Lineage
 from fengkong.features.openings import FEATURE_NAMES as LINK_FEATURES
@@ -70,11 +71,15 @@ _CARRIER_RANGES = tuple((n.version, int(n.network_address), int(n.netmask)) for 
 @lru_cache(maxsize=65_536)
 def is_mobile_carrier(ip: str) -> bool:
     """The address is in a well-known mobile carrier CGNAT gateway range."""
-    try:
-        addr = ipaddress.ip_address(ip)
-    except ValueError:
-        return False
-    version, value = addr.version, int(addr)
+    value = ipv4_int(ip)
+    if value is not None:
+        version = 4
+    else:
+        try:
+            addr = ipaddress.ip_address(ip)
+        except ValueError:
+            return False
+        version, value = addr.version, int(addr)
     return any(v == version and value & mask == net for v, net, mask in _CARRIER_RANGES)
 
 
