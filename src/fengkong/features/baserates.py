@@ -233,22 +233,31 @@ class BaseRates:
     def __init__(self) -> None:
         self.kinds = {k: EntityRates(k) for k in KINDS}
 
-    def read(self, event: Event) -> dict[str, FeatureValue]:
+    def read(
+        self, event: Event, keys: dict[str, str | None] | None = None
+    ) -> dict[str, FeatureValue]:
+        """The features of ``event`` (``keys``: its :func:`entity_keys`, when known)."""
         out: dict[str, FeatureValue] = {}
-        keys = entity_keys(event)
+        if keys is None:
+            keys = entity_keys(event)
         for kind, rates in self.kinds.items():
             rates.read(keys[kind], event.ts, out)
         out["ip.is_mobile_carrier"] = None if event.ip is None else is_mobile_carrier(event.ip)
         return out
 
-    def see(self, event: Event) -> None:
-        keys = entity_keys(event)
+    def see(self, event: Event, keys: dict[str, str | None] | None = None) -> None:
+        if keys is None:
+            keys = entity_keys(event)
         registers = event.type is EventType.REGISTER
         for kind, rates in self.kinds.items():
             rates.see(keys[kind], event.user_id, event.ts, registers)
 
     def expire(self, now: float) -> int:
         return sum(r.expire(now) for r in self.kinds.values())
+
+
+# An event's device key, fingerprint cluster and shared-entity keys.
+_Keys = tuple[str | None, str | None, dict[str, str | None]]
 
 
 class BaseRatesStage:
@@ -269,6 +278,9 @@ class BaseRatesStage:
         self.lineage = Lineage()
         self.links = OpeningLinks()
         self._devices = DeviceCache()
+        # The keys of the event last read, for its update: each is derived once per
+        # event (the fingerprint cluster is a BLAKE2b of five fields).
+        self._keyed: tuple[Event, _Keys] | None = None
 
     def _device(self, event: Event, facts: Mapping[str, FeatureValue] | None = None) -> str | None:
         """The device key when it is the app's own id (fingerprint keys are shared):
@@ -284,13 +296,22 @@ class BaseRatesStage:
         key = facts["device.key"]
         return key if facts["device.key_strength"] == "client_id" and isinstance(key, str) else None
 
+    def _keys(self, event: Event, facts: Mapping[str, FeatureValue] | None) -> _Keys:
+        """Device key, fingerprint cluster and entity keys of ``event``, derived once:
+        :meth:`values` then :meth:`observe` of the same event share them."""
+        keyed = self._keyed
+        if keyed is not None and keyed[0] is event:
+            return keyed[1]
+        keys = (self._device(event, facts), fingerprint_cluster(event.device), entity_keys(event))
+        self._keyed = (event, keys)
+        return keys
+
     def values(
         self, event: Event, facts: Mapping[str, FeatureValue] | None = None
     ) -> dict[str, FeatureValue]:
         """The features for ``event`` from the state before it."""
-        device = self._device(event, facts)
-        out = self.rates.read(event)
-        cluster = fingerprint_cluster(event.device)
+        device, cluster, keys = self._keys(event, facts)
+        out = self.rates.read(event, keys)
         out.update(self.fingerprints.read(cluster, device, event.ts))
         common = out.get("fingerprint.commonness")
         commonness = float(common) if isinstance(common, int | float) else None
@@ -315,13 +336,13 @@ class BaseRatesStage:
         self.update(ctx)
 
     def observe(self, event: Event, facts: Mapping[str, FeatureValue] | None = None) -> None:
-        device = self._device(event, facts)
-        cluster = fingerprint_cluster(event.device)
+        device, cluster, keys = self._keys(event, facts)
+        self._keyed = None
         commonness = None
         if event.type is EventType.REGISTER:
             common = self.fingerprints.read(cluster, None, event.ts)["fingerprint.commonness"]
             commonness = float(common) if isinstance(common, int | float) else None
-        self.rates.see(event)
+        self.rates.see(event, keys)
         self.fingerprints.see(cluster, device, event.user_id, event.ts)
         self.lineage.see(event, device, cluster, commonness)
         self.links.see(event, device)
