@@ -322,3 +322,67 @@ def test_demo_stream_same_hits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(CompiledRuleSet, "evaluate", both)
     digests(tmp_path / "golden.db", stream())
     assert seen["events"] > 2000 and seen["hits"] > 100
+
+
+def test_generated_source_holds_no_text_of_the_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only fixed words, whitelisted event attributes and K/t names: no literal at all."""
+    import builtins
+    import io
+    import keyword
+    import re
+    import tokenize
+
+    sources: list[str] = []
+    real = builtins.compile
+
+    def spy(source: str, *args: Any) -> Any:
+        sources.append(source)
+        return real(source, *args)
+
+    monkeypatch.setattr(codegen, "compile", spy, raising=False)
+    rules = [r.model_dump() for r in default_ruleset().rules]
+    rules.append(
+        {
+            "name": "x",
+            "when": "device.key == \"__import__('os')\" or amount > 1e3",
+            "action": "review",
+        }
+    )
+    compile_ruleset(
+        RuleSet.model_validate({"rules": rules, "messages": PACK.source.messages}),
+        default_rule_names(),
+    )
+    monkeypatch.undo()
+    assert len(sources) == len(EventType)
+    attributes = {p for path in EVENT_PATHS for p in path.split(".")}
+    words = {"rules", "f", "ev", "feat", "facts", "hits", "append", "get", "amount", "type"}
+    helpers = {"CONCAT", "NEG", "IN_ANY", "ADD", "SUB", "MUL", "DIV", "MOD"}
+    generated = re.compile(r"^(K|t)\d+$|^(ORDER|BOOL)(LT|LE|GT|GE)$")
+    for source in sources:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            assert tok.type not in (tokenize.STRING, tokenize.NUMBER), tok
+            if tok.type == tokenize.NAME:
+                name = tok.string
+                assert (
+                    keyword.iskeyword(name)
+                    or name in words | helpers | attributes | {"int", "float", "str", "fingerprint"}
+                    or generated.match(name)
+                ), name
+
+
+def test_evaluating_calls_no_eval_exec_or_import(monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+
+    called: list[str] = []
+    for name in ("eval", "exec", "compile", "__import__"):
+        real = getattr(builtins, name)
+
+        def spy(*a: Any, _n: str = name, _r: Any = real, **k: Any) -> Any:
+            called.append(_n)
+            return _r(*a, **k)
+
+        monkeypatch.setattr(builtins, name, spy)
+    for event_type in ("transfer", "login", "register"):
+        PACK.evaluate(Frame(_event(type=event_type), {"user.amount_zscore_30d": 9.0}, {}))
+    monkeypatch.undo()
+    assert called == []
