@@ -143,7 +143,7 @@ def _same(rs: CompiledRuleSet, frame: Frame) -> list[str]:
     assert [r.name for r in got] == [r.name for r in want]
     contexts = []
     for hits in (got, want):
-        ctx = DecisionContext(frame.ev)
+        ctx = DecisionContext(getattr(frame.ev, "event", frame.ev))  # fields in the pipeline
         apply_hits(ctx, rs, hits, frame)
         contexts.append((ctx.explain, ctx.reasons, ctx.proposals, ctx.warnings, ctx.rule_points))
     assert repr(contexts[0]) == repr(contexts[1])

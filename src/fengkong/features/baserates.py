@@ -31,7 +31,8 @@ from functools import lru_cache
 from typing import Any
 
 from fengkong.decisions.types import DecisionContext
-from fengkong.events import Event, EventType
+from fengkong.events import EventType
+from fengkong.events.fields import EventLike
 from fengkong.features.engine import FeatureValue, ip_prefix
 from fengkong.features.ipinfo import ipv4_int
 from fengkong.features.lineage import FEATURE_NAMES as LINEAGE_FEATURES
@@ -217,7 +218,7 @@ class EntityRates:
         return len(old) + (self._packed.expire(edge) if self._packed is not None else 0)
 
 
-def entity_keys(event: Event) -> dict[str, str | None]:
+def entity_keys(event: EventLike) -> dict[str, str | None]:
     """The shared-entity keys of an event: its IP, IP range and merchant."""
     ip = event.ip
     return {
@@ -234,7 +235,7 @@ class BaseRates:
         self.kinds = {k: EntityRates(k) for k in KINDS}
 
     def read(
-        self, event: Event, keys: dict[str, str | None] | None = None
+        self, event: EventLike, keys: dict[str, str | None] | None = None
     ) -> dict[str, FeatureValue]:
         """The features of ``event`` (``keys``: its :func:`entity_keys`, when known)."""
         out: dict[str, FeatureValue] = {}
@@ -245,7 +246,7 @@ class BaseRates:
         out["ip.is_mobile_carrier"] = None if event.ip is None else is_mobile_carrier(event.ip)
         return out
 
-    def see(self, event: Event, keys: dict[str, str | None] | None = None) -> None:
+    def see(self, event: EventLike, keys: dict[str, str | None] | None = None) -> None:
         if keys is None:
             keys = entity_keys(event)
         registers = event.type is EventType.REGISTER
@@ -280,9 +281,11 @@ class BaseRatesStage:
         self._devices = DeviceCache()
         # The keys of the event last read, for its update: each is derived once per
         # event (the fingerprint cluster is a BLAKE2b of five fields).
-        self._keyed: tuple[Event, _Keys] | None = None
+        self._keyed: tuple[EventLike, _Keys] | None = None
 
-    def _device(self, event: Event, facts: Mapping[str, FeatureValue] | None = None) -> str | None:
+    def _device(
+        self, event: EventLike, facts: Mapping[str, FeatureValue] | None = None
+    ) -> str | None:
         """The device key when it is the app's own id (fingerprint keys are shared):
         :func:`~fengkong.identity.fingerprints.event_device_id` of the event.
 
@@ -296,7 +299,7 @@ class BaseRatesStage:
         key = facts["device.key"]
         return key if facts["device.key_strength"] == "client_id" and isinstance(key, str) else None
 
-    def _keys(self, event: Event, facts: Mapping[str, FeatureValue] | None) -> _Keys:
+    def _keys(self, event: EventLike, facts: Mapping[str, FeatureValue] | None) -> _Keys:
         """Device key, fingerprint cluster and entity keys of ``event``, derived once:
         :meth:`values` then :meth:`observe` of the same event share them."""
         keyed = self._keyed
@@ -307,7 +310,7 @@ class BaseRatesStage:
         return keys
 
     def values(
-        self, event: Event, facts: Mapping[str, FeatureValue] | None = None
+        self, event: EventLike, facts: Mapping[str, FeatureValue] | None = None
     ) -> dict[str, FeatureValue]:
         """The features for ``event`` from the state before it."""
         device, cluster, keys = self._keys(event, facts)
@@ -320,22 +323,22 @@ class BaseRatesStage:
         return out
 
     def read(self, ctx: DecisionContext) -> None:
-        ctx.features.update(self.values(ctx.event, ctx.facts))
+        ctx.features.update(self.values(ctx.fields, ctx.facts))
         payee = ctx.features.get("qr.code_payee")
         if isinstance(payee, str):
             # The account a scanned code paid before (links stage): a lure's is fresh.
             opened = self.lineage.openings.get(payee)
-            age = None if opened is None else ctx.event.ts - opened.ts
+            age = None if opened is None else ctx.fields.ts - opened.ts
             ctx.features["qr.code_payee_registered_secs_ago"] = age
 
     def update(self, ctx: DecisionContext) -> None:
-        self.observe(ctx.event, ctx.facts)
+        self.observe(ctx.fields, ctx.facts)
 
     def run(self, ctx: DecisionContext) -> None:
         self.read(ctx)
         self.update(ctx)
 
-    def observe(self, event: Event, facts: Mapping[str, FeatureValue] | None = None) -> None:
+    def observe(self, event: EventLike, facts: Mapping[str, FeatureValue] | None = None) -> None:
         device, cluster, keys = self._keys(event, facts)
         self._keyed = None
         commonness = None

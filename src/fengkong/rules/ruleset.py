@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from fengkong.events.fields import EventLike
 from fengkong.rules.codegen import RuleFunction, rule_functions
 from fengkong.rules.compiler import CompiledExpr, CompileError, compile_expression
 from fengkong.rules.schema import EVENT_TYPES, NO_LISTS, Frame, ListLookup, Resolver, Type
@@ -189,7 +190,7 @@ class CompiledRuleSet:
 
     def frame(
         self,
-        event: Any,
+        event: EventLike,
         features: Mapping[str, Any],
         facts: Mapping[str, Any],
         lists: ListLookup = NO_LISTS,
