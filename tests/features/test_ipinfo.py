@@ -186,3 +186,48 @@ def test_mobile_carrier_on_v4_mapped_and_bad_addresses() -> None:
     # A v4-mapped IPv6 address is an IPv6 address: outside the IPv4 ranges, as before.
     assert not is_mobile_carrier("::ffff:223.104.3.17")
     assert not is_mobile_carrier("223.104.3.017") and not is_mobile_carrier("not an ip")
+
+
+def _reference_facts(ip: str, dc: IpRanges | None, cc: IpRanges | None) -> dict[str, Any]:
+    """ip_facts as ``ipaddress`` classifies every address (the tables' reference)."""
+    addr = ipaddress.ip_address(ip)
+    reserved = addr.is_reserved or addr.is_multicast or addr.is_unspecified
+    out: dict[str, Any] = {
+        "ip.version": addr.version,
+        "ip.is_private": addr.is_private and not reserved,
+        "ip.is_reserved": reserved,
+        "ip.prefix": ip_prefix(ip),
+    }
+    if dc is not None:
+        out["ip.is_datacenter"] = dc.lookup(addr) is not None
+        out["ip.datacenter"] = dc.lookup(addr)
+    if cc is not None:
+        out["ip.country"] = cc.lookup(addr)
+    return out
+
+
+def _edges() -> list[str]:
+    from fengkong.features.ipinfo import _V4_TABLES
+
+    assert _V4_TABLES is not None  # this Python's tables were read
+    out = []
+    for spans in _V4_TABLES:
+        for lo, hi in spans:
+            for x in (lo - 1, lo, lo + 1, hi - 1, hi, hi + 1):
+                if 0 <= x < 2**32:
+                    out.append(str(ipaddress.IPv4Address(x)))
+    return out
+
+
+def test_ipv4_classes_equal_ipaddress_at_every_edge() -> None:
+    ranges = IpRanges([("3.0.0.0", "3.1.255.255", "Amazon AWS")])
+    for ip in _edges():
+        for dc in (None, ranges):
+            assert ip_facts(ip, dc, dc) == _reference_facts(ip, dc, dc), ip
+
+
+@given(st.one_of(IPV4, IPV6, st.sampled_from(["::ffff:10.0.0.1", "::ffff:8.8.8.8", "::"])))
+def test_ip_facts_equal_ipaddress(ip: str) -> None:
+    ranges = IpRanges([("3.0.0.0", "3.1.255.255", "Amazon AWS"), ("::", "1::", "V6")])
+    assert ip_facts(ip) == _reference_facts(ip, None, None)
+    assert ip_facts(ip, ranges, ranges) == _reference_facts(ip, ranges, ranges)

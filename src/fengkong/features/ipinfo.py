@@ -16,6 +16,7 @@ import ipaddress
 from bisect import bisect_right
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from fengkong.features.engine import FeatureValue, ip_prefix
 
@@ -134,26 +135,65 @@ def load_ip_ranges(path: str | Path) -> IpRanges:
         raise ValueError(f"{path}: {exc}") from None
 
 
+Spans = tuple[tuple[int, int], ...]
+
+
+def _v4_tables() -> tuple[Spans, Spans, Spans] | None:
+    """``ipaddress``'s own IPv4 classes (this Python's tables) as integer spans: private,
+    exceptions to private, reserved (with multicast and unspecified); ``None`` when this
+    Python keeps them elsewhere (then ``ipaddress`` classifies each address)."""
+    try:
+        consts: Any = ipaddress.IPv4Address._constants  # type: ignore[attr-defined]
+        private = consts._private_networks
+        exceptions = getattr(consts, "_private_networks_exceptions", ())
+        reserved = (consts._reserved_network, consts._multicast_network)
+        unspecified = int(consts._unspecified_address)
+    except AttributeError:
+        return None
+
+    def spans(nets: Iterable[Any]) -> Spans:
+        return tuple((int(n.network_address), int(n.broadcast_address)) for n in nets)
+
+    return spans(private), spans(exceptions), (*spans(reserved), (unspecified, unspecified))
+
+
+_V4_TABLES = _v4_tables()
+
+
+def _classes(ip: str) -> tuple[int, int, bool, bool]:
+    """(version, integer, is_private, is_reserved) of an address, as ``ipaddress`` says
+    (reserved: also multicast and unspecified)."""
+    x = ipv4_int(ip)
+    if x is not None and _V4_TABLES is not None:
+        private, exceptions, reserved = _V4_TABLES
+        is_private = any(lo <= x <= hi for lo, hi in private) and not any(
+            lo <= x <= hi for lo, hi in exceptions
+        )
+        return 4, x, is_private, any(lo <= x <= hi for lo, hi in reserved)
+    addr = ipaddress.ip_address(ip)
+    is_reserved = addr.is_reserved or addr.is_multicast or addr.is_unspecified
+    return addr.version, int(addr), addr.is_private, is_reserved
+
+
 def ip_facts(
     ip: str,
     datacenters: IpRanges | None = None,
     countries: IpRanges | None = None,
 ) -> dict[str, FeatureValue]:
     """Facts about one (canonical) IP address, named as in docs/features.md."""
-    addr = parse_ip(ip)
-    reserved = addr.is_reserved or addr.is_multicast or addr.is_unspecified
+    version, x, private, reserved = _classes(ip)
     facts: dict[str, FeatureValue] = {
-        "ip.version": addr.version,
-        "ip.is_private": addr.is_private and not reserved,  # RFC 1918, loopback, link-local
+        "ip.version": version,
+        "ip.is_private": private and not reserved,  # RFC 1918, loopback, link-local
         "ip.is_reserved": reserved,
         "ip.prefix": ip_prefix(ip),
     }
     if datacenters is not None:
-        name = datacenters.lookup(addr)
+        name = datacenters.lookup_int(x, version)
         facts["ip.is_datacenter"] = name is not None
         facts["ip.datacenter"] = name
     if countries is not None:
-        facts["ip.country"] = countries.lookup(addr)
+        facts["ip.country"] = countries.lookup_int(x, version)
     return facts
 
 
