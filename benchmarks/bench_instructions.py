@@ -14,6 +14,7 @@ two thirds, and prints instructions per counted event. ``--src`` runs another ch
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import re
 import subprocess
@@ -26,9 +27,23 @@ import orjson
 HERE = Path(__file__).resolve().parent
 
 
-def _replay_counted(count: int) -> None:
+def set_gc(gc_young: int | None) -> None:
+    """The young-generation GC threshold: ``gc_young``, or (``None``) the one the CLI's
+    ``serve`` and ``replay`` set, Python's default for a checkout that sets none."""
+    if gc_young is None:
+        try:
+            from fengkong.cli.common import GC_YOUNG_THRESHOLD
+        except ImportError:
+            return
+        gc_young = GC_YOUNG_THRESHOLD
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(gc_young, middle, old)
+
+
+def _replay_counted(count: int, gc_young: int | None) -> None:
     """Inside valgrind: warm up, then replay with counting on."""
     sys.path.insert(0, str(HERE))
+    set_gc(gc_young)
     from synthetic import events
 
     from fengkong.decisions.replay import replay
@@ -59,11 +74,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=3000)
     parser.add_argument("--src", type=Path, default=HERE.parent / "src")
+    parser.add_argument(
+        "--gc-young",
+        type=int,
+        default=None,
+        help="young-generation GC threshold [default: the one `fengkong replay` sets]",
+    )
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.inside:
-        _replay_counted(args.events)
+        _replay_counted(args.events, args.gc_young)
         return
+    gc_args = [] if args.gc_young is None else ["--gc-young", str(args.gc_young)]
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "PYTHONPATH": str(args.src.resolve()), "PYTHONHASHSEED": "0"}
         done = subprocess.run(
@@ -77,6 +99,7 @@ def main() -> None:
                 "--inside",
                 "--events",
                 str(args.events),
+                *gc_args,
             ],
             env=env,
             capture_output=True,
@@ -89,7 +112,11 @@ def main() -> None:
         sys.exit(f"callgrind run failed:\n{done.stderr[-2000:]}")
     per_event = int(collected.group(1)) / int(counted.group(1))
     events = counted.group(1)
-    print(f"{per_event:,.0f} instructions per replayed event ({events} events, {args.src})")
+    young = "as `fengkong replay`" if args.gc_young is None else str(args.gc_young)
+    print(
+        f"{per_event:,.0f} instructions per replayed event ({events} events, {args.src}, "
+        f"GC young threshold {young})"
+    )
 
 
 if __name__ == "__main__":

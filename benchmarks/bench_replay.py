@@ -18,7 +18,9 @@ for comparison with figures measured against that floor.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -29,6 +31,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_instructions import set_gc
 from synthetic import events
 
 from fengkong.decisions.replay import replay
@@ -65,7 +68,15 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--synchronous", default="NORMAL", choices=["FULL", "NORMAL", "OFF"])
     parser.add_argument("--runs", type=int, default=3, help="repeat and report the median")
+    parser.add_argument(
+        "--gc-young",
+        type=int,
+        default=None,
+        help="young-generation GC threshold [default: the one `fengkong replay` sets]",
+    )
     args = parser.parse_args()
+    set_gc(args.gc_young)
+    load_before = os.getloadavg()[0]
 
     lines = [(i, orjson.dumps(e)) for i, e in enumerate(events(args.events), 1)]
     rates: list[float] = []
@@ -98,7 +109,11 @@ def main() -> None:
         floor = _json_floor(lines, tmp, args.runs)
         slow_floor = _json_floor(lines, tmp, args.runs, stdlib=True)
     replay_rate = statistics.median(rates)
-    print(f"stages: {' -> '.join(stages) or '(none)'}; synchronous={args.synchronous}")
+    print(
+        f"stages: {' -> '.join(stages) or '(none)'}; synchronous={args.synchronous}; "
+        f"GC thresholds {gc.get_threshold()}; load average {load_before:.2f} at the start, "
+        f"{os.getloadavg()[0]:.2f} at the end"
+    )
     print(
         f"replay: {replay_rate:,.0f} events/s (median of {args.runs}), "
         f"per decision p50 {_pct(latencies, 0.5) * 1000:.1f} µs, "

@@ -121,3 +121,113 @@ def test_cache_equals_ip_facts(ips: list[str]) -> None:
         cache = IpFactsCache(dc, cc, size=4)
         for ip in ips * 2:
             assert cache.facts(ip) == ip_facts(ip, dc, cc), ip
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "01.2.3.4",  # leading zero: refused by ipaddress too
+        "1.2.3.004",
+        "00.0.0.0",
+        "256.1.1.1",  # octet out of range
+        "1.2.3.999",
+        "1.2.3",  # three octets
+        "1.2.3.4.5",
+        "1..3.4",
+        "1.2.3.",
+        " 1.2.3.4",
+        "1.2.3.4\n",
+        "+1.2.3.4",
+        "-1.2.3.4",
+        "1.2.3.٤",  # an Arabic-Indic digit: str.isdigit() says yes
+        "1.2.3.0x1",
+        "::ffff:1.2.3.4",  # v4-mapped IPv6: not an IPv4 text
+        "::1",
+        "",
+    ],
+)
+def test_ipv4_int_refuses_what_is_not_canonical_ipv4(text: str) -> None:
+    from fengkong.features.ipinfo import ipv4_int
+
+    assert ipv4_int(text) is None
+
+
+@given(st.integers(0, 2**32 - 1))
+def test_ipv4_int_equals_ipaddress(x: int) -> None:
+    from fengkong.features.ipinfo import ipv4_int, parse_ip
+
+    text = str(ipaddress.IPv4Address(x))
+    assert ipv4_int(text) == x == int(ipaddress.ip_address(text))
+    assert parse_ip(text) == ipaddress.ip_address(text)
+
+
+@given(st.text(alphabet="0123456789.:abcdef", max_size=20))
+def test_parse_ip_equals_ip_address_on_any_text(text: str) -> None:
+    """Same address or the same refusal as ``ipaddress.ip_address``, whatever the text."""
+    from fengkong.features.ipinfo import parse_ip
+
+    try:
+        want: Any = ipaddress.ip_address(text)
+    except ValueError:
+        want = ValueError
+    try:
+        got: Any = parse_ip(text)
+    except ValueError:
+        got = ValueError
+    assert got == want
+
+
+def test_mobile_carrier_on_v4_mapped_and_bad_addresses() -> None:
+    from fengkong.features.baserates import is_mobile_carrier
+
+    assert is_mobile_carrier("223.104.3.17") and is_mobile_carrier("100.64.0.1")
+    assert not is_mobile_carrier("8.8.8.8")
+    assert is_mobile_carrier("2409:8000::1") and not is_mobile_carrier("2001:db8::1")
+    # A v4-mapped IPv6 address is an IPv6 address: outside the IPv4 ranges, as before.
+    assert not is_mobile_carrier("::ffff:223.104.3.17")
+    assert not is_mobile_carrier("223.104.3.017") and not is_mobile_carrier("not an ip")
+
+
+def _reference_facts(ip: str, dc: IpRanges | None, cc: IpRanges | None) -> dict[str, Any]:
+    """ip_facts as ``ipaddress`` classifies every address (the tables' reference)."""
+    addr = ipaddress.ip_address(ip)
+    reserved = addr.is_reserved or addr.is_multicast or addr.is_unspecified
+    out: dict[str, Any] = {
+        "ip.version": addr.version,
+        "ip.is_private": addr.is_private and not reserved,
+        "ip.is_reserved": reserved,
+        "ip.prefix": ip_prefix(ip),
+    }
+    if dc is not None:
+        out["ip.is_datacenter"] = dc.lookup(addr) is not None
+        out["ip.datacenter"] = dc.lookup(addr)
+    if cc is not None:
+        out["ip.country"] = cc.lookup(addr)
+    return out
+
+
+def _edges() -> list[str]:
+    from fengkong.features.ipinfo import _V4_TABLES
+
+    assert _V4_TABLES is not None  # this Python's tables were read
+    out = []
+    for spans in _V4_TABLES:
+        for lo, hi in spans:
+            for x in (lo - 1, lo, lo + 1, hi - 1, hi, hi + 1):
+                if 0 <= x < 2**32:
+                    out.append(str(ipaddress.IPv4Address(x)))
+    return out
+
+
+def test_ipv4_classes_equal_ipaddress_at_every_edge() -> None:
+    ranges = IpRanges([("3.0.0.0", "3.1.255.255", "Amazon AWS")])
+    for ip in _edges():
+        for dc in (None, ranges):
+            assert ip_facts(ip, dc, dc) == _reference_facts(ip, dc, dc), ip
+
+
+@given(st.one_of(IPV4, IPV6, st.sampled_from(["::ffff:10.0.0.1", "::ffff:8.8.8.8", "::"])))
+def test_ip_facts_equal_ipaddress(ip: str) -> None:
+    ranges = IpRanges([("3.0.0.0", "3.1.255.255", "Amazon AWS"), ("::", "1::", "V6")])
+    assert ip_facts(ip) == _reference_facts(ip, None, None)
+    assert ip_facts(ip, ranges, ranges) == _reference_facts(ip, ranges, ranges)

@@ -10,7 +10,7 @@ import click
 import orjson
 from tqdm import tqdm
 
-from fengkong.cli.common import load_settings, settings_options
+from fengkong.cli.common import load_settings, settings_options, tune_gc
 from fengkong.decisions.replay import replay as replay_events
 from fengkong.runtime import build_runtime
 
@@ -72,6 +72,7 @@ def replay(
     done = _done_lines(out) if resume else 0
     total = _count_lines(events)
     runtime = build_runtime(settings)
+    tune_gc()
     errors = decided = 0
     try:
         with (

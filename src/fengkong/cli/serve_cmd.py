@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from fengkong.cli.common import load_settings, settings_options
+from fengkong.cli.common import load_settings, settings_options, tune_gc
 from fengkong.settings import Settings
 
 if TYPE_CHECKING:
@@ -45,6 +45,7 @@ def serve(
         runtime.close(save=False)
         raise
     app = create_app(settings, runtime, close_runtime=True)
+    tune_gc()
     click.echo(
         f"fengkong: serving on http://{settings.host}:{settings.port} "
         f"(store {settings.db_path}; docs at /docs, console at /console/)",
@@ -148,7 +149,9 @@ def worker_app() -> object:
         click.echo(f"fengkong: worker {os.getpid()}: {exc.message}", err=True)
         # A start failure: uvicorn's supervisor stops instead of restarting the worker.
         sys.exit(STARTUP_FAILURE)
-    return create_app(settings, runtime, close_runtime=True)
+    app = create_app(settings, runtime, close_runtime=True)
+    tune_gc()
+    return app
 
 
 def _first_admin_key(settings: Settings) -> None:

@@ -7,6 +7,7 @@ from enum import IntEnum
 from typing import Any, Literal, Protocol
 
 from fengkong.events import Event, Label
+from fengkong.events.fields import EventFields
 
 ChallengeKind = Literal["otp", "biometric", "voice"]
 CHALLENGE_KINDS: tuple[ChallengeKind, ...] = ("otp", "biometric", "voice")
@@ -85,6 +86,11 @@ class DecisionContext:
     explain: dict[str, Any] = field(default_factory=dict)
     # A credit offer (tier, limit, rate, term) for credit applications and limit raises.
     offer: dict[str, Any] | None = None
+    # The event's fields as plain attributes, for the stages' hot reads (copied once).
+    fields: EventFields = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.fields = EventFields(self.event)
 
     def propose(
         self, action: Action, reason: Reason, challenge: ChallengeKind | None = None

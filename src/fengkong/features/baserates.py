@@ -31,8 +31,10 @@ from functools import lru_cache
 from typing import Any
 
 from fengkong.decisions.types import DecisionContext
-from fengkong.events import Event, EventType
+from fengkong.events import EventType
+from fengkong.events.fields import EventLike
 from fengkong.features.engine import FeatureValue, ip_prefix
+from fengkong.features.ipinfo import ipv4_int
 from fengkong.features.lineage import FEATURE_NAMES as LINEAGE_FEATURES
 from fengkong.features.lineage import Lineage
 from fengkong.features.openings import FEATURE_NAMES as LINK_FEATURES
@@ -70,11 +72,15 @@ _CARRIER_RANGES = tuple((n.version, int(n.network_address), int(n.netmask)) for 
 @lru_cache(maxsize=65_536)
 def is_mobile_carrier(ip: str) -> bool:
     """The address is in a well-known mobile carrier CGNAT gateway range."""
-    try:
-        addr = ipaddress.ip_address(ip)
-    except ValueError:
-        return False
-    version, value = addr.version, int(addr)
+    value = ipv4_int(ip)
+    if value is not None:
+        version = 4
+    else:
+        try:
+            addr = ipaddress.ip_address(ip)
+        except ValueError:
+            return False
+        version, value = addr.version, int(addr)
     return any(v == version and value & mask == net for v, net, mask in _CARRIER_RANGES)
 
 
@@ -212,7 +218,7 @@ class EntityRates:
         return len(old) + (self._packed.expire(edge) if self._packed is not None else 0)
 
 
-def entity_keys(event: Event) -> dict[str, str | None]:
+def entity_keys(event: EventLike) -> dict[str, str | None]:
     """The shared-entity keys of an event: its IP, IP range and merchant."""
     ip = event.ip
     return {
@@ -228,22 +234,31 @@ class BaseRates:
     def __init__(self) -> None:
         self.kinds = {k: EntityRates(k) for k in KINDS}
 
-    def read(self, event: Event) -> dict[str, FeatureValue]:
+    def read(
+        self, event: EventLike, keys: dict[str, str | None] | None = None
+    ) -> dict[str, FeatureValue]:
+        """The features of ``event`` (``keys``: its :func:`entity_keys`, when known)."""
         out: dict[str, FeatureValue] = {}
-        keys = entity_keys(event)
+        if keys is None:
+            keys = entity_keys(event)
         for kind, rates in self.kinds.items():
             rates.read(keys[kind], event.ts, out)
         out["ip.is_mobile_carrier"] = None if event.ip is None else is_mobile_carrier(event.ip)
         return out
 
-    def see(self, event: Event) -> None:
-        keys = entity_keys(event)
+    def see(self, event: EventLike, keys: dict[str, str | None] | None = None) -> None:
+        if keys is None:
+            keys = entity_keys(event)
         registers = event.type is EventType.REGISTER
         for kind, rates in self.kinds.items():
             rates.see(keys[kind], event.user_id, event.ts, registers)
 
     def expire(self, now: float) -> int:
         return sum(r.expire(now) for r in self.kinds.values())
+
+
+# An event's device key, fingerprint cluster and shared-entity keys.
+_Keys = tuple[str | None, str | None, dict[str, str | None]]
 
 
 class BaseRatesStage:
@@ -264,8 +279,13 @@ class BaseRatesStage:
         self.lineage = Lineage()
         self.links = OpeningLinks()
         self._devices = DeviceCache()
+        # The keys of the event last read, for its update: each is derived once per
+        # event (the fingerprint cluster is a BLAKE2b of five fields).
+        self._keyed: tuple[EventLike, _Keys] | None = None
 
-    def _device(self, event: Event, facts: Mapping[str, FeatureValue] | None = None) -> str | None:
+    def _device(
+        self, event: EventLike, facts: Mapping[str, FeatureValue] | None = None
+    ) -> str | None:
         """The device key when it is the app's own id (fingerprint keys are shared):
         :func:`~fengkong.identity.fingerprints.event_device_id` of the event.
 
@@ -279,13 +299,22 @@ class BaseRatesStage:
         key = facts["device.key"]
         return key if facts["device.key_strength"] == "client_id" and isinstance(key, str) else None
 
+    def _keys(self, event: EventLike, facts: Mapping[str, FeatureValue] | None) -> _Keys:
+        """Device key, fingerprint cluster and entity keys of ``event``, derived once:
+        :meth:`values` then :meth:`observe` of the same event share them."""
+        keyed = self._keyed
+        if keyed is not None and keyed[0] is event:
+            return keyed[1]
+        keys = (self._device(event, facts), fingerprint_cluster(event.device), entity_keys(event))
+        self._keyed = (event, keys)
+        return keys
+
     def values(
-        self, event: Event, facts: Mapping[str, FeatureValue] | None = None
+        self, event: EventLike, facts: Mapping[str, FeatureValue] | None = None
     ) -> dict[str, FeatureValue]:
         """The features for ``event`` from the state before it."""
-        device = self._device(event, facts)
-        out = self.rates.read(event)
-        cluster = fingerprint_cluster(event.device)
+        device, cluster, keys = self._keys(event, facts)
+        out = self.rates.read(event, keys)
         out.update(self.fingerprints.read(cluster, device, event.ts))
         common = out.get("fingerprint.commonness")
         commonness = float(common) if isinstance(common, int | float) else None
@@ -294,29 +323,29 @@ class BaseRatesStage:
         return out
 
     def read(self, ctx: DecisionContext) -> None:
-        ctx.features.update(self.values(ctx.event, ctx.facts))
+        ctx.features.update(self.values(ctx.fields, ctx.facts))
         payee = ctx.features.get("qr.code_payee")
         if isinstance(payee, str):
             # The account a scanned code paid before (links stage): a lure's is fresh.
             opened = self.lineage.openings.get(payee)
-            age = None if opened is None else ctx.event.ts - opened.ts
+            age = None if opened is None else ctx.fields.ts - opened.ts
             ctx.features["qr.code_payee_registered_secs_ago"] = age
 
     def update(self, ctx: DecisionContext) -> None:
-        self.observe(ctx.event, ctx.facts)
+        self.observe(ctx.fields, ctx.facts)
 
     def run(self, ctx: DecisionContext) -> None:
         self.read(ctx)
         self.update(ctx)
 
-    def observe(self, event: Event, facts: Mapping[str, FeatureValue] | None = None) -> None:
-        device = self._device(event, facts)
-        cluster = fingerprint_cluster(event.device)
+    def observe(self, event: EventLike, facts: Mapping[str, FeatureValue] | None = None) -> None:
+        device, cluster, keys = self._keys(event, facts)
+        self._keyed = None
         commonness = None
         if event.type is EventType.REGISTER:
             common = self.fingerprints.read(cluster, None, event.ts)["fingerprint.commonness"]
             commonness = float(common) if isinstance(common, int | float) else None
-        self.rates.see(event)
+        self.rates.see(event, keys)
         self.fingerprints.see(cluster, device, event.user_id, event.ts)
         self.lineage.see(event, device, cluster, commonness)
         self.links.see(event, device)

@@ -19,6 +19,7 @@ from math import sqrt
 from typing import Any, Protocol
 
 from fengkong.events import Event
+from fengkong.events.fields import EventLike
 from fengkong.features import fields, slots
 from fengkong.features.accumulators import (
     Accumulator,
@@ -53,7 +54,7 @@ FeatureValue = float | int | str | bool | None
 class Step(Protocol):
     """The compiled per-event function: ``step(event, out, device_key=None)``."""
 
-    def __call__(self, event: Event, out: Out, device_key: str | None = None) -> None: ...
+    def __call__(self, event: EventLike, out: Out, device_key: str | None = None) -> None: ...
 
 
 def ip_prefix(ip: str) -> str:
@@ -340,13 +341,13 @@ class FeatureEngine:
         """Outputs that are categories (text), fed to models as categorical inputs."""
         return [d.name for d in self._values if d.agg == "category"]
 
-    def compute(self, event: Event, device_key: str | None = None) -> dict[str, FeatureValue]:
+    def compute(self, event: EventLike, device_key: str | None = None) -> dict[str, FeatureValue]:
         """``process`` into a new dict, in definition order."""
         out: Out = dict.fromkeys(self.names)
         self.process(event, out, device_key)
         return out
 
-    def observe(self, event: Event, device_key: str | None = None) -> None:
+    def observe(self, event: EventLike, device_key: str | None = None) -> None:
         """Add ``event`` to the state without keeping any value (rebuild after restart)."""
         self.process(event, self._scratch, device_key)
 

@@ -16,8 +16,46 @@ import ipaddress
 from bisect import bisect_right
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from fengkong.features.engine import FeatureValue, ip_prefix
+
+_DIGITS = frozenset("0123456789")
+
+
+def ipv4_int(text: str) -> int | None:
+    """The integer of an IPv4 address written canonically (four decimal octets, no
+    leading zeros), else ``None``: callers fall back to ``ipaddress`` for the rest.
+
+    Cheaper than ``ipaddress.ip_address`` by about ten times, for the hot path where
+    nearly every address is a canonical IPv4 one (events store them canonical).
+
+    >>> ipv4_int("223.104.3.17"), ipv4_int("0.0.0.0"), ipv4_int("255.255.255.255")
+    (3748135697, 0, 4294967295)
+    >>> ipv4_int("01.2.3.4"), ipv4_int("256.1.1.1"), ipv4_int("::ffff:1.2.3.4")
+    (None, None, None)
+    """
+    parts = text.split(".")
+    if len(parts) != 4:
+        return None
+    x = 0
+    for p in parts:
+        # ASCII digits only (str.isdigit also takes other scripts' digits), 1-3 of them,
+        # no leading zero: what ipaddress accepts, in its canonical form.
+        if not 0 < len(p) < 4 or not _DIGITS.issuperset(p) or (p[0] == "0" and len(p) > 1):
+            return None
+        octet = int(p)
+        if octet > 255:
+            return None
+        x = (x << 8) | octet
+    return x
+
+
+def parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """``ipaddress.ip_address(text)``, building a canonical IPv4 address from its integer
+    (the string parser is most of ``ip_address``'s cost); raises ``ValueError`` alike."""
+    x = ipv4_int(text)
+    return ipaddress.IPv4Address(x) if x is not None else ipaddress.ip_address(text)
 
 
 class IpRanges:
@@ -55,7 +93,7 @@ class IpRanges:
 
     def lookup(self, ip: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
         """The name of a range holding ``ip`` (the one starting last), else ``None``."""
-        addr = ipaddress.ip_address(ip) if isinstance(ip, str) else ip
+        addr = parse_ip(ip) if isinstance(ip, str) else ip
         return self.lookup_int(int(addr), addr.version)
 
     def lookup_int(self, x: int, version: int) -> str | None:
@@ -97,26 +135,65 @@ def load_ip_ranges(path: str | Path) -> IpRanges:
         raise ValueError(f"{path}: {exc}") from None
 
 
+Spans = tuple[tuple[int, int], ...]
+
+
+def _v4_tables() -> tuple[Spans, Spans, Spans] | None:
+    """``ipaddress``'s own IPv4 classes (this Python's tables) as integer spans: private,
+    exceptions to private, reserved (with multicast and unspecified); ``None`` when this
+    Python keeps them elsewhere (then ``ipaddress`` classifies each address)."""
+    try:
+        consts: Any = ipaddress.IPv4Address._constants  # type: ignore[attr-defined]
+        private = consts._private_networks
+        exceptions = getattr(consts, "_private_networks_exceptions", ())
+        reserved = (consts._reserved_network, consts._multicast_network)
+        unspecified = int(consts._unspecified_address)
+    except AttributeError:
+        return None
+
+    def spans(nets: Iterable[Any]) -> Spans:
+        return tuple((int(n.network_address), int(n.broadcast_address)) for n in nets)
+
+    return spans(private), spans(exceptions), (*spans(reserved), (unspecified, unspecified))
+
+
+_V4_TABLES = _v4_tables()
+
+
+def _classes(ip: str) -> tuple[int, int, bool, bool]:
+    """(version, integer, is_private, is_reserved) of an address, as ``ipaddress`` says
+    (reserved: also multicast and unspecified)."""
+    x = ipv4_int(ip)
+    if x is not None and _V4_TABLES is not None:
+        private, exceptions, reserved = _V4_TABLES
+        is_private = any(lo <= x <= hi for lo, hi in private) and not any(
+            lo <= x <= hi for lo, hi in exceptions
+        )
+        return 4, x, is_private, any(lo <= x <= hi for lo, hi in reserved)
+    addr = ipaddress.ip_address(ip)
+    is_reserved = addr.is_reserved or addr.is_multicast or addr.is_unspecified
+    return addr.version, int(addr), addr.is_private, is_reserved
+
+
 def ip_facts(
     ip: str,
     datacenters: IpRanges | None = None,
     countries: IpRanges | None = None,
 ) -> dict[str, FeatureValue]:
     """Facts about one (canonical) IP address, named as in docs/features.md."""
-    addr = ipaddress.ip_address(ip)
-    reserved = addr.is_reserved or addr.is_multicast or addr.is_unspecified
+    version, x, private, reserved = _classes(ip)
     facts: dict[str, FeatureValue] = {
-        "ip.version": addr.version,
-        "ip.is_private": addr.is_private and not reserved,  # RFC 1918, loopback, link-local
+        "ip.version": version,
+        "ip.is_private": private and not reserved,  # RFC 1918, loopback, link-local
         "ip.is_reserved": reserved,
         "ip.prefix": ip_prefix(ip),
     }
     if datacenters is not None:
-        name = datacenters.lookup(addr)
+        name = datacenters.lookup_int(x, version)
         facts["ip.is_datacenter"] = name is not None
         facts["ip.datacenter"] = name
     if countries is not None:
-        facts["ip.country"] = countries.lookup(addr)
+        facts["ip.country"] = countries.lookup_int(x, version)
     return facts
 
 
@@ -164,8 +241,9 @@ class IpFactsCache:
         return facts
 
     def _compute(self, ip: str) -> dict[str, FeatureValue]:
-        net = ip[: ip.rfind(".")] if ":" not in ip else ""
-        if not net or net in MIXED_V4_24:
+        x = ipv4_int(ip)
+        net = ip[: ip.rfind(".")]
+        if x is None or net in MIXED_V4_24:
             return ip_facts(ip, self.datacenters, self.countries)
         base = self._nets.get(net)
         if base is None:
@@ -175,8 +253,6 @@ class IpFactsCache:
             self._nets[net] = base
         facts = dict(base)
         if self.datacenters is not None or self.countries is not None:
-            a, b, c, d = ip.split(".")
-            x = (int(a) << 24) | (int(b) << 16) | (int(c) << 8) | int(d)
             if self.datacenters is not None:
                 name = self.datacenters.lookup_int(x, 4)
                 facts["ip.is_datacenter"] = name is not None

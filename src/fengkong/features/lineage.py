@@ -62,7 +62,8 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
-from fengkong.events import Event, EventType
+from fengkong.events import EventType
+from fengkong.events.fields import EventLike
 from fengkong.features.engine import FeatureValue, ip_prefix
 from fengkong.features.windows import DistinctWindows
 
@@ -177,7 +178,7 @@ class Lineage:
         return regs, round(regs / max(users, 1), 3)
 
     def read(
-        self, event: Event, device: str | None, cluster: str | None, commonness: float | None
+        self, event: EventLike, device: str | None, cluster: str | None, commonness: float | None
     ) -> dict[str, FeatureValue]:
         now = event.ts
         out: dict[str, FeatureValue] = dict.fromkeys(FEATURE_NAMES)
@@ -251,7 +252,7 @@ class Lineage:
 
     def see(
         self,
-        event: Event,
+        event: EventLike,
         device: str | None,
         cluster: str | None,
         commonness: float | None = None,
@@ -305,7 +306,7 @@ class Lineage:
             if o is not None and now - o.ts < YOUNG_S:
                 pair[1].see(event.user_id, now)
 
-    def _mark(self, event: Event, on_device: tuple[str, str]) -> None:
+    def _mark(self, event: EventLike, on_device: tuple[str, str]) -> None:
         """Mark the device when the account's password or phone changes on it while fresh."""
         if event.type is not EventType.ACCOUNT_CHANGE:
             return
@@ -317,7 +318,7 @@ class Lineage:
         if event.ts - first < FRESH_S and first - account_first >= DAY and not announced:
             self.marks[on_device] = event.ts
 
-    def _pass_mark_on(self, event: Event, on_device: tuple[str, str]) -> None:
+    def _pass_mark_on(self, event: EventLike, on_device: tuple[str, str]) -> None:
         """A transfer from a marked device marks the account that receives it."""
         marked = self.marks.get(on_device)
         cp = event.counterparty

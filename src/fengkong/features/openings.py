@@ -35,7 +35,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from fengkong.events import Event, EventType
+from fengkong.events import EventType
+from fengkong.events.fields import EventLike
 from fengkong.events.protect import media_fingerprint
 from fengkong.features.engine import FeatureValue
 from fengkong.features.windows import DistinctWindows
@@ -69,7 +70,7 @@ def document_digest(image_b64: str) -> str:
     return media_fingerprint(image_b64)
 
 
-def _event_cards(event: Event) -> list[str]:
+def _event_cards(event: EventLike) -> list[str]:
     cards: list[str] = []
     carded = event.type is EventType.ACCOUNT_CHANGE or event.type in _MONEY_CARD_TYPES
     if carded and event.bank_card is not None:
@@ -96,7 +97,7 @@ class OpeningLinks:
             return None
         return max((table[k].counts(now)[0] if k in table else 0) for k in keys)
 
-    def read(self, event: Event, device: str | None) -> dict[str, FeatureValue]:
+    def read(self, event: EventLike, device: str | None) -> dict[str, FeatureValue]:
         """Features of ``event``; ``device`` is its app device id key (``None`` without)."""
         out: dict[str, FeatureValue] = dict.fromkeys(FEATURE_NAMES)
         if device is not None:
@@ -118,7 +119,7 @@ class OpeningLinks:
             out["user.opening_document_accounts_30d"] = self._most(self.docs, acct.docs, now)
         return out
 
-    def see(self, event: Event, device: str | None) -> None:
+    def see(self, event: EventLike, device: str | None) -> None:
         now, user = event.ts, event.user_id
         if event.type is EventType.REGISTER and user not in self.accounts:
             self.accounts[user] = _Account(now)

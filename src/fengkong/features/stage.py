@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from fengkong.decisions.types import DecisionContext, EventCycle, FeatureValue
 from fengkong.events import Event
+from fengkong.events.fields import EventLike
 from fengkong.features.engine import FeatureEngine
 from fengkong.features.ipinfo import IpFactsCache, IpRanges
 from fengkong.features.state import apply_and_save
@@ -47,7 +48,7 @@ class EnrichStage:
         self.devices = DeviceCache(cache_size)
         self.ips = IpFactsCache(ip_ranges, ip_countries, cache_size)
 
-    def facts(self, event: Event) -> dict[str, FeatureValue]:
+    def facts(self, event: EventLike) -> dict[str, FeatureValue]:
         country: str | None = None
         if event.ip is not None:
             out = dict(self.ips.facts(event.ip))
@@ -68,7 +69,7 @@ class EnrichStage:
         return out
 
     def run(self, ctx: DecisionContext) -> None:
-        ctx.facts.update(self.facts(ctx.event))
+        ctx.facts.update(self.facts(ctx.fields))
 
 
 class FeaturesStage:
@@ -121,7 +122,7 @@ class FeaturesStage:
             keys = self.engine.entity_keys(ctx.event, key)
             self.engine.state.load(keys)  # type: ignore[attr-defined]
             self._pending = (ctx.event, key, keys)
-        self.engine.process(ctx.event, ctx.features, key)
+        self.engine.process(ctx.fields, ctx.features, key)
         if self.max_entities and not shared:
             self.engine.bound(self.max_entities)
 
@@ -156,7 +157,7 @@ class FeaturesStage:
         self.read(ctx)
         self.update(ctx)
 
-    def observe(self, event: Event) -> None:
+    def observe(self, event: EventLike) -> None:
         if getattr(self.engine.state, "shared", False):
             return  # a shared state already holds every stored event
         self.engine.observe(event, self._devices.key(event.device))

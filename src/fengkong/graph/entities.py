@@ -13,7 +13,8 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Final
 
-from fengkong.events import Event, EventType
+from fengkong.events import EventType
+from fengkong.events.fields import EventLike
 
 # Kinds that glue accounts into one cluster: sharing one of these is strong evidence of
 # common control. IPs, nets and merchants are only counted: a carrier NAT address or a
@@ -63,7 +64,7 @@ def ip_net(ip: str) -> str:
     return f"{head}.0/24"
 
 
-def identifier_keys(event: Event, device_key: str | None = None) -> list[str]:
+def identifier_keys(event: EventLike, device_key: str | None = None) -> list[str]:
     """The identifier nodes the acting account links to through ``event``."""
     keys: list[str] = []
     dev = event.device
@@ -107,7 +108,7 @@ def account_key(user_id: str) -> str:
     return "a:" + user_id
 
 
-def money_edge(event: Event) -> MoneyEdge | None:
+def money_edge(event: EventLike) -> MoneyEdge | None:
     """The money edge of a money event, or ``None``.
 
     A credit draw is money from the lender (``L:credit``) into the account; a payment

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fengkong.decisions.state import dump_state, load_state
 from fengkong.decisions.types import DecisionContext, EventCycle
-from fengkong.events import Event, EventType
+from fengkong.events import EventType
+from fengkong.events.fields import EventLike
 from fengkong.features.state import MemorySession, StatesSession, apply_and_save
 from fengkong.graph.circles import TradeCircles
 from fengkong.graph.flows import InflowWindow, PassOns
@@ -70,7 +71,7 @@ class FlowsStage:
         """The shared session's per-event cycle (``None`` in memory)."""
         return getattr(self.session, "cycle", None)
 
-    def _wanted(self, event: Event) -> list[tuple[str, str]]:
+    def _wanted(self, event: EventLike) -> list[tuple[str, str]]:
         """The states the event reads or changes first (its account's and its payee's)."""
         user, payee = event.user_id, _payee(event)
         kinds = ("inflow", "inflow_7d", "relayed")
@@ -81,7 +82,7 @@ class FlowsStage:
         return out + self.circles.wanted(user, payee, shop)
 
     def read(self, ctx: DecisionContext) -> None:
-        event = ctx.event
+        event = ctx.fields
         self.session.begin()
         if self.session.shared:  # in memory there is nothing to fetch
             self.session.prefetch(self._wanted(event))
@@ -110,7 +111,7 @@ class FlowsStage:
     def update(self, ctx: DecisionContext) -> None:
         """Add the decided event; on a shared session, write its states back (again on
         fresh states when another worker moved one meanwhile, so no update is lost)."""
-        event = ctx.event
+        event = ctx.fields
         apply_and_save(
             self.session,
             event.event_id,
@@ -122,13 +123,13 @@ class FlowsStage:
         self.read(ctx)
         self.update(ctx)
 
-    def observe(self, event: Event) -> None:
+    def observe(self, event: EventLike) -> None:
         """Add a stored event (a rebuild, or another worker's event followed)."""
         if self.session.shared:
             return  # the worker that decided it added it to the shared state
         self._add(event)
 
-    def _add(self, event: Event) -> None:
+    def _add(self, event: EventLike) -> None:
         user, ts, kind = event.user_id, event.ts, event.type
         if kind in (EventType.TRANSFER, EventType.WITHDRAWAL):
             received, _, _, since = self.inflows.read(user, ts)
@@ -202,7 +203,7 @@ class FlowsStage:
         self.inflows, self.week, self.relayed, self.pass_ons, self.circles = state
 
 
-def _payee(event: Event) -> str | None:
+def _payee(event: EventLike) -> str | None:
     cp = event.counterparty
     if event.type is not EventType.TRANSFER or cp is None:
         return None

@@ -8,7 +8,8 @@ from typing import ClassVar
 
 from fengkong.decisions.state import dump_state, load_state
 from fengkong.decisions.types import DecisionContext
-from fengkong.events import Event, Label
+from fengkong.events import Label
+from fengkong.events.fields import EventLike
 from fengkong.graph import FEATURE_NAMES, OnlineGraph, account_key, identifier_keys
 from fengkong.graph.entities import STRONG_KINDS, WEAK_KINDS
 from fengkong.graph.state import GraphState
@@ -49,7 +50,7 @@ class GraphStage:
         return {"graph_node": self.graph.node_count()}
 
     def read(self, ctx: DecisionContext) -> None:
-        event = ctx.event
+        event = ctx.fields
         dk = ctx.facts.get("device.key")
         keys = identifier_keys(event, dk if isinstance(dk, str) and dk else None)
         acc = account_key(event.user_id)
@@ -60,16 +61,16 @@ class GraphStage:
     def update(self, ctx: DecisionContext) -> None:
         read = self._read
         if read is not None and read[0] == ctx.event.event_id:
-            self._update(ctx.event, read[1], read[2])
+            self._update(ctx.fields, read[1], read[2])
         else:
             dk = ctx.facts.get("device.key")
-            self.observe(ctx.event, dk if isinstance(dk, str) and dk else None)
+            self.observe(ctx.fields, dk if isinstance(dk, str) and dk else None)
 
     def run(self, ctx: DecisionContext) -> None:
         self.read(ctx)
         self.update(ctx)
 
-    def observe(self, event: Event, device_key: str | None = None) -> None:
+    def observe(self, event: EventLike, device_key: str | None = None) -> None:
         """Update only (rebuild after restart), with the device key the enrich stage gives."""
         key = device_key if device_key is not None else derive_device_key(event.device)[0]
         self._update(event, account_key(event.user_id), identifier_keys(event, key))
@@ -95,5 +96,5 @@ class GraphStage:
         if label.user_id is not None:
             self.mark(label.user_id, label.label == "fraud", label.at)
 
-    def _update(self, event: Event, acc: str, keys: list[str]) -> None:
+    def _update(self, event: EventLike, acc: str, keys: list[str]) -> None:
         self.graph.observe_links(event.ts, acc, keys)

@@ -118,19 +118,29 @@ def device_key(device: Device | None) -> tuple[str | None, str | None]:
     own = usable_device_id(device.device_id)
     if own is not None:
         return _digest("id", [own]), "client_id"
-    fp = device.fingerprint
-    if fp is None:
+    model = device.fingerprint
+    if model is None:
         return None, None
-    props = fp.build_props or {}
-    hardware = [fp.canvas_hash, fp.webgl_hash, *(props.get(p) for p in _HARDWARE_PROPS)]
+    # The declared fields from the model's instance dict: one model attribute read, not
+    # fourteen (each goes through pydantic's ``__getattr__`` hook).
+    fp = model.__dict__
+    props = fp["build_props"] or {}
+    hardware = [fp["canvas_hash"], fp["webgl_hash"], *(props.get(p) for p in _HARDWARE_PROPS)]
     if any(h for h in hardware):
-        software = (fp.os_version, fp.user_agent, fp.language, fp.timezone, fp.fonts_hash)
+        software = (fp["os_version"], fp["user_agent"], fp["language"], fp["timezone"])
         parts = [
             str(x or "")
-            for x in (normal_platform(fp.platform), fp.model, fp.screen, *hardware, *software)
+            for x in (
+                normal_platform(fp["platform"]),
+                fp["model"],
+                fp["screen"],
+                *hardware,
+                *software,
+                fp["fonts_hash"],
+            )
         ]
         return _digest("fp", parts), "fingerprint"
-    weak = [fp.platform, fp.model, fp.screen, fp.timezone, fp.language]
+    weak = [fp["platform"], fp["model"], fp["screen"], fp["timezone"], fp["language"]]
     if sum(1 for w in weak if w) >= 3:
         return _digest("weak", [str(w or "") for w in weak]), "weak"
     return None, None

@@ -50,10 +50,16 @@ def fingerprint_cluster(device: Device | None) -> str | None:
     """The cluster key of a device's fingerprint; ``None`` without rendering evidence."""
     if device is None or device.fingerprint is None:
         return None
-    fp = device.fingerprint
-    if not (fp.canvas_hash or fp.webgl_hash):
+    fp = device.fingerprint.__dict__  # the declared fields: one model attribute read
+    if not (fp["canvas_hash"] or fp["webgl_hash"]):
         return None
-    parts = (normal_platform(fp.platform), fp.model, fp.screen, fp.canvas_hash, fp.webgl_hash)
+    parts = (
+        normal_platform(fp["platform"]),
+        fp["model"],
+        fp["screen"],
+        fp["canvas_hash"],
+        fp["webgl_hash"],
+    )
     data = "\x1f".join(str(p or "") for p in parts).encode()
     return "fp_" + hashlib.blake2b(data, digest_size=8).hexdigest()
 

@@ -119,7 +119,7 @@ class ChallengeFeaturesStage:
         self.clock = clock
 
     def run(self, ctx: DecisionContext) -> None:
-        event = ctx.event
+        event = ctx.fields
         if "device.key_strength" in ctx.facts:  # enrich has derived it already
             key = ctx.facts.get("device.key")
             client = ctx.facts["device.key_strength"] == "client_id" and isinstance(key, str)

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from fengkong.decisions.state import dump_state, load_state
 from fengkong.decisions.types import DecisionContext
 from fengkong.events import Event, EventType
+from fengkong.events.fields import EventLike
 from fengkong.features.bounded import evict_least_recent
 from fengkong.imaging import ImagePool, PendingChecks, probe
 from fengkong.imaging.late import ExplainStore, LateAttacher
@@ -111,11 +112,12 @@ class LinksStage:
             ctx.features["qr.code_payee"] = paid[0] if paid is not None else None
 
     def update(self, ctx: DecisionContext) -> None:
-        if ctx.event.qr is not None and "link.risk" in ctx.facts:
+        qr = ctx.fields.qr
+        if qr is not None and "link.risk" in ctx.facts:
             self._remember(ctx.event, ctx.facts["link.risk"])
-        self._learn_payee(ctx.event, ctx.event.qr.payload if ctx.event.qr is not None else None)
+        self._learn_payee(ctx.fields, qr.payload if qr is not None else None)
 
-    def _learn_payee(self, event: Event, payload: str | None) -> None:
+    def _learn_payee(self, event: EventLike, payload: str | None) -> None:
         """Remember the user's scan; a transfer right after it names the code's payee."""
         if event.type is EventType.QR_SCAN:
             if payload:

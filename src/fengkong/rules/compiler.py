@@ -73,6 +73,8 @@ class CompiledExpr:
     ``types`` is the set of event types the condition can be true for (``None``: any);
     when the rule is indexed by these types, ``test`` no longer checks them.
     ``reads`` are the names the condition reads, with their getters, for explanations.
+    ``condition`` is the syntax tree ``test`` runs (without the conjuncts the type index
+    replaces), from which :mod:`fengkong.rules.codegen` writes its inline form.
     """
 
     text: str
@@ -80,6 +82,7 @@ class CompiledExpr:
     types: frozenset[str] | None
     reads: tuple[tuple[str, Getter], ...]
     lists: tuple[str, ...]
+    condition: Node | None = None
 
     def explain(self, frame: Frame) -> dict[str, Any]:
         """The values this condition read from ``frame`` (JSON-friendly)."""
@@ -571,12 +574,17 @@ def compile_expression(text: str, resolver: Resolver) -> CompiledExpr:
     conjuncts = list(tree.items) if isinstance(tree, BoolOp) and tree.op == "and" else [tree]
     rest = conjuncts if types is None else [c for c in conjuncts if not _pure_type(c)]
     if not rest:
+        condition: Node = Const(1, True)
         test: Callable[[Frame], Any] = _always
-    elif len(rest) == 1:
-        test = comp.truth(rest[0]).fn
     else:
-        test = comp.truth(BoolOp(max(c.depth for c in rest) + 1, "and", tuple(rest))).fn
-    return CompiledExpr(text, test, types, tuple(comp.reads.items()), tuple(comp.lists))
+        condition = (
+            rest[0]
+            if len(rest) == 1
+            else BoolOp(max(c.depth for c in rest) + 1, "and", tuple(rest))
+        )
+        test = comp.truth(condition).fn
+    reads, lists = tuple(comp.reads.items()), tuple(comp.lists)
+    return CompiledExpr(text, test, types, reads, lists, condition)
 
 
 def _always(f: Frame) -> bool:

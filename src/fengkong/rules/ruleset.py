@@ -31,6 +31,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from fengkong.events.fields import EventLike
+from fengkong.rules.codegen import RuleFunction, rule_functions
 from fengkong.rules.compiler import CompiledExpr, CompileError, compile_expression
 from fengkong.rules.schema import EVENT_TYPES, NO_LISTS, Frame, ListLookup, Resolver, Type
 from fengkong.rules.syntax import RuleSyntaxError
@@ -165,9 +167,12 @@ class CompiledRuleSet:
     warnings: tuple[Problem, ...] = ()
     by_type: dict[str, tuple[CompiledRule, ...]] = field(default_factory=dict)
     offset_s: float = 0.0
+    resolver: Resolver | None = None
+    inlined: dict[str, int] = field(default_factory=dict)
     _tests: dict[str, tuple[tuple[Callable[[Frame], Any], CompiledRule], ...]] = field(
         default_factory=dict
     )
+    _functions: dict[str, RuleFunction] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         live = [r for r in self.rules if r.status != "disabled"]
@@ -177,11 +182,15 @@ class CompiledRuleSet:
         }
         # (test, rule) pairs: the evaluation loop then does no attribute lookups.
         self._tests = {t: tuple((r.expr.test, r) for r in rs) for t, rs in self.by_type.items()}
+        # One generated function per event type (``inlined``: the rules written inline,
+        # per type); without the resolver the rules were compiled with, the closures.
+        if self.resolver is not None:
+            self._functions, self.inlined = rule_functions(self.by_type, self.resolver)
         self.offset_s = self.source.utc_offset_hours * 3600.0
 
     def frame(
         self,
-        event: Any,
+        event: EventLike,
         features: Mapping[str, Any],
         facts: Mapping[str, Any],
         lists: ListLookup = NO_LISTS,
@@ -191,6 +200,15 @@ class CompiledRuleSet:
 
     def evaluate(self, frame: Frame) -> list[CompiledRule]:
         """The active and shadow rules that hit, in rule-set order."""
+        event_type = frame.ev.type
+        function = self._functions.get(event_type)
+        if function is not None:
+            return function(frame)
+        return [r for test, r in self._tests.get(event_type, ()) if test(frame)]
+
+    def evaluate_generic(self, frame: Frame) -> list[CompiledRule]:
+        """:meth:`evaluate` by each rule's closure, rule by rule (the reference the
+        generated functions are tested against)."""
         return [r for test, r in self._tests.get(frame.ev.type, ()) if test(frame)]
 
     def message(self, code: str) -> str:
@@ -287,6 +305,7 @@ def compile_ruleset(
         version or f"sha-{ruleset.digest()[:12]}",
         tuple(compiled),
         tuple(problems),
+        resolver=resolver,
     )
 
 

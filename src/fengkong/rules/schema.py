@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, get_args
 
-from fengkong.events import Event, EventType
+from fengkong.events import EventType
+from fengkong.events.fields import EventLike
 from fengkong.events.models import DocumentKind, Entry, Operation, Platform
 
 Type = Literal["num", "str", "bool", "any", "list", "null"]
@@ -38,13 +39,14 @@ class Frame:
 
     ``now`` is the time lists are checked at (server time online, the event's time in a
     backtest); ``amount`` is the event amount as a float, converted once per event.
+    ``ev`` is the event or (in the pipeline) its :class:`~fengkong.events.fields.EventFields`.
     """
 
     __slots__ = ("amount", "ev", "facts", "feat", "lists", "now", "offset_s")
 
     def __init__(
         self,
-        ev: Event,
+        ev: EventLike,
         features: Mapping[str, Any],
         facts: Mapping[str, Any],
         lists: ListLookup = NO_LISTS,

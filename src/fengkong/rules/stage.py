@@ -107,7 +107,7 @@ class RulesStage:
         if ruleset is None:
             return
         ctx.versions["rules"] = ruleset.version
-        frame = ruleset.frame(ctx.event, ctx.features, ctx.facts, lists, now)
+        frame = ruleset.frame(ctx.fields, ctx.features, ctx.facts, lists, now)
         hits = ruleset.evaluate(frame)
         if hits:
             apply_hits(ctx, ruleset, hits, frame)
