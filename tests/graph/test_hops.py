@@ -17,7 +17,7 @@ from fengkong.graph.flow_stage import FlowsStage
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 HOP_FEATURES = (
     "user.last_received_amount",
-    "user.sent_since_draw_24h",
+    "user.moved_out_since_draw_24h",
     "user.young_payees_since_draw_24h",
     "merchant.payers_30d",
     "merchant.young_payers_30d",
@@ -61,24 +61,29 @@ def test_a_loan_split_counts_young_payees_after_the_draw_only() -> None:
     for i, who in enumerate(("hub", "m1", "m2", "m3")):
         stage.run(DecisionContext(_event(i, "register", who, i)))
     before = _features(stage, _transfer(10, "hub", "m1", 50, day))
-    assert before["user.sent_since_draw_24h"] is None  # no draw yet
+    assert before["user.moved_out_since_draw_24h"] is None  # no draw yet
     stage.run(DecisionContext(_event(11, "credit_draw", "hub", day + 10, amount=3000)))
     first = _features(stage, _transfer(12, "hub", "m1", 900, day + 20))
-    assert first["user.sent_since_draw_24h"] == 0.0
+    assert first["user.moved_out_since_draw_24h"] == 0.0
     assert first["user.young_payees_since_draw_24h"] == 0
     # An established payee (no registration seen) is paid but is not a fresh account.
     stage.run(DecisionContext(_transfer(13, "hub", "landlord", 400, day + 30)))
     third = _features(stage, _transfer(14, "hub", "m2", 800, day + 40))
-    assert third["user.sent_since_draw_24h"] == 1300.0
+    assert third["user.moved_out_since_draw_24h"] == 1300.0
     assert third["user.young_payees_since_draw_24h"] == 1
     fourth = _features(stage, _transfer(15, "hub", "m3", 700, day + 50))
     assert fourth["user.young_payees_since_draw_24h"] == 2
+    # A withdrawal is money gone too (to the customer's own card: nothing left to split).
+    stage.run(DecisionContext(_event(19, "withdrawal", "hub", day + 55, amount=100)))
+    after = _features(stage, _transfer(20, "hub", "m3", 10, day + 56))
+    assert after["user.moved_out_since_draw_24h"] == 2900.0
     # A new draw starts a new split; a day after it the split is gone.
     stage.run(DecisionContext(_event(16, "credit_draw", "hub", day + 60, amount=500)))
     again = _features(stage, _transfer(17, "hub", "m1", 100, day + 70))
-    assert (again["user.sent_since_draw_24h"], again["user.young_payees_since_draw_24h"]) == (0, 0)
+    assert again["user.moved_out_since_draw_24h"] == 0.0
+    assert again["user.young_payees_since_draw_24h"] == 0
     gone = _features(stage, _transfer(18, "hub", "m1", 100, 2 * day + 61))
-    assert gone["user.sent_since_draw_24h"] is None
+    assert gone["user.moved_out_since_draw_24h"] is None
 
 
 def test_a_shop_counts_its_other_payers_and_the_young_ones() -> None:

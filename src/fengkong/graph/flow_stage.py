@@ -24,7 +24,7 @@ FEATURE_NAMES: dict[str, str] = {
     "user.circle_young_30d": "num",
     "user.circle_draws_48h": "num",
     "user.last_received_amount": "num",
-    "user.sent_since_draw_24h": "num",
+    "user.moved_out_since_draw_24h": "num",
     "user.young_payees_since_draw_24h": "num",
     "merchant.payers_30d": "num",
     "merchant.young_payers_30d": "num",
@@ -41,7 +41,7 @@ class FlowsStage:
     point in time), the chain facts (``user.secs_since_passed_on``,
     ``user.relayed_amount_24h``) and the trading-circle facts (``cp_account.paid_user_30d``,
     ``cp_account.shared_partners_30d``, ``user.circle_young_30d``, ``user.circle_draws_48h``),
-    the hop facts (``user.last_received_amount``, ``user.sent_since_draw_24h``,
+    the hop facts (``user.last_received_amount``, ``user.moved_out_since_draw_24h``,
     ``user.young_payees_since_draw_24h``) and a shop's payers (``merchant.payers_30d``,
     ``merchant.young_payers_30d``).
 
@@ -128,7 +128,7 @@ class FlowsStage:
         features["user.last_received_amount"] = self.receipts.read(user, ts)
         split = self.splits.read(user, ts)
         if split is None:
-            features["user.sent_since_draw_24h"] = None
+            features["user.moved_out_since_draw_24h"] = None
             features["user.young_payees_since_draw_24h"] = None
         else:
             sent, payees = split
@@ -136,7 +136,7 @@ class FlowsStage:
                 self.session.prefetch([("registered", p) for p in payees])
             young = self.circles.registered_secs_ago
             fresh = [p for p in payees if (age := young(p, ts)) is not None and age < YOUNG_PAYEE_S]
-            features["user.sent_since_draw_24h"] = sent
+            features["user.moved_out_since_draw_24h"] = sent
             features["user.young_payees_since_draw_24h"] = len(fresh)
         shop = event.merchant_id if event.type is EventType.PAYMENT else None
         payers, young_payers = (
@@ -168,6 +168,8 @@ class FlowsStage:
 
     def _add(self, event: Event) -> None:
         user, ts, kind = event.user_id, event.ts, event.type
+        if kind is EventType.WITHDRAWAL:
+            self.splits.moved_out(user, None, event.amount_float, ts)
         if kind in (EventType.TRANSFER, EventType.WITHDRAWAL):
             received, _, _, since = self.inflows.read(user, ts)
             passing_on = self.pass_ons.is_pass_on(event.amount_float, received, since)
@@ -182,7 +184,7 @@ class FlowsStage:
                 self.relayed.add(payee, user, amount, ts)
             self.inflows.add(payee, user, amount, ts)
             self.receipts.add(payee, amount, ts)
-            self.splits.sent(user, payee, amount, ts)
+            self.splits.moved_out(user, payee, amount, ts)
             self.week.add(payee, user, amount, ts)
             self.circles.transfer(user, payee, ts)
         elif kind is EventType.PAYMENT and event.merchant_id is not None:

@@ -4,8 +4,10 @@ A laundering hop forwards one incoming transfer almost whole, a small fee shaved
 hours later (the 24-hour sums of :mod:`fengkong.graph.flows` blur it when other money
 came in meanwhile). A fan-out starts with a loan split among fresh accounts in sums
 small enough to look like anyone's. This keeps, per account, the latest transfer it
-received and, since its last credit draw, what it sent on and to whom, so a transfer can
-ask "is this the money that just came in" and "is this one more slice of the loan".
+received and, since its last credit draw, what left it (transfers and withdrawals) and
+to whom it was transferred, so a transfer can ask "is this the money that just came in"
+and "is this one more slice of the loan" (a loan withdrawn to the customer's own card
+first is no longer there to be split).
 
 >>> r = LatestReceipts()
 >>> r.add("mule", 500.0, ts=0.0)
@@ -13,7 +15,7 @@ ask "is this the money that just came in" and "is this one more slice of the loa
 500.0
 >>> s = DrawSplits()
 >>> s.draw("hub", ts=0.0)
->>> s.sent("hub", "m1", 400.0, ts=60.0)
+>>> s.moved_out("hub", "m1", 400.0, ts=60.0)
 >>> s.read("hub", ts=120.0)
 (400.0, ('m1',))
 """
@@ -64,12 +66,12 @@ class LatestReceipts:
         self.states.delete_many(stale)
 
 
-# One account's split: (draw ts, amount sent by transfer since, its payees in order).
+# One account's split: (draw ts, amount moved out since, the transfers' payees in order).
 Split = tuple[float, float, tuple[str, ...]]
 
 
 class DrawSplits:
-    """What each account transferred since its last credit draw, for ``window_s`` after it.
+    """What left each account since its last credit draw, for ``window_s`` after it.
 
     ``states``: where they live (default: in memory).
     """
@@ -85,18 +87,19 @@ class DrawSplits:
         """A new loan: the split starts again from nothing."""
         self.states.put_many({account: (ts, 0.0, ())})
 
-    def sent(self, account: str, payee: str, amount: float, ts: float) -> None:
-        """A transfer of ``account``: counted when its last draw is in the window."""
+    def moved_out(self, account: str, payee: str | None, amount: float, ts: float) -> None:
+        """A transfer (to ``payee``) or a withdrawal (``None``) of ``account``: counted
+        when its last draw is in the window."""
         split = self.states.get(account)
         if split is None or ts - split[0] > self.window_s:
             return
         drawn_at, total, payees = split
-        if payee not in payees and len(payees) < MAX_SPLIT_PAYEES:
+        if payee is not None and payee not in payees and len(payees) < MAX_SPLIT_PAYEES:
             payees = (*payees, payee)
         self.states.put_many({account: (drawn_at, total + amount, payees)})
 
     def read(self, account: str, ts: float) -> tuple[float, tuple[str, ...]] | None:
-        """``(amount sent since the draw, payees)``, None without a draw in the window."""
+        """``(amount moved out since the draw, payees)``, None without a draw in the window."""
         split = self.states.get(account)
         if split is None or ts - split[0] > self.window_s:
             return None
