@@ -21,6 +21,7 @@ HOP_FEATURES = (
     "user.young_payees_since_draw_24h",
     "merchant.payers_30d",
     "merchant.young_payers_30d",
+    "cp_account.circle_young_30d",
 )
 
 
@@ -100,6 +101,21 @@ def test_a_shop_counts_its_other_payers_and_the_young_ones() -> None:
     assert (mixed["merchant.payers_30d"], mixed["merchant.young_payers_30d"]) == (3, 2)
     login = _features(stage, _event(22, "login", "g2", 90))
     assert login["merchant.payers_30d"] is None
+
+
+def test_money_sent_into_a_closed_group_counts_the_payees_other_young_members() -> None:
+    stage = FlowsStage()
+    for i, who in enumerate(("g0", "g1", "g2", "g3", "newcomer")):
+        stage.run(DecisionContext(_event(i, "register", who, i)))
+    for i, who in enumerate(("g1", "g2", "g3")):  # the group trades with g0 first
+        stage.run(DecisionContext(_transfer(10 + i, who, "g0", 100, 60 + i)))
+    stage.run(DecisionContext(_transfer(13, "established", "g0", 100, 70)))
+    into = _features(stage, _transfer(20, "newcomer", "g0", 50, 80))
+    assert into["cp_account.circle_young_30d"] == 3  # g1-g3; not the newcomer, not the old one
+    # Read before the event: the newcomer's own transfer is not yet in g0's circle.
+    back = _features(stage, _transfer(21, "g1", "g0", 10, 90))
+    assert back["cp_account.circle_young_30d"] == 3  # g2, g3 and now the newcomer
+    assert _features(stage, _event(22, "login", "g0", 95))["cp_account.circle_young_30d"] is None
 
 
 def _random_stream(seed: int) -> list[Event]:

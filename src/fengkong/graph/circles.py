@@ -173,6 +173,12 @@ class TradeCircles:
         at = self._registered.get(account)
         return None if at is None or ts - at >= self.young_s else ts - at
 
+    def payee_circle(self, payee: str, sender: str, ts: float) -> int:
+        """Young accounts in the payee's circle other than the sender: money sent into a
+        closed group (its members trade with each other before the newcomer's first trade)."""
+        young = [m for m in self.members(payee, ts) if m != sender and self._is_young(m, ts)]
+        return len(young)
+
     def _is_young(self, account: str, ts: float) -> bool:
         at = self._registered.get(account)
         return at is not None and ts - at < self.young_s
@@ -182,7 +188,7 @@ class TradeCircles:
         ``shop``) reads or changes first: one prefetch."""
         out = [(kind, account) for kind in (*LINK_KINDS, "registered", "drawn")]
         if other is not None:
-            out += [("sent", other), ("partners", other)]
+            out += [("sent", other), ("partners", other), ("shops", other)]
         if shop is not None:
             out.append(("payers", shop))
         return out

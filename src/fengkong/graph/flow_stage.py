@@ -28,6 +28,7 @@ FEATURE_NAMES: dict[str, str] = {
     "user.young_payees_since_draw_24h": "num",
     "merchant.payers_30d": "num",
     "merchant.young_payers_30d": "num",
+    "cp_account.circle_young_30d": "num",
 }
 WEEK_S = 7 * 86_400.0
 # A payee opened less than this long ago is a fresh account (a mule's, a group's).
@@ -43,7 +44,7 @@ class FlowsStage:
     ``cp_account.shared_partners_30d``, ``user.circle_young_30d``, ``user.circle_draws_48h``),
     the hop facts (``user.last_received_amount``, ``user.moved_out_since_draw_24h``,
     ``user.young_payees_since_draw_24h``) and a shop's payers (``merchant.payers_30d``,
-    ``merchant.young_payers_30d``).
+    ``merchant.young_payers_30d``) and the payee's circle (``cp_account.circle_young_30d``).
 
     A transfer's counterparty account is credited; the acting account's later events
     read what it received, so "collect from many, pass most of it on within hours"
@@ -144,6 +145,10 @@ class FlowsStage:
         )
         features["merchant.payers_30d"] = payers
         features["merchant.young_payers_30d"] = young_payers
+        payee = _payee(event)
+        features["cp_account.circle_young_30d"] = (
+            None if payee is None else self.circles.payee_circle(payee, user, ts)
+        )
 
     def update(self, ctx: DecisionContext) -> None:
         """Add the decided event; on a shared session, write its states back (again on
