@@ -120,3 +120,23 @@ def test_a_circle_of_six_young_accounts_is_held_and_of_three_is_not() -> None:
     decided = hits(s.events())
     assert "circle_of_many_young_accounts" in _fired(decided, "c0", SHOP_RULES)[-1]
     assert "circle_of_many_young_accounts" not in _fired(decided, "f0", SHOP_RULES)[-1]
+
+
+def test_a_first_trade_into_a_group_of_six_is_held_a_friends_circle_is_not() -> None:
+    s = Stream()
+    for i in range(7):
+        _open(s, T0 + i * 600, f"m{i}", 100 + i)
+    for i in range(4):
+        _open(s, T0 + DAY + i * 600, f"p{i}", 120 + i)
+    t = T0 + 3 * DAY
+    for i in range(1, 6):  # five members of the group trade with m0
+        _send(s, t + i * HOUR, f"m{i}", "m0", 150.0 + i, 100 + i)
+    for i in range(1, 4):  # three friends who joined lately pay p0
+        _send(s, t + i * HOUR, f"p{i}", "p0", 30.0 + i, 120 + i)
+    _send(s, t + 8 * HOUR, "m6", "m0", 120.0, 106)  # the newcomer's first trade
+    _open(s, T0 + 2 * DAY, "newfriend", 130)
+    _send(s, t + 8 * HOUR, "newfriend", "p0", 25.0, 130)
+    decided = hits(s.events())
+    rule = {"transfer_into_young_circle"}
+    assert _fired(decided, "m6", rule)[-1] == rule
+    assert _fired(decided, "newfriend", rule)[-1] == set()
