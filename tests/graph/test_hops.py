@@ -10,9 +10,14 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tests.servers import redis_session, redis_url
+
 from fengkong.decisions import DecisionContext
 from fengkong.events import Event
+from fengkong.features.state_redis import RedisSession
 from fengkong.graph.flow_stage import FlowsStage
+
+__all__ = ["redis_session", "redis_url"]
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 HOP_FEATURES = (
@@ -164,3 +169,11 @@ def test_snapshot_keeps_the_hop_states() -> None:
     restored.restore(stage.snapshot())
     for event in stream[300:320]:
         assert _features(restored, event) == _features(stage, event)
+
+
+def test_on_redis_the_hop_facts_are_those_of_memory(redis_url: str) -> None:
+    stream = _random_stream(11)[:250]
+    session = RedisSession.from_url(redis_url, b"h" * 32, namespace="fk:test:hops")
+    shared, memory = FlowsStage(session=session), FlowsStage()
+    for event in stream:
+        assert _features(shared, event) == _features(memory, event)
