@@ -52,6 +52,10 @@ def test_a_farm_binding_three_cards_to_twelve_accounts_is_caught_honest_openers_
     for i in range(12):  # honest newcomers: their own card, their own ID photo
         _open(s, T0 + i * 4 * HOUR + 900, f"new{i}", 50 + i, f"62170000000{i:05d}", 500 + i)
         _later(s, T0 + 3 * DAY + i * HOUR + 900, f"new{i}", 50 + i, f"62170000000{i:05d}")
+    for k in range(3):  # the shop everyone pays has established customers too
+        dev, ip = phone(f"regular-{k}"), f"116.{20 + k}.8.{30 + k}"
+        at = T0 + 2 * DAY + k * HOUR
+        s.add(at, "payment", f"regular{k}", device=dev, ip=ip, amount="12", merchant_id="m-shop")
     by_user = _by_user(s)
     for i in range(12):
         farm = by_user[f"farm{i}"]

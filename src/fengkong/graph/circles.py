@@ -156,6 +156,29 @@ class TradeCircles:
         drawn = self._drawn.get_many(young)
         return len(young), sum(1 for m in young if drawn.get(m, -1e18) >= since)
 
+    def shop_payers(self, shop: str, payer: str, ts: float) -> tuple[int, int]:
+        """(the shop's other payers in the window, of them young accounts).
+
+        A group's own shop is paid only by the group: a few payers, every one of them
+        young. An honest shop's payers are mostly established, even a new shop's.
+        """
+        since = ts - self.window_s
+        payers = [p for p in _recent(self._payers.get(shop), since) if p != payer]
+        if self._session.shared:
+            self._session.prefetch([("registered", p) for p in payers])
+        return len(payers), sum(1 for p in payers if self._is_young(p, ts))
+
+    def registered_secs_ago(self, account: str, ts: float) -> float | None:
+        """Seconds since the account registered, None when not young (or unseen)."""
+        at = self._registered.get(account)
+        return None if at is None or ts - at >= self.young_s else ts - at
+
+    def payee_circle(self, payee: str, sender: str, ts: float) -> int:
+        """Young accounts in the payee's circle other than the sender: money sent into a
+        closed group (its members trade with each other before the newcomer's first trade)."""
+        young = [m for m in self.members(payee, ts) if m != sender and self._is_young(m, ts)]
+        return len(young)
+
     def _is_young(self, account: str, ts: float) -> bool:
         at = self._registered.get(account)
         return at is not None and ts - at < self.young_s
@@ -165,7 +188,7 @@ class TradeCircles:
         ``shop``) reads or changes first: one prefetch."""
         out = [(kind, account) for kind in (*LINK_KINDS, "registered", "drawn")]
         if other is not None:
-            out += [("sent", other), ("partners", other)]
+            out += [("sent", other), ("partners", other), ("shops", other)]
         if shop is not None:
             out.append(("payers", shop))
         return out

@@ -9,6 +9,7 @@ from fengkong.events.fields import EventLike
 from fengkong.features.state import MemorySession, StatesSession, apply_and_save
 from fengkong.graph.circles import TradeCircles
 from fengkong.graph.flows import InflowWindow, PassOns
+from fengkong.graph.hops import DrawSplits, LatestReceipts
 
 FEATURE_NAMES: dict[str, str] = {
     "user.received_amount_24h": "num",
@@ -23,8 +24,16 @@ FEATURE_NAMES: dict[str, str] = {
     "cp_account.shared_partners_30d": "num",
     "user.circle_young_30d": "num",
     "user.circle_draws_48h": "num",
+    "user.last_received_amount": "num",
+    "user.moved_out_since_draw_24h": "num",
+    "user.young_payees_since_draw_24h": "num",
+    "merchant.payers_30d": "num",
+    "merchant.young_payers_30d": "num",
+    "cp_account.circle_young_30d": "num",
 }
 WEEK_S = 7 * 86_400.0
+# A payee opened less than this long ago is a fresh account (a mule's, a group's).
+YOUNG_PAYEE_S = 30 * 86_400.0
 # An hourly bucket outlives its window's edge by up to an hour.
 _BUCKET_S = 3600.0
 
@@ -33,7 +42,10 @@ class FlowsStage:
     """Adds ``user.received_*`` (transfers this account received in 24 h and in 7 days,
     point in time), the chain facts (``user.secs_since_passed_on``,
     ``user.relayed_amount_24h``) and the trading-circle facts (``cp_account.paid_user_30d``,
-    ``cp_account.shared_partners_30d``, ``user.circle_young_30d``, ``user.circle_draws_48h``).
+    ``cp_account.shared_partners_30d``, ``user.circle_young_30d``, ``user.circle_draws_48h``),
+    the hop facts (``user.last_received_amount``, ``user.moved_out_since_draw_24h``,
+    ``user.young_payees_since_draw_24h``) and a shop's payers (``merchant.payers_30d``,
+    ``merchant.young_payers_30d``) and the payee's circle (``cp_account.circle_young_30d``).
 
     A transfer's counterparty account is credited; the acting account's later events
     read what it received, so "collect from many, pass most of it on within hours"
@@ -62,6 +74,8 @@ class FlowsStage:
         # Money received from accounts that were passing received money on (a chain).
         self.relayed = InflowWindow(window_s, table("relayed", window_s + _BUCKET_S))
         self.pass_ons = PassOns(WEEK_S, table("pass_on", WEEK_S))
+        self.receipts = LatestReceipts(window_s, table("last_in", window_s))
+        self.splits = DrawSplits(86_400.0, table("split", 86_400.0))
         self.circles = TradeCircles(session=self.session)
         self.max_entities = 0  # receiving accounts kept; 0: no cap
         self.session.want(self._wanted)  # fetched with the other stages' (shared cycle)
@@ -75,9 +89,9 @@ class FlowsStage:
         """The states the event reads or changes first (its account's and its payee's)."""
         user, payee = event.user_id, _payee(event)
         kinds = ("inflow", "inflow_7d", "relayed")
-        out = [(kind, user) for kind in (*kinds, "pass_on")]
+        out = [(kind, user) for kind in (*kinds, "pass_on", "last_in", "split")]
         if payee is not None:
-            out += [(kind, payee) for kind in kinds]
+            out += [(kind, payee) for kind in (*kinds, "last_in")]
         shop = event.merchant_id if event.type is EventType.PAYMENT else None
         return out + self.circles.wanted(user, payee, shop)
 
@@ -107,6 +121,35 @@ class FlowsStage:
         young, drew = self.circles.circle(user, ts)
         features["user.circle_young_30d"] = young
         features["user.circle_draws_48h"] = drew
+        self._read_hops(ctx)
+
+    def _read_hops(self, ctx: DecisionContext) -> None:
+        """The latest receipt, the loan's split so far and, for a payment, its shop's payers."""
+        event, features = ctx.event, ctx.features
+        user, ts = event.user_id, event.ts
+        features["user.last_received_amount"] = self.receipts.read(user, ts)
+        split = self.splits.read(user, ts)
+        if split is None:
+            features["user.moved_out_since_draw_24h"] = None
+            features["user.young_payees_since_draw_24h"] = None
+        else:
+            sent, payees = split
+            if self.session.shared:
+                self.session.prefetch([("registered", p) for p in payees])
+            young = self.circles.registered_secs_ago
+            fresh = [p for p in payees if (age := young(p, ts)) is not None and age < YOUNG_PAYEE_S]
+            features["user.moved_out_since_draw_24h"] = sent
+            features["user.young_payees_since_draw_24h"] = len(fresh)
+        shop = event.merchant_id if event.type is EventType.PAYMENT else None
+        payers, young_payers = (
+            (None, None) if shop is None else self.circles.shop_payers(shop, user, ts)
+        )
+        features["merchant.payers_30d"] = payers
+        features["merchant.young_payers_30d"] = young_payers
+        payee = _payee(event)
+        features["cp_account.circle_young_30d"] = (
+            None if payee is None else self.circles.payee_circle(payee, user, ts)
+        )
 
     def update(self, ctx: DecisionContext) -> None:
         """Add the decided event; on a shared session, write its states back (again on
@@ -131,6 +174,8 @@ class FlowsStage:
 
     def _add(self, event: EventLike) -> None:
         user, ts, kind = event.user_id, event.ts, event.type
+        if kind is EventType.WITHDRAWAL:
+            self.splits.moved_out(user, None, event.amount_float, ts)
         if kind in (EventType.TRANSFER, EventType.WITHDRAWAL):
             received, _, _, since = self.inflows.read(user, ts)
             passing_on = self.pass_ons.is_pass_on(event.amount_float, received, since)
@@ -144,18 +189,23 @@ class FlowsStage:
             if passing_on:
                 self.relayed.add(payee, user, amount, ts)
             self.inflows.add(payee, user, amount, ts)
+            self.receipts.add(payee, amount, ts)
+            self.splits.moved_out(user, payee, amount, ts)
             self.week.add(payee, user, amount, ts)
             self.circles.transfer(user, payee, ts)
         elif kind is EventType.PAYMENT and event.merchant_id is not None:
             self.circles.payment(user, event.merchant_id, ts)
         elif kind is EventType.CREDIT_DRAW:
             self.circles.draw(user, ts)
+            self.splits.draw(user, ts)
         elif kind is EventType.REGISTER:
             self.circles.register(user, ts)
         if self.max_entities and not self.session.shared:  # Redis: bounded by expiry
             for window in (self.inflows, self.week, self.relayed):
                 window.bound(self.max_entities)
             self.pass_ons.bound(self.max_entities)
+            self.receipts.bound(self.max_entities)
+            self.splits.bound(self.max_entities)
             self.circles.bound(self.max_entities)
 
     def entity_counts(self) -> dict[str, int]:
@@ -164,6 +214,8 @@ class FlowsStage:
             "receiver_7d": len(self.week),
             "relay_receiver": len(self.relayed),
             "pass_on": len(self.pass_ons),
+            "last_receipt": len(self.receipts),
+            "draw_split": len(self.splits),
             "circle": len(self.circles),
         }
 
@@ -178,6 +230,8 @@ class FlowsStage:
         self.week.expire(now)
         self.relayed.expire(now)
         self.pass_ons.expire(now)
+        self.receipts.expire(now)
+        self.splits.expire(now)
         self.circles.expire(now)
 
     def close(self) -> None:
@@ -185,22 +239,23 @@ class FlowsStage:
         if callable(close):
             close()
 
-    # The state behind the interface (``flows/5``): an older layout is refused, and the
+    # The state behind the interface (``flows/6``): an older layout is refused, and the
     # engine then rebuilds from the log. A shared session's state is in Redis: its
     # snapshot is only a tag (restoring it, or resetting, leaves Redis as it is).
     def snapshot(self) -> bytes:
         if self.session.shared:
-            return dump_state("flows/5-shared", None)
+            return dump_state("flows/6-shared", None)
         state = (self.inflows, self.week, self.relayed, self.pass_ons, self.circles)
-        return dump_state("flows/5", state)
+        return dump_state("flows/6", (*state, self.receipts, self.splits))
 
     def restore(self, data: bytes) -> None:
         if self.session.shared:
-            load_state("flows/5-shared", data)
+            load_state("flows/6-shared", data)
             self.session.begin()
             return
-        state = load_state("flows/5", data)
-        self.inflows, self.week, self.relayed, self.pass_ons, self.circles = state
+        state = load_state("flows/6", data)
+        self.inflows, self.week, self.relayed, self.pass_ons, self.circles = state[:5]
+        self.receipts, self.splits = state[5:]
 
 
 def _payee(event: EventLike) -> str | None:
