@@ -131,3 +131,29 @@ def test_money_sent_from_a_marked_device_marks_the_account_that_receives_it() ->
     assert received("mule", at + 4 * HOUR) == 4 * HOUR - 600
     assert received("friend", at + 4 * HOUR) is None
     assert received("mule", at + 50 * HOUR) is None
+
+
+def test_a_change_device_announces_only_the_phone_it_was_made_on() -> None:
+    lin = Lineage()
+    at = T0 + 3 * 24 * HOUR
+    _step(lin, _ev(T0, "login", "u1"), "old")
+    # The owner announced a new phone a week ago; the thief then comes in by SMS.
+    _step(lin, _ev(T0 + HOUR, "account_change", "u1", operation="change_device"), "new")
+    seen = lin.read(_ev(at, "login", "u1"), "new", None, None)["user.device_announced"]
+    assert seen is True
+    login = _ev(at, "login", "u1", phone="13800000001")
+    assert lin.read(login, "thief", None, None)["user.device_announced"] is False
+    _step(lin, login, "thief")
+    change = _ev(at + 300, "account_change", "u1", operation="change_password")
+    assert _marked(lin, change, "thief") is None  # point in time: marked after it
+    draw = _ev(at + 600, "credit_draw", "u1", amount="5000")
+    assert _marked(lin, draw, "thief") == 300.0
+    assert lin.read(draw, None, None, None)["user.device_announced"] is None
+    lin.expire(at + 91 * 24 * HOUR)
+    assert not lin.announced
+    # A snapshot taken before the field existed loads with an empty set.
+    state = dict(lin.__dict__)
+    del state["announced"]
+    old = Lineage.__new__(Lineage)
+    old.__setstate__(state)
+    assert old.announced == set()

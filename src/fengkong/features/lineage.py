@@ -40,9 +40,12 @@ takeovers reconfigure the account minutes after the first login on their device.
 SMS code (``None`` without a device id): a SIM swap or a phished code lets a thief in on
 his own phone by SMS, where a family tablet or second phone is usually signed in with the
 password; an owner's new phone also enters by SMS, but announces itself with change_device.
+``user.device_announced``: a change_device was made on this device id by this account
+(``None`` without a device id): the owner's new phone announces itself; a change_device
+made days before on another phone says nothing of the device the credentials change on.
 ``user.device_marked_secs_ago``: seconds since a password or phone change made on this
 device id within an hour of this account first using it, when the device came a day or
-more after the account was first seen and no change_device announced it (``None``
+more after the account was first seen and no change_device was made on it (``None``
 without such a change in the last two days): the thief locks the owner out from his
 own phone, and what he does next from it — the loan, the transfers in pieces, the
 return hours or a day later — carries that suspicion; an owner's phone upgrade
@@ -89,6 +92,7 @@ FEATURE_NAMES: dict[str, str] = {
     "cp_account.registered_secs_ago": "num",
     "user.device_age_secs": "num",
     "user.device_sms_entry": "bool",
+    "user.device_announced": "bool",
     "user.device_marked_secs_ago": "num",
     "user.secs_since_received_from_marked_device": "num",
     "cp_account.shares_opening": "bool",
@@ -143,6 +147,7 @@ class Lineage:
         self.payers: dict[str, tuple[DistinctWindows, DistinctWindows]] = {}
         self.device_first: dict[tuple[str, str], float] = {}
         self.sms_entry: set[tuple[str, str]] = set()  # (user, device) first entered by SMS
+        self.announced: set[tuple[str, str]] = set()  # (user, device) with a change_device
         self.account_first: dict[str, float] = {}  # first event of each account
         self.last_change: dict[str, str] = {}  # each account's last account_change operation
         self.marks: dict[tuple[str, str], float] = {}  # (user, device) -> credential change
@@ -155,6 +160,7 @@ class Lineage:
         # A snapshot written before ``sms_entry`` existed still loads.
         self.__dict__.update(state)
         self.__dict__.setdefault("sms_entry", set())
+        self.__dict__.setdefault("announced", set())
         self.__dict__.setdefault("account_first", {})
         self.__dict__.setdefault("last_change", {})
         self.__dict__.setdefault("marks", {})
@@ -215,6 +221,7 @@ class Lineage:
             first = self.device_first.get((event.user_id, device))
             out["user.device_age_secs"] = 0.0 if first is None else round(now - first, 1)
             out["user.device_sms_entry"] = (event.user_id, device) in self.sms_entry
+            out["user.device_announced"] = (event.user_id, device) in self.announced
             marked = self.marks.get((event.user_id, device))
             if marked is not None and now - marked < MARK_S:
                 out["user.device_marked_secs_ago"] = round(now - marked, 1)
@@ -267,6 +274,8 @@ class Lineage:
                 self.device_first[on_device] = now
                 if event.type is EventType.LOGIN and event.phone is not None:
                     self.sms_entry.add(on_device)
+            if event.type is EventType.ACCOUNT_CHANGE and event.operation == "change_device":
+                self.announced.add(on_device)
             self._mark(event, on_device)
             self._pass_mark_on(event, on_device)
         self.account_first.setdefault(event.user_id, now)
@@ -313,7 +322,7 @@ class Lineage:
             return
         first = self.device_first[on_device]
         account_first = self.account_first.get(event.user_id, first)
-        announced = self.last_change.get(event.user_id) == "change_device"
+        announced = on_device in self.announced  # the owner's new phone, announced on it
         if event.ts - first < FRESH_S and first - account_first >= DAY and not announced:
             self.marks[on_device] = event.ts
 
@@ -341,6 +350,7 @@ class Lineage:
         for k in stale:
             del self.device_first[k]
             self.sms_entry.discard(k)
+            self.announced.discard(k)
         for k in [k for k, ts in self.marks.items() if ts <= now - MARK_S]:
             del self.marks[k]
         for u in [u for u, ts in self.marked_money.items() if ts <= now - MARK_S]:
