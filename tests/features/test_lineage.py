@@ -157,3 +157,38 @@ def test_a_change_device_announces_only_the_phone_it_was_made_on() -> None:
     old = Lineage.__new__(Lineage)
     old.__setstate__(state)
     assert old.announced == set()
+
+
+def test_an_account_opened_on_an_emulator_carries_it_to_its_next_steps() -> None:
+    lin = Lineage()
+    farm = _ev(T0, "register", "farm1", phone="13800000009")
+    # Point in time: the registration itself does not know it yet.
+    assert lin.read(farm, "emu", None, None)["user.reg_on_emulator"] is None
+    lin.see(farm, "emu", None, None, emulator=True)
+    lin.see(_ev(T0 + 5, "register", "shop1"), "phone", None, None)
+    doc = _ev(
+        T0 + 60, "account_change", "farm1", operation="bind_card", bank_card="6222020000000001"
+    )
+    assert lin.read(doc, "emu", None, None)["user.reg_on_emulator"] is True
+    shop = _ev(T0 + 60, "login", "shop1")
+    assert lin.read(shop, "phone", None, None)["user.reg_on_emulator"] is False
+    # An account opened before the history began: unknown.
+    assert lin.read(_ev(T0 + 60, "login", "old"), "x", None, None)["user.reg_on_emulator"] is None
+    # An opening pickled before the field existed reads as an ordinary phone.
+    del lin.openings["farm1"].on_emulator
+    assert lin.read(doc, "emu", None, None)["user.reg_on_emulator"] is False
+
+
+def test_the_baserates_stage_learns_the_emulator_from_the_registration_device() -> None:
+    from fengkong.features.baserates import BaseRatesStage
+
+    stage = BaseRatesStage()
+    fp = {"platform": "android", "model": "Pixel 4", "canvas_hash": "c1", "is_emulator": True}
+    emu = {"device_id": "d-emu", "fingerprint": fp}
+    phone = {"device_id": "d-ok", "fingerprint": {**fp, "is_emulator": False}}
+    stage.observe(_ev(T0, "register", "farm1", device=emu))
+    stage.observe(_ev(T0, "register", "cust1", device=phone))
+    assert stage.values(_ev(T0 + 60, "login", "farm1", device=emu))["user.reg_on_emulator"]
+    assert (
+        stage.values(_ev(T0 + 60, "login", "cust1", device=phone))["user.reg_on_emulator"] is False
+    )

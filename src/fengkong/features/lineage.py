@@ -40,6 +40,11 @@ takeovers reconfigure the account minutes after the first login on their device.
 SMS code (``None`` without a device id): a SIM swap or a phished code lets a thief in on
 his own phone by SMS, where a family tablet or second phone is usually signed in with the
 password; an owner's new phone also enters by SMS, but announces itself with change_device.
+``user.reg_on_emulator``: this account registered on an emulator (the app's flag or an
+emulator's build, model or GPU; ``None`` if its registration is not in the history).
+Customers open accounts on their phones; farms script emulators, and an emulator-opened
+account's document, card and first payments follow within minutes, before the burst
+it belongs to shows anywhere else.
 ``user.device_announced``: a change_device was made on this device id by this account
 (``None`` without a device id): the owner's new phone announces itself; a change_device
 made days before on another phone says nothing of the device the credentials change on.
@@ -78,6 +83,7 @@ LARGE = 500.0  # payments this large count towards a merchant's payer mix
 
 FEATURE_NAMES: dict[str, str] = {
     "user.registered_secs_ago": "num",
+    "user.reg_on_emulator": "bool",
     "user.reg_ip_registrations_30d": "num",
     "user.reg_ip_registration_share_30d": "num",
     "user.reg_ip24_registrations_30d": "num",
@@ -135,6 +141,7 @@ class _Opening:
     device: str | None
     cluster: str | None
     rare_cluster: bool = False
+    on_emulator: bool = False
 
 
 class Lineage:
@@ -190,6 +197,7 @@ class Lineage:
         o = self.openings.get(event.user_id)
         if o is not None:
             out["user.registered_secs_ago"] = round(now - o.ts, 1)
+            out["user.reg_on_emulator"] = getattr(o, "on_emulator", False)  # older snapshots
             regs, share = self._counts("ip", o.ip, now, o.ts)
             out["user.reg_ip_registrations_30d"] = regs
             out["user.reg_ip_registration_share_30d"] = share
@@ -262,7 +270,9 @@ class Lineage:
         device: str | None,
         cluster: str | None,
         commonness: float | None = None,
+        emulator: bool = False,
     ) -> None:
+        """Learn from ``event``; ``emulator``: it came from an emulator (device facts)."""
         now = event.ts
         ip = event.ip
         ip24 = ip_prefix(ip) if ip is not None else None
@@ -299,7 +309,8 @@ class Lineage:
             self.device_nets.setdefault(device, []).append((now, ip24))
         if registers and event.user_id not in self.openings:
             rare = commonness is not None and commonness < RARE_SHARE
-            self.openings[event.user_id] = _Opening(now, ip, ip24, device, cluster, rare)
+            opening = _Opening(now, ip, ip24, device, cluster, rare, emulator)
+            self.openings[event.user_id] = opening
             self.everyone.regs.append(now)
         large = event.amount is not None and event.amount_float >= LARGE
         if event.type is EventType.PAYMENT and event.merchant_id is not None and large:
