@@ -131,3 +131,64 @@ def test_money_sent_from_a_marked_device_marks_the_account_that_receives_it() ->
     assert received("mule", at + 4 * HOUR) == 4 * HOUR - 600
     assert received("friend", at + 4 * HOUR) is None
     assert received("mule", at + 50 * HOUR) is None
+
+
+def test_a_change_device_announces_only_the_phone_it_was_made_on() -> None:
+    lin = Lineage()
+    at = T0 + 3 * 24 * HOUR
+    _step(lin, _ev(T0, "login", "u1"), "old")
+    # The owner announced a new phone a week ago; the thief then comes in by SMS.
+    _step(lin, _ev(T0 + HOUR, "account_change", "u1", operation="change_device"), "new")
+    seen = lin.read(_ev(at, "login", "u1"), "new", None, None)["user.device_announced"]
+    assert seen is True
+    login = _ev(at, "login", "u1", phone="13800000001")
+    assert lin.read(login, "thief", None, None)["user.device_announced"] is False
+    _step(lin, login, "thief")
+    change = _ev(at + 300, "account_change", "u1", operation="change_password")
+    assert _marked(lin, change, "thief") is None  # point in time: marked after it
+    draw = _ev(at + 600, "credit_draw", "u1", amount="5000")
+    assert _marked(lin, draw, "thief") == 300.0
+    assert lin.read(draw, None, None, None)["user.device_announced"] is None
+    lin.expire(at + 91 * 24 * HOUR)
+    assert not lin.announced
+    # A snapshot taken before the field existed loads with an empty set.
+    state = dict(lin.__dict__)
+    del state["announced"]
+    old = Lineage.__new__(Lineage)
+    old.__setstate__(state)
+    assert old.announced == set()
+
+
+def test_an_account_opened_on_an_emulator_carries_it_to_its_next_steps() -> None:
+    lin = Lineage()
+    farm = _ev(T0, "register", "farm1", phone="13800000009")
+    # Point in time: the registration itself does not know it yet.
+    assert lin.read(farm, "emu", None, None)["user.reg_on_emulator"] is None
+    lin.see(farm, "emu", None, None, emulator=True)
+    lin.see(_ev(T0 + 5, "register", "shop1"), "phone", None, None)
+    doc = _ev(
+        T0 + 60, "account_change", "farm1", operation="bind_card", bank_card="6222020000000001"
+    )
+    assert lin.read(doc, "emu", None, None)["user.reg_on_emulator"] is True
+    shop = _ev(T0 + 60, "login", "shop1")
+    assert lin.read(shop, "phone", None, None)["user.reg_on_emulator"] is False
+    # An account opened before the history began: unknown.
+    assert lin.read(_ev(T0 + 60, "login", "old"), "x", None, None)["user.reg_on_emulator"] is None
+    # An opening pickled before the field existed reads as an ordinary phone.
+    del lin.openings["farm1"].on_emulator
+    assert lin.read(doc, "emu", None, None)["user.reg_on_emulator"] is False
+
+
+def test_the_baserates_stage_learns_the_emulator_from_the_registration_device() -> None:
+    from fengkong.features.baserates import BaseRatesStage
+
+    stage = BaseRatesStage()
+    fp = {"platform": "android", "model": "Pixel 4", "canvas_hash": "c1", "is_emulator": True}
+    emu = {"device_id": "d-emu", "fingerprint": fp}
+    phone = {"device_id": "d-ok", "fingerprint": {**fp, "is_emulator": False}}
+    stage.observe(_ev(T0, "register", "farm1", device=emu))
+    stage.observe(_ev(T0, "register", "cust1", device=phone))
+    assert stage.values(_ev(T0 + 60, "login", "farm1", device=emu))["user.reg_on_emulator"]
+    assert (
+        stage.values(_ev(T0 + 60, "login", "cust1", device=phone))["user.reg_on_emulator"] is False
+    )

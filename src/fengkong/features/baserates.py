@@ -347,7 +347,12 @@ class BaseRatesStage:
             commonness = float(common) if isinstance(common, int | float) else None
         self.rates.see(event, keys)
         self.fingerprints.see(cluster, device, event.user_id, event.ts)
-        self.lineage.see(event, device, cluster, commonness)
+        emulator = False
+        if event.type is EventType.REGISTER and event.device is not None:
+            if facts is None or "device.is_emulator" not in facts:
+                facts = self._devices.static_facts(event.device)
+            emulator = facts.get("device.is_emulator") is True
+        self.lineage.see(event, device, cluster, commonness, emulator)
         self.links.see(event, device)
 
     def horizon_seconds(self) -> float:

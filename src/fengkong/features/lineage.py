@@ -40,9 +40,17 @@ takeovers reconfigure the account minutes after the first login on their device.
 SMS code (``None`` without a device id): a SIM swap or a phished code lets a thief in on
 his own phone by SMS, where a family tablet or second phone is usually signed in with the
 password; an owner's new phone also enters by SMS, but announces itself with change_device.
+``user.reg_on_emulator``: this account registered on an emulator (the app's flag or an
+emulator's build, model or GPU; ``None`` if its registration is not in the history).
+Customers open accounts on their phones; farms script emulators, and an emulator-opened
+account's document, card and first payments follow within minutes, before the burst
+it belongs to shows anywhere else.
+``user.device_announced``: a change_device was made on this device id by this account
+(``None`` without a device id): the owner's new phone announces itself; a change_device
+made days before on another phone says nothing of the device the credentials change on.
 ``user.device_marked_secs_ago``: seconds since a password or phone change made on this
 device id within an hour of this account first using it, when the device came a day or
-more after the account was first seen and no change_device announced it (``None``
+more after the account was first seen and no change_device was made on it (``None``
 without such a change in the last two days): the thief locks the owner out from his
 own phone, and what he does next from it — the loan, the transfers in pieces, the
 return hours or a day later — carries that suspicion; an owner's phone upgrade
@@ -76,6 +84,7 @@ LARGE = 500.0  # payments this large count towards a merchant's payer mix
 
 FEATURE_NAMES: dict[str, str] = {
     "user.registered_secs_ago": "num",
+    "user.reg_on_emulator": "bool",
     "user.reg_ip_registrations_30d": "num",
     "user.reg_ip_registration_share_30d": "num",
     "user.reg_ip24_registrations_30d": "num",
@@ -90,6 +99,7 @@ FEATURE_NAMES: dict[str, str] = {
     "cp_account.registered_secs_ago": "num",
     "user.device_age_secs": "num",
     "user.device_sms_entry": "bool",
+    "user.device_announced": "bool",
     "user.device_marked_secs_ago": "num",
     "user.secs_since_received_from_marked_device": "num",
     "cp_account.shares_opening": "bool",
@@ -132,6 +142,7 @@ class _Opening:
     device: str | None
     cluster: str | None
     rare_cluster: bool = False
+    on_emulator: bool = False
 
 
 class Lineage:
@@ -144,6 +155,7 @@ class Lineage:
         self.payers: dict[str, tuple[DistinctWindows, DistinctWindows]] = {}
         self.device_first: dict[tuple[str, str], float] = {}
         self.sms_entry: set[tuple[str, str]] = set()  # (user, device) first entered by SMS
+        self.announced: set[tuple[str, str]] = set()  # (user, device) with a change_device
         self.account_first: dict[str, float] = {}  # first event of each account
         self.last_change: dict[str, str] = {}  # each account's last account_change operation
         self.marks: dict[tuple[str, str], float] = {}  # (user, device) -> credential change
@@ -156,6 +168,7 @@ class Lineage:
         # A snapshot written before ``sms_entry`` existed still loads.
         self.__dict__.update(state)
         self.__dict__.setdefault("sms_entry", set())
+        self.__dict__.setdefault("announced", set())
         self.__dict__.setdefault("account_first", {})
         self.__dict__.setdefault("last_change", {})
         self.__dict__.setdefault("marks", {})
@@ -185,6 +198,7 @@ class Lineage:
         o = self.openings.get(event.user_id)
         if o is not None:
             out["user.registered_secs_ago"] = round(now - o.ts, 1)
+            out["user.reg_on_emulator"] = getattr(o, "on_emulator", False)  # older snapshots
             regs, share = self._counts("ip", o.ip, now, o.ts)
             out["user.reg_ip_registrations_30d"] = regs
             out["user.reg_ip_registration_share_30d"] = share
@@ -216,6 +230,7 @@ class Lineage:
             first = self.device_first.get((event.user_id, device))
             out["user.device_age_secs"] = 0.0 if first is None else round(now - first, 1)
             out["user.device_sms_entry"] = (event.user_id, device) in self.sms_entry
+            out["user.device_announced"] = (event.user_id, device) in self.announced
             marked = self.marks.get((event.user_id, device))
             if marked is not None and now - marked < MARK_S:
                 out["user.device_marked_secs_ago"] = round(now - marked, 1)
@@ -256,7 +271,9 @@ class Lineage:
         device: str | None,
         cluster: str | None,
         commonness: float | None = None,
+        emulator: bool = False,
     ) -> None:
+        """Learn from ``event``; ``emulator``: it came from an emulator (device facts)."""
         now = event.ts
         ip = event.ip
         ip24 = ip_prefix(ip) if ip is not None else None
@@ -268,6 +285,8 @@ class Lineage:
                 self.device_first[on_device] = now
                 if event.type is EventType.LOGIN and event.phone is not None:
                     self.sms_entry.add(on_device)
+            if event.type is EventType.ACCOUNT_CHANGE and event.operation == "change_device":
+                self.announced.add(on_device)
             self._mark(event, on_device)
             self._pass_mark_on(event, on_device)
         self.account_first.setdefault(event.user_id, now)
@@ -291,7 +310,8 @@ class Lineage:
             self.device_nets.setdefault(device, []).append((now, ip24))
         if registers and event.user_id not in self.openings:
             rare = commonness is not None and commonness < RARE_SHARE
-            self.openings[event.user_id] = _Opening(now, ip, ip24, device, cluster, rare)
+            opening = _Opening(now, ip, ip24, device, cluster, rare, emulator)
+            self.openings[event.user_id] = opening
             self.everyone.regs.append(now)
         large = event.amount is not None and event.amount_float >= LARGE
         if event.type is EventType.PAYMENT and event.merchant_id is not None and large:
@@ -314,7 +334,7 @@ class Lineage:
             return
         first = self.device_first[on_device]
         account_first = self.account_first.get(event.user_id, first)
-        announced = self.last_change.get(event.user_id) == "change_device"
+        announced = on_device in self.announced  # the owner's new phone, announced on it
         if event.ts - first < FRESH_S and first - account_first >= DAY and not announced:
             self.marks[on_device] = event.ts
 
@@ -342,6 +362,7 @@ class Lineage:
         for k in stale:
             del self.device_first[k]
             self.sms_entry.discard(k)
+            self.announced.discard(k)
         for k in [k for k, ts in self.marks.items() if ts <= now - MARK_S]:
             del self.marks[k]
         for u in [u for u, ts in self.marked_money.items() if ts <= now - MARK_S]:
