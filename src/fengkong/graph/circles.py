@@ -156,14 +156,17 @@ class TradeCircles:
         drawn = self._drawn.get_many(young)
         return len(young), sum(1 for m in young if drawn.get(m, -1e18) >= since)
 
-    def shop_payers(self, shop: str, payer: str, ts: float) -> tuple[int, int]:
-        """(the shop's other payers in the window, of them young accounts).
+    def shop_payers(self, shop: str, payer: str, ts: float) -> tuple[int, int | None]:
+        """(the shop's other payers in the window, of them young accounts; None when the
+        payer itself is not young, so an established customer's payment reads no more).
 
         A group's own shop is paid only by the group: a few payers, every one of them
         young. An honest shop's payers are mostly established, even a new shop's.
         """
         since = ts - self.window_s
         payers = [p for p in _recent(self._payers.get(shop), since) if p != payer]
+        if not self._is_young(payer, ts):
+            return len(payers), None  # a group's members are young: no registrations to read
         if self._session.shared:
             self._session.prefetch([("registered", p) for p in payers])
         return len(payers), sum(1 for p in payers if self._is_young(p, ts))
@@ -173,9 +176,12 @@ class TradeCircles:
         at = self._registered.get(account)
         return None if at is None or ts - at >= self.young_s else ts - at
 
-    def payee_circle(self, payee: str, sender: str, ts: float) -> int:
+    def payee_circle(self, payee: str, sender: str, ts: float) -> int | None:
         """Young accounts in the payee's circle other than the sender: money sent into a
-        closed group (its members trade with each other before the newcomer's first trade)."""
+        closed group (its members trade with each other before the newcomer's first trade).
+        None when the sender is not young: its transfers walk no one else's circle."""
+        if not self._is_young(sender, ts):
+            return None
         young = [m for m in self.members(payee, ts) if m != sender and self._is_young(m, ts)]
         return len(young)
 
