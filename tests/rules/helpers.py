@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 import pytest
@@ -54,3 +55,17 @@ def frame(
 @pytest.fixture
 def resolver() -> Resolver:
     return Resolver(KNOWN)
+
+
+def spy_on_dynamic_code(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of ``eval``/``exec``/``compile``/``__import__`` as they get called."""
+    called: list[str] = []
+    for name in ("eval", "exec", "compile", "__import__"):
+        real = getattr(builtins, name)
+
+        def spy(*a: Any, _n: str = name, _r: Any = real, **k: Any) -> Any:
+            called.append(_n)
+            return _r(*a, **k)
+
+        monkeypatch.setattr(builtins, name, spy)
+    return called

@@ -34,7 +34,7 @@ from fengkong.rules.schema import EVENT_PATHS, Frame
 from fengkong.rules.stage import apply_hits
 from fengkong.rules.syntax import Const, Node
 from fengkong.runtime import default_rule_names
-from tests.rules.helpers import KNOWN
+from tests.rules.helpers import KNOWN, make_event, spy_on_dynamic_code
 
 PACK = compile_ruleset(default_ruleset(), default_rule_names())
 _GENERATED = CompiledRuleSet.evaluate  # the demo-stream test wraps it
@@ -253,7 +253,7 @@ def test_deep_rules_call_their_closure() -> None:
     rs = _ruleset(deep, "ip.is_datacenter")
     assert rs.inlined["transfer"] == 1  # the shallow one only
     for dc in (True, False, None):
-        frame = Frame(_event(), {}, {"ip.is_datacenter": dc})
+        frame = Frame(make_event(), {}, {"ip.is_datacenter": dc})
         _same(rs, frame)
 
 
@@ -262,7 +262,7 @@ def test_nested_paths_and_lists_call_their_closure() -> None:
     assert rs.inlined["transfer"] == 1
     lists = ListSnapshot([ListEntry("blocked_ips", "1.2.3.4", 0.0)])
     for attrs in (None, {"a": {"b": "x"}}, {"a": "x"}, {"a": {"b": ["x"]}}):
-        event = _event(ip="1.2.3.4", attributes=attrs)
+        event = make_event(ip="1.2.3.4", attributes=attrs)
         hits = _same(rs, Frame(event, {}, {}, lists, 1.0))
         assert ("r0" in hits) is (attrs == {"a": {"b": "x"}}) and "r1" in hits
 
@@ -276,13 +276,13 @@ def test_a_type_whose_function_does_not_compile_uses_the_closures(
     monkeypatch.setattr(codegen, "compile", refuse, raising=False)
     rs = _ruleset("amount > 10", 'type == "login"')
     assert rs.inlined == {}
-    assert _same(rs, Frame(_event(), {}, {})) == ["r0"]
+    assert _same(rs, Frame(make_event(), {}, {})) == ["r0"]
 
 
 def test_without_a_resolver_the_closures_run() -> None:
     rs = CompiledRuleSet(PACK.source, PACK.version, PACK.rules)
     assert rs.inlined == {}
-    frame = Frame(_event(), {"user.amount_zscore_30d": 9.0}, {})
+    frame = Frame(make_event(), {"user.amount_zscore_30d": 9.0}, {})
     assert [r.name for r in rs.evaluate(frame)] == [r.name for r in PACK.evaluate(frame)]
 
 
@@ -290,20 +290,9 @@ def test_names_and_texts_never_enter_the_source() -> None:
     """A hostile-looking constant stays a value: the source only holds K names."""
     rs = _ruleset('device.key == "\\") or __import__(\'os\') or ("')
     hostile = "\") or __import__('os') or ("
-    assert _same(rs, Frame(_event(), {"device.key": hostile}, {})) == ["r0"]
-    assert _same(rs, Frame(_event(), {"device.key": "os"}, {})) == []
+    assert _same(rs, Frame(make_event(), {"device.key": hostile}, {})) == ["r0"]
+    assert _same(rs, Frame(make_event(), {"device.key": "os"}, {})) == []
     assert Resolver(KNOWN).resolve("device.key").source == "feature"
-
-
-def _event(**fields: Any) -> Event:
-    base: dict[str, Any] = {
-        "event_id": "e1",
-        "type": "transfer",
-        "user_id": "u1",
-        "occurred_at": "2026-11-20T09:15:40+08:00",
-        "amount": "5000",
-    }
-    return Event.model_validate({**base, **fields})
 
 
 # -- the demo stream ---------------------------------------------------------------------
@@ -371,18 +360,8 @@ def test_generated_source_holds_no_text_of_the_rules(monkeypatch: pytest.MonkeyP
 
 
 def test_evaluating_calls_no_eval_exec_or_import(monkeypatch: pytest.MonkeyPatch) -> None:
-    import builtins
-
-    called: list[str] = []
-    for name in ("eval", "exec", "compile", "__import__"):
-        real = getattr(builtins, name)
-
-        def spy(*a: Any, _n: str = name, _r: Any = real, **k: Any) -> Any:
-            called.append(_n)
-            return _r(*a, **k)
-
-        monkeypatch.setattr(builtins, name, spy)
+    called = spy_on_dynamic_code(monkeypatch)
     for event_type in ("transfer", "login", "register"):
-        PACK.evaluate(Frame(_event(type=event_type), {"user.amount_zscore_30d": 9.0}, {}))
+        PACK.evaluate(Frame(make_event(type=event_type), {"user.amount_zscore_30d": 9.0}, {}))
     monkeypatch.undo()
     assert called == []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -10,7 +9,7 @@ from hypothesis import strategies as st
 
 from fengkong.rules import CompileError, Resolver, RuleSyntaxError, compile_expression
 from fengkong.rules.syntax import parse
-from tests.rules.helpers import KNOWN, frame, make_event
+from tests.rules.helpers import KNOWN, frame, make_event, spy_on_dynamic_code
 
 TOKENS = [
     "amount",
@@ -96,15 +95,7 @@ def test_never_calls_eval_exec_or_import(monkeypatch: Any) -> None:
         'lower(attributes.x) in ["a"] or distance(1, 2, geo.lat, geo.lon) > hour_of_day()',
     ]
     frames = [frame(make_event(attributes={"x": "abc"})), frame(make_event(type="login"))]
-    called: list[str] = []
-    for name in ("eval", "exec", "compile", "__import__"):
-        real = getattr(builtins, name)
-
-        def spy(*a: Any, _n: str = name, _r: Any = real, **k: Any) -> Any:
-            called.append(_n)
-            return _r(*a, **k)
-
-        monkeypatch.setattr(builtins, name, spy)
+    called = spy_on_dynamic_code(monkeypatch)
     # Compiling and running rules needs no eval/exec/compile and imports nothing.
     for text in texts:
         try:

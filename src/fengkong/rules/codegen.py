@@ -23,7 +23,7 @@ import operator
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from fengkong.rules.compiler import _ARITH, _C, _Compiler, _num
+from fengkong.rules.compiler import _ARITH, _C, _Compiler, _num, arithmetic
 from fengkong.rules.schema import EVENT_PATHS, Frame, Resolver
 from fengkong.rules.syntax import Arith, BoolOp, Call, Compare, In, ListLit, Name, Node, Unary
 
@@ -63,21 +63,6 @@ def _bool_or_false(fop: Callable[[Any, Any], Any]) -> Callable[[Any, Any], bool]
     return order
 
 
-def _arithmetic(fop: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
-    """The closure compiler's arithmetic on two values read already."""
-
-    def calc(x: Any, y: Any) -> Any:
-        x, y = _num(x), _num(y)
-        if x is None or y is None:
-            return None
-        try:
-            return fop(x, y)
-        except (ArithmeticError, ValueError):  # division by zero, overflow → null
-            return None
-
-    return calc
-
-
 def _concat(x: Any, y: Any) -> Any:
     return None if x is None or y is None else x + y
 
@@ -107,7 +92,7 @@ class _Writer:
             self.env["ORDER" + _op_name(name)] = _order_or_false(fop)
             self.env["BOOL" + _op_name(name)] = _bool_or_false(fop)
         for sign, name in _ARITH_NAMES.items():
-            self.env[name] = _arithmetic(_ARITH[sign])
+            self.env[name] = arithmetic(_ARITH[sign])
         self.env.update(CONCAT=_concat, NEG=_negate, IN_ANY=_in_any)
         self._tmp = 0
         self.calls = 0  # sub-expressions left to their closures

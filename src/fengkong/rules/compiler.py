@@ -123,6 +123,22 @@ def _num(v: Any) -> Any:
     return None if isinstance(v, bool) or not isinstance(v, int | float) else v
 
 
+def arithmetic(fop: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """``fop`` on two values as rules compute: numbers only, null on a missing value,
+    a division by zero or an overflow."""
+
+    def calc(x: Any, y: Any) -> Any:
+        x, y = _num(x), _num(y)
+        if x is None or y is None:
+            return None
+        try:
+            return fop(x, y)
+        except (ArithmeticError, ValueError):
+            return None
+
+    return calc
+
+
 _ARITH: dict[str, Callable[[Any, Any], Any]] = {
     "+": operator.add,
     "-": operator.sub,
@@ -211,16 +227,10 @@ class _Compiler:
                 raise CompileError(
                     f"{_describe(side)} is {_TYPE_WORDS[c.type]}; `{op}` needs numbers"
                 )
-        fa, fb, fop = a.fn, b.fn, _ARITH[op]
+        fa, fb, on_values = a.fn, b.fn, arithmetic(_ARITH[op])
 
         def calc(f: Frame) -> Any:
-            x, y = _num(fa(f)), _num(fb(f))
-            if x is None or y is None:
-                return None
-            try:
-                return fop(x, y)
-            except (ArithmeticError, ValueError):  # division by zero, overflow → null
-                return None
+            return on_values(fa(f), fb(f))
 
         return self._fold(_C(calc, "num"), a, b)
 
