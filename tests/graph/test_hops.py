@@ -177,3 +177,16 @@ def test_on_redis_the_hop_facts_are_those_of_memory(redis_url: str) -> None:
     shared, memory = FlowsStage(session=session), FlowsStage()
     for event in stream:
         assert _features(shared, event) == _features(memory, event)
+
+
+def test_a_late_transfer_or_draw_does_not_rewrite_the_loan_split() -> None:
+    """A late event (older than the account's newest, as a repaired one is) neither counts
+    money that left before the draw nor replaces a newer draw."""
+    from fengkong.graph.hops import DrawSplits
+
+    splits = DrawSplits()
+    splits.draw("hub", ts=1_000.0)
+    splits.moved_out("hub", "m1", 400.0, ts=1_060.0)
+    splits.moved_out("hub", "m0", 900.0, ts=900.0)  # late: before the draw
+    splits.draw("hub", ts=500.0)  # late: an older draw
+    assert splits.read("hub", ts=1_100.0) == (400.0, ("m1",))

@@ -84,14 +84,17 @@ class DrawSplits:
         return len(self.states)
 
     def draw(self, account: str, ts: float) -> None:
-        """A new loan: the split starts again from nothing."""
-        self.states.put_many({account: (ts, 0.0, ())})
+        """A new loan: the split starts again from nothing (a late, older draw does not
+        replace a newer one)."""
+        split = self.states.get(account)
+        if split is None or ts >= split[0]:
+            self.states.put_many({account: (ts, 0.0, ())})
 
     def moved_out(self, account: str, payee: str | None, amount: float, ts: float) -> None:
         """A transfer (to ``payee``) or a withdrawal (``None``) of ``account``: counted
-        when its last draw is in the window."""
+        when its last draw is in the window (a late one from before the draw is not)."""
         split = self.states.get(account)
-        if split is None or ts - split[0] > self.window_s:
+        if split is None or not 0 <= ts - split[0] <= self.window_s:
             return
         drawn_at, total, payees = split
         if payee is not None and payee not in payees and len(payees) < MAX_SPLIT_PAYEES:
