@@ -74,7 +74,8 @@ def run(args: argparse.Namespace, pg: str, redis_url: str, root: Path) -> None:
     import redis
 
     from fengkong.features.state_repair import claimed
-    from fengkong.runtime import _redis_secret, build_runtime
+    from fengkong.runtime import build_runtime
+    from fengkong.runtime_keys import redis_secret
     from fengkong.runtime_repair import open_repair
 
     settings = _settings(root, "live", pg, redis_url)
@@ -97,7 +98,7 @@ def run(args: argparse.Namespace, pg: str, redis_url: str, root: Path) -> None:
           f"({check / len(ids) * 1e6:.1f} µs/event); pipelined EXISTS floor "
           f"{exists * 1000:.1f} ms ({exists / len(ids) * 1e6:.1f} µs/event)")  # fmt: skip
 
-    repair = open_repair(settings, rt.engine, rt.store, _redis_secret(settings))
+    repair = open_repair(settings, rt.engine, rt.store, redis_secret(settings))
     repair.clock = lambda: time.time() + 60  # every event past the grace
 
     def full_round() -> None:

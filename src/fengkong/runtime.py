@@ -7,25 +7,22 @@ the same settings decide the same way.
 from __future__ import annotations
 
 import gc
-import hashlib
 import logging
-import os
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from fengkong.decisions import Engine, Pipeline, Policy, Stage
 from fengkong.events import Tokenizer
-from fengkong.events.protect import DEFAULT_PROTECTED_KEYS, FieldProtector
+from fengkong.events.protect import FieldProtector
 from fengkong.features import FeatureEngine
 from fengkong.models.registry import Registry
 from fengkong.runtime_identity import Identity, open_identity
+from fengkong.runtime_keys import field_protector, redis_secret, secure_files, token_secret
 from fengkong.settings import Settings
 from fengkong.sharing import ConsortiumKeys, SharingTokenizer, Vault
 from fengkong.storage import GroupCommitter, SQLiteStore
 from fengkong.storage.changes import ChangeFeed, PgChangeFeed
-from fengkong.storage.files import check_private, create_private, key_from_file, store_files
 from fengkong.storage.models_sqlite import SQLiteModelStore
 from fengkong.storage.postgres import PostgresStore
 from fengkong.storage.repair import BackgroundCheck, StoreDamaged
@@ -47,25 +44,6 @@ log = logging.getLogger(__name__)
 
 # The event store of ``storage.backend``.
 AnyStore = SQLiteStore | PostgresStore
-
-
-def token_secret(settings: Settings) -> bytes:
-    """The tokenisation key: from settings, else a random one kept beside the database."""
-    if settings.token_secret is not None:
-        return settings.token_secret.get_secret_value().encode()
-    if str(settings.db_path) == ":memory:":
-        return secrets.token_bytes(32)
-    key_file = Path(f"{settings.db_path}.key")
-    if key_file.exists():
-        return bytes.fromhex(key_file.read_text().strip())
-    key = secrets.token_bytes(32)
-    key_file.parent.mkdir(parents=True, exist_ok=True)
-    # Created private from the start: the key must never be readable by others.
-    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(key.hex())
-    log.warning("no token_secret set: generated one in %s (keep it with the database)", key_file)
-    return key
 
 
 # A start from scratch that read this many events saves a snapshot at once.
@@ -110,11 +88,6 @@ def models_dir(settings: Settings) -> Path | None:
     return settings.models_dir
 
 
-def _redis_secret(settings: Settings) -> bytes:
-    # The tag key of the states is derived from the tokenisation key (one per deployment).
-    return hashlib.sha256(b"fengkong redis state\0" + token_secret(settings)).digest()
-
-
 def shared_states(settings: Settings) -> RedisSession | None:
     """Under ``state.backend = "redis"``, the session whose cycle every stage on Redis
     shares (one fetch and one write per event for all): feature states under
@@ -122,11 +95,11 @@ def shared_states(settings: Settings) -> RedisSession | None:
     (:meth:`~fengkong.features.state_redis.RedisSession.share`). ``None``: in memory."""
     if settings.state.backend != "redis":
         return None
-    from fengkong.features.state_redis import RedisSession
+    from fengkong.features.state_redis import STATE_NAMESPACE, RedisSession
 
     assert settings.state.redis_url is not None  # checked by the settings
     url = settings.state.redis_url.get_secret_value()
-    return RedisSession.from_url(url, _redis_secret(settings), namespace="fk")
+    return RedisSession.from_url(url, redis_secret(settings), namespace=STATE_NAMESPACE)
 
 
 def feature_state(shared: RedisSession | None) -> RedisState | None:
@@ -135,46 +108,13 @@ def feature_state(shared: RedisSession | None) -> RedisState | None:
         return None
     from fengkong.features.state_redis import RedisState
 
-    return RedisState.on(shared.share("fk:f"))
+    return RedisState.on(shared.features())
 
 
 def stage_session(shared: RedisSession | None, stage: str) -> StatesSession | None:
     """One stage's entity states (flows, documents) on ``shared``'s cycle: keys
     ``fk:s:<stage>:...`` (``None``: in memory)."""
-    return None if shared is None else shared.share(f"fk:s:{stage}")
-
-
-def field_key(settings: Settings) -> bytes:
-    """The key of stored events' protected fields: from settings, else ``<db>.field-key``."""
-    if settings.field_key is not None:
-        return settings.field_key.get_secret_value().encode()
-    if str(settings.db_path) == ":memory:":
-        return secrets.token_bytes(32)
-    key_file = Path(f"{settings.db_path}.field-key")
-    if not key_file.exists():
-        log.warning("no field_key set: generated one in %s (keep it elsewhere)", key_file)
-    return key_from_file(key_file)
-
-
-def field_protector(settings: Settings) -> FieldProtector:
-    """Field-level encryption of stored events, under :func:`field_key`."""
-    from fengkong.documents import image_fingerprint
-
-    return FieldProtector(
-        field_key(settings),
-        protected_keys=[*DEFAULT_PROTECTED_KEYS, *settings.protected_attributes],
-        retain_media=settings.retain_media,
-        media_digest=image_fingerprint,
-    )
-
-
-def secure_files(settings: Settings) -> None:
-    """Create the database 0600 and refuse to start on any wider database or key file."""
-    if str(settings.db_path) == ":memory:":
-        return
-    create_private(Path(settings.db_path))
-    extra = [p for p in (settings.audit_key_path,) if p is not None]
-    check_private([*store_files(Path(settings.db_path)), *extra])
+    return None if shared is None else shared.stage(stage)
 
 
 def open_rule_store(settings: Settings) -> SQLiteRuleStore:
@@ -620,7 +560,7 @@ def _build_runtime(
     if server and settings.state.backend == "redis" and isinstance(store, PostgresStore):
         from fengkong.runtime_repair import open_repair
 
-        runtime.repair = open_repair(settings, engine, store, _redis_secret(settings))
+        runtime.repair = open_repair(settings, engine, store, redis_secret(settings))
     if rebuild:
         runtime.rebuilt_events = engine.rebuild()
     if checking is not None and checking.problems():

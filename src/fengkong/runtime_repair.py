@@ -14,7 +14,7 @@ from fengkong.events import Event, normalise
 from fengkong.events.limits import STORED_LIMITS
 from fengkong.features import FeatureEngine
 from fengkong.features.stage import FeaturesStage
-from fengkong.features.state_redis import RedisSession, RedisState
+from fengkong.features.state_redis import STATE_NAMESPACE, RedisSession, RedisState
 from fengkong.features.state_repair import StateRepair
 from fengkong.graph.flow_stage import FlowsStage
 
@@ -40,22 +40,22 @@ class Recounter:
         for stage in self.pipeline.stages:
             if isinstance(stage, FeaturesStage) and getattr(stage.engine.state, "shared", False):
                 live = stage.engine
-                state = RedisState.on(session.share("fk:f"))
+                state = RedisState.on(session.features())
                 engine = FeatureEngine(
                     live.definitions, max_distinct=live.max_distinct, state=state
                 )
                 state.ttl_s = engine.entity_horizons()
                 out.append(FeaturesStage(engine))
             elif isinstance(stage, FlowsStage) and stage.session.shared:
-                out.append(FlowsStage(stage.inflows.window_s, session.share("fk:s:flows")))
+                out.append(FlowsStage(stage.inflows.window_s, session.stage("flows")))
             elif isinstance(stage, DocumentsStage) and stage.session.shared:
-                out.append(DocumentsStage(session=session.share("fk:s:documents")))
+                out.append(DocumentsStage(session=session.stage("documents")))
         return out
 
     def __call__(self, events: Sequence[Event]) -> int:
         if not events:
             return 0
-        session = RedisSession(self.client, self.secret, namespace="fk")
+        session = RedisSession(self.client, self.secret, namespace=STATE_NAMESPACE)
         stages = self._stages(session)
         cycle = session.cycle
         held = []

@@ -17,7 +17,8 @@ import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from fengkong.events import Event
-from fengkong.runtime import AnyStore, audit_db, consortium_keys, field_protector, open_store
+from fengkong.runtime import AnyStore, audit_db, consortium_keys, open_store
+from fengkong.runtime_keys import field_protector
 from fengkong.settings import Settings
 from fengkong.sharing.bundle import Bundle, BundleError, sign_bundle, verify_bundle
 from fengkong.sharing.export import ExportReport, build_entries, collect, fraud_targets

@@ -50,16 +50,18 @@ ALLOWED: dict[str, set[str]] = {
     # Batch jobs over the Parquet lake: graph tables per file, sealed bodies revealed.
     "batch": {"events", "graph"},
     "settings": {"types", "events"},
-    "runtime": {"runtime_identity", "runtime_repair", *BELOW_API},
+    "runtime": {"runtime_identity", "runtime_keys", "runtime_repair", *BELOW_API},
+    # The deployment's keys: tokenisation, Redis state tags, field sealing.
+    "runtime_keys": BELOW_API,
     # The state repair of a server on PostgreSQL + Redis: its stages and its loop.
     "runtime_repair": BELOW_API,
     # The identity half of the runtime: challenge, voiceprint stores and their stages.
     "runtime_identity": BELOW_API,
     # The sharing half: a member's keys, export, import, PSI and police leads.
-    "runtime_sharing": {"runtime", *BELOW_API},
+    "runtime_sharing": {"runtime", "runtime_keys", *BELOW_API},
     "api": {"runtime", *BELOW_API},
     "console": {"api"},
-    "cli": {"api", "runtime", "runtime_sharing", *BELOW_API},
+    "cli": {"api", "runtime", "runtime_keys", "runtime_sharing", *BELOW_API},
     "__main__": {"cli"},
 }
 

@@ -23,7 +23,8 @@ from fengkong.batch.lake import (
 from fengkong.batch.ray_jobs import concat_tables, file_tables
 from fengkong.cli.main import main
 from fengkong.graph.tables import GraphTables
-from fengkong.runtime import Runtime, field_key, field_protector
+from fengkong.runtime import Runtime
+from fengkong.runtime_keys import field_key, field_protector
 from fengkong.settings import Settings
 from fengkong.sim import SimConfig, simulate
 

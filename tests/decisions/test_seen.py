@@ -15,7 +15,8 @@ from fengkong.decisions.engine import IdempotencyConflict
 from fengkong.decisions.seen import SeenIds
 from fengkong.decisions.state import Snapshot
 from fengkong.decisions.store import StoredDecision
-from fengkong.runtime import build_runtime, field_protector, snapshot_path
+from fengkong.runtime import build_runtime, snapshot_path
+from fengkong.runtime_keys import field_protector
 from fengkong.settings import Settings
 from fengkong.storage import SQLiteStore
 

@@ -18,7 +18,8 @@ import psycopg
 import pytest
 
 from fengkong.features.state_repair import StateRepair
-from fengkong.runtime import Runtime, _redis_secret, build_runtime
+from fengkong.runtime import Runtime, build_runtime
+from fengkong.runtime_keys import redis_secret
 from fengkong.runtime_repair import Recounter, open_repair
 from fengkong.settings import Settings
 from tests.servers import pg_server, pg_url, redis_session, redis_url
@@ -66,7 +67,7 @@ def deployment(tmp_path: Path, pg_url: str, redis_url: str) -> Iterator[tuple[Ru
 
 
 def _repair(rt: Runtime, settings: Settings, ahead_s: float = 0.0) -> StateRepair:
-    repair = open_repair(settings, rt.engine, rt.store, _redis_secret(settings))  # type: ignore[arg-type]
+    repair = open_repair(settings, rt.engine, rt.store, redis_secret(settings))  # type: ignore[arg-type]
     repair.clock = lambda: time.time() + ahead_s
     return repair
 
@@ -145,7 +146,7 @@ def test_two_repairers_at_once_count_a_lost_event_once(
         # Without the lock (two recounts of the same events at once), the claim checked
         # inside the write script still counts each event once.
         events = [other.engine.accept(e).event for e in lost[:3]]
-        first = Recounter(rt.engine.pipeline, repairs[0].client, _redis_secret(settings))
+        first = Recounter(rt.engine.pipeline, repairs[0].client, redis_secret(settings))
         assert first(events) == 0  # claimed by the repair above
         counts = [_probe(rt, f"u{u}", 100)["user.events_10m"] for u in range(3)]
         assert counts == [10, 10, 10]
@@ -160,8 +161,8 @@ def test_the_claim_inside_the_write_refuses_a_second_recount(
     _lose_writes(tmp_path, pg_url, redis_url, [_event(1, "u5", 5)])
     event = rt.engine.accept(_event(1, "u5", 5)).event
     client = _repair(rt, settings).client
-    one = Recounter(rt.engine.pipeline, client, _redis_secret(settings))
-    two = Recounter(rt.engine.pipeline, client, _redis_secret(settings))
+    one = Recounter(rt.engine.pipeline, client, redis_secret(settings))
+    two = Recounter(rt.engine.pipeline, client, redis_secret(settings))
     assert one([event]) + two([event]) == 1
     assert _probe(rt, "u5", 50)["user.events_10m"] == 1
 

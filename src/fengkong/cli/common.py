@@ -77,7 +77,7 @@ def lake_field_key(settings: Settings) -> bytes | None:
     """The field key that reveals a lake's sealed bodies: from the settings, else the
     ``<db>.field-key`` file beside the database; ``None`` when neither exists (a lake
     written from a replay file needs none)."""
-    from fengkong.runtime import field_key
+    from fengkong.runtime_keys import field_key
 
     if settings.field_key is None and not Path(f"{settings.db_path}.field-key").exists():
         return None

@@ -146,7 +146,8 @@ def _export_store(
     config: Path | None, db_path: Path | None, out: Path, progress: Callable[[int], object]
 ) -> dict[str, Any]:
     from fengkong.batch.lake import export_store
-    from fengkong.runtime import field_protector, open_store
+    from fengkong.runtime import open_store
+    from fengkong.runtime_keys import field_protector
 
     settings = load_settings(config, db_path=db_path)
     if settings.storage.backend == "sqlite" and not Path(settings.db_path).exists():

@@ -13,7 +13,7 @@ from fengkong.storage.keys_sqlite import KeyStore
 
 
 def _keys(config: Path | None, db_path: Path | None) -> KeyStore:
-    from fengkong.runtime import secure_files
+    from fengkong.runtime_keys import secure_files
     from fengkong.storage.files import InsecureFile
 
     settings = load_settings(config, db_path=db_path)

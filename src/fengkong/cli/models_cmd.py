@@ -58,7 +58,8 @@ def _source(
     """Events and labels from a replay file or a Parquet lake, else from the event store
     (its bodies revealed with the deployment's field key, as the serving stages see them)."""
     from fengkong.batch.lake import LakeError, is_lake, lake_events, lake_labels, revealer
-    from fengkong.runtime import field_protector, open_store
+    from fengkong.runtime import open_store
+    from fengkong.runtime_keys import field_protector
 
     if events is not None and events.is_dir():
         if not is_lake(events):

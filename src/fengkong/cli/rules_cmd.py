@@ -23,7 +23,8 @@ from fengkong.rules import (
     load_ruleset,
 )
 from fengkong.rules.backtest import LabelIndex, format_report
-from fengkong.runtime import backtest_events, default_rule_names, token_secret
+from fengkong.runtime import backtest_events, default_rule_names
+from fengkong.runtime_keys import token_secret
 from fengkong.settings import Settings
 from fengkong.storage.rules_sqlite import SQLiteRuleStore
 

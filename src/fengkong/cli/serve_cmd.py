@@ -157,7 +157,7 @@ def worker_app() -> object:
 def _first_admin_key(settings: Settings) -> None:
     """At first start, create the admin key (printed once, only its hash kept)."""
     from fengkong.api.auth import bootstrap_admin
-    from fengkong.runtime import secure_files
+    from fengkong.runtime_keys import secure_files
     from fengkong.storage.files import InsecureFile
     from fengkong.storage.keys_sqlite import KeyStore
 

@@ -78,6 +78,9 @@ V = TypeVar("V")
 
 _MAGIC = b"fengkong-features-redis-v1\n"
 
+# The root of a deployment's keys: ``fk:f:`` features, ``fk:s:<stage>:`` a stage's own.
+STATE_NAMESPACE = "fk"
+
 
 class RedisSession:
     """:class:`~fengkong.features.state.StatesSession` on Redis: one stage's tables
@@ -116,6 +119,15 @@ class RedisSession:
     def share(self, namespace: str) -> RedisSession:
         """A session of another stage under ``namespace``, on this session's cycle."""
         return RedisSession(self.client, self._secret, namespace=namespace, cycle=self.cycle)
+
+    def features(self) -> RedisSession:
+        """The features engine's session on this cycle: keys ``<namespace>:f:...``."""
+        return self.share(f"{self.namespace}:f")
+
+    def stage(self, name: str) -> RedisSession:
+        """Stage ``name``'s session (flows, documents) on this cycle:
+        keys ``<namespace>:s:<name>:...``."""
+        return self.share(f"{self.namespace}:s:{name}")
 
     @property
     def round_trips(self) -> int:
