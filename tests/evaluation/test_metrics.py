@@ -183,3 +183,47 @@ def test_cli_writes_table_and_html(files: tuple[Path, Path, Path], tmp_path: Pat
     assert result.exit_code == 0, result.output
     assert "batch_registration" in result.output and "events without a decision" in result.output
     assert html.read_text().startswith("<!doctype html>")
+
+
+def _day_ev(eid: str, user: str, day: int) -> dict[str, Any]:
+    return {
+        "event_id": eid,
+        "type": "login",
+        "user_id": user,
+        "occurred_at": f"2026-10-{1 + day:02d}T12:00:00+08:00",
+    }
+
+
+def test_friction_is_per_14_day_window() -> None:
+    """30 days, four honest accounts: a (touched day 1), b (touched day 28), c and d
+    active throughout and never touched. Over the stream half the accounts met a
+    non-allow; in any 14-day window at most one of the three or four active there."""
+    from fengkong.evaluation.metrics import _Decision, evaluate
+
+    events = [
+        _day_ev("a1", "a", 1),
+        _day_ev("b1", "b", 28),
+        *(_day_ev(f"{u}{d}", u, d) for u in "cd" for d in range(30)),
+    ]
+    events.sort(key=lambda e: e["occurred_at"])
+    decisions = {e["event_id"]: _Decision("allow", 0.0, 1.0) for e in events}
+    decisions["a1"] = _Decision("challenge", 0.6, 1.0)
+    decisions["b1"] = _Decision("review", 0.8, 1.0)
+    ev = evaluate(events, {}, {}, decisions)
+    assert ev.honest_account_friction == pytest.approx(0.5)
+    assert len(ev.friction_windows) == 30 - 14 + 1
+    assert ev.worst_friction_window == (0, 3, 1)  # a, c, d active; a touched
+    assert ev.honest_account_friction_14d == pytest.approx(1 / 3)
+    assert not ev.targets()["honest_accounts_not_allowed"]  # 33 % > 2 %
+    out = ev.to_dict()["honest"]
+    assert out["accounts_not_allowed"] == 0.5
+    assert out["accounts_not_allowed_14d"] == pytest.approx(1 / 3, abs=1e-6)
+    assert out["windows_14d"][-1] == {"first_day": 16, "accounts": 3, "not_allowed": 1}
+    assert "worst 14-day window (days 0-13): 1 of 3" in format_table(ev)
+
+
+def test_a_14_day_stream_is_one_window(files: tuple[Path, Path, Path]) -> None:
+    ev = evaluate_files(*files)
+    assert len(ev.friction_windows) == 1
+    assert ev.honest_account_friction_14d == ev.honest_account_friction
+    assert "worst 14-day window" not in format_table(ev)

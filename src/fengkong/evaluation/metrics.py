@@ -11,6 +11,9 @@ An event is *flagged* when its decision is challenge, review or block.
   before the first flagged one; "money saved" is the rest.
 * Honest events: events without a fraud label whose account is not a fraud account.
   Victims stay honest accounts: their own activity is honest.
+* Honest account friction is per 14 days, the protocol's target: on a longer stream,
+  the worst of its 14-day windows (sliding by a day from the first event), each over
+  the honest accounts that acted in it.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from array import array
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +38,8 @@ TARGET_EVENT_RECALL = 0.9
 TARGET_ACCOUNT_RECALL = 0.95
 TARGET_HONEST_EVENTS_NOT_ALLOWED = 0.003
 TARGET_HONEST_ACCOUNTS_NOT_ALLOWED = 0.02
+# The friction target counts honest accounts touched within this many days.
+FRICTION_WINDOW_DAYS = 14
 MONEY_TYPES = frozenset({"payment", "credit_draw", "transfer", "withdrawal"})
 _SEVERITY = {d: i for i, d in enumerate(DECISIONS)}
 
@@ -93,6 +99,8 @@ class Evaluation:
     honest_scores: np.ndarray[Any, np.dtype[np.float64]]
     fraud_scores: np.ndarray[Any, np.dtype[np.float64]]
     honest_accounts_not_allowed: int = 0  # accounts with any challenge, review or block
+    # (first day, honest accounts that acted, those not allowed) per 14-day window.
+    friction_windows: list[tuple[int, int, int]] = field(default_factory=list)
 
     @property
     def honest_events_not_allowed(self) -> int:
@@ -110,12 +118,28 @@ class Evaluation:
         n = self.honest_accounts
         return self.honest_accounts_not_allowed / n if n else float("nan")
 
+    @property
+    def worst_friction_window(self) -> tuple[int, int, int] | None:
+        """The 14-day window with the largest share of honest accounts not allowed."""
+        if not self.friction_windows:
+            return None
+        return max(self.friction_windows, key=lambda w: (w[2] / w[1] if w[1] else 0.0, -w[0]))
+
+    @property
+    def honest_account_friction_14d(self) -> float:
+        """Share of honest accounts not allowed in the worst 14-day window (the target's
+        measure); the whole stream's share when no day could be read."""
+        worst = self.worst_friction_window
+        if worst is None:
+            return self.honest_account_friction
+        return worst[2] / worst[1] if worst[1] else float("nan")
+
     def targets(self) -> dict[str, bool]:
         """Each target of the protocol: met or not (NaN recall counts as not met)."""
         out = {
             "honest_events_not_allowed": self.honest_event_friction
             <= TARGET_HONEST_EVENTS_NOT_ALLOWED,
-            "honest_accounts_not_allowed": self.honest_account_friction
+            "honest_accounts_not_allowed": self.honest_account_friction_14d
             <= TARGET_HONEST_ACCOUNTS_NOT_ALLOWED,
         }
         for name, r in sorted(self.scenarios.items()):
@@ -183,6 +207,11 @@ class Evaluation:
                 "decisions": dict(self.honest_event_decisions),
                 "events_not_allowed": num(self.honest_event_friction),
                 "accounts_not_allowed": num(self.honest_account_friction),
+                "accounts_not_allowed_14d": num(self.honest_account_friction_14d),
+                "windows_14d": [
+                    {"first_day": d, "accounts": n, "not_allowed": k}
+                    for d, n, k in self.friction_windows
+                ],
             },
             "targets": self.targets(),
             "missing_decisions": self.missing_decisions,
@@ -219,6 +248,40 @@ class _Decision:
     score: float | None
     latency_ms: float | None
     warned: bool = False
+
+
+def friction_windows(
+    active: dict[str, int], touched: dict[str, int], window: int = FRICTION_WINDOW_DAYS
+) -> list[tuple[int, int, int]]:
+    """(first day, accounts active, accounts touched) of each ``window``-day window.
+
+    ``active`` and ``touched`` map an account to a bit mask of days (bit d: day d).
+    Windows slide by one day and lie inside the stream; a shorter stream is one window.
+
+    >>> friction_windows({"a": 0b11, "b": 0b100}, {"a": 0b10}, window=2)
+    [(0, 1, 1), (1, 2, 1)]
+    """
+    if not active:
+        return []
+    last = max(mask.bit_length() for mask in active.values()) - 1
+    out = []
+    for first in range(max(1, last - window + 2)):
+        span = ((1 << window) - 1) << first
+        n = sum(1 for mask in active.values() if mask & span)
+        k = sum(1 for mask in touched.values() if mask & span)
+        out.append((first, n, k))
+    return out
+
+
+def _day(occurred_at: Any, start: list[float]) -> int | None:
+    """Days since the stream's first readable ``occurred_at`` (kept in ``start``)."""
+    try:
+        t = datetime.fromisoformat(str(occurred_at)).timestamp()
+    except ValueError:
+        return None
+    if not start:
+        start.append(t)
+    return max(0, int((t - start[0]) // 86_400))
 
 
 def load_decisions(path: Path) -> dict[str, _Decision]:
@@ -272,6 +335,9 @@ def evaluate(
     h_scores, f_scores = array("d"), array("d")
     missing = 0
     honest_n = 0
+    start: list[float] = []
+    active_days: defaultdict[str, int] = defaultdict(int)
+    touched_days: defaultdict[str, int] = defaultdict(int)
     for ev in events:
         eid, user = ev.get("event_id"), ev.get("user_id")
         if not isinstance(eid, str) or not isinstance(user, str):
@@ -315,6 +381,11 @@ def evaluate(
                 honest_worst[user] = sev
             if flagged:
                 honest_with[dec.decision].add(user)
+            day = _day(ev.get("occurred_at"), start)
+            if day is not None:
+                active_days[user] |= 1 << day
+                if flagged:
+                    touched_days[user] |= 1 << day
             if dec.score is not None:
                 h_scores.append(dec.score)
     return Evaluation(
@@ -330,6 +401,7 @@ def evaluate(
         honest_scores=np.frombuffer(h_scores, dtype=np.float64),
         fraud_scores=np.frombuffer(f_scores, dtype=np.float64),
         honest_accounts_not_allowed=len(set().union(*honest_with.values())),
+        friction_windows=friction_windows(active_days, touched_days),
     )
 
 

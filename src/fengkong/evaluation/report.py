@@ -52,6 +52,13 @@ def format_table(ev: Evaluation) -> str:
         f"{'not allowed':<12}{'—' if friction != friction else f'{100 * friction:.2f}%':>12}"
         f"{_pct(ev.honest_account_friction):>14}"
     )
+    worst = ev.worst_friction_window
+    if worst is not None and len(ev.friction_windows) > 1:
+        first, n, k = worst
+        lines.append(
+            f"worst 14-day window (days {first}-{first + 13}): {k} of {n} honest accounts "
+            f"active in it not allowed ({_pct(ev.honest_account_friction_14d)})"
+        )
     lines.append("(a warning counts as detection for fake_customer_service and phishing_qr)")
     lines.append("")
     lines.append(_targets_line(ev))
