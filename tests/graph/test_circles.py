@@ -64,6 +64,19 @@ def test_circle_facts_are_read_before_the_event() -> None:
     probe = DecisionContext(_event(13, "login", "b", 5 * 24 * 60 + 60))
     stage.read(probe)
     assert probe.features["user.circle_draws_48h"] == 1  # a drew an hour ago
+    # x never registered in the stream (an established customer): its circle is not walked.
+    probe = DecisionContext(
+        _event(14, "payment", "x", 5 * 24 * 60 + 70, amount=20, merchant_id="m-own")
+    )
+    stage.read(probe)
+    assert probe.features["user.circle_young_30d"] is None
+    assert probe.features["user.circle_draws_48h"] is None
+    # a, 61 days after registering, is no longer young either.
+    probe = DecisionContext(
+        _event(15, "payment", "a", 61 * 24 * 60, amount=20, merchant_id="m-own")
+    )
+    stage.read(probe)
+    assert probe.features["user.circle_young_30d"] is None
 
 
 def test_rebuilt_and_restored_stages_read_the_same() -> None:

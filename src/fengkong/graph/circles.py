@@ -143,7 +143,7 @@ class TradeCircles:
             )
         out = set(partners)
         for payers in small:
-            young = sum(1 for p in payers if self._is_young(p, ts))
+            young = sum(1 for p in payers if self.is_young(p, ts))
             if young >= OWN_SHOP_YOUNG_SHARE * len(payers):
                 out.update(payers)
         out.discard(account)
@@ -151,7 +151,7 @@ class TradeCircles:
 
     def circle(self, account: str, ts: float) -> tuple[int, int]:
         """(young accounts in the circle, of them those that drew credit lately)."""
-        young = [m for m in self.members(account, ts) if self._is_young(m, ts)]
+        young = [m for m in self.members(account, ts) if self.is_young(m, ts)]
         since = ts - self.draw_window_s
         drawn = self._drawn.get_many(young)
         return len(young), sum(1 for m in young if drawn.get(m, -1e18) >= since)
@@ -165,11 +165,11 @@ class TradeCircles:
         """
         since = ts - self.window_s
         payers = [p for p in _recent(self._payers.get(shop), since) if p != payer]
-        if not self._is_young(payer, ts):
+        if not self.is_young(payer, ts):
             return len(payers), None  # a group's members are young: no registrations to read
         if self._session.shared:
             self._session.prefetch([("registered", p) for p in payers])
-        return len(payers), sum(1 for p in payers if self._is_young(p, ts))
+        return len(payers), sum(1 for p in payers if self.is_young(p, ts))
 
     def registered_secs_ago(self, account: str, ts: float) -> float | None:
         """Seconds since the account registered, None when not young (or unseen)."""
@@ -180,12 +180,13 @@ class TradeCircles:
         """Young accounts in the payee's circle other than the sender: money sent into a
         closed group (its members trade with each other before the newcomer's first trade).
         None when the sender is not young: its transfers walk no one else's circle."""
-        if not self._is_young(sender, ts):
+        if not self.is_young(sender, ts):
             return None
-        young = [m for m in self.members(payee, ts) if m != sender and self._is_young(m, ts)]
+        young = [m for m in self.members(payee, ts) if m != sender and self.is_young(m, ts)]
         return len(young)
 
-    def _is_young(self, account: str, ts: float) -> bool:
+    def is_young(self, account: str, ts: float) -> bool:
+        """Registered in the stream less than ``young_s`` ago."""
         at = self._registered.get(account)
         return at is not None and ts - at < self.young_s
 

@@ -118,7 +118,11 @@ class FlowsStage:
         )
         features["cp_account.paid_user_30d"] = back
         features["cp_account.shared_partners_30d"] = shared
-        young, drew = self.circles.circle(user, ts)
+        # Only a young account's circle is walked: a group's members are young, and an
+        # established customer's many shops and partners are most of the walk's cost.
+        young, drew = (
+            self.circles.circle(user, ts) if self.circles.is_young(user, ts) else (None, None)
+        )
         features["user.circle_young_30d"] = young
         features["user.circle_draws_48h"] = drew
         self._read_hops(ctx)
