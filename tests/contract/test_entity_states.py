@@ -145,6 +145,8 @@ def _money_stream(n: int) -> list[Event]:
             body["amount"] = round(rng.choice([rng.uniform(5, 300), rng.uniform(900, 4000)]), 2)
         if kind == "transfer":
             body["counterparty"] = {"account_id": f"u{rng.randrange(14)}"}
+            if rng.random() < 0.3:  # paid by scanning the payee's code
+                body["context"] = {"entry": "qr"}
         if kind == "payment":
             body["merchant_id"] = f"shop{rng.randrange(4)}"
         out.append(Event.model_validate(body))

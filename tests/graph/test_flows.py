@@ -103,3 +103,24 @@ def test_a_collection_account_gathering_over_days_shows_its_week() -> None:
     restored.read(again)
     assert again.features["user.received_senders_24h"] == 0
     assert again.features["user.received_senders_7d"] == 3  # the first day has left the week
+
+
+def test_only_transfers_started_by_scanning_a_code_count_as_code_payments() -> None:
+    """Two lure victims pay the collector by scanning its code, a friend by its payee
+    list: the week's code payments are the two scans', and they survive a snapshot."""
+    stage = FlowsStage()
+    t0 = datetime(2026, 11, 20, 10, tzinfo=UTC)
+    for i, entry in enumerate(("qr", "qr", "home")):
+        event = _transfer_at(i, f"payer-{i}", "collector", 900, t0 + timedelta(hours=i))
+        row = {**event.model_dump(mode="json", exclude_none=True), "context": {"entry": entry}}
+        stage.run(DecisionContext(Event.model_validate(row)))
+    out = DecisionContext(_transfer_at(9, "collector", "own", 2700, t0 + timedelta(hours=5)))
+    stage.run(out)
+    assert out.features["user.received_senders_7d"] == 3
+    assert out.features["user.qr_received_senders_7d"] == 2
+    assert out.features["user.qr_received_amount_7d"] == 1800.0
+    restored = FlowsStage()
+    restored.restore(stage.snapshot())
+    late = DecisionContext(_transfer_at(10, "collector", "own", 1, t0 + timedelta(days=8)))
+    restored.read(late)
+    assert late.features["user.qr_received_senders_7d"] == 0  # the week has passed

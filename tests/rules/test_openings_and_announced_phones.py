@@ -4,6 +4,7 @@ an old phone upgrade (a change_device announces only the phone it is made on).""
 from __future__ import annotations
 
 from fengkong.decisions.types import Action
+from tests.rules.test_slow_farms_and_hubs import hits
 from tests.rules.test_world_facts import DAY, HOUR, T0, Stream, decide, phone
 
 
@@ -54,3 +55,49 @@ def test_an_upgrade_announced_a_week_ago_does_not_excuse_a_takeover_on_a_third_p
     decided = {e.event_id: a for e, a in decide(s.events())}
     assert decided["e6"] is Action.ALLOW  # the owner's change on his announced phone
     assert decided["e8"] is not Action.ALLOW  # the thief's change on his SMS-entered phone
+
+
+def test_an_old_upgrade_does_not_excuse_a_thiefs_emulator_nor_his_changes_away() -> None:
+    """The three older takeover rules read user.device_announced too: a change_device
+    made days before on the owner's new phone excuses nothing on the thief's."""
+    s = Stream()
+    home, away = {"lat": 39.90, "lon": 116.40}, {"lat": 30.66, "lon": 104.07}
+    old, new = phone("0c0c0c0c0c0c0c01"), phone("0c0c0c0c0c0c0c02", "HONOR 90", "canvas-honor90")
+    for day in range(3):
+        s.add(T0 + day * DAY, "login", "u1", device=old, ip="27.16.9.7", geo=home)
+    at = T0 + 3 * DAY
+    s.add(
+        at, "account_change", "u1", device=new, ip="27.16.9.7", geo=home, operation="change_device"
+    )
+    s.add(at + 60, "login", "u1", device=new, ip="27.16.9.7", geo=home)
+    s.add(
+        at + 600,
+        "account_change",
+        "u1",
+        device=new,
+        ip="27.16.9.7",
+        geo=home,
+        operation="change_password",
+    )
+    # A second change_device on the same phone leaves the account's last change an upgrade.
+    s.add(
+        at + 2 * DAY,
+        "account_change",
+        "u1",
+        device=new,
+        ip="27.16.9.7",
+        geo=home,
+        operation="change_device",
+    )
+    thief = phone("0c0c0c0c0c0c0c03", "Pixel 4", "canvas-pixel4")
+    thief["fingerprint"]["is_emulator"] = True  # type: ignore[index]
+    t = at + 9 * DAY
+    on = {"device": thief, "ip": "171.88.3.4", "geo": away}
+    s.add(t, "login", "u1", **on)
+    s.add(t + 300, "account_change", "u1", operation="change_password", **on)
+    decided = {e.event_id: (d, names) for e, d, names in hits(s.events())}
+    owner = decided["e5"][1]  # the owner's password change on his announced phone
+    assert not owner & {"credentials_changed_on_fresh_device", "sensitive_change_on_fresh_device"}
+    assert "takeover_login_new_device_hidden" in decided["e7"][1]
+    lockout = decided["e8"][1]
+    assert {"credentials_changed_on_fresh_device", "sensitive_change_on_fresh_device"} <= lockout

@@ -18,6 +18,8 @@ FEATURE_NAMES: dict[str, str] = {
     "user.secs_since_received": "num",
     "user.received_amount_7d": "num",
     "user.received_senders_7d": "num",
+    "user.qr_received_amount_7d": "num",
+    "user.qr_received_senders_7d": "num",
     "user.secs_since_passed_on": "num",
     "user.relayed_amount_24h": "num",
     "cp_account.paid_user_30d": "bool",
@@ -40,7 +42,8 @@ _BUCKET_S = 3600.0
 
 class FlowsStage:
     """Adds ``user.received_*`` (transfers this account received in 24 h and in 7 days,
-    point in time), the chain facts (``user.secs_since_passed_on``,
+    point in time; ``user.qr_received_*``: those of the week its payers started by scanning
+    a code), the chain facts (``user.secs_since_passed_on``,
     ``user.relayed_amount_24h``) and the trading-circle facts (``cp_account.paid_user_30d``,
     ``cp_account.shared_partners_30d``, ``user.circle_young_30d``, ``user.circle_draws_48h``),
     the hop facts (``user.last_received_amount``, ``user.moved_out_since_draw_24h``,
@@ -71,6 +74,8 @@ class FlowsStage:
         self.inflows = InflowWindow(window_s, table("inflow", window_s + _BUCKET_S))
         # A lure's collection account gathers from victims over days, then cashes out.
         self.week = InflowWindow(WEEK_S, table("inflow_7d", WEEK_S + _BUCKET_S))
+        # The transfers of that week its payers started by scanning its collection code.
+        self.qr_week = InflowWindow(WEEK_S, table("inflow_qr_7d", WEEK_S + _BUCKET_S))
         # Money received from accounts that were passing received money on (a chain).
         self.relayed = InflowWindow(window_s, table("relayed", window_s + _BUCKET_S))
         self.pass_ons = PassOns(WEEK_S, table("pass_on", WEEK_S))
@@ -88,7 +93,7 @@ class FlowsStage:
     def _wanted(self, event: EventLike) -> list[tuple[str, str]]:
         """The states the event reads or changes first (its account's and its payee's)."""
         user, payee = event.user_id, _payee(event)
-        kinds = ("inflow", "inflow_7d", "relayed")
+        kinds = ("inflow", "inflow_7d", "inflow_qr_7d", "relayed")
         out = [(kind, user) for kind in (*kinds, "pass_on", "last_in", "split")]
         if payee is not None:
             out += [(kind, payee) for kind in (*kinds, "last_in")]
@@ -110,6 +115,9 @@ class FlowsStage:
         week_amount, _, week_senders, _ = self.week.read(event.user_id, event.ts)
         features["user.received_amount_7d"] = week_amount
         features["user.received_senders_7d"] = week_senders
+        qr_amount, _, qr_senders, _ = self.qr_week.read(event.user_id, event.ts)
+        features["user.qr_received_amount_7d"] = qr_amount
+        features["user.qr_received_senders_7d"] = qr_senders
         features["user.secs_since_passed_on"] = self.pass_ons.since(user, ts)
         features["user.relayed_amount_24h"] = self.relayed.read(user, ts)[0]
         payee = _payee(event)
@@ -196,6 +204,8 @@ class FlowsStage:
             self.receipts.add(payee, amount, ts)
             self.splits.moved_out(user, payee, amount, ts)
             self.week.add(payee, user, amount, ts)
+            if event.context is not None and event.context.entry == "qr":
+                self.qr_week.add(payee, user, amount, ts)
             self.circles.transfer(user, payee, ts)
         elif kind is EventType.PAYMENT and event.merchant_id is not None:
             self.circles.payment(user, event.merchant_id, ts)
@@ -205,7 +215,7 @@ class FlowsStage:
         elif kind is EventType.REGISTER:
             self.circles.register(user, ts)
         if self.max_entities and not self.session.shared:  # Redis: bounded by expiry
-            for window in (self.inflows, self.week, self.relayed):
+            for window in (self.inflows, self.week, self.qr_week, self.relayed):
                 window.bound(self.max_entities)
             self.pass_ons.bound(self.max_entities)
             self.receipts.bound(self.max_entities)
@@ -216,6 +226,7 @@ class FlowsStage:
         return {
             "receiver": len(self.inflows),
             "receiver_7d": len(self.week),
+            "qr_receiver_7d": len(self.qr_week),
             "relay_receiver": len(self.relayed),
             "pass_on": len(self.pass_ons),
             "last_receipt": len(self.receipts),
@@ -232,6 +243,7 @@ class FlowsStage:
             return  # Redis expires each state a window after its last write
         self.inflows.expire(now)
         self.week.expire(now)
+        self.qr_week.expire(now)
         self.relayed.expire(now)
         self.pass_ons.expire(now)
         self.receipts.expire(now)
@@ -243,23 +255,23 @@ class FlowsStage:
         if callable(close):
             close()
 
-    # The state behind the interface (``flows/6``): an older layout is refused, and the
+    # The state behind the interface (``flows/7``): an older layout is refused, and the
     # engine then rebuilds from the log. A shared session's state is in Redis: its
     # snapshot is only a tag (restoring it, or resetting, leaves Redis as it is).
     def snapshot(self) -> bytes:
         if self.session.shared:
-            return dump_state("flows/6-shared", None)
+            return dump_state("flows/7-shared", None)
         state = (self.inflows, self.week, self.relayed, self.pass_ons, self.circles)
-        return dump_state("flows/6", (*state, self.receipts, self.splits))
+        return dump_state("flows/7", (*state, self.receipts, self.splits, self.qr_week))
 
     def restore(self, data: bytes) -> None:
         if self.session.shared:
-            load_state("flows/6-shared", data)
+            load_state("flows/7-shared", data)
             self.session.begin()
             return
-        state = load_state("flows/6", data)
+        state = load_state("flows/7", data)
         self.inflows, self.week, self.relayed, self.pass_ons, self.circles = state[:5]
-        self.receipts, self.splits = state[5:]
+        self.receipts, self.splits, self.qr_week = state[5:]
 
 
 def _payee(event: EventLike) -> str | None:
