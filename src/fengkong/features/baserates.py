@@ -347,15 +347,12 @@ class BaseRatesStage:
             commonness = float(common) if isinstance(common, int | float) else None
         self.rates.see(event, keys)
         self.fingerprints.see(cluster, device, event.user_id, event.ts)
-        emulator = rooted_dc = False
+        emulator = False
         if event.type is EventType.REGISTER and event.device is not None:
-            # The IP's facts come with the context; without it the exit is unknown.
-            datacenter = facts is not None and facts.get("ip.is_datacenter") is True
             if facts is None or "device.is_emulator" not in facts:
                 facts = self._devices.static_facts(event.device)
             emulator = facts.get("device.is_emulator") is True
-            rooted_dc = datacenter and facts.get("device.is_rooted") is True
-        self.lineage.see(event, device, cluster, commonness, emulator, rooted_dc)
+        self.lineage.see(event, device, cluster, commonness, emulator)
         self.links.see(event, device)
 
     def horizon_seconds(self) -> float:

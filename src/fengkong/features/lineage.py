@@ -54,10 +54,7 @@ password; an owner's new phone also enters by SMS, but announces itself with cha
 emulator's build, model or GPU; ``None`` if its registration is not in the history).
 Customers open accounts on their phones; farms script emulators, and an emulator-opened
 account's document, card and first payments follow within minutes, before the burst
-it belongs to shows anywhere else. ``user.reg_rooted_datacenter``: this account registered
-on a rooted phone through a data-centre exit (``None`` as above): a farm phone runs its
-reset and hooking tools rooted and hides behind proxies; a customer may root his phone or
-use a VPN, seldom both while signing up.
+it belongs to shows anywhere else.
 ``user.device_announced``: a change_device was made on this device id by this account
 (``None`` without a device id): the owner's new phone announces itself; a change_device
 made days before on another phone says nothing of the device the credentials change on.
@@ -103,7 +100,6 @@ REPAID_S = 2 * DAY  # ... within two days
 FEATURE_NAMES: dict[str, str] = {
     "user.registered_secs_ago": "num",
     "user.reg_on_emulator": "bool",
-    "user.reg_rooted_datacenter": "bool",
     "user.reg_ip_registrations_30d": "num",
     "user.reg_ip_registration_share_30d": "num",
     "user.reg_ip24_registrations_30d": "num",
@@ -165,7 +161,6 @@ class _Opening:
     cluster: str | None
     rare_cluster: bool = False
     on_emulator: bool = False
-    rooted_datacenter: bool = False
 
 
 class Lineage:
@@ -228,7 +223,6 @@ class Lineage:
         if o is not None:
             out["user.registered_secs_ago"] = round(now - o.ts, 1)
             out["user.reg_on_emulator"] = getattr(o, "on_emulator", False)  # older snapshots
-            out["user.reg_rooted_datacenter"] = getattr(o, "rooted_datacenter", False)
             regs, share = self._counts("ip", o.ip, now, o.ts)
             out["user.reg_ip_registrations_30d"] = regs
             out["user.reg_ip_registration_share_30d"] = share
@@ -310,10 +304,8 @@ class Lineage:
         cluster: str | None,
         commonness: float | None = None,
         emulator: bool = False,
-        rooted_datacenter: bool = False,
     ) -> None:
-        """Learn from ``event``; ``emulator``: it came from an emulator (device facts);
-        ``rooted_datacenter``: from a rooted phone through a data-centre IP."""
+        """Learn from ``event``; ``emulator``: it came from an emulator (device facts)."""
         now = event.ts
         ip = event.ip
         ip24 = ip_prefix(ip) if ip is not None else None
@@ -350,7 +342,7 @@ class Lineage:
             self.device_nets.setdefault(device, []).append((now, ip24))
         if registers and event.user_id not in self.openings:
             rare = commonness is not None and commonness < RARE_SHARE
-            opening = _Opening(now, ip, ip24, device, cluster, rare, emulator, rooted_datacenter)
+            opening = _Opening(now, ip, ip24, device, cluster, rare, emulator)
             self.openings[event.user_id] = opening
             self.everyone.regs.append(now)
         self._learn_purchase(event)
