@@ -192,3 +192,51 @@ def test_the_baserates_stage_learns_the_emulator_from_the_registration_device() 
     assert (
         stage.values(_ev(T0 + 60, "login", "cust1", device=phone))["user.reg_on_emulator"] is False
     )
+
+
+def test_a_young_payer_of_a_ring_shop_is_marked_for_a_week_point_in_time() -> None:
+    lin = Lineage()
+    key = "user.secs_since_ring_shop_payment"
+    for k in range(4):
+        lin.see(_ev(T0 + k, "register", f"r{k}"), f"d{k}", None)
+    for k in range(4):  # the fourth pays when three fresh accounts already have
+        pay = _ev(T0 + HOUR + k * 60, "payment", f"r{k}", amount="4800.00", merchant_id="m")
+        assert lin.read(pay, f"d{k}", None, None)[key] is None  # not before its own payment
+        lin.see(pay, f"d{k}", None)
+    later = T0 + 3 * HOUR
+    assert lin.read(_ev(later, "login", "r2"), "d2", None, None)[key] is None
+    assert lin.read(_ev(later, "login", "r3"), "d3", None, None)[key] == 3 * HOUR - HOUR - 180
+    assert lin.read(_ev(T0 + 8 * 24 * HOUR, "login", "r3"), "d3", None, None)[key] is None
+    lin.expire(T0 + 8 * 24 * HOUR)
+    assert not lin.ring_payments
+    # A snapshot taken before the field existed loads without marks.
+    state = dict(lin.__dict__)
+    del state["ring_payments"]
+    old = Lineage.__new__(Lineage)
+    old.__setstate__(state)
+    assert old.ring_payments == {}
+
+
+def test_a_purchase_repaid_minus_a_fee_within_two_days_by_a_young_account_only() -> None:
+    lin = Lineage()
+    lin.see(_ev(T0, "register", "young"), "d1", None)
+    for user in ("young", "old"):  # "old" opened before the history began
+        lin.see(_ev(T0 + HOUR, "payment", user, amount="2000.00", merchant_id="m"), "d", None)
+
+    def back(ts: float, payee: str, amount: str) -> Any:
+        ev = _ev(ts, "transfer", "owner", amount=amount, counterparty={"account_id": payee})
+        out = lin.read(ev, "d0", None, None)["cp_account.repays_purchase"]
+        lin.see(ev, "d0", None)
+        return out
+
+    assert back(T0 + 2 * HOUR, "old", "1900.00") is False
+    assert back(T0 + 2 * HOUR, "young", "1990.00") is False  # 99.5 %: no fee kept
+    assert back(T0 + 3 * HOUR, "young", "1200.00") is False  # a share
+    login = _ev(T0 + 4 * HOUR, "login", "young")
+    assert lin.read(login, "d1", None, None)["user.secs_since_purchase_repaid"] is None
+    assert back(T0 + 47 * HOUR, "young", "1900.00") is True
+    later = _ev(T0 + 48 * HOUR, "login", "young")
+    assert lin.read(later, "d1", None, None)["user.secs_since_purchase_repaid"] == HOUR
+    assert back(T0 + 49 * HOUR + 1, "young", "1900.00") is False  # past two days
+    lin.expire(T0 + 10 * 24 * HOUR)
+    assert not lin.repaid and not lin.purchases

@@ -32,10 +32,20 @@ paid hundreds to thousands by accounts opened days ago, even when it also has ho
 customers buying small things; a shop's large purchases come from its established
 customers): over payments of at least 500, ``merchant.large_payers_7d``,
 ``merchant.young_large_payers_7d`` (payers registered less than 7 days before paying)
-and ``merchant.young_large_payer_share_7d``. ``cp_account.registered_secs_ago`` is the payee's
-registration age (mule and collection accounts are young). ``user.device_age_secs`` is
-how long this account has used this device id (``None`` without one; 0 the first time):
-takeovers reconfigure the account minutes after the first login on their device.
+and ``merchant.young_large_payer_share_7d``. ``user.secs_since_ring_shop_payment``: seconds
+since this account, opened under 7 days before, paid 500 or more to a shop whose large
+payers this week were then mostly such accounts (three or more, half or more; ``None``
+after 7 days): a ring account exists to run the cash-out loop, and its logins and small
+purchases between the loop's payments are its cover. ``cp_account.repays_purchase``: this
+transfer is 89–98 % of a payment of 1,000 or more that the payee, opened under 30 days
+ago, made in the last two days (a ring's owner pays each account its purchase back, his
+fee shaved; a friend splitting a bill pays a share, an employer the whole sum), and
+``user.secs_since_purchase_repaid`` the seconds since this account received such a
+transfer (``None`` after 7 days). ``cp_account.registered_secs_ago``
+is the payee's registration age (mule and collection accounts are young).
+``user.device_age_secs`` is how long this account has used this device id (``None``
+without one; 0 the first time): takeovers reconfigure the account minutes after the
+first login on their device.
 ``user.device_sms_entry``: this account first came onto this device id by a login with an
 SMS code (``None`` without a device id): a SIM swap or a phished code lets a thief in on
 his own phone by SMS, where a family tablet or second phone is usually signed in with the
@@ -81,6 +91,11 @@ PLACE_S = 30 * DAY  # registration places are kept this long
 NEAR_S = 2 * DAY  # an account counts the registrations this close to its own
 YOUNG_S = WEEK
 LARGE = 500.0  # payments this large count towards a merchant's payer mix
+RING_YOUNG = 3  # a shop whose large payers this week hold this many young accounts
+RING_SHARE = 0.5  # ... and at least this share of them looks like a cash-out ring's
+REPAID = 1000.0  # a young account's purchase this large, paid back to it ...
+REPAID_SHARE = (0.89, 0.98)  # ... at this share of it (a ring owner's fee shaved) ...
+REPAID_S = 2 * DAY  # ... within two days
 
 FEATURE_NAMES: dict[str, str] = {
     "user.registered_secs_ago": "num",
@@ -96,6 +111,9 @@ FEATURE_NAMES: dict[str, str] = {
     "merchant.large_payers_7d": "num",
     "merchant.young_large_payers_7d": "num",
     "merchant.young_large_payer_share_7d": "num",
+    "user.secs_since_ring_shop_payment": "num",
+    "user.secs_since_purchase_repaid": "num",
+    "cp_account.repays_purchase": "bool",
     "cp_account.registered_secs_ago": "num",
     "user.device_age_secs": "num",
     "user.device_sms_entry": "bool",
@@ -161,6 +179,9 @@ class Lineage:
         self.marks: dict[tuple[str, str], float] = {}  # (user, device) -> credential change
         self.marked_money: dict[str, float] = {}  # payee -> transfer from a marked device
         self.last_draw: dict[str, tuple[float, float]] = {}
+        self.ring_payments: dict[str, float] = {}  # account -> last payment to a ring shop
+        self.purchases: dict[str, list[tuple[float, float]]] = {}  # young account's large ones
+        self.repaid: dict[str, float] = {}  # account -> last transfer repaying a purchase
         # device id -> (registration time, network of its IP), oldest first.
         self.device_nets: dict[str, list[tuple[float, str | None]]] = {}
 
@@ -173,6 +194,9 @@ class Lineage:
         self.__dict__.setdefault("last_change", {})
         self.__dict__.setdefault("marks", {})
         self.__dict__.setdefault("marked_money", {})
+        self.__dict__.setdefault("ring_payments", {})
+        self.__dict__.setdefault("purchases", {})
+        self.__dict__.setdefault("repaid", {})
 
     def _networks(self, device: str | None, lo: float, hi: float) -> set[str | None]:
         return {n for ts, n in self.device_nets.get(device or "", ()) if lo <= ts <= hi}
@@ -234,6 +258,12 @@ class Lineage:
             marked = self.marks.get((event.user_id, device))
             if marked is not None and now - marked < MARK_S:
                 out["user.device_marked_secs_ago"] = round(now - marked, 1)
+        ring = self.ring_payments.get(event.user_id)
+        if ring is not None and now - ring < WEEK:
+            out["user.secs_since_ring_shop_payment"] = round(now - ring, 1)
+        repaid = self.repaid.get(event.user_id)
+        if repaid is not None and now - repaid < WEEK:
+            out["user.secs_since_purchase_repaid"] = round(now - repaid, 1)
         received = self.marked_money.get(event.user_id)
         if received is not None and now - received < MARK_S:
             out["user.secs_since_received_from_marked_device"] = round(now - received, 1)
@@ -241,6 +271,8 @@ class Lineage:
         if cp is not None and cp.account_id is not None:
             payee = self.openings.get(cp.account_id)
             out["cp_account.registered_secs_ago"] = None if payee is None else now - payee.ts
+            if event.type is EventType.TRANSFER:
+                out["cp_account.repays_purchase"] = self._repays(event, cp.account_id)
             if payee is not None and o is not None:
                 out["cp_account.shares_opening"] = (
                     o.device is not None and o.device == payee.device
@@ -313,6 +345,7 @@ class Lineage:
             opening = _Opening(now, ip, ip24, device, cluster, rare, emulator)
             self.openings[event.user_id] = opening
             self.everyone.regs.append(now)
+        self._learn_purchase(event)
         large = event.amount is not None and event.amount_float >= LARGE
         if event.type is EventType.PAYMENT and event.merchant_id is not None and large:
             pair = self.payers.get(event.merchant_id)
@@ -321,10 +354,40 @@ class Lineage:
                     DistinctWindows((WEEK,), throttle_s=3600),
                     DistinctWindows((WEEK,), throttle_s=3600),
                 )
-            pair[0].see(event.user_id, now)
             o = self.openings.get(event.user_id)
             if o is not None and now - o.ts < YOUNG_S:
+                # The shop's mix as this payment met it (the state read() saw).
+                payers, young = pair[0].counts(now)[0], pair[1].counts(now)[0]
+                if young >= RING_YOUNG and young >= RING_SHARE * payers:
+                    self.ring_payments[event.user_id] = now
                 pair[1].see(event.user_id, now)
+            pair[0].see(event.user_id, now)
+
+    def _repays(self, event: EventLike, payee: str) -> bool:
+        """This transfer pays ``payee`` back one of its recent large purchases, a fee shaved."""
+        if event.amount is None:
+            return False
+        lo, hi = REPAID_SHARE
+        amount = event.amount_float
+        return any(
+            0 < event.ts - ts <= REPAID_S and lo * paid <= amount <= hi * paid
+            for ts, paid in self.purchases.get(payee, ())
+        )
+
+    def _learn_purchase(self, event: EventLike) -> None:
+        """Remember a young account's large purchases, and mark the account paid one back."""
+        now = event.ts
+        cp = event.counterparty
+        if event.type is EventType.TRANSFER and cp is not None and cp.account_id is not None:
+            if self._repays(event, cp.account_id):
+                self.repaid[cp.account_id] = now
+            return
+        if event.type is not EventType.PAYMENT or event.amount is None:
+            return
+        o = self.openings.get(event.user_id)
+        if event.amount_float >= REPAID and o is not None and now - o.ts < 30 * DAY:
+            recent = [r for r in self.purchases.get(event.user_id, ()) if now - r[0] <= REPAID_S]
+            self.purchases[event.user_id] = [*recent, (now, event.amount_float)]
 
     def _mark(self, event: EventLike, on_device: tuple[str, str]) -> None:
         """Mark the device when the account's password or phone changes on it while fresh."""
@@ -367,6 +430,12 @@ class Lineage:
             del self.marks[k]
         for u in [u for u, ts in self.marked_money.items() if ts <= now - MARK_S]:
             del self.marked_money[u]
+        for u in [u for u, ts in self.ring_payments.items() if ts <= now - WEEK]:
+            del self.ring_payments[u]
+        for u in [u for u, ts in self.repaid.items() if ts <= now - WEEK]:
+            del self.repaid[u]
+        for u in [u for u, rows in self.purchases.items() if rows[-1][0] <= now - REPAID_S]:
+            del self.purchases[u]
         for u in [u for u, (ts, _) in self.last_draw.items() if ts <= now - 30 * DAY]:
             del self.last_draw[u]
         for device in list(self.device_nets):
