@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import secrets
 from pathlib import Path
+
+from pydantic import SecretStr
 
 from fengkong.events.protect import DEFAULT_PROTECTED_KEYS, FieldProtector
 from fengkong.settings import Settings
@@ -19,23 +20,25 @@ from fengkong.storage.files import check_private, create_private, key_from_file,
 log = logging.getLogger(__name__)
 
 
-def token_secret(settings: Settings) -> bytes:
-    """The tokenisation key: from settings, else a random one kept beside the database."""
-    if settings.token_secret is not None:
-        return settings.token_secret.get_secret_value().encode()
-    if str(settings.db_path) == ":memory:":
+def _deployment_key(
+    configured: SecretStr | None, db_path: Path, suffix: str, name: str, advice: str
+) -> bytes:
+    """``configured``, else a random key kept 0600 in ``<db><suffix>`` (one per run in memory)."""
+    if configured is not None:
+        return configured.get_secret_value().encode()
+    if str(db_path) == ":memory:":
         return secrets.token_bytes(32)
-    key_file = Path(f"{settings.db_path}.key")
-    if key_file.exists():
-        return bytes.fromhex(key_file.read_text().strip())
-    key = secrets.token_bytes(32)
-    key_file.parent.mkdir(parents=True, exist_ok=True)
-    # Created private from the start: the key must never be readable by others.
-    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(key.hex())
-    log.warning("no token_secret set: generated one in %s (keep it with the database)", key_file)
-    return key
+    key_file = Path(f"{db_path}{suffix}")
+    if not key_file.exists():
+        log.warning("no %s set: generated one in %s (%s)", name, key_file, advice)
+    return key_from_file(key_file)
+
+
+def token_secret(settings: Settings) -> bytes:
+    """The tokenisation key: from settings, else ``<db>.key`` (kept with the database)."""
+    return _deployment_key(
+        settings.token_secret, settings.db_path, ".key", "token_secret", "keep it with the database"
+    )
 
 
 def redis_secret(settings: Settings) -> bytes:
@@ -44,15 +47,11 @@ def redis_secret(settings: Settings) -> bytes:
 
 
 def field_key(settings: Settings) -> bytes:
-    """The key of stored events' protected fields: from settings, else ``<db>.field-key``."""
-    if settings.field_key is not None:
-        return settings.field_key.get_secret_value().encode()
-    if str(settings.db_path) == ":memory:":
-        return secrets.token_bytes(32)
-    key_file = Path(f"{settings.db_path}.field-key")
-    if not key_file.exists():
-        log.warning("no field_key set: generated one in %s (keep it elsewhere)", key_file)
-    return key_from_file(key_file)
+    """The key of stored events' protected fields: from settings, else ``<db>.field-key``
+    (keep it elsewhere than the database)."""
+    return _deployment_key(
+        settings.field_key, settings.db_path, ".field-key", "field_key", "keep it elsewhere"
+    )
 
 
 def field_protector(settings: Settings) -> FieldProtector:

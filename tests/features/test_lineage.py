@@ -22,6 +22,16 @@ def _step(lin: Lineage, event: Event, device: str | None) -> Any:
     return out["user.device_sms_entry"]
 
 
+def _loaded_without(lin: Lineage, *fields: str) -> Lineage:
+    """``lin`` as a snapshot taken before ``fields`` existed loads it."""
+    state = dict(lin.__dict__)
+    for name in fields:
+        del state[name]
+    old = Lineage.__new__(Lineage)
+    old.__setstate__(state)
+    return old
+
+
 def test_a_device_entered_by_sms_code_is_remembered_and_a_password_login_is_not() -> None:
     lin = Lineage()
     # Before anything is known of the device: not an SMS entry yet.
@@ -49,10 +59,7 @@ def test_sms_entries_expire_with_the_device_and_old_snapshots_still_load() -> No
     lin.expire(T0 + 91 * 24 * HOUR)
     assert not lin.sms_entry and not lin.device_first
     # A snapshot taken before the field existed loads with an empty set.
-    state = dict(lin.__dict__)
-    del state["sms_entry"]
-    old = Lineage.__new__(Lineage)
-    old.__setstate__(state)
+    old = _loaded_without(lin, "sms_entry")
     restored = pickle.loads(pickle.dumps(old))
     assert restored.sms_entry == set()
 
@@ -103,11 +110,7 @@ def test_no_mark_for_an_announced_phone_a_device_used_for_long_or_a_new_account(
 
 def test_a_snapshot_from_before_the_marks_still_loads() -> None:
     lin = Lineage()
-    state = dict(lin.__dict__)
-    for field in ("marks", "account_first", "last_change", "marked_money"):
-        del state[field]
-    old = Lineage.__new__(Lineage)
-    old.__setstate__(state)
+    old = _loaded_without(lin, "marks", "account_first", "last_change", "marked_money")
     assert old.marks == {} and old.account_first == {} and old.last_change == {}
     assert old.marked_money == {}
 
@@ -152,10 +155,7 @@ def test_a_change_device_announces_only_the_phone_it_was_made_on() -> None:
     lin.expire(at + 91 * 24 * HOUR)
     assert not lin.announced
     # A snapshot taken before the field existed loads with an empty set.
-    state = dict(lin.__dict__)
-    del state["announced"]
-    old = Lineage.__new__(Lineage)
-    old.__setstate__(state)
+    old = _loaded_without(lin, "announced")
     assert old.announced == set()
 
 
@@ -210,10 +210,7 @@ def test_a_young_payer_of_a_ring_shop_is_marked_for_a_week_point_in_time() -> No
     lin.expire(T0 + 8 * 24 * HOUR)
     assert not lin.ring_payments
     # A snapshot taken before the field existed loads without marks.
-    state = dict(lin.__dict__)
-    del state["ring_payments"]
-    old = Lineage.__new__(Lineage)
-    old.__setstate__(state)
+    old = _loaded_without(lin, "ring_payments")
     assert old.ring_payments == {}
 
 

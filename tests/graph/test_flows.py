@@ -2,11 +2,21 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from fengkong.decisions import DecisionContext
 from fengkong.events import Event
 from fengkong.graph.flow_stage import FlowsStage
 from fengkong.graph.flows import InflowWindow
+
+
+def _read_restored(stage: FlowsStage, event: Event) -> dict[str, Any]:
+    """The features a stage restored from ``stage``'s snapshot reads for ``event``."""
+    restored = FlowsStage()
+    restored.restore(stage.snapshot())
+    ctx = DecisionContext(event)
+    restored.read(ctx)
+    return ctx.features
 
 
 def test_inflow_window_equals_brute_force_on_a_random_stream() -> None:
@@ -97,12 +107,11 @@ def test_a_collection_account_gathering_over_days_shows_its_week() -> None:
     assert ctx.features["user.received_senders_24h"] == 1
     assert ctx.features["user.received_senders_7d"] == 4
     assert ctx.features["user.received_amount_7d"] == 2400.0
-    restored = FlowsStage()
-    restored.restore(stage.snapshot())
-    again = DecisionContext(_transfer_at(10, "collector", "own-account", 1, t0 + timedelta(days=8)))
-    restored.read(again)
-    assert again.features["user.received_senders_24h"] == 0
-    assert again.features["user.received_senders_7d"] == 3  # the first day has left the week
+    again = _read_restored(
+        stage, _transfer_at(10, "collector", "own-account", 1, t0 + timedelta(days=8))
+    )
+    assert again["user.received_senders_24h"] == 0
+    assert again["user.received_senders_7d"] == 3  # the first day has left the week
 
 
 def test_only_transfers_started_by_scanning_a_code_count_as_code_payments() -> None:
@@ -119,8 +128,5 @@ def test_only_transfers_started_by_scanning_a_code_count_as_code_payments() -> N
     assert out.features["user.received_senders_7d"] == 3
     assert out.features["user.qr_received_senders_7d"] == 2
     assert out.features["user.qr_received_amount_7d"] == 1800.0
-    restored = FlowsStage()
-    restored.restore(stage.snapshot())
-    late = DecisionContext(_transfer_at(10, "collector", "own", 1, t0 + timedelta(days=8)))
-    restored.read(late)
-    assert late.features["user.qr_received_senders_7d"] == 0  # the week has passed
+    late = _read_restored(stage, _transfer_at(10, "collector", "own", 1, t0 + timedelta(days=8)))
+    assert late["user.qr_received_senders_7d"] == 0  # the week has passed

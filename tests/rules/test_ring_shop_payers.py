@@ -3,15 +3,11 @@ and the honest customers of the same shop, and a new shop's first fresh customer
 
 from __future__ import annotations
 
-from tests.rules.test_chains_and_circles import _at, _open
+from tests.rules.test_chains_and_circles import _at, _open, _pay
 from tests.rules.test_slow_farms_and_hubs import hits
 from tests.rules.test_world_facts import DAY, HOUR, T0, Stream
 
 RULE = "cash_out_account_acts"
-
-
-def _pay(s: Stream, ts: float, user: str, shop: str, amount: float, i: int) -> None:
-    s.add(ts, "payment", user, amount=f"{amount:.2f}", merchant_id=shop, **_at(user, i))
 
 
 def test_a_ring_account_is_challenged_after_its_ring_payment_and_honest_customers_are_not() -> None:
