@@ -5,7 +5,7 @@ to flag."""
 from __future__ import annotations
 
 from tests.rules.test_slow_farms_and_hubs import hits
-from tests.rules.test_victim_accounts import BEIJING, _fired, _history
+from tests.rules.test_victim_accounts import BEIJING, CHENGDU, _fired, _history
 from tests.rules.test_world_facts import DAY, HOUR, T0, Stream, phone
 
 HOME = {"ip": "123.112.4.20", "geo": BEIJING}
@@ -15,10 +15,10 @@ def test_a_first_large_loan_counts_its_amount_once_and_a_large_purchase_still_sc
     s = Stream()
     dev = {"device": phone("saver-phone-01"), **HOME}
     shop = {"device": phone("shopper-phone-01"), **HOME}
-    _history(s, "saver", dev["device"])
     for day in range(10):  # coffee and groceries: a habit with some spread
         amount = f"{40 + 25 * (day % 4)}.00"
-        s.add(T0 + day * DAY + 18 * HOUR, "payment", "shopper", amount=amount, **shop)
+        for user, where in (("saver", dev), ("shopper", shop)):
+            s.add(T0 + day * DAY + 18 * HOUR, "payment", user, amount=amount, **where)
     at = T0 + 10 * DAY + 11 * HOUR
     s.add(at, "credit_draw", "saver", amount="9000", **dev)
     s.add(at, "payment", "shopper", amount="6000", merchant_id="m-furniture", **shop)
@@ -107,3 +107,25 @@ def test_a_dinner_bill_collected_from_friends_is_allowed_and_a_young_mule_is_not
     d, names = _fired(decided, "mule", "transfer")
     assert {"mule_fan_in_out", "mule_pass_through"} <= names
     assert d != "allow"
+
+
+def test_a_trip_with_a_new_phone_is_allowed_and_a_thief_far_away_is_still_stopped() -> None:
+    s = Stream()
+    _history(s, "tourist", phone("tourist-old-phone"))
+    _history(s, "victim", phone("victim-phone-04"))
+    at = T0 + 10 * DAY + 15 * HOUR
+    # The tourist lands in Chengdu, buys a phone there and withdraws cash for the trip.
+    trip = {"device": phone("tourist-new-phone"), "ip": "171.88.9.9", "geo": CHENGDU}
+    s.add(at + 600, "withdrawal", "tourist", amount="800", **trip)
+    # The thief in Chengdu: a new phone far from home too, then the lockout and a payee.
+    thief = {"device": phone("thief-phone-04"), "ip": "171.88.3.4", "geo": CHENGDU}
+    s.add(at, "login", "victim", phone="13800000005", **thief)
+    s.add(at + 120, "account_change", "victim", operation="change_password", **thief)
+    s.add(at + 300, "account_change", "victim", operation="add_payee", **thief)
+    s.add(at + 600, "withdrawal", "victim", amount="800", **thief)
+    decided = hits(s.events())
+    d, names = _fired(decided, "tourist", "withdrawal")
+    assert "new_city_new_device_money" in names and d == "allow"
+    assert _fired(decided, "victim", "withdrawal")[0] != "allow"
+    changes = [d for e, d, _ in decided if e.user_id == "victim" and e.type == "account_change"]
+    assert all(d != "allow" for d in changes)
