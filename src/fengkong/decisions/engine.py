@@ -73,12 +73,17 @@ class Accepted:
     digest: str
 
 
+Waiter = Future[None] | asyncio.Future[None]
+
+
 @dataclass(slots=True)
 class _Batch:
     results: list[DecisionDict] = field(default_factory=list)
     answers: dict[str, DecisionDict] = field(default_factory=dict)
     records: list[DecisionRecord] = field(default_factory=list)
-    waits: list[Future[None]] = field(default_factory=list)
+    # The unit's own commit (``own``) and the in-flight units it reuses answers of.
+    waits: list[Waiter] = field(default_factory=list)
+    own: Waiter | None = None
     epoch: int = 0
     # The remote states' changes of the unit, written once it is committed.
     held: list[HeldWrite] = field(default_factory=list)
@@ -141,7 +146,7 @@ class Engine:
         self.snapshot_codec: tuple[Callable[[bytes], bytes], Callable[[bytes], bytes]] | None = None
         self.skipped_in_rebuild = 0
         # Decisions made but not yet durable, so a concurrent retry waits for them.
-        self._inflight: dict[str, tuple[str, DecisionDict, Future[None] | None]] = {}
+        self._inflight: dict[str, tuple[str, DecisionDict, Waiter | None]] = {}
         # Servers attach one; replays and the CLI decide without issuing challenges.
         self.challenger: ChallengeIssuer | None = None
         # On a store other workers write too: adds their events first (decisions.follow).
@@ -366,7 +371,7 @@ class Engine:
                 else:
                     batch = await self._decide_in_order_async(items)
                 if batch.records:
-                    batch.waits.append(self._submit(batch))
+                    batch.own = self._submit(batch)
                     self._freezer.add(len(batch.records))
             if not self.durable:
                 if batch.held:
@@ -418,8 +423,12 @@ class Engine:
         """Wait until the unit is durable, then until the remote states count it: its
         held changes are written by the next unit's fetch if that came first, else here
         (under the lock: the state changes one unit at a time)."""
-        for wait in batch.waits:
-            await asyncio.wrap_future(wait)
+        for wait in [*batch.waits, batch.own]:
+            if isinstance(wait, Future):
+                await asyncio.wrap_future(wait)
+            elif wait is not None:
+                # Another unit's commit is shielded: this request's end must not cancel it.
+                await (wait if wait is batch.own else asyncio.shield(wait))
         held = batch.held
         for entry in held:
             entry.committed = True
@@ -443,29 +452,49 @@ class Engine:
 
         task.add_done_callback(_done)
 
-    def _submit(self, batch: _Batch) -> Future[None]:
+    def _submit(self, batch: _Batch) -> Waiter:
         if self._committer is None:
             raise RuntimeError("decide_async needs a GroupCommitter")
         records, answers, held = batch.records, batch.answers, batch.held
         if not self.durable:
             for answer in answers.values():
                 answer["durable"] = False
-        done = self._committer.submit(records, batch.epoch)
+        done: Waiter
+        if held:  # the remote states' changes are marked in the writer thread
+            done = self._committer.submit(records, batch.epoch)
+        else:  # settled on the loop, with the rest of the commit's units
+            loop = asyncio.get_running_loop()
+            done = loop.create_future()
         self._remember(records)
         for record in records:
             self._inflight[record.event_id] = (record.body_hash, answers[record.event_id], done)
 
-        def _settle(future: Future[None]) -> None:
-            # In the writer thread, before anyone awaiting the unit wakes: the next
-            # unit's fetch may then carry this one's write.
-            if future.exception() is None:
+        def _settle(error: BaseException | None) -> None:
+            # Before anyone awaiting the unit wakes: the next unit's fetch may then
+            # carry this one's write.
+            if error is None:
                 for entry in held:
                     entry.committed = True
             for record in records:
                 self._inflight.pop(record.event_id, None)
 
-        done.add_done_callback(_settle)
-        return done
+        if isinstance(done, Future):
+            done.add_done_callback(lambda future: _settle(future.exception()))
+            return done
+        waiter = done
+
+        def _then(error: BaseException | None) -> None:
+            _settle(error)
+            if waiter.done():  # its request was cancelled
+                return
+            if error is None:
+                waiter.set_result(None)
+            else:
+                waiter.set_exception(error)
+                waiter.exception()  # the owner raises it; unawaited, it is logged by the writer
+
+        self._committer.submit_to(loop, records, batch.epoch, _then)
+        return waiter
 
     # -- labels and state -------------------------------------------------------
     def add_labels(self, labels: Iterable[Label]) -> int:

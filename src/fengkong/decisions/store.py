@@ -7,7 +7,8 @@ a store needs nothing else of fengkong to keep them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import asyncio
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Protocol
@@ -126,6 +127,16 @@ class Committer(Protocol):
 
     def submit(self, records: list[DecisionRecord], epoch: int | None = None) -> Future[None]:
         """Queue one unit; the future resolves once it is durable (or fails)."""
+        ...
+
+    def submit_to(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        records: list[DecisionRecord],
+        epoch: int,
+        then: Callable[[BaseException | None], None],
+    ) -> None:
+        """Queue one unit; ``then(None)`` (durable) or ``then(error)`` runs on ``loop``."""
         ...
 
     def invalidate(self) -> None: ...
