@@ -86,11 +86,11 @@ def _counted(requests: int) -> None:
     sys.path.insert(0, str(HERE))
     sys.path.insert(0, str(HERE.parent))
     from synthetic import events
+    from tests.keys import ADMIN_KEY
 
     from fengkong.api.app import create_app
     from fengkong.cli.common import tune_gc
     from fengkong.settings import Settings
-    from tests.keys import ADMIN_KEY
 
     bodies = [orjson.dumps(e) for e in events(requests, prefix="r")]
     warm, counted = bodies[: requests // 3], bodies[requests // 3 :]

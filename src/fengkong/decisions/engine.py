@@ -24,6 +24,7 @@ from fengkong.decisions.store import (
     LabelRecord,
     Stale,
     Store,
+    submit_on_loop,
 )
 from fengkong.decisions.types import Decision, DecisionContext, HeldWrite
 from fengkong.events import (
@@ -459,15 +460,6 @@ class Engine:
         if not self.durable:
             for answer in answers.values():
                 answer["durable"] = False
-        done: Waiter
-        if held:  # the remote states' changes are marked in the writer thread
-            done = self._committer.submit(records, batch.epoch)
-        else:  # settled on the loop, with the rest of the commit's units
-            loop = asyncio.get_running_loop()
-            done = loop.create_future()
-        self._remember(records)
-        for record in records:
-            self._inflight[record.event_id] = (record.body_hash, answers[record.event_id], done)
 
         def _settle(error: BaseException | None) -> None:
             # Before anyone awaiting the unit wakes: the next unit's fetch may then
@@ -478,23 +470,17 @@ class Engine:
             for record in records:
                 self._inflight.pop(record.event_id, None)
 
-        if isinstance(done, Future):
+        done: Waiter
+        if held:  # the remote states' changes are marked in the writer thread
+            done = self._committer.submit(records, batch.epoch)
+        else:  # settled on the loop (after this returns), with the commit's other units
+            done = submit_on_loop(self._committer, records, batch.epoch, _settle)
+        self._remember(records)
+        for record in records:
+            self._inflight[record.event_id] = (record.body_hash, answers[record.event_id], done)
+        if isinstance(done, Future):  # added last: it runs at once if already committed
             done.add_done_callback(lambda future: _settle(future.exception()))
-            return done
-        waiter = done
-
-        def _then(error: BaseException | None) -> None:
-            _settle(error)
-            if waiter.done():  # its request was cancelled
-                return
-            if error is None:
-                waiter.set_result(None)
-            else:
-                waiter.set_exception(error)
-                waiter.exception()  # the owner raises it; unawaited, it is logged by the writer
-
-        self._committer.submit_to(loop, records, batch.epoch, _then)
-        return waiter
+        return done
 
     # -- labels and state -------------------------------------------------------
     def add_labels(self, labels: Iterable[Label]) -> int:

@@ -146,3 +146,28 @@ class Committer(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def submit_on_loop(
+    committer: Committer,
+    records: list[DecisionRecord],
+    epoch: int,
+    settle: Callable[[BaseException | None], None],
+) -> asyncio.Future[None]:
+    """Queue a unit from the running loop: a loop future resolved, after
+    ``settle(error)`` has run there, once the unit is durable (or fails)."""
+    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[None] = loop.create_future()
+
+    def then(error: BaseException | None) -> None:
+        settle(error)
+        if waiter.done():  # its request was cancelled
+            return
+        if error is None:
+            waiter.set_result(None)
+        else:
+            waiter.set_exception(error)
+            waiter.exception()  # retrieved: the owner raises it; a cancelled one's is no loss
+
+    committer.submit_to(loop, records, epoch, then)
+    return waiter
