@@ -1,4 +1,4 @@
-"""Units submitted from an event loop: a group's outcomes reach the loop in one hand-off."""
+"""A group of units: outcomes handed to the loop at once, rows written together."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from fengkong.decisions.store import DecisionRecord, Stale
+from fengkong.audit import log
+from fengkong.audit.verify import verify_database
+from fengkong.decisions.store import DecisionRecord, NotAttempted, Stale
 from fengkong.storage import GroupCommitter, SQLiteStore
 
 
@@ -142,4 +144,31 @@ def test_a_failing_callback_does_not_keep_the_others_from_running(tmp_path: Path
     assert asyncio.run(main()) == [2]
     committer.close()
     assert store.count_events() == 3
+    store.close()
+
+
+def _chain(path: Path) -> tuple[list[tuple[str, str]], list[str]]:
+    """The audit entries' (kind, ref) in chain order, and the chain's problems."""
+    conn = sqlite3.connect(path)
+    try:
+        refs = [(str(e.parsed()["kind"]), str(e.parsed()["ref"])) for e in log.entries(conn)]
+        return refs, [str(p) for p in verify_database(conn).problems]
+    finally:
+        conn.close()
+
+
+def test_a_group_stored_together_keeps_each_unit_its_outcome_and_the_chain(
+    tmp_path: Path,
+) -> None:
+    store = SQLiteStore(tmp_path / "t.db", synchronous="OFF")
+    assert store.write_each([[_record(1)], [_record(2), _record(3)], [_record(4)]]) == [None] * 3
+    # A duplicate in the group: the statements for all fail, so unit by unit again.
+    results = store.write_each([[_record(5)], [_record(3), _record(6)], [_record(7)]])
+    assert results[0] is None and isinstance(results[1], sqlite3.IntegrityError)
+    assert isinstance(results[2], NotAttempted)
+    seqs = store._conn().execute("SELECT event_id FROM events ORDER BY seq").fetchall()
+    assert [r[0] for r in seqs] == ["e1", "e2", "e3", "e4", "e5"]
+    refs, problems = _chain(tmp_path / "t.db")
+    assert refs == [(kind, f"e{i}") for i in (1, 2, 3, 4, 5) for kind in ("event", "decision")]
+    assert problems == []
     store.close()
