@@ -145,6 +145,30 @@ def test_async_decisions_share_group_commits(tmp_path: Path) -> None:
     assert engine.store.count_events() == 20
 
 
+def test_a_group_settled_together_answers_each_request_its_own_decision(tmp_path: Path) -> None:
+    engine = _engine(tmp_path / "e.db", committer=True)
+    committer = engine._committer
+    assert isinstance(committer, GroupCommitter)
+
+    async def main() -> list[list[dict[str, Any]]]:
+        # u1's third and later events are blocked: the answers differ by request.
+        items = [engine.accept(_event(i, user="u1" if i % 2 else f"u{i}")) for i in range(16)]
+        again = engine.accept(_event(5, user="u1"))  # in flight: waits for the first one
+        tasks = [engine.decide_async([item]) for item in items] + [engine.decide_async([again])]
+        return await asyncio.gather(*tasks)
+
+    outs = [answer for (answer,) in asyncio.run(main())]
+    assert [o["event_id"] for o in outs] == [f"e{i}" for i in range(16)] + ["e5"]
+    assert outs[16] == outs[5]
+    blocked = {o["event_id"] for o in outs[:16] if o["decision"] == "block"}
+    assert blocked == {f"e{i}" for i in range(5, 16, 2)}
+    assert committer.batches < 16  # the units shared commits
+    for out in outs[:16]:
+        stored = engine.store.decision(out["event_id"])
+        assert stored is not None and orjson.loads(stored[0]) == out
+    assert not engine._inflight
+
+
 def test_not_durable_mode_says_so(tmp_path: Path) -> None:
     engine = _engine(tmp_path / "e.db", committer=True, durable=False)
     (out,) = asyncio.run(engine.decide_async([engine.accept(_event(1))]))

@@ -183,17 +183,23 @@ def create_app(
 
     errors.install(app, health, settings.retry_after_s, lambda s: metrics.rejected.labels(s).inc())
 
-    async def hot_event(request: Request) -> Response:
+    async def hot_event(request: Request) -> bytes:
         authorise(request, INGEST)
-        return await decide_one(request)
+        return await decide_body(request)
 
     put_first(app, lambda stack: HotRoute(stack, "POST", "/v1/events", hot_event, not_json))
     app.add_middleware(JSONOnly, exempt=("/console/",))
 
+    counted: dict[str, Any] = {}  # a counter per outcome, looked up once
+
     def _timed(outcomes: list[dict[str, Any]], started: float) -> None:
         metrics.latency.observe(time.perf_counter() - started)
         for out in outcomes:
-            metrics.decisions.labels(out["decision"]).inc()
+            outcome = out["decision"]
+            counter = counted.get(outcome)
+            if counter is None:
+                counter = counted[outcome] = metrics.decisions.labels(outcome)
+            counter.inc()
 
     @app.post(
         "/v1/events",
@@ -204,9 +210,9 @@ def create_app(
         dependencies=[require("ingest")],
     )
     async def post_event(request: Request) -> Response:
-        return await decide_one(request)
+        return Response(await decide_body(request), media_type=_JSON)
 
-    async def decide_one(request: Request) -> Response:
+    async def decide_body(request: Request) -> bytes:
         started = time.perf_counter()
         engine = engine_of(request)
         with admission.hold(1):
@@ -215,7 +221,7 @@ def create_app(
             (decision,) = await engine.decide_async([item])
         health.recover("store")
         _timed([decision], started)
-        return _json(decision)
+        return orjson.dumps(decision)
 
     @app.post(
         "/v1/events/batch",

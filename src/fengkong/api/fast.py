@@ -12,6 +12,10 @@ and body-limit wrappers, the JSON-only check), not inside it: each of those laye
 an awaited call per request that does nothing for this route, whose handler reads its
 own body within its limit and whose errors all have handlers. The JSON-only check is
 the one the route needs, so :class:`HotRoute` makes it itself (``refuse``).
+
+A handler may answer with the bytes of a JSON body: they are sent with a fixed header
+set (the same ``content-length`` and ``content-type`` a :class:`Response` sends), without
+building a response object per request.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-Handler = Callable[[Request], Awaitable[Response]]
+Handler = Callable[[Request], Awaitable[Response | bytes]]
+_JSON_TYPE = (b"content-type", b"application/json")
 Refusal = Callable[[Scope], Response | None]
 
 
@@ -75,6 +80,11 @@ class HotRoute:
             if handle is None:
                 raise
             response = await handle(request, exc)
+        if isinstance(response, bytes):
+            headers = [(b"content-length", b"%d" % len(response)), _JSON_TYPE]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": response})
+            return
         await response(scope, receive, send)
 
 

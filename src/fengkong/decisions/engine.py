@@ -24,6 +24,7 @@ from fengkong.decisions.store import (
     LabelRecord,
     Stale,
     Store,
+    submit_on_loop,
 )
 from fengkong.decisions.types import Decision, DecisionContext, HeldWrite
 from fengkong.events import (
@@ -73,12 +74,17 @@ class Accepted:
     digest: str
 
 
+Waiter = Future[None] | asyncio.Future[None]
+
+
 @dataclass(slots=True)
 class _Batch:
     results: list[DecisionDict] = field(default_factory=list)
     answers: dict[str, DecisionDict] = field(default_factory=dict)
     records: list[DecisionRecord] = field(default_factory=list)
-    waits: list[Future[None]] = field(default_factory=list)
+    # The unit's own commit (``own``) and the in-flight units it reuses answers of.
+    waits: list[Waiter] = field(default_factory=list)
+    own: Waiter | None = None
     epoch: int = 0
     # The remote states' changes of the unit, written once it is committed.
     held: list[HeldWrite] = field(default_factory=list)
@@ -141,7 +147,7 @@ class Engine:
         self.snapshot_codec: tuple[Callable[[bytes], bytes], Callable[[bytes], bytes]] | None = None
         self.skipped_in_rebuild = 0
         # Decisions made but not yet durable, so a concurrent retry waits for them.
-        self._inflight: dict[str, tuple[str, DecisionDict, Future[None] | None]] = {}
+        self._inflight: dict[str, tuple[str, DecisionDict, Waiter | None]] = {}
         # Servers attach one; replays and the CLI decide without issuing challenges.
         self.challenger: ChallengeIssuer | None = None
         # On a store other workers write too: adds their events first (decisions.follow).
@@ -366,7 +372,7 @@ class Engine:
                 else:
                     batch = await self._decide_in_order_async(items)
                 if batch.records:
-                    batch.waits.append(self._submit(batch))
+                    batch.own = self._submit(batch)
                     self._freezer.add(len(batch.records))
             if not self.durable:
                 if batch.held:
@@ -418,8 +424,12 @@ class Engine:
         """Wait until the unit is durable, then until the remote states count it: its
         held changes are written by the next unit's fetch if that came first, else here
         (under the lock: the state changes one unit at a time)."""
-        for wait in batch.waits:
-            await asyncio.wrap_future(wait)
+        for wait in [*batch.waits, batch.own]:
+            if isinstance(wait, Future):
+                await asyncio.wrap_future(wait)
+            elif wait is not None:
+                # Another unit's commit is shielded: this request's end must not cancel it.
+                await (wait if wait is batch.own else asyncio.shield(wait))
         held = batch.held
         for entry in held:
             entry.committed = True
@@ -443,28 +453,33 @@ class Engine:
 
         task.add_done_callback(_done)
 
-    def _submit(self, batch: _Batch) -> Future[None]:
+    def _submit(self, batch: _Batch) -> Waiter:
         if self._committer is None:
             raise RuntimeError("decide_async needs a GroupCommitter")
         records, answers, held = batch.records, batch.answers, batch.held
         if not self.durable:
             for answer in answers.values():
                 answer["durable"] = False
-        done = self._committer.submit(records, batch.epoch)
-        self._remember(records)
-        for record in records:
-            self._inflight[record.event_id] = (record.body_hash, answers[record.event_id], done)
 
-        def _settle(future: Future[None]) -> None:
-            # In the writer thread, before anyone awaiting the unit wakes: the next
-            # unit's fetch may then carry this one's write.
-            if future.exception() is None:
+        def _settle(error: BaseException | None) -> None:
+            # Before anyone awaiting the unit wakes: the next unit's fetch may then
+            # carry this one's write.
+            if error is None:
                 for entry in held:
                     entry.committed = True
             for record in records:
                 self._inflight.pop(record.event_id, None)
 
-        done.add_done_callback(_settle)
+        done: Waiter
+        if held:  # the remote states' changes are marked in the writer thread
+            done = self._committer.submit(records, batch.epoch)
+        else:  # settled on the loop (after this returns), with the commit's other units
+            done = submit_on_loop(self._committer, records, batch.epoch, _settle)
+        self._remember(records)
+        for record in records:
+            self._inflight[record.event_id] = (record.body_hash, answers[record.event_id], done)
+        if isinstance(done, Future):  # added last: it runs at once if already committed
+            done.add_done_callback(lambda future: _settle(future.exception()))
         return done
 
     # -- labels and state -------------------------------------------------------

@@ -7,7 +7,8 @@ a store needs nothing else of fengkong to keep them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import asyncio
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Protocol
@@ -128,6 +129,16 @@ class Committer(Protocol):
         """Queue one unit; the future resolves once it is durable (or fails)."""
         ...
 
+    def submit_to(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        records: list[DecisionRecord],
+        epoch: int,
+        then: Callable[[BaseException | None], None],
+    ) -> None:
+        """Queue one unit; ``then(None)`` (durable) or ``then(error)`` runs on ``loop``."""
+        ...
+
     def invalidate(self) -> None: ...
 
     def flush(self) -> None:
@@ -135,3 +146,28 @@ class Committer(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def submit_on_loop(
+    committer: Committer,
+    records: list[DecisionRecord],
+    epoch: int,
+    settle: Callable[[BaseException | None], None],
+) -> asyncio.Future[None]:
+    """Queue a unit from the running loop: a loop future resolved, after
+    ``settle(error)`` has run there, once the unit is durable (or fails)."""
+    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[None] = loop.create_future()
+
+    def then(error: BaseException | None) -> None:
+        settle(error)
+        if waiter.done():  # its request was cancelled
+            return
+        if error is None:
+            waiter.set_result(None)
+        else:
+            waiter.set_exception(error)
+            waiter.exception()  # retrieved: the owner raises it; a cancelled one's is no loss
+
+    committer.submit_to(loop, records, epoch, then)
+    return waiter

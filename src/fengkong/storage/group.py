@@ -9,13 +9,20 @@ own outcome: a bad unit fails alone. Units carry the *epoch* of the state they w
 decided on; any failure starts a new epoch, and units of an older epoch still queued are
 refused with :class:`Stale` (they were decided on a state that counted the failed unit,
 so their owner decides them again).
+
+A unit submitted from an event loop (:meth:`GroupCommitter.submit_to`) learns its
+outcome through a callback run on that loop: the writer hands a whole group's outcomes
+to the loop in one ``call_soon_threadsafe`` (one wake-up of the loop per commit, not one
+per request, and no future to chain across threads).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 
@@ -24,11 +31,26 @@ from fengkong.decisions.store import DecisionRecord, NotAttempted, Stale, Store
 log = logging.getLogger(__name__)
 
 
+Outcome = Callable[[BaseException | None], None]
+
+
 @dataclass(slots=True)
 class _Item:
     records: list[DecisionRecord]
-    done: Future[None]
+    done: Future[None] | None
     epoch: int
+    # With a loop: ``then`` is called there with the unit's outcome (None: durable).
+    loop: asyncio.AbstractEventLoop | None = None
+    then: Outcome | None = None
+
+
+def _run_outcomes(settled: list[tuple[Outcome, BaseException | None]]) -> None:
+    """On the event loop: each unit's callback, one failing callback not the others'."""
+    for then, error in settled:
+        try:
+            then(error)
+        except Exception:
+            log.exception("a unit's commit callback failed")
 
 
 _STOP = object()
@@ -63,6 +85,17 @@ class GroupCommitter:
         done: Future[None] = Future()
         self._queue.put(_Item(records, done, self.epoch if epoch is None else epoch))
         return done
+
+    def submit_to(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        records: list[DecisionRecord],
+        epoch: int,
+        then: Outcome,
+    ) -> None:
+        """Queue one unit; once it is durable (or fails) ``then(None)`` (or
+        ``then(error)``) runs on ``loop``, with the rest of its group's outcomes."""
+        self._queue.put(_Item(records, None, epoch, loop, then))
 
     def invalidate(self) -> None:
         """Start a new epoch: units of the current one still queued become stale."""
@@ -100,12 +133,13 @@ class GroupCommitter:
             self._commit(items)
 
     def _commit(self, items: list[_Item]) -> None:
+        outcomes: list[tuple[_Item, BaseException | None]] = []
         live = [i for i in items if i.epoch == self.epoch or not i.records]
         if len(live) < len(items):
             log.warning("%d units refused: decided before a failed commit", len(items) - len(live))
         for item in items:
             if item.epoch != self.epoch and item.records:
-                item.done.set_exception(Stale("decided before a failed commit"))
+                outcomes.append((item, Stale("decided before a failed commit")))
         try:
             results: list[Exception | None] = self._store.write_each([i.records for i in live])
         except Exception as exc:  # the transaction failed: every unit learns of it
@@ -116,9 +150,23 @@ class GroupCommitter:
         else:
             self.batches += 1
         for item, result in zip(live, results, strict=True):
-            if result is None:
-                item.done.set_result(None)
-            elif isinstance(result, NotAttempted):
-                item.done.set_exception(Stale(str(result)))
-            else:
-                item.done.set_exception(result)
+            stale = isinstance(result, NotAttempted)
+            outcomes.append((item, Stale(str(result)) if stale else result))
+        self._settle(outcomes)
+
+    @staticmethod
+    def _settle(outcomes: list[tuple[_Item, BaseException | None]]) -> None:
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Outcome, BaseException | None]]] = {}
+        for item, error in outcomes:
+            if item.done is not None:
+                if error is None:
+                    item.done.set_result(None)
+                else:
+                    item.done.set_exception(error)
+            elif item.loop is not None and item.then is not None:
+                by_loop.setdefault(item.loop, []).append((item.then, error))
+        for loop, settled in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_run_outcomes, settled)
+            except RuntimeError:  # the loop is closed: nobody waits for these any more
+                log.warning("%d unit outcomes dropped: their event loop is closed", len(settled))

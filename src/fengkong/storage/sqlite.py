@@ -210,6 +210,9 @@ class SQLiteStore:
             self._install_dictionaries(conn)
             conn.execute("BEGIN IMMEDIATE")
             try:
+                if len(units) > 1 and self._insert_together(conn, units, now):
+                    conn.execute("COMMIT")
+                    return results
                 for i, unit in enumerate(units):
                     conn.execute("SAVEPOINT unit")
                     try:
@@ -227,6 +230,21 @@ class SQLiteStore:
                 _rollback(conn)
                 raise
         return results
+
+    def _insert_together(
+        self, conn: sqlite3.Connection, units: Sequence[Sequence[DecisionRecord]], now: float
+    ) -> bool:
+        """Every unit in one set of statements (the same rows, chain and order as unit by
+        unit, a fifth of the SQLite calls); False, rolled back, if one of them fails."""
+        conn.execute("SAVEPOINT units")
+        try:
+            self._insert(conn, [r for unit in units for r in unit], now)
+        except sqlite3.IntegrityError:
+            conn.execute("ROLLBACK TO units")
+            conn.execute("RELEASE units")
+            return False
+        conn.execute("RELEASE units")
+        return True
 
     def _install_dictionaries(self, conn: sqlite3.Connection) -> None:
         """Store newly trained compression dictionaries, in a transaction of their own:
