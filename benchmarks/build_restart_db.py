@@ -22,9 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from synthetic import events
 
-from fengkong.decisions.engine import Accepted, Engine
+from fengkong.decisions.engine import Engine
 from fengkong.decisions.pipeline import Pipeline
 from fengkong.decisions.store import DecisionRecord
+from fengkong.decisions.units import Accepted
 from fengkong.events import Tokenizer
 from fengkong.storage import SQLiteStore
 

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from fengkong.decisions.engine import IdempotencyConflict
 from fengkong.decisions.seen import SeenIds
 from fengkong.decisions.state import Snapshot
 from fengkong.decisions.store import StoredDecision
+from fengkong.decisions.units import IdempotencyConflict
 from fengkong.runtime import build_runtime, snapshot_path
 from fengkong.runtime_keys import field_protector
 from fengkong.settings import Settings

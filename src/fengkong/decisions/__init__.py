@@ -1,6 +1,6 @@
 """Decisions: the pipeline of stages, the policy and the engine that makes it durable."""
 
-from fengkong.decisions.engine import Accepted, DecisionDict, Engine, IdempotencyConflict
+from fengkong.decisions.engine import Engine
 from fengkong.decisions.pipeline import Pipeline
 from fengkong.decisions.policy import Outcome, Policy, PolicyConfig
 from fengkong.decisions.types import (
@@ -16,6 +16,7 @@ from fengkong.decisions.types import (
     StatefulStage,
     UserWarning,
 )
+from fengkong.decisions.units import Accepted, DecisionDict, IdempotencyConflict
 
 __all__ = [
     "CHALLENGE_KINDS",

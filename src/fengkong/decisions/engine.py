@@ -7,9 +7,9 @@ import logging
 import time
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import orjson
 
@@ -27,6 +27,14 @@ from fengkong.decisions.store import (
     submit_on_loop,
 )
 from fengkong.decisions.types import Decision, DecisionContext, HeldWrite
+from fengkong.decisions.units import (
+    Accepted,
+    ChallengeIssuer,
+    DecisionDict,
+    IdempotencyConflict,
+    Unit,
+    Waiter,
+)
 from fengkong.events import (
     Event,
     EventValidationError,
@@ -42,52 +50,11 @@ from fengkong.storage.explain import Packer
 
 log = logging.getLogger(__name__)
 
-DecisionDict = dict[str, Any]
 T = TypeVar("T")
 
 # The async paths yield to the event loop after this many events, so one large batch
 # never holds the loop (health checks, other routes) for more than a slice of it.
 YIELD_EVERY = 32
-
-
-class ChallengeIssuer(Protocol):
-    """Creates the step-up a ``challenge`` decision asks for (identity.challenges)."""
-
-    def issue(self, event: Event, decision: Decision) -> Decision: ...
-
-
-class IdempotencyConflict(ValueError):
-    """The ``event_id`` was already used with a different body (HTTP 409)."""
-
-    def __init__(self, event_id: str, field: str = "event_id") -> None:
-        self.event_id = event_id
-        self.field = field
-        super().__init__(f"{field}: event {event_id!r} was already received with a different body")
-
-
-@dataclass(frozen=True, slots=True)
-class Accepted:
-    """An event past validation, with its canonical body and fingerprint."""
-
-    event: Event
-    canonical: bytes
-    digest: str
-
-
-Waiter = Future[None] | asyncio.Future[None]
-
-
-@dataclass(slots=True)
-class _Batch:
-    results: list[DecisionDict] = field(default_factory=list)
-    answers: dict[str, DecisionDict] = field(default_factory=dict)
-    records: list[DecisionRecord] = field(default_factory=list)
-    # The unit's own commit (``own``) and the in-flight units it reuses answers of.
-    waits: list[Waiter] = field(default_factory=list)
-    own: Waiter | None = None
-    epoch: int = 0
-    # The remote states' changes of the unit, written once it is committed.
-    held: list[HeldWrite] = field(default_factory=list)
 
 
 class Engine:
@@ -281,7 +248,7 @@ class Engine:
         )
         return out, record
 
-    def _decide_in_order(self, items: Sequence[Accepted]) -> _Batch:
+    def _decide_in_order(self, items: Sequence[Accepted]) -> Unit:
         """Answers in order: stored or in-flight ones reused, new ones decided once."""
         batch, previous = self._begin(items)
         try:
@@ -292,7 +259,7 @@ class Engine:
             raise
         return batch
 
-    async def _decide_in_order_async(self, items: Sequence[Accepted]) -> _Batch:
+    async def _decide_in_order_async(self, items: Sequence[Accepted]) -> Unit:
         """:meth:`_decide_in_order` in slices, yielding to the event loop between them."""
         batch, previous = self._begin(items)
         self._deciding_now += 1
@@ -309,17 +276,17 @@ class Engine:
             self._deciding_now -= 1
         return batch
 
-    def _begin(self, items: Sequence[Accepted]) -> tuple[_Batch, dict[str, DecisionDict | None]]:
+    def _begin(self, items: Sequence[Accepted]) -> tuple[Unit, dict[str, DecisionDict | None]]:
         if self.epoch != self._state_epoch:
             self._recover()
         if self.follower is not None:
             self.follower.catch_up()
-        batch = _Batch(epoch=self._committer.epoch if self._committer else 0)
+        batch = Unit(epoch=self._committer.epoch if self._committer else 0)
         return batch, self._previous(items)
 
     def _decide_slice(
         self,
-        batch: _Batch,
+        batch: Unit,
         previous: dict[str, DecisionDict | None],
         items: Sequence[Accepted],
     ) -> None:
@@ -389,7 +356,7 @@ class Engine:
             return batch.results
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _decide_in_thread(self, items: Sequence[Accepted]) -> _Batch:
+    async def _decide_in_thread(self, items: Sequence[Accepted]) -> Unit:
         """:meth:`_decide_in_order` in the engine's one deciding thread (the caller holds
         the lock, so units still change the state one at a time, in order)."""
         self._deciding_now += 1
@@ -420,7 +387,7 @@ class Engine:
             self._deciding = (loop, asyncio.Lock())
         return self._deciding[1]
 
-    async def _published(self, batch: _Batch) -> None:
+    async def _published(self, batch: Unit) -> None:
         """Wait until the unit is durable, then until the remote states count it: its
         held changes are written by the next unit's fetch if that came first, else here
         (under the lock: the state changes one unit at a time)."""
@@ -453,7 +420,7 @@ class Engine:
 
         task.add_done_callback(_done)
 
-    def _submit(self, batch: _Batch) -> Waiter:
+    def _submit(self, batch: Unit) -> Waiter:
         if self._committer is None:
             raise RuntimeError("decide_async needs a GroupCommitter")
         records, answers, held = batch.records, batch.answers, batch.held

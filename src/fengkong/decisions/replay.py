@@ -6,7 +6,8 @@ import gc
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from fengkong.decisions.engine import Accepted, Engine, IdempotencyConflict
+from fengkong.decisions.engine import Engine
+from fengkong.decisions.units import Accepted, IdempotencyConflict
 from fengkong.events import EventValidationError
 
 
