@@ -27,6 +27,7 @@ HOP_FEATURES = (
     "merchant.payers_30d",
     "merchant.young_payers_30d",
     "cp_account.circle_young_30d",
+    "user.young_payees_7d",
 )
 
 
@@ -121,6 +122,30 @@ def test_money_sent_into_a_closed_group_counts_the_payees_other_young_members() 
     back = _features(stage, _transfer(21, "g1", "g0", 10, 90))
     assert back["cp_account.circle_young_30d"] == 3  # g2, g3 and now the newcomer
     assert _features(stage, _event(22, "login", "g0", 95))["cp_account.circle_young_30d"] is None
+
+
+def test_a_payer_counts_the_fresh_accounts_it_paid_this_week() -> None:
+    stage = FlowsStage()
+    day = 24 * 60
+    stage.run(DecisionContext(_event(0, "register", "old", 0)))  # opened 31 days before paid
+    stage.run(DecisionContext(_event(1, "register", "mid", 5 * day)))
+    for i, who in enumerate(("f1", "f2", "f3")):
+        stage.run(DecisionContext(_event(2 + i, "register", who, 30 * day + i)))
+    for i, who in enumerate(("f1", "old", "landlord")):  # landlord: opened before the log
+        stage.run(DecisionContext(_transfer(10 + i, "hub", who, 1000, 31 * day + i)))
+    first = _features(stage, _transfer(20, "hub", "f2", 1000, 31 * day + 10))
+    assert first["user.young_payees_7d"] == 1  # f1; f2 is this transfer's, not yet paid
+    # "mid" is 29 days old when paid: fresh then, whatever its age when read later.
+    stage.run(DecisionContext(_transfer(21, "hub", "mid", 1000, 34 * day)))
+    later = _features(stage, _transfer(22, "hub", "f3", 1000, 36 * day))
+    assert later["user.young_payees_7d"] == 3  # f1, f2, mid
+    # A week after f1 was paid it no longer counts; f2 (paid 10 minutes later) still does.
+    week = _features(stage, _transfer(23, "hub", "f3", 1000, 38 * day + 5))
+    assert week["user.young_payees_7d"] == 3  # f2, mid, f3
+    own = _features(stage, _transfer(24, "f1", "hub", 10, 38 * day + 6))
+    assert own["user.young_payees_7d"] == 0  # the sender's own payees: f1 paid no one
+    login = _features(stage, _event(25, "login", "hub", 38 * day + 7))
+    assert login["user.young_payees_7d"] is None
 
 
 def _random_stream(seed: int) -> list[Event]:

@@ -70,15 +70,21 @@ def test_a_hub_paying_many_fresh_accounts_is_reviewed_and_a_generous_friend_is_n
     s = Stream()
     for i in range(8):
         _register(s, T0 + i * 600, f"fresh{i}", f"fresh-phone-{i:04d}", i)
+    for i in range(2):  # a nephew and a niece open accounts
+        _register(s, T0 + 2 * HOUR + i * 600, f"nephew{i}", f"nephew-phone-{i:04d}", 20 + i)
     for i in range(8):  # the hub pays its recruits, two a day
         _transfer(s, T0 + DAY + i * 12 * HOUR, "hub", f"fresh{i}", 3000 + 100 * i)
-    for i in range(8):  # established friends (opened before the history): not fresh
-        _transfer(s, T0 + DAY + i * 12 * HOUR + 60, "generous", f"friend{i}", 3000)
+    # Six established friends (opened before the history) this week,
+    # then the two fresh accounts of the family: few of the week's payees are fresh.
+    for i, payee in enumerate([*(f"friend{k}" for k in range(6)), "nephew0", "nephew1"]):
+        _transfer(s, T0 + DAY + i * 12 * HOUR + 60, "generous", payee, 3000)
     decided = [(e.user_id, d, names) for e, d, names in hits(s.events())]
     hub = [(d, names) for u, d, names in decided if u == "hub"]
     assert all("fan_out_to_young_payees" not in names for _, names in hub[:6])
     assert all(d == "review" and "fan_out_to_young_payees" in names for d, names in hub[6:])
-    assert all("fan_out_to_young_payees" not in names for u, _, names in decided if u == "generous")
+    generous = [names for u, _, names in decided if u == "generous"]
+    assert len(generous) == 8
+    assert all("fan_out_to_young_payees" not in names for names in generous)
 
 
 def _failed_challenge_rule_fires(features: dict[str, Any]) -> bool:

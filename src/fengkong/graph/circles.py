@@ -185,6 +185,19 @@ class TradeCircles:
         young = [m for m in self.members(payee, ts) if m != sender and self.is_young(m, ts)]
         return len(young)
 
+    def young_payees(self, sender: str, ts: float, within_s: float, young_s: float) -> int:
+        """Distinct accounts the sender paid in the last ``within_s`` that were registered
+        less than ``young_s`` before its latest transfer to them (a hub pays its recruits)."""
+        since = ts - within_s
+        links = self._sent.get(sender) or {}
+        payees = [p for p, t in links.items() if t >= since]
+        if self._session.shared:
+            self._session.prefetch([("registered", p) for p in payees])
+        registered = self._registered.get_many(payees)
+        return sum(
+            1 for p in payees if (at := registered.get(p)) is not None and links[p] - at < young_s
+        )
+
     def is_young(self, account: str, ts: float) -> bool:
         """Registered in the stream less than ``young_s`` ago."""
         at = self._registered.get(account)

@@ -32,6 +32,7 @@ FEATURE_NAMES: dict[str, str] = {
     "merchant.payers_30d": "num",
     "merchant.young_payers_30d": "num",
     "cp_account.circle_young_30d": "num",
+    "user.young_payees_7d": "num",
 }
 WEEK_S = 7 * 86_400.0
 # A payee opened less than this long ago is a fresh account (a mule's, a group's).
@@ -48,7 +49,9 @@ class FlowsStage:
     ``cp_account.shared_partners_30d``, ``user.circle_young_30d``, ``user.circle_draws_48h``),
     the hop facts (``user.last_received_amount``, ``user.moved_out_since_draw_24h``,
     ``user.young_payees_since_draw_24h``) and a shop's payers (``merchant.payers_30d``,
-    ``merchant.young_payers_30d``) and the payee's circle (``cp_account.circle_young_30d``).
+    ``merchant.young_payers_30d``), the payee's circle (``cp_account.circle_young_30d``)
+    and, on a transfer, the fresh accounts this one paid this week
+    (``user.young_payees_7d``).
 
     A transfer's counterparty account is credited; the acting account's later events
     read what it received, so "collect from many, pass most of it on within hours"
@@ -161,6 +164,11 @@ class FlowsStage:
         payee = _payee(event)
         features["cp_account.circle_young_30d"] = (
             None if payee is None else self.circles.payee_circle(payee, user, ts)
+        )
+        # Only a transfer reads it (the fan-out rule's): an established account's other
+        # events fetch no registrations.
+        features["user.young_payees_7d"] = (
+            None if payee is None else self.circles.young_payees(user, ts, WEEK_S, YOUNG_PAYEE_S)
         )
 
     def update(self, ctx: DecisionContext) -> None:
