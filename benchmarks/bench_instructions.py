@@ -16,13 +16,13 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import re
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import orjson
+from callgrind import instructions_per_unit
 
 HERE = Path(__file__).resolve().parent
 
@@ -86,32 +86,9 @@ def main() -> None:
         _replay_counted(args.events, args.gc_young)
         return
     gc_args = [] if args.gc_young is None else ["--gc-young", str(args.gc_young)]
-    with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "PYTHONPATH": str(args.src.resolve()), "PYTHONHASHSEED": "0"}
-        done = subprocess.run(
-            [
-                "valgrind",
-                "--tool=callgrind",
-                "--instr-atstart=no",
-                f"--callgrind-out-file={tmp}/callgrind.out",
-                sys.executable,
-                __file__,
-                "--inside",
-                "--events",
-                str(args.events),
-                *gc_args,
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    collected = re.search(r"Collected : (\d+)", done.stderr)
-    counted = re.search(r"counted (\d+)", done.stdout)
-    if done.returncode != 0 or collected is None or counted is None:
-        sys.exit(f"callgrind run failed:\n{done.stderr[-2000:]}")
-    per_event = int(collected.group(1)) / int(counted.group(1))
-    events = counted.group(1)
+    per_event, events = instructions_per_unit(
+        __file__, args.src, ["--events", str(args.events), *gc_args]
+    )
     young = "as `fengkong replay`" if args.gc_young is None else str(args.gc_young)
     print(
         f"{per_event:,.0f} instructions per replayed event ({events} events, {args.src}, "

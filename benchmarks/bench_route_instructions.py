@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from callgrind import instructions_per_unit
 
 HERE = Path(__file__).resolve().parent
 CONCURRENCY = 8
@@ -126,34 +126,10 @@ def main() -> None:
     if args.inside:
         _counted(args.requests)
         return
-    with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "PYTHONPATH": str(args.src.resolve()), "PYTHONHASHSEED": "0"}
-        done = subprocess.run(
-            [
-                "valgrind",
-                "--tool=callgrind",
-                "--instr-atstart=no",
-                f"--callgrind-out-file={tmp}/callgrind.out",
-                sys.executable,
-                __file__,
-                "--inside",
-                "--requests",
-                str(args.requests),
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    collected = re.search(r"Collected : (\d+)", done.stderr)
-    counted = re.search(r"counted (\d+)", done.stdout)
-    if done.returncode != 0 or collected is None or counted is None:
-        sys.exit(f"callgrind run failed:\n{done.stderr[-2000:]}")
-    per_request = int(collected.group(1)) / int(counted.group(1))
-    print(
-        f"{per_request:,.0f} instructions per answered request "
-        f"({counted.group(1)} requests, {args.src})"
+    per_request, requests = instructions_per_unit(
+        __file__, args.src, ["--requests", str(args.requests)]
     )
+    print(f"{per_request:,.0f} instructions per answered request ({requests} requests, {args.src})")
 
 
 if __name__ == "__main__":
