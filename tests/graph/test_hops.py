@@ -142,8 +142,11 @@ def test_a_payer_counts_the_fresh_accounts_it_paid_this_week() -> None:
     # A week after f1 was paid it no longer counts; f2 (paid 10 minutes later) still does.
     week = _features(stage, _transfer(23, "hub", "f3", 1000, 38 * day + 5))
     assert week["user.young_payees_7d"] == 3  # f2, mid, f3
-    own = _features(stage, _transfer(24, "f1", "hub", 10, 38 * day + 6))
+    own = _features(stage, _transfer(24, "f1", "f2", 10, 38 * day + 6))
     assert own["user.young_payees_7d"] == 0  # the sender's own payees: f1 paid no one
+    # A transfer to an established account reads none: no fan-out to fresh accounts.
+    to_old = _features(stage, _transfer(26, "hub", "landlord", 1000, 38 * day + 8))
+    assert to_old["user.young_payees_7d"] is None
     login = _features(stage, _event(25, "login", "hub", 38 * day + 7))
     assert login["user.young_payees_7d"] is None
 

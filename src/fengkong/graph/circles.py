@@ -208,7 +208,7 @@ class TradeCircles:
         ``shop``) reads or changes first: one prefetch."""
         out = [(kind, account) for kind in (*LINK_KINDS, "registered", "drawn")]
         if other is not None:
-            out += [("sent", other), ("partners", other), ("shops", other)]
+            out += [("sent", other), ("partners", other), ("shops", other), ("registered", other)]
         if shop is not None:
             out.append(("payers", shop))
         return out

@@ -165,10 +165,13 @@ class FlowsStage:
         features["cp_account.circle_young_30d"] = (
             None if payee is None else self.circles.payee_circle(payee, user, ts)
         )
-        # Only a transfer reads it (the fan-out rule's): an established account's other
-        # events fetch no registrations.
+        # Only a transfer to a fresh account reads it (the fan-out rule's): the sender's
+        # other payees' registrations are fetched for no other event.
+        age = None if payee is None else self.circles.registered_secs_ago(payee, ts)
         features["user.young_payees_7d"] = (
-            None if payee is None else self.circles.young_payees(user, ts, WEEK_S, YOUNG_PAYEE_S)
+            self.circles.young_payees(user, ts, WEEK_S, YOUNG_PAYEE_S)
+            if age is not None and age < YOUNG_PAYEE_S
+            else None
         )
 
     def update(self, ctx: DecisionContext) -> None:
