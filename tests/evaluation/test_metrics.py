@@ -227,3 +227,23 @@ def test_a_14_day_stream_is_one_window(files: tuple[Path, Path, Path]) -> None:
     assert len(ev.friction_windows) == 1
     assert ev.honest_account_friction_14d == ev.honest_account_friction
     assert "worst 14-day window" not in format_table(ev)
+
+
+def test_honest_warnings_are_counted_apart_from_friction(tmp_path: Path) -> None:
+    rows = [_ev("e1", "h1"), _ev("e2", "h1"), _ev("e3", "h2"), _ev("e4", "h3")]
+    warn = [{"code": "scam_transfer_in_call", "message": "hang up"}]
+    decided = {"e1": ("allow", warn), "e2": ("challenge", warn), "e3": ("allow", warn)}
+    decisions = [
+        {"event_id": k, "decision": d, "score": 0.0, "warnings": w, "reasons": []}
+        for k, (d, w) in decided.items()
+    ] + [{"event_id": "e4", "decision": "allow", "score": 0.0, "warnings": [], "reasons": []}]
+    ev = evaluate_files(
+        _write(tmp_path / "e.jsonl", rows),
+        _write(tmp_path / "l.jsonl", []),
+        _write(tmp_path / "d.jsonl", decisions),
+    )
+    # e2 was challenged: friction, not a warning; e1 and e3 were allowed with one.
+    assert (ev.honest_events_warned, ev.honest_accounts_warned) == (2, 2)
+    assert ev.to_dict()["honest"]["accounts_warned"] == pytest.approx(2 / 3)
+    assert ev.honest_events_not_allowed == 1
+    assert "warned" in format_table(ev)

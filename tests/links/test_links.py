@@ -131,3 +131,44 @@ def test_reserved_documentation_domains_stand_for_the_brand_itself() -> None:
     assert analyse_link("https://qr.alipay.example/c/m123")["link.is_official"] is True
     assert analyse_link("https://qr.alipay.example/c/m123")["link.risk"] == 0.0
     assert analyse_link("https://alipay-help.example/refund")["link.impersonates_brand"] is True
+
+
+def _paid_through(stage: LinksStage, user: str, day: float, amount: str) -> DecisionContext:
+    """``user`` scans the lure code on ``day`` and transfers ``amount`` a minute later."""
+    at = datetime(2026, 11, 20, 8, tzinfo=UTC) + timedelta(days=day)
+    lure = "https://qr.alipay.com/fkx1lure000001"
+
+    def event(kind: str, offset: int, **extra: Any) -> Event:
+        when = (at + timedelta(seconds=offset)).isoformat()
+        fields = {"event_id": f"{user}-{day}-{kind}", "type": kind, "user_id": user}
+        return Event.model_validate({**fields, "occurred_at": when, **extra})
+
+    scan = DecisionContext(event("qr_scan", 0, qr={"payload": lure}))
+    stage.run(scan)
+    cp = {"account_id": "collector"}
+    stage.run(
+        DecisionContext(
+            event("transfer", 60, amount=amount, context={"entry": "qr"}, counterparty=cp)
+        )
+    )
+    return scan
+
+
+def test_a_code_counts_the_other_accounts_that_paid_it_large_sums_this_week() -> None:
+    stage = LinksStage()
+
+    def payers(user: str, day: float, amount: str, on: LinksStage = stage) -> Any:
+        return _paid_through(on, user, day, amount).features["qr.code_large_payers_7d"]
+
+    assert payers("v1", 0, "3000") == 0
+    assert payers("v2", 1, "120") == 1
+    # v2's small payment does not count; v1's does, but not on v1's own scan.
+    assert payers("v3", 2, "900") == 1
+    assert payers("v1", 3, "50") == 1
+    assert payers("v4", 4, "700") == 2
+    # Past the week of v1's and v3's payments only v4's is left; a snapshot keeps it.
+    later = LinksStage()
+    later.restore(stage.snapshot())
+    assert payers("v5", 9.5, "10", later) == 1
+    later.maintain(datetime(2026, 11, 20, 8, tzinfo=UTC).timestamp() + 12 * 86_400)
+    assert payers("v6", 12, "10", later) == 0

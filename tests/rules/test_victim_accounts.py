@@ -374,3 +374,27 @@ def test_the_mule_cashing_out_money_from_a_locked_out_account_is_reviewed() -> N
     mule = _fired(decided, "mule", "withdrawal")
     assert rule in mule[1] and mule[0] != "allow"
     assert rule not in _fired(decided, "friend", "withdrawal")[1]
+
+
+def test_a_code_paid_large_sums_by_strangers_is_warned_a_landlords_and_a_vendors_not() -> None:
+    s = Stream()
+    lure = "https://qr.alipay.com/fkx1lure000002"
+    landlord, vendor = "https://qr.alipay.com/fkx1rent000001", "wxp://f2f0vendor00001"
+    codes = ((lure, "collector", "victim", "2600"), (vendor, "noodles", "diner", "18"))
+    for i in range(4):  # strangers pay the lure large sums, diners the vendor small ones
+        for code, payee, who, amount in codes:
+            user, at = f"{who}{i}", T0 + (2 + i) * DAY + 12 * HOUR
+            _pay_through(s, at, user, code, payee, amount)
+    for i, day in enumerate((1, 9)):  # one tenant's rent at a time
+        _pay_through(s, T0 + day * DAY, f"tenant{i}", landlord, "landlord", "3200")
+    scans = [(e.user_id, names) for e, _, names in hits(s.events()) if e.type == "qr_scan"]
+    warned = {user for user, names in scans if "qr_code_collects_from_many" in names}
+    # The lure is warned from its third scanner on: two strangers paid it large sums.
+    assert warned == {"victim2", "victim3"}
+
+
+def _pay_through(s: Stream, at: float, user: str, code: str, payee: str, amount: str) -> None:
+    dev, qr = phone(f"{user}-phone-0001"), {"entry": "qr"}
+    s.add(at, "qr_scan", user, device=dev, qr={"payload": code}, context=qr)
+    cp = {"account_id": payee}
+    s.add(at + 40, "transfer", user, device=dev, amount=amount, context=qr, counterparty=cp)

@@ -99,6 +99,10 @@ class Evaluation:
     honest_scores: np.ndarray[Any, np.dtype[np.float64]]
     fraud_scores: np.ndarray[Any, np.dtype[np.float64]]
     honest_accounts_not_allowed: int = 0  # accounts with any challenge, review or block
+    # Honest events allowed with a warning shown to the user, and their accounts: no
+    # friction in the targets' sense, but what warning fatigue is made of.
+    honest_events_warned: int = 0
+    honest_accounts_warned: int = 0
     # (first day, honest accounts that acted, those not allowed) per 14-day window.
     friction_windows: list[tuple[int, int, int]] = field(default_factory=list)
 
@@ -117,6 +121,14 @@ class Evaluation:
         """Share of honest accounts that met any challenge, review or block."""
         n = self.honest_accounts
         return self.honest_accounts_not_allowed / n if n else float("nan")
+
+    @property
+    def honest_warned_shares(self) -> tuple[float, float]:
+        """Shares of honest events, and of honest accounts, allowed with a warning."""
+        return (
+            _share(self.honest_events_warned, self.honest_events),
+            _share(self.honest_accounts_warned, self.honest_accounts),
+        )
 
     @property
     def worst_friction_window(self) -> tuple[int, int, int] | None:
@@ -208,6 +220,8 @@ class Evaluation:
                 "events_not_allowed": num(self.honest_event_friction),
                 "accounts_not_allowed": num(self.honest_account_friction),
                 "accounts_not_allowed_14d": num(self.honest_account_friction_14d),
+                "events_warned": num(self.honest_warned_shares[0]),
+                "accounts_warned": num(self.honest_warned_shares[1]),
                 "windows_14d": [
                     {"first_day": d, "accounts": n, "not_allowed": k}
                     for d, n, k in self.friction_windows
@@ -335,6 +349,8 @@ def evaluate(
     h_scores, f_scores = array("d"), array("d")
     missing = 0
     honest_n = 0
+    honest_warned = 0
+    warned_users: set[str] = set()
     start: list[float] = []
     active_days: defaultdict[str, int] = defaultdict(int)
     touched_days: defaultdict[str, int] = defaultdict(int)
@@ -381,6 +397,9 @@ def evaluate(
                 honest_worst[user] = sev
             if flagged:
                 honest_with[dec.decision].add(user)
+            elif dec.warned:
+                honest_warned += 1
+                warned_users.add(user)
             day = _day(ev.get("occurred_at"), start)
             if day is not None:
                 active_days[user] |= 1 << day
@@ -402,7 +421,13 @@ def evaluate(
         fraud_scores=np.frombuffer(f_scores, dtype=np.float64),
         honest_accounts_not_allowed=len(set().union(*honest_with.values())),
         friction_windows=friction_windows(active_days, touched_days),
+        honest_events_warned=honest_warned,
+        honest_accounts_warned=len(warned_users),
     )
+
+
+def _share(part: int, whole: int) -> float:
+    return part / whole if whole else float("nan")
 
 
 def _amount(value: Any) -> float:

@@ -52,6 +52,8 @@ def format_table(ev: Evaluation) -> str:
         f"{'not allowed':<12}{'—' if friction != friction else f'{100 * friction:.2f}%':>12}"
         f"{_pct(ev.honest_account_friction):>14}"
     )
+    warned_e, warned_a = ev.honest_warned_shares
+    lines.append(f"{'warned':<12}{_pct(warned_e):>12}{_pct(warned_a):>14}   (allowed, warned)")
     worst = ev.worst_friction_window
     if worst is not None and len(ev.friction_windows) > 1:
         first, n, k = worst

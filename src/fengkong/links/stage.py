@@ -29,11 +29,15 @@ FEATURE_NAMES: dict[str, str] = {
     "user.secs_since_risky_qr": "num",
     "user.secs_since_suspicious_qr": "num",
     "qr.code_payee": "str",
+    "qr.code_large_payers_7d": "num",
     **QR_FACT_NAMES,
 }
 # A transfer this soon after a scan, started from the scan, is paid through that code.
 SCAN_TO_PAY_S = 600.0
 CODE_MEMORY_S = 30 * 86_400.0  # how long a code's payee is remembered after its last use
+# Paying at least this much through a scanned code makes the payer one of its large payers.
+LARGE_CODE_PAYMENT = 500.0
+LARGE_PAYERS_S = 7 * 86_400.0
 
 
 def _riskiest(payloads: list[str]) -> str | None:
@@ -54,7 +58,11 @@ class LinksStage:
     A personal collection code looks the same for a lure and for a friend; what it pays
     does not. The stage learns which account a code pays from the scans followed by a
     transfer (``entry`` ``qr``, within ``SCAN_TO_PAY_S``) and gives later scans of the
-    same code ``qr.code_payee`` (the baserates stage turns it into the payee's age).
+    same code ``qr.code_payee`` (the baserates stage turns it into the payee's age), and
+    ``qr.code_large_payers_7d``: how many other accounts paid at least
+    ``LARGE_CODE_PAYMENT`` through this code in the last 7 days. A lure's code is passed
+    round to strangers who each pay it a large sum once; a friend's or a vendor's code
+    collects small sums, or one large one.
 
     With ``qr.image_b64`` the code is read from the picture in an image worker
     (``qr.*`` facts); the payload analysed is the riskiest code in the image, else the
@@ -81,6 +89,7 @@ class LinksStage:
         self._last_suspicious: dict[str, float] = {}
         self._last_scan: dict[str, tuple[str, float]] = {}  # user -> (payload, ts)
         self._code_payee: dict[str, tuple[str, float]] = {}  # payload -> (account, ts)
+        self._code_payers: dict[str, dict[str, float]] = {}  # payload -> {payer: ts}
         self.images = images or ImagePool(workers=0)
         self._checks: PendingChecks[dict[str, Any]] = PendingChecks(self.images, read_qr)
         self._late = LateAttacher(store)
@@ -108,8 +117,18 @@ class LinksStage:
             payload = self._image_facts(ctx, qr.image_b64, qr.payload)
         if payload:
             ctx.facts.update(analyse_link(payload))
-            paid = self._code_payee.get(payload.strip())
+            code = payload.strip()
+            paid = self._code_payee.get(code)
             ctx.features["qr.code_payee"] = paid[0] if paid is not None else None
+            ctx.features["qr.code_large_payers_7d"] = self._large_payers(code, event)
+
+    def _large_payers(self, code: str, event: Event) -> int:
+        """Other accounts that paid ``LARGE_CODE_PAYMENT`` or more through ``code`` this week."""
+        payers = self._code_payers.get(code)
+        if not payers:
+            return 0
+        user, ts = event.user_id, event.ts
+        return sum(1 for p, t in payers.items() if p != user and 0 <= ts - t <= LARGE_PAYERS_S)
 
     def update(self, ctx: DecisionContext) -> None:
         qr = ctx.fields.qr
@@ -132,6 +151,10 @@ class LinksStage:
         if scan is not None and entry == "qr" and 0 <= event.ts - scan[1] <= SCAN_TO_PAY_S:
             self._code_payee[scan[0]] = (cp.account_id, event.ts)
             self._bound(self._code_payee)
+            if event.amount is not None and float(event.amount) >= LARGE_CODE_PAYMENT:
+                self._code_payers.setdefault(scan[0], {})[event.user_id] = event.ts
+                if self.max_entities:
+                    evict_least_recent(self._code_payers, self.max_entities, _latest)
 
     def _bound(self, table: dict[str, tuple[str, float]]) -> None:
         if self.max_entities:
@@ -209,16 +232,35 @@ class LinksStage:
         for table, keep in ((self._last_scan, SCAN_TO_PAY_S), (self._code_payee, CODE_MEMORY_S)):
             for key in [k for k, v in table.items() if now - v[1] > keep]:
                 del table[key]
+        for code, payers in list(self._code_payers.items()):
+            for payer in [p for p, t in payers.items() if now - t > LARGE_PAYERS_S]:
+                del payers[payer]
+            if not payers:
+                del self._code_payers[code]
 
     def snapshot(self) -> bytes:
-        state = (self._last_risky, self._last_suspicious, self._last_scan, self._code_payee)
+        state = (
+            self._last_risky,
+            self._last_suspicious,
+            self._last_scan,
+            self._code_payee,
+            self._code_payers,
+        )
         return dump_state("links", state)
 
     def restore(self, data: bytes) -> None:
         state = load_state("links", data)
         if isinstance(state, dict):  # a snapshot from before the suspicious-scan memory
             state = (state, {}, {}, {})
-        self._last_risky, self._last_suspicious, self._last_scan, self._code_payee = state
+        if len(state) == 4:  # from before the code's large payers
+            state = (*state, {})
+        (
+            self._last_risky,
+            self._last_suspicious,
+            self._last_scan,
+            self._code_payee,
+            self._code_payers,
+        ) = state
 
     def _remember_late(self, event: Event, done: Future[dict[str, Any]]) -> None:
         if not done.cancelled() and done.exception() is None:
@@ -255,3 +297,7 @@ def _late_facts(result: dict[str, Any]) -> dict[str, Any]:
     if found is not None:
         facts.update(analyse_link(found))
     return facts
+
+
+def _latest(payers: dict[str, float]) -> float:
+    return max(payers.values())
