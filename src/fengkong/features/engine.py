@@ -26,15 +26,13 @@ from fengkong.features.accumulators import (
     AmountWindow,
     CountWindow,
     FirstSeenWindow,
-    HoursProfile,
     LastWindow,
     PercentileWindow,
-    PlacesProfile,
     SeenWindow,
-    TravelProfile,
 )
 from fengkong.features.bounded import evict_least_recent, first_item
 from fengkong.features.late import LATE_HELPERS, emit_late
+from fengkong.features.profiles import HoursProfile, PlacesProfile, TravelProfile
 from fengkong.features.slots import Out, cell_of, haversine_km
 from fengkong.features.spec import (
     AMOUNT_AGGREGATES,

@@ -24,13 +24,11 @@ from fengkong.features.accumulators import (
     AmountWindow,
     CountWindow,
     FirstSeenWindow,
-    HoursProfile,
     LastWindow,
     PercentileWindow,
-    PlacesProfile,
     SeenWindow,
-    TravelProfile,
 )
+from fengkong.features.profiles import HoursProfile, PlacesProfile, TravelProfile
 from fengkong.features.slots import (
     SMALL_SEEN,
     EntityState,

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from fengkong.rules.functions import FUNCTIONS, FunctionError
+from fengkong.rules.guards import pure_type, type_guard
 from fengkong.rules.schema import (
-    EVENT_TYPES,
     Frame,
     Getter,
     Resolver,
@@ -517,61 +517,6 @@ def _describe(node: Node) -> str:
     return "the expression"
 
 
-# -- type guards ------------------------------------------------------------------------
-def _is_type_name(node: Node) -> bool:
-    return isinstance(node, Name) and node.path == "type"
-
-
-def _pure_type(node: Node) -> bool:
-    """True when ``node`` depends on the event type only (so an index can replace it)."""
-    if isinstance(node, Compare) and node.op in ("==", "!="):
-        return (_is_type_name(node.left) and isinstance(node.right, Const)) or (
-            _is_type_name(node.right) and isinstance(node.left, Const)
-        )
-    if isinstance(node, In):
-        return (
-            _is_type_name(node.left)
-            and isinstance(node.right, ListLit)
-            and all(isinstance(i, Const) for i in node.right.items)
-        )
-    if isinstance(node, BoolOp):
-        return all(_pure_type(i) for i in node.items)
-    if isinstance(node, Unary) and node.op == "not":
-        return _pure_type(node.operand)
-    return False
-
-
-def type_guard(node: Node) -> frozenset[str] | None:
-    """The event types for which ``node`` can be true; ``None`` when it does not say."""
-    if isinstance(node, Compare) and _pure_type(node):
-        const = node.right if isinstance(node.right, Const) else node.left
-        assert isinstance(const, Const)
-        one = frozenset({str(const.value)}) & EVENT_TYPES
-        return one if node.op == "==" else EVENT_TYPES - one
-    if isinstance(node, In) and _pure_type(node):
-        assert isinstance(node.right, ListLit)
-        vals = frozenset(str(i.value) for i in node.right.items if isinstance(i, Const))
-        vals &= EVENT_TYPES
-        return EVENT_TYPES - vals if node.negated else vals
-    if isinstance(node, Unary) and node.op == "not" and _pure_type(node.operand):
-        inner = type_guard(node.operand)
-        return None if inner is None else EVENT_TYPES - inner
-    if isinstance(node, BoolOp):
-        sets = [type_guard(i) for i in node.items]
-        if node.op == "and":
-            known = [s for s in sets if s is not None]
-            if not known:
-                return None
-            out = EVENT_TYPES
-            for s in known:
-                out = out & s
-            return out
-        if any(s is None for s in sets):
-            return None
-        return frozenset().union(*(s for s in sets if s is not None))
-    return None
-
-
 def compile_expression(text: str, resolver: Resolver) -> CompiledExpr:
     """Parse, check and compile one rule condition; raises ``RuleSyntaxError``/``CompileError``."""
     tree = parse(text)
@@ -582,7 +527,7 @@ def compile_expression(text: str, resolver: Resolver) -> CompiledExpr:
         raise CompileError("unreachable: no event type satisfies this rule's type guard")
     # With a type index in front, conjuncts about the type alone are already true.
     conjuncts = list(tree.items) if isinstance(tree, BoolOp) and tree.op == "and" else [tree]
-    rest = conjuncts if types is None else [c for c in conjuncts if not _pure_type(c)]
+    rest = conjuncts if types is None else [c for c in conjuncts if not pure_type(c)]
     if not rest:
         condition: Node = Const(1, True)
         test: Callable[[Frame], Any] = _always
