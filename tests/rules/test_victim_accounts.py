@@ -103,7 +103,7 @@ def test_a_traveller_on_their_own_phone_meets_no_takeover_rule() -> None:
         assert not names & takeover, (e.type, names)
 
 
-def test_a_coached_victim_is_warned_from_the_login_and_an_honest_call_is_not() -> None:
+def test_a_coached_victim_is_warned_from_the_login_and_an_honest_call_only_reminded() -> None:
     s = Stream()
     dev = phone("victim-phone-02")
     _history(s, "victim", dev)
@@ -136,7 +136,11 @@ def test_a_coached_victim_is_warned_from_the_login_and_an_honest_call_is_not() -
     fired = {(e.user_id, e.type): names for e, names in decided.values() if e.ts >= at}
     assert "login_screen_watched_in_call" in fired["victim", "login"]
     assert "coached_transfer_to_new_payee" in fired["victim", "transfer"]
-    assert not fired["customer", "login"] and not fired["customer", "payment"]
+    # The customer only sees the in-call reminder at login: allowed, no points.
+    assert fired["customer", "login"] == {"login_in_call_with_stranger"}
+    assert not fired["customer", "payment"]
+    customer = [(d, e.type) for e, d, _ in hits(s.events()) if e.user_id == "customer"]
+    assert {d for d, _ in customer} == {"allow"}
 
 
 def test_a_payment_after_a_shortened_code_is_warned_a_brand_code_is_not() -> None:
