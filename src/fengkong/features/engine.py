@@ -15,6 +15,7 @@ from __future__ import annotations
 import ipaddress
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable, Iterable, MutableMapping, Sequence
+from functools import lru_cache
 from math import sqrt
 from typing import Any, Protocol
 
@@ -55,8 +56,12 @@ class Step(Protocol):
     def __call__(self, event: EventLike, out: Out, device_key: str | None = None) -> None: ...
 
 
+@lru_cache(maxsize=65_536)
 def ip_prefix(ip: str) -> str:
     """The /24 network of an IPv4 address, the /64 of an IPv6 one (canonical text).
+
+    Several stages ask for the prefix of each event's address, and parsing an IPv6
+    network costs microseconds: the answers of recent addresses are kept.
 
     >>> ip_prefix("223.104.3.17"), ip_prefix("2408:8456:3a1:5e::7")
     ('223.104.3.0/24', '2408:8456:3a1:5e::/64')
