@@ -31,6 +31,7 @@ def serve(
     import uvicorn
 
     from fengkong.api.app import create_app
+    from fengkong.api.corked import CorkedHttpToolsProtocol
 
     settings = load_settings(config, db_path=db_path, host=host, port=port)
     if workers > 1:
@@ -57,6 +58,7 @@ def serve(
         port=settings.port,
         log_level=settings.log_level.lower(),
         access_log=False,
+        http=CorkedHttpToolsProtocol,
     )
 
 
@@ -89,6 +91,7 @@ def _serve_workers(
 
     import uvicorn
 
+    from fengkong.api.corked import CorkedHttpToolsProtocol
     from fengkong.storage.repair import StoreDamaged, check
 
     if settings.storage.backend != "postgres":
@@ -123,6 +126,7 @@ def _serve_workers(
         port=settings.port,
         log_level=settings.log_level.lower(),
         access_log=False,
+        http=CorkedHttpToolsProtocol,
     )
 
 
