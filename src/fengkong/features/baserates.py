@@ -318,7 +318,8 @@ class BaseRatesStage:
         out.update(self.fingerprints.read(cluster, device, event.ts))
         common = out.get("fingerprint.commonness")
         commonness = float(common) if isinstance(common, int | float) else None
-        users = out.get("fingerprint.users_30d")
+        # A cluster's share of registrations means something once its commonness does.
+        users = out.get("fingerprint.users_30d") if commonness is not None else None
         cluster_users = users if isinstance(users, int) else None
         out.update(self.lineage.read(event, device, cluster, commonness, cluster_users))
         out.update(self.links.read(event, device))
@@ -348,7 +349,8 @@ class BaseRatesStage:
         if event.type is EventType.REGISTER:
             common = self.fingerprints.read(cluster, None, event.ts)["fingerprint.commonness"]
             commonness = float(common) if isinstance(common, int | float) else None
-            users = self.fingerprints.users_30d(cluster, event.ts)
+            if commonness is not None:
+                users = self.fingerprints.users_30d(cluster, event.ts)
         self.rates.see(event, keys)
         self.fingerprints.see(cluster, device, event.user_id, event.ts)
         emulator = False

@@ -25,14 +25,15 @@ On a registration itself, ``fingerprint.registrations_48h`` / ``fingerprint.regi
 are the same facts for the cluster the account is being opened on, over the two days
 before it: the later accounts of a burst are seen as they open.
 ``fingerprint.registration_share_48h``: those registrations over the distinct users the
-cluster carried in 30 days. A fingerprint's users are mostly established customers,
-however popular or rare it is (a phone model's sign-ups are a trickle among its owners);
-a farm phone resetting its device id carries little but the accounts it opens. The
-account keeps both as they were when it opened:
+cluster carried in 30 days (``None`` while ``fingerprint.commonness`` is: before the
+history holds enough device ids for shares to mean anything). A fingerprint's users are
+mostly established customers, however popular or rare it is (a phone model's sign-ups
+are a trickle among its owners); a farm phone resetting its device id carries little but
+the accounts it opens. The account keeps both as they were when it opened:
 ``user.reg_fingerprint_registrations_48h`` / ``user.reg_fingerprint_registration_share_48h``
-(``None`` if its registration is not in the history), so its document, card and first
-steps minutes later carry what its registration met, and a customer who opened on the
-same phone model before a farm's burst is not judged by the burst. ``device.reg_networks_48h``
+(``None`` if its registration is not in the history), so its document and card minutes
+later carry what its registration met, and a customer who opened on the same phone
+model before a farm's burst is not judged by the burst. ``device.reg_networks_48h``
 counts the networks of the registrations on this device id in the two days before, this
 one's included (2: the phone opened another account from elsewhere).
 
