@@ -135,8 +135,12 @@ def test_a_farm_opening_accounts_over_days_on_one_rare_fingerprint_is_challenged
         )
     decided = {e.user_id: (d, names) for e, d, names in hits(s.events())}
     farm = [decided[f"farm{i}"] for i in range(10)]
-    assert all(d == "allow" for d, _ in farm[:6])  # under an hourly burst, nothing yet
-    assert all(d == "challenge" and "reg_fingerprint_burst_days" in n for d, n in farm[6:])
+    assert all(d == "allow" for d, _ in farm[:3])  # under an hourly burst, nothing yet
+    # From the fourth, the fingerprint carries little but the accounts opened on it ...
+    mostly_new = "reg_fingerprint_mostly_new_accounts"
+    assert all(d == "challenge" and mostly_new in n for d, n in farm[3:])
+    # ... and from the seventh, its registrations stand out against its share too.
+    assert all("reg_fingerprint_burst_days" in n for _, n in farm[6:])
     assert all(d == "allow" for u, (d, _) in decided.items() if u.startswith("h"))
 
 

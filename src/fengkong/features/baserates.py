@@ -318,7 +318,10 @@ class BaseRatesStage:
         out.update(self.fingerprints.read(cluster, device, event.ts))
         common = out.get("fingerprint.commonness")
         commonness = float(common) if isinstance(common, int | float) else None
-        out.update(self.lineage.read(event, device, cluster, commonness))
+        # A cluster's share of registrations means something once its commonness does.
+        users = out.get("fingerprint.users_30d") if commonness is not None else None
+        cluster_users = users if isinstance(users, int) else None
+        out.update(self.lineage.read(event, device, cluster, commonness, cluster_users))
         out.update(self.links.read(event, device))
         return out
 
@@ -342,9 +345,12 @@ class BaseRatesStage:
         device, cluster, keys = self._keys(event, facts)
         self._keyed = None
         commonness = None
+        users: int | None = None
         if event.type is EventType.REGISTER:
             common = self.fingerprints.read(cluster, None, event.ts)["fingerprint.commonness"]
             commonness = float(common) if isinstance(common, int | float) else None
+            if commonness is not None:
+                users = self.fingerprints.users_30d(cluster, event.ts)
         self.rates.see(event, keys)
         self.fingerprints.see(cluster, device, event.user_id, event.ts)
         emulator = False
@@ -352,7 +358,7 @@ class BaseRatesStage:
             if facts is None or "device.is_emulator" not in facts:
                 facts = self._devices.static_facts(event.device)
             emulator = facts.get("device.is_emulator") is True
-        self.lineage.see(event, device, cluster, commonness, emulator)
+        self.lineage.see(event, device, cluster, commonness, emulator, users)
         self.links.see(event, device)
 
     def horizon_seconds(self) -> float:

@@ -23,7 +23,17 @@ Counts are of the registrations within two days of the account's own (its burst)
 
 On a registration itself, ``fingerprint.registrations_48h`` / ``fingerprint.registration_lift_48h``
 are the same facts for the cluster the account is being opened on, over the two days
-before it: the later accounts of a burst are seen as they open. ``device.reg_networks_48h``
+before it: the later accounts of a burst are seen as they open.
+``fingerprint.registration_share_48h``: those registrations over the distinct users the
+cluster carried in 30 days (``None`` while ``fingerprint.commonness`` is: before the
+history holds enough device ids for shares to mean anything). A fingerprint's users are
+mostly established customers, however popular or rare it is (a phone model's sign-ups
+are a trickle among its owners); a farm phone resetting its device id carries little but
+the accounts it opens. The account keeps both as they were when it opened:
+``user.reg_fingerprint_registrations_48h`` / ``user.reg_fingerprint_registration_share_48h``
+(``None`` if its registration is not in the history), so its document and card minutes
+later carry what its registration met, and a customer who opened on the same phone
+model before a farm's burst is not judged by the burst. ``device.reg_networks_48h``
 counts the networks of the registrations on this device id in the two days before, this
 one's included (2: the phone opened another account from elsewhere).
 
@@ -125,6 +135,9 @@ FEATURE_NAMES: dict[str, str] = {
     "user.last_credit_draw_amount": "num",
     "fingerprint.registrations_48h": "num",
     "fingerprint.registration_lift_48h": "num",
+    "fingerprint.registration_share_48h": "num",
+    "user.reg_fingerprint_registrations_48h": "num",
+    "user.reg_fingerprint_registration_share_48h": "num",
     "device.reg_networks_48h": "num",
 }
 MARK_S = 2 * DAY  # a credential change marks its device this long
@@ -161,6 +174,9 @@ class _Opening:
     cluster: str | None
     rare_cluster: bool = False
     on_emulator: bool = False
+    # The cluster's registrations in the two days before, and their share of its users.
+    cluster_regs: int | None = None
+    cluster_share: float | None = None
 
 
 class Lineage:
@@ -215,14 +231,23 @@ class Lineage:
         return regs, round(regs / max(users, 1), 3)
 
     def read(
-        self, event: EventLike, device: str | None, cluster: str | None, commonness: float | None
+        self,
+        event: EventLike,
+        device: str | None,
+        cluster: str | None,
+        commonness: float | None,
+        cluster_users: int | None = None,
     ) -> dict[str, FeatureValue]:
+        """The features of ``event`` from the state before it; ``cluster_users``: the
+        distinct users its fingerprint cluster carried in 30 days (``FingerprintStats``)."""
         now = event.ts
         out: dict[str, FeatureValue] = dict.fromkeys(FEATURE_NAMES)
         o = self.openings.get(event.user_id)
         if o is not None:
             out["user.registered_secs_ago"] = round(now - o.ts, 1)
             out["user.reg_on_emulator"] = getattr(o, "on_emulator", False)  # older snapshots
+            out["user.reg_fingerprint_registrations_48h"] = getattr(o, "cluster_regs", None)
+            out["user.reg_fingerprint_registration_share_48h"] = getattr(o, "cluster_share", None)
             regs, share = self._counts("ip", o.ip, now, o.ts)
             out["user.reg_ip_registrations_30d"] = regs
             out["user.reg_ip_registration_share_30d"] = share
@@ -242,7 +267,7 @@ class Lineage:
                     expected = commonness * self.everyone.registrations(now, o.ts)
                     out["user.reg_cluster_lift_30d"] = round(regs / max(expected, 1.0), 3)
         if event.type is EventType.REGISTER and cluster is not None:
-            self._opening_now(out, cluster, commonness, now)
+            self._opening_now(out, cluster, commonness, now, cluster_users)
         if event.type is EventType.REGISTER and device is not None:
             here = ip_prefix(event.ip) if event.ip is not None else None
             out["device.reg_networks_48h"] = len(self._networks(device, now - NEAR_S, now) | {here})
@@ -288,14 +313,25 @@ class Lineage:
         return out
 
     def _opening_now(
-        self, out: dict[str, FeatureValue], cluster: str, commonness: float | None, now: float
+        self,
+        out: dict[str, FeatureValue],
+        cluster: str,
+        commonness: float | None,
+        now: float,
+        users: int | None,
     ) -> None:
-        p = self._place("cluster", cluster)
-        regs = 0 if p is None else p.registrations(now, now)
+        regs = self._cluster_regs(cluster, now)
         out["fingerprint.registrations_48h"] = regs
+        if users is not None:
+            out["fingerprint.registration_share_48h"] = round(regs / max(users, 1), 3)
         if commonness is not None:
             expected = commonness * self.everyone.registrations(now, now)
             out["fingerprint.registration_lift_48h"] = round(regs / max(expected, 1.0), 3)
+
+    def _cluster_regs(self, cluster: str, now: float) -> int:
+        """Registrations on ``cluster`` in the two days before ``now``."""
+        p = self._place("cluster", cluster)
+        return 0 if p is None else p.registrations(now, now)
 
     def see(
         self,
@@ -304,13 +340,19 @@ class Lineage:
         cluster: str | None,
         commonness: float | None = None,
         emulator: bool = False,
+        cluster_users: int | None = None,
     ) -> None:
-        """Learn from ``event``; ``emulator``: it came from an emulator (device facts)."""
+        """Learn from ``event``; ``emulator``: it came from an emulator (device facts);
+        ``cluster_users``: as for :meth:`read`, before the event."""
         now = event.ts
         ip = event.ip
         ip24 = ip_prefix(ip) if ip is not None else None
         keys = (("ip", ip), ("ip24", ip24), ("device", device), ("cluster", cluster))
         registers = event.type is EventType.REGISTER
+        opens = registers and event.user_id not in self.openings
+        cluster_regs = None
+        if opens and cluster is not None:
+            cluster_regs = self._cluster_regs(cluster, now)  # before this one is added
         if device is not None:
             on_device = (event.user_id, device)
             if on_device not in self.device_first:
@@ -340,9 +382,12 @@ class Lineage:
                 p.regs.append(now)
         if registers and device is not None:
             self.device_nets.setdefault(device, []).append((now, ip24))
-        if registers and event.user_id not in self.openings:
+        if opens:
             rare = commonness is not None and commonness < RARE_SHARE
             opening = _Opening(now, ip, ip24, device, cluster, rare, emulator)
+            if cluster_regs is not None and cluster_users is not None:
+                opening.cluster_regs = cluster_regs
+                opening.cluster_share = round(cluster_regs / max(cluster_users, 1), 3)
             self.openings[event.user_id] = opening
             self.everyone.regs.append(now)
         self._learn_purchase(event)

@@ -117,6 +117,13 @@ class FingerprintStats:
             out["fingerprint.device_lift_1h"] = round(d1 / max(expected, 1.0), 3)
         return out
 
+    def users_30d(self, cluster: str | None, now: float) -> int | None:
+        """Distinct users seen on ``cluster`` in 30 days (``None`` without a cluster)."""
+        if cluster is None:
+            return None
+        c = self.clusters.get(cluster)
+        return 0 if c is None else c.users.counts(now)[1]
+
     def see(self, cluster: str | None, device_id: str | None, user: str, ts: float) -> None:
         """Add one event's sighting (``device_id`` as the app sent it, placeholders dropped)."""
         if cluster is None:
