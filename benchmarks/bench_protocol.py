@@ -50,15 +50,19 @@ def stream_files(name: str, cache: Path, users: int, days: int) -> tuple[Path, P
     events, labels = stem.with_suffix(".ev.jsonl"), stem.with_suffix(".lab.jsonl")
     if events.exists() and labels.exists():
         return events, labels
-    command = [
-        sys.executable, "-m", "fengkong", "sim", "--world", match["world"],
-        "--seed", match["seed"], "--users", str(users), "--days", str(days),
-        "--out", str(events), "--labels", str(labels), "--quiet",
-    ]  # fmt: skip
+    # Written under other names and renamed at the end, so an interrupted run leaves
+    # nothing that a later run would take for a whole stream.
+    part_events, part_labels = stem.with_suffix(".ev.part"), stem.with_suffix(".lab.part")
+    command = ["sim", "--world", match["world"], "--seed", match["seed"],
+               "--users", str(users), "--days", str(days),
+               "--out", str(part_events), "--labels", str(part_labels), "--quiet"]  # fmt: skip
     command += ["--honest-only"] if match["honest"] else ["--attack-rate", "0.05"]
     if DATACENTRES.exists():
         command += ["--ip-ranges", str(DATACENTRES)]
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    # The installed tree simulates, whatever --src says: both trees see the same events.
+    cli(command, dict(os.environ))
+    part_labels.replace(labels)
+    part_events.replace(events)
     return events, labels
 
 
@@ -77,9 +81,10 @@ def replay_and_evaluate(events: Path, labels: Path, src: Path | None) -> dict[st
         env["PYTHONPATH"] = str(src)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        config = f'db_path = "{work / "run.db"}"\nsqlite_synchronous = "OFF"\n'
+        # A JSON string is a valid TOML basic string, whatever the path holds.
+        config = f'db_path = {json.dumps(str(work / "run.db"))}\nsqlite_synchronous = "OFF"\n'
         if DATACENTRES.exists():
-            config += f'ip_ranges_path = "{DATACENTRES}"\n'
+            config += f"ip_ranges_path = {json.dumps(str(DATACENTRES))}\n"
         (work / "run.toml").write_text(config)
         decisions, figures = work / "dec.jsonl", work / "figures.json"
         cli(["replay", str(events), "--out", str(decisions),
@@ -124,7 +129,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="replays run at once")
     parser.add_argument("--json", type=Path, help="write every stream's figures here")
     args = parser.parse_args()
-    names = [name.strip() for name in args.streams.split(",") if name.strip()]
+    names = list(dict.fromkeys(name.strip() for name in args.streams.split(",") if name.strip()))
     args.cache.mkdir(parents=True, exist_ok=True)
 
     def run(name: str) -> dict[str, Any]:
